@@ -1,0 +1,940 @@
+//! JSON lines in and out.
+//!
+//! Output is written by hand so that it matches the seed task's samples byte
+//! for byte: `", "` and `": "` separators, envelope keys `src, dest, body`,
+//! body keys `type, in_reply_to`, payload fields, then `msg_id`.
+//! Input is checked field by field so every complaint names its field.
+
+use std::fmt::Write as _;
+
+use serde_json::{Map, Value as Json};
+
+use crate::id::Id;
+use crate::kv::{Key, Value};
+use crate::message::*;
+
+// ---------------------------------------------------------------- encoding
+
+/// Encodes one envelope as a single JSON line (without the newline).
+pub fn encode(envelope: &Envelope) -> String {
+    let mut out = String::with_capacity(128);
+    encode_into(envelope, &mut out);
+    out
+}
+
+/// Appends the JSON text of `envelope` to `out`, reusing its allocation.
+pub fn encode_into(envelope: &Envelope, out: &mut String) {
+    let mut obj = Obj::open(out);
+    obj.field("src").id(&envelope.src);
+    obj.field("dest").id(&envelope.dest);
+    obj.field("body");
+    encode_body(obj.out, &envelope.body);
+    obj.close();
+}
+
+fn encode_body(out: &mut String, body: &Body) {
+    let mut obj = Obj::open(out);
+    obj.field("type").string(body.payload.type_name());
+    if let Some(in_reply_to) = body.in_reply_to {
+        obj.field("in_reply_to").u64(in_reply_to);
+    }
+    encode_payload_fields(&mut obj, &body.payload);
+    if let Some(msg_id) = body.msg_id {
+        obj.field("msg_id").u64(msg_id);
+    }
+    obj.close();
+}
+
+fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
+    match payload {
+        Payload::Init { node_id, node_ids } => {
+            obj.field("node_id").id(node_id);
+            obj.field("node_ids").array(node_ids, |w, id| w.id(id));
+        }
+        Payload::InitOk => {}
+        Payload::Request(op) => encode_op_fields(obj, op),
+        Payload::Reply(result) => encode_result_fields(obj, result),
+        Payload::RequestVote(rv) => {
+            obj.field("term").u64(rv.term);
+            obj.field("last_log_index").u64(rv.last_log_index);
+            obj.field("last_log_term").u64(rv.last_log_term);
+            obj.field("pre_vote").bool(rv.pre_vote);
+        }
+        Payload::RequestVoteOk(r) => {
+            obj.field("term").u64(r.term);
+            obj.field("vote_granted").bool(r.vote_granted);
+            obj.field("pre_vote").bool(r.pre_vote);
+        }
+        Payload::AppendEntries(ae) => {
+            obj.field("term").u64(ae.term);
+            obj.field("prev_log_index").u64(ae.prev_log_index);
+            obj.field("prev_log_term").u64(ae.prev_log_term);
+            obj.field("entries").array(&ae.entries, encode_entry);
+            obj.field("leader_commit").u64(ae.leader_commit);
+            obj.field("seq").u64(ae.seq);
+        }
+        Payload::AppendEntriesOk(r) => {
+            obj.field("term").u64(r.term);
+            obj.field("success").bool(r.success);
+            obj.field("match_index").u64(r.match_index);
+            obj.field("next_index_hint").u64(r.next_index_hint);
+            obj.field("seq").u64(r.seq);
+        }
+        Payload::Forward(f) => {
+            obj.field("fwd_id").u64(f.fwd_id);
+            obj.field("op");
+            let mut op = Obj::open(obj.out);
+            op.field("type").string(f.op.type_name());
+            encode_op_fields(&mut op, &f.op);
+            op.close();
+            if let Some(reason) = f.reason {
+                obj.field("reason").string(reason.as_str());
+            }
+        }
+        Payload::ForwardOk(f) => {
+            obj.field("fwd_id").u64(f.fwd_id);
+            obj.field("result");
+            let mut result = Obj::open(obj.out);
+            result.field("type").string(f.result.type_name());
+            encode_result_fields(&mut result, &f.result);
+            result.close();
+        }
+        Payload::Invalid { code, text, .. } => {
+            // Never sent by a node; encoded only so traces can show it.
+            obj.field("code").u64(code.0);
+            obj.field("text").string(text);
+        }
+    }
+}
+
+fn encode_op_fields(obj: &mut Obj<'_>, op: &ClientOp) {
+    match op {
+        ClientOp::Write { key, value } => {
+            obj.field("key").key(key);
+            obj.field("value").value(value);
+        }
+        ClientOp::Cas {
+            key,
+            from,
+            to,
+            create_if_not_exists,
+        } => {
+            obj.field("key").key(key);
+            obj.field("from").value(from);
+            obj.field("to").value(to);
+            if *create_if_not_exists {
+                obj.field("create_if_not_exists").bool(true);
+            }
+        }
+        ClientOp::Read { key } => {
+            obj.field("key").key(key);
+        }
+        ClientOp::RywRead {
+            key,
+            last_write_index,
+            prefer_follower,
+        } => {
+            obj.field("key").key(key);
+            obj.field("last_write_index").u64(*last_write_index);
+            obj.field("prefer_follower").bool(*prefer_follower);
+        }
+    }
+}
+
+fn encode_result_fields(obj: &mut Obj<'_>, result: &OpResult) {
+    match result {
+        OpResult::WriteOk { commit_index } | OpResult::CasOk { commit_index } => {
+            obj.field("commit_index").u64(*commit_index);
+        }
+        OpResult::ReadOk { value } => {
+            obj.field("value").value(value);
+        }
+        OpResult::RywReadOk {
+            value,
+            served_by,
+            applied_index,
+            how,
+        } => {
+            obj.field("value").value(value);
+            obj.field("served_by").id(served_by);
+            match how {
+                Served::Locally { waited_ms } => {
+                    obj.field("follower_applied_index").u64(*applied_index);
+                    obj.field("waited_ms").u64(*waited_ms);
+                }
+                Served::Redirected { reason } => {
+                    obj.field("reason").string(reason.as_str());
+                    obj.field("leader_applied_index").u64(*applied_index);
+                }
+            }
+        }
+        OpResult::Error { code, text } => {
+            obj.field("code").u64(code.0);
+            obj.field("text").string(text);
+        }
+    }
+}
+
+fn encode_entry(w: Writer<'_>, entry: &Entry) {
+    let mut obj = Obj::open(w.out);
+    obj.field("term").u64(entry.term);
+    match &entry.command {
+        Command::Noop => {
+            obj.field("op").string("noop");
+        }
+        Command::Write { key, value } => {
+            obj.field("op").string("write");
+            obj.field("key").key(key);
+            obj.field("value").value(value);
+        }
+        Command::Cas {
+            key,
+            from,
+            to,
+            create_if_not_exists,
+        } => {
+            obj.field("op").string("cas");
+            obj.field("key").key(key);
+            obj.field("from").value(from);
+            obj.field("to").value(to);
+            obj.field("create_if_not_exists")
+                .bool(*create_if_not_exists);
+        }
+    }
+    obj.close();
+}
+
+/// An open JSON object being written; tracks whether a separator is due.
+struct Obj<'a> {
+    out: &'a mut String,
+    empty: bool,
+}
+
+impl<'a> Obj<'a> {
+    fn open(out: &'a mut String) -> Obj<'a> {
+        out.push('{');
+        Obj { out, empty: true }
+    }
+
+    fn field(&mut self, name: &str) -> Writer<'_> {
+        if !self.empty {
+            self.out.push_str(", ");
+        }
+        self.empty = false;
+        write_string(self.out, name);
+        self.out.push_str(": ");
+        Writer { out: self.out }
+    }
+
+    fn close(self) {
+        self.out.push('}');
+    }
+}
+
+/// Writes one JSON value.
+struct Writer<'a> {
+    out: &'a mut String,
+}
+
+impl Writer<'_> {
+    fn u64(self, n: u64) {
+        let _ = write!(self.out, "{n}");
+    }
+
+    fn bool(self, b: bool) {
+        self.out.push_str(if b { "true" } else { "false" });
+    }
+
+    fn string(self, s: &str) {
+        write_string(self.out, s);
+    }
+
+    fn id(self, id: &Id) {
+        match id {
+            Id::Other(text) => write_string(self.out, text),
+            _ => {
+                let _ = write!(self.out, "\"{id}\"");
+            }
+        }
+    }
+
+    fn key(self, key: &Key) {
+        match key {
+            Key::Int(k) => {
+                let _ = write!(self.out, "{k}");
+            }
+            Key::Str(k) => write_string(self.out, k),
+        }
+    }
+
+    fn value(self, value: &Value) {
+        write_json(self.out, value);
+    }
+
+    fn array<T>(self, items: &[T], mut each: impl FnMut(Writer<'_>, &T)) {
+        self.out.push('[');
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                self.out.push_str(", ");
+            }
+            each(Writer { out: self.out }, item);
+        }
+        self.out.push(']');
+    }
+}
+
+/// Writes any JSON value with the same separators as the envelope.
+fn write_json(out: &mut String, value: &Json) {
+    match value {
+        Json::Null => out.push_str("null"),
+        Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Json::Number(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Json::String(s) => write_string(out, s),
+        Json::Array(items) => Writer { out }.array(items, |w, v| write_json(w.out, v)),
+        Json::Object(map) => {
+            let mut obj = Obj::open(out);
+            for (k, v) in map {
+                obj.field(k);
+                write_json(obj.out, v);
+            }
+            obj.close();
+        }
+    }
+}
+
+fn write_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+// ---------------------------------------------------------------- decoding
+
+/// Why a line could not become an envelope at all. Such lines are logged and
+/// skipped: without `src` and `body` there is nobody to answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    NotJson(String),
+    NotEnvelope(String),
+}
+
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::NotJson(why) => write!(f, "not JSON: {why}"),
+            DecodeError::NotEnvelope(why) => write!(f, "not a Maelstrom envelope: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Decodes one line. A well-formed envelope whose body is wrong still decodes,
+/// to `Payload::Invalid`, so the node can answer with an error naming the field.
+pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
+    let json: Json = serde_json::from_str(line).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let Json::Object(top) = json else {
+        return Err(DecodeError::NotEnvelope("not a JSON object".into()));
+    };
+    let top = Fields::new(&top, "");
+    let src = top.id("src").map_err(DecodeError::NotEnvelope)?;
+    let dest = top.id("dest").map_err(DecodeError::NotEnvelope)?;
+    let body = top.object("body").map_err(DecodeError::NotEnvelope)?;
+    Ok(Envelope {
+        src,
+        dest,
+        body: decode_body(&body),
+    })
+}
+
+fn decode_body(body: &Fields<'_>) -> Body {
+    let type_name = body.string("type").map(str::to_owned);
+    let msg_id = body.opt_u64("msg_id");
+    let in_reply_to = body.opt_u64("in_reply_to");
+    let decoded = (|| -> Result<_, Failure> {
+        let type_name = type_name.clone().map_err(malformed)?;
+        let msg_id = msg_id.clone().map_err(malformed)?;
+        let in_reply_to = in_reply_to.clone().map_err(malformed)?;
+        let payload = decode_payload(&type_name, body)?;
+        Ok((msg_id, in_reply_to, payload))
+    })();
+    match decoded {
+        Ok((msg_id, in_reply_to, payload)) => Body {
+            msg_id,
+            in_reply_to,
+            payload,
+        },
+        Err((code, text)) => Body {
+            msg_id: msg_id.ok().flatten(),
+            in_reply_to: in_reply_to.ok().flatten(),
+            payload: Payload::Invalid {
+                type_name: type_name.unwrap_or_default(),
+                code,
+                text,
+            },
+        },
+    }
+}
+
+type Failure = (ErrorCode, String);
+
+fn malformed(text: String) -> Failure {
+    (ErrorCode::MALFORMED_REQUEST, text)
+}
+
+fn decode_payload(type_name: &str, f: &Fields<'_>) -> Result<Payload, Failure> {
+    let payload = match type_name {
+        "init" => Payload::Init {
+            node_id: f.id("node_id").map_err(malformed)?,
+            node_ids: f.ids("node_ids").map_err(malformed)?,
+        },
+        "init_ok" => Payload::InitOk,
+        "write" | "cas" | "read" | "ryw_read" => Payload::Request(decode_op(type_name, f)?),
+        "write_ok" | "cas_ok" | "read_ok" | "ryw_read_ok" | "error" => {
+            Payload::Reply(decode_result(type_name, f)?)
+        }
+        "request_vote" => Payload::RequestVote(RequestVote {
+            term: f.u64("term").map_err(malformed)?,
+            last_log_index: f.u64("last_log_index").map_err(malformed)?,
+            last_log_term: f.u64("last_log_term").map_err(malformed)?,
+            pre_vote: f.opt_bool("pre_vote", false).map_err(malformed)?,
+        }),
+        "request_vote_ok" => Payload::RequestVoteOk(RequestVoteOk {
+            term: f.u64("term").map_err(malformed)?,
+            vote_granted: f.bool("vote_granted").map_err(malformed)?,
+            pre_vote: f.opt_bool("pre_vote", false).map_err(malformed)?,
+        }),
+        "append_entries" => Payload::AppendEntries(AppendEntries {
+            term: f.u64("term").map_err(malformed)?,
+            prev_log_index: f.u64("prev_log_index").map_err(malformed)?,
+            prev_log_term: f.u64("prev_log_term").map_err(malformed)?,
+            entries: f.entries("entries").map_err(malformed)?,
+            leader_commit: f.u64("leader_commit").map_err(malformed)?,
+            seq: f.u64("seq").map_err(malformed)?,
+        }),
+        "append_entries_ok" => Payload::AppendEntriesOk(AppendEntriesOk {
+            term: f.u64("term").map_err(malformed)?,
+            success: f.bool("success").map_err(malformed)?,
+            match_index: f.u64("match_index").map_err(malformed)?,
+            next_index_hint: f.u64("next_index_hint").map_err(malformed)?,
+            seq: f.u64("seq").map_err(malformed)?,
+        }),
+        "forward" => {
+            let op = f.object("op").map_err(malformed)?;
+            let op_type = op.string("type").map_err(malformed)?;
+            let reason = match f.get("reason") {
+                None => None,
+                Some(Json::String(text)) => Some(Redirect::parse(text).ok_or_else(|| {
+                    malformed(format!("field 'reason' has unknown value {text:?}"))
+                })?),
+                Some(other) => return Err(malformed(f.wrong_type("reason", "a string", other))),
+            };
+            Payload::Forward(Forward {
+                fwd_id: f.u64("fwd_id").map_err(malformed)?,
+                op: decode_op(op_type, &op)?,
+                reason,
+            })
+        }
+        "forward_ok" => {
+            let result = f.object("result").map_err(malformed)?;
+            let result_type = result.string("type").map_err(malformed)?;
+            Payload::ForwardOk(ForwardOk {
+                fwd_id: f.u64("fwd_id").map_err(malformed)?,
+                result: decode_result(result_type, &result)?,
+            })
+        }
+        other => {
+            return Err((
+                ErrorCode::NOT_SUPPORTED,
+                format!("unknown message type {other:?}"),
+            ))
+        }
+    };
+    Ok(payload)
+}
+
+fn decode_op(type_name: &str, f: &Fields<'_>) -> Result<ClientOp, Failure> {
+    let op = match type_name {
+        "write" => ClientOp::Write {
+            key: f.key("key").map_err(malformed)?,
+            value: f.value("value").map_err(malformed)?,
+        },
+        "cas" => ClientOp::Cas {
+            key: f.key("key").map_err(malformed)?,
+            from: f.value("from").map_err(malformed)?,
+            to: f.value("to").map_err(malformed)?,
+            create_if_not_exists: f
+                .opt_bool("create_if_not_exists", false)
+                .map_err(malformed)?,
+        },
+        "read" => ClientOp::Read {
+            key: f.key("key").map_err(malformed)?,
+        },
+        "ryw_read" => ClientOp::RywRead {
+            key: f.key("key").map_err(malformed)?,
+            last_write_index: f
+                .opt_u64("last_write_index")
+                .map_err(malformed)?
+                .unwrap_or(0),
+            prefer_follower: f.opt_bool("prefer_follower", true).map_err(malformed)?,
+        },
+        other => {
+            return Err((
+                ErrorCode::NOT_SUPPORTED,
+                format!("{}: unknown operation type {other:?}", f.path("type")),
+            ))
+        }
+    };
+    Ok(op)
+}
+
+fn decode_result(type_name: &str, f: &Fields<'_>) -> Result<OpResult, Failure> {
+    let result = match type_name {
+        "write_ok" => OpResult::WriteOk {
+            commit_index: f.u64("commit_index").map_err(malformed)?,
+        },
+        "cas_ok" => OpResult::CasOk {
+            commit_index: f.u64("commit_index").map_err(malformed)?,
+        },
+        "read_ok" => OpResult::ReadOk {
+            value: f.value("value").map_err(malformed)?,
+        },
+        "ryw_read_ok" => {
+            let how_and_index = if let Some(reason) = f.get("reason") {
+                let Json::String(text) = reason else {
+                    return Err(malformed(f.wrong_type("reason", "a string", reason)));
+                };
+                let reason = Redirect::parse(text).ok_or_else(|| {
+                    malformed(format!("{}: unknown value {text:?}", f.path("reason")))
+                })?;
+                (
+                    Served::Redirected { reason },
+                    f.u64("leader_applied_index").map_err(malformed)?,
+                )
+            } else {
+                (
+                    Served::Locally {
+                        waited_ms: f.u64("waited_ms").map_err(malformed)?,
+                    },
+                    f.u64("follower_applied_index").map_err(malformed)?,
+                )
+            };
+            OpResult::RywReadOk {
+                value: f.value("value").map_err(malformed)?,
+                served_by: f.id("served_by").map_err(malformed)?,
+                applied_index: how_and_index.1,
+                how: how_and_index.0,
+            }
+        }
+        "error" => OpResult::Error {
+            code: ErrorCode(f.u64("code").map_err(malformed)?),
+            text: f.opt_string("text").map_err(malformed)?.unwrap_or_default(),
+        },
+        other => {
+            return Err(malformed(format!(
+                "{}: {other:?} is not a reply type",
+                f.path("type")
+            )))
+        }
+    };
+    Ok(result)
+}
+
+/// Typed access to an object's fields; every error names the field by its path.
+struct Fields<'a> {
+    obj: &'a Map<String, Json>,
+    prefix: String,
+}
+
+impl<'a> Fields<'a> {
+    fn new(obj: &'a Map<String, Json>, prefix: &str) -> Fields<'a> {
+        Fields {
+            obj,
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    fn path(&self, name: &str) -> String {
+        format!("field '{}{name}'", self.prefix)
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Json> {
+        self.obj.get(name)
+    }
+
+    fn require(&self, name: &str) -> Result<&'a Json, String> {
+        self.get(name)
+            .ok_or_else(|| format!("missing {}", self.path(name)))
+    }
+
+    fn wrong_type(&self, name: &str, expected: &str, got: &Json) -> String {
+        let mut shown = got.to_string();
+        if shown.len() > 40 {
+            let cut = (0..=40)
+                .rev()
+                .find(|&i| shown.is_char_boundary(i))
+                .unwrap_or(0);
+            shown.truncate(cut);
+            shown.push_str("...");
+        }
+        format!("{} must be {expected}, got {shown}", self.path(name))
+    }
+
+    fn u64(&self, name: &str) -> Result<u64, String> {
+        let v = self.require(name)?;
+        v.as_u64()
+            .ok_or_else(|| self.wrong_type(name, "a non-negative integer", v))
+    }
+
+    fn opt_u64(&self, name: &str) -> Result<Option<u64>, String> {
+        match self.get(name) {
+            None | Some(Json::Null) => Ok(None),
+            Some(_) => self.u64(name).map(Some),
+        }
+    }
+
+    fn bool(&self, name: &str) -> Result<bool, String> {
+        let v = self.require(name)?;
+        v.as_bool()
+            .ok_or_else(|| self.wrong_type(name, "true or false", v))
+    }
+
+    fn opt_bool(&self, name: &str, default: bool) -> Result<bool, String> {
+        match self.get(name) {
+            None => Ok(default),
+            Some(_) => self.bool(name),
+        }
+    }
+
+    fn string(&self, name: &str) -> Result<&'a str, String> {
+        let v = self.require(name)?;
+        v.as_str()
+            .ok_or_else(|| self.wrong_type(name, "a string", v))
+    }
+
+    fn opt_string(&self, name: &str) -> Result<Option<String>, String> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(_) => self.string(name).map(|s| Some(s.to_owned())),
+        }
+    }
+
+    fn id(&self, name: &str) -> Result<Id, String> {
+        self.string(name).map(Id::parse)
+    }
+
+    fn ids(&self, name: &str) -> Result<Vec<Id>, String> {
+        let v = self.require(name)?;
+        let items = v
+            .as_array()
+            .ok_or_else(|| self.wrong_type(name, "an array of node ids", v))?;
+        items
+            .iter()
+            .map(|item| {
+                item.as_str()
+                    .map(Id::parse)
+                    .ok_or_else(|| self.wrong_type(name, "an array of strings", v))
+            })
+            .collect()
+    }
+
+    fn key(&self, name: &str) -> Result<Key, String> {
+        let v = self.require(name)?;
+        match v {
+            Json::String(s) => Ok(Key::Str(s.clone())),
+            Json::Number(n) if n.as_i64().is_some() => Ok(Key::Int(n.as_i64().unwrap_or_default())),
+            other => Err(self.wrong_type(name, "a string or an integer", other)),
+        }
+    }
+
+    fn value(&self, name: &str) -> Result<Value, String> {
+        self.require(name).cloned()
+    }
+
+    fn object(&self, name: &str) -> Result<Fields<'a>, String> {
+        let v = self.require(name)?;
+        let obj = v
+            .as_object()
+            .ok_or_else(|| self.wrong_type(name, "an object", v))?;
+        Ok(Fields::new(obj, &format!("{}{name}.", self.prefix)))
+    }
+
+    fn entries(&self, name: &str) -> Result<Vec<Entry>, String> {
+        let v = self.require(name)?;
+        let items = v
+            .as_array()
+            .ok_or_else(|| self.wrong_type(name, "an array of entries", v))?;
+        let mut entries = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let obj = item
+                .as_object()
+                .ok_or_else(|| self.wrong_type(name, "an array of objects", v))?;
+            let e = Fields::new(obj, &format!("{}{name}[{i}].", self.prefix));
+            let command = match e.string("op")? {
+                "noop" => Command::Noop,
+                "write" => Command::Write {
+                    key: e.key("key")?,
+                    value: e.value("value")?,
+                },
+                "cas" => Command::Cas {
+                    key: e.key("key")?,
+                    from: e.value("from")?,
+                    to: e.value("to")?,
+                    create_if_not_exists: e.opt_bool("create_if_not_exists", false)?,
+                },
+                other => return Err(format!("{}: unknown op {other:?}", e.path("op"))),
+            };
+            entries.push(Entry {
+                term: e.u64("term")?,
+                command,
+            });
+        }
+        Ok(entries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(line: &str) -> Body {
+        decode(line).expect("an envelope").body
+    }
+
+    fn invalid_text(line: &str) -> (ErrorCode, String) {
+        match body(line).payload {
+            Payload::Invalid { code, text, .. } => (code, text),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn init_ok_is_printed_exactly_like_the_seed_sample() {
+        let envelope = Envelope {
+            src: Id::parse("n1"),
+            dest: Id::parse("c0"),
+            body: Body {
+                msg_id: Some(0),
+                in_reply_to: Some(1),
+                payload: Payload::InitOk,
+            },
+        };
+        assert_eq!(
+            encode(&envelope),
+            r#"{"src": "n1", "dest": "c0", "body": {"type": "init_ok", "in_reply_to": 1, "msg_id": 0}}"#
+        );
+    }
+
+    #[test]
+    fn ryw_read_ok_fields_follow_the_guide_order() {
+        let reply = |how| Envelope {
+            src: Id::parse("n2"),
+            dest: Id::parse("c1"),
+            body: Body {
+                msg_id: Some(5),
+                in_reply_to: Some(2),
+                payload: Payload::Reply(OpResult::RywReadOk {
+                    value: "new".into(),
+                    served_by: Id::parse("n2"),
+                    applied_index: 10,
+                    how,
+                }),
+            },
+        };
+        assert_eq!(
+            encode(&reply(Served::Locally { waited_ms: 50 })),
+            r#"{"src": "n2", "dest": "c1", "body": {"type": "ryw_read_ok", "in_reply_to": 2, "value": "new", "served_by": "n2", "follower_applied_index": 10, "waited_ms": 50, "msg_id": 5}}"#
+        );
+        let redirected = encode(&reply(Served::Redirected {
+            reason: Redirect::FollowerBehind,
+        }));
+        assert!(redirected.contains(r#""reason": "follower_behind_redirected_to_leader""#));
+    }
+
+    #[test]
+    fn every_payload_survives_an_encode_decode_round_trip() {
+        let key = Key::Str("k\"\n".into());
+        let value: Value = serde_json::json!({"a": [1, 2.5, null, true], "b": "é"});
+        let payloads = vec![
+            Payload::Init {
+                node_id: Id::parse("n1"),
+                node_ids: vec![Id::parse("n1"), Id::parse("n2")],
+            },
+            Payload::InitOk,
+            Payload::Request(ClientOp::Write {
+                key: Key::Int(-3),
+                value: value.clone(),
+            }),
+            Payload::Request(ClientOp::Cas {
+                key: key.clone(),
+                from: 1.into(),
+                to: 2.into(),
+                create_if_not_exists: true,
+            }),
+            Payload::Request(ClientOp::RywRead {
+                key: key.clone(),
+                last_write_index: 9,
+                prefer_follower: false,
+            }),
+            Payload::Reply(OpResult::error(ErrorCode::PRECONDITION_FAILED, "no")),
+            Payload::RequestVote(RequestVote {
+                term: 3,
+                last_log_index: 4,
+                last_log_term: 2,
+                pre_vote: true,
+            }),
+            Payload::AppendEntries(AppendEntries {
+                term: 3,
+                prev_log_index: 1,
+                prev_log_term: 1,
+                entries: vec![
+                    Entry {
+                        term: 3,
+                        command: Command::Noop,
+                    },
+                    Entry {
+                        term: 3,
+                        command: Command::Write {
+                            key: key.clone(),
+                            value: value.clone(),
+                        },
+                    },
+                ],
+                leader_commit: 1,
+                seq: 7,
+            }),
+            Payload::AppendEntriesOk(AppendEntriesOk {
+                term: 3,
+                success: false,
+                match_index: 0,
+                next_index_hint: 2,
+                seq: 7,
+            }),
+            Payload::Forward(Forward {
+                fwd_id: 4,
+                op: ClientOp::Read { key: key.clone() },
+                reason: Some(Redirect::LeaderRequested),
+            }),
+            Payload::ForwardOk(ForwardOk {
+                fwd_id: 4,
+                result: OpResult::RywReadOk {
+                    value,
+                    served_by: Id::parse("n3"),
+                    applied_index: 8,
+                    how: Served::Redirected {
+                        reason: Redirect::FollowerBehind,
+                    },
+                },
+            }),
+        ];
+        for payload in payloads {
+            let envelope = Envelope {
+                src: Id::parse("n1"),
+                dest: Id::parse("weird id"),
+                body: Body {
+                    msg_id: Some(1),
+                    in_reply_to: None,
+                    payload,
+                },
+            };
+            let line = encode(&envelope);
+            assert_eq!(decode(&line), Ok(envelope), "{line}");
+        }
+    }
+
+    #[test]
+    fn ryw_read_defaults_token_zero_and_prefer_follower_true() {
+        let line = r#"{"src":"c1","dest":"n1","body":{"type":"ryw_read","msg_id":2,"key":"x"}}"#;
+        assert_eq!(
+            body(line).payload,
+            Payload::Request(ClientOp::RywRead {
+                key: Key::Str("x".into()),
+                last_write_index: 0,
+                prefer_follower: true
+            })
+        );
+    }
+
+    #[test]
+    fn bad_fields_decode_to_errors_that_name_the_field() {
+        let cases = [
+            (
+                r#"{"type":"write","msg_id":1,"value":1}"#,
+                "missing field 'body.key'",
+            ),
+            (
+                r#"{"type":"write","msg_id":1,"key":1.5,"value":1}"#,
+                "field 'body.key' must be a string or an integer",
+            ),
+            (
+                r#"{"type":"ryw_read","msg_id":1,"key":"x","last_write_index":"5"}"#,
+                "field 'body.last_write_index' must be a non-negative integer",
+            ),
+            (
+                r#"{"type":"ryw_read","msg_id":1,"key":"x","last_write_index":1e30}"#,
+                "field 'body.last_write_index'",
+            ),
+            (
+                r#"{"type":"ryw_read","msg_id":1,"key":"x","prefer_follower":"yes"}"#,
+                "field 'body.prefer_follower' must be true or false",
+            ),
+            (
+                r#"{"type":"init","msg_id":1,"node_id":"n1","node_ids":"n1"}"#,
+                "field 'body.node_ids'",
+            ),
+            (r#"{"msg_id":1}"#, "missing field 'body.type'"),
+        ];
+        for (line_body, expected) in cases {
+            let line = format!(r#"{{"src":"c1","dest":"n1","body":{line_body}}}"#);
+            let (code, text) = invalid_text(&line);
+            assert_eq!(code, ErrorCode::MALFORMED_REQUEST, "{line}");
+            assert!(
+                text.contains(expected),
+                "{text:?} should contain {expected:?}"
+            );
+            assert_eq!(
+                body(&line).msg_id,
+                Some(1),
+                "the error can still answer msg_id"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_type_is_not_supported() {
+        let line = r#"{"src":"c1","dest":"n1","body":{"type":"txn","msg_id":3}}"#;
+        let (code, text) = invalid_text(line);
+        assert_eq!(code, ErrorCode::NOT_SUPPORTED);
+        assert!(text.contains("txn"));
+    }
+
+    #[test]
+    fn lines_that_are_not_envelopes_are_rejected_whole() {
+        for line in [
+            "",
+            "nope",
+            "[1]",
+            r#"{"src":"c1"}"#,
+            r#"{"src":1,"dest":"n1","body":{}}"#,
+            r#"{"src":"c1","dest":"n1","body":[]}"#,
+        ] {
+            assert!(decode(line).is_err(), "{line:?}");
+        }
+        let deep = "[".repeat(10_000);
+        assert!(matches!(decode(&deep), Err(DecodeError::NotJson(_))));
+    }
+}

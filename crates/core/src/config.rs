@@ -1,0 +1,94 @@
+//! Node configuration: timing bounds, the RNG seed, and (optionally) membership.
+
+use crate::id::Id;
+
+/// Cluster membership as `init` gives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cluster {
+    pub me: Id,
+    pub members: Vec<Id>,
+}
+
+impl Cluster {
+    /// Checks what `init` may get wrong: this node must be a member, ids unique.
+    pub fn validate(&self) -> Result<(), String> {
+        if !self.members.contains(&self.me) {
+            return Err(format!("node_id {} is not in node_ids", self.me));
+        }
+        let mut sorted = self.members.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != self.members.len() {
+            return Err("node_ids lists a node twice".into());
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Seeds the node's ChaCha generator (election timeouts); mixed with the node id.
+    pub rng_seed: u64,
+    pub election_timeout_ms_min: u64,
+    pub election_timeout_ms_max: u64,
+    pub heartbeat_interval_ms: u64,
+    /// How long a node waits for its applied index to reach a `ryw_read`'s
+    /// token before forwarding the read to the leader.
+    pub ryw_wait_ms_max: u64,
+    /// Overall deadline for answering any client request.
+    pub request_timeout_ms: u64,
+    /// How long a forwarded read may go unanswered before it is sent again.
+    pub forward_retry_ms: u64,
+    /// Most entries in one AppendEntries.
+    pub append_entries_max: usize,
+    /// Membership when known up front (the simulator); otherwise `init` sets it.
+    pub cluster: Option<Cluster>,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            rng_seed: 0,
+            election_timeout_ms_min: 150,
+            election_timeout_ms_max: 300,
+            heartbeat_interval_ms: 50,
+            ryw_wait_ms_max: 100,
+            request_timeout_ms: 1000,
+            forward_retry_ms: 250,
+            append_entries_max: 64,
+            cluster: None,
+        }
+    }
+}
+
+impl Config {
+    /// Rejects settings under which Raft cannot work (names the offending field).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.election_timeout_ms_min == 0
+            || self.election_timeout_ms_min > self.election_timeout_ms_max
+        {
+            return Err(format!(
+                "election_timeout_ms_min ({}) must be positive and at most election_timeout_ms_max ({})",
+                self.election_timeout_ms_min, self.election_timeout_ms_max
+            ));
+        }
+        if self.heartbeat_interval_ms == 0
+            || self.heartbeat_interval_ms >= self.election_timeout_ms_min
+        {
+            return Err(format!(
+                "heartbeat_interval_ms ({}) must be positive and below election_timeout_ms_min ({})",
+                self.heartbeat_interval_ms, self.election_timeout_ms_min
+            ));
+        }
+        if self.request_timeout_ms == 0 || self.forward_retry_ms == 0 {
+            return Err("request_timeout_ms and forward_retry_ms must be positive".into());
+        }
+        if self.append_entries_max == 0 {
+            return Err("append_entries_max must be positive".into());
+        }
+        if let Some(cluster) = &self.cluster {
+            cluster.validate()?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,77 @@
+//! Maelstrom endpoint ids ("n1", "c7", or anything else a harness chooses).
+
+use std::fmt;
+use std::sync::Arc;
+
+/// An endpoint id. The common Maelstrom shapes `n<k>` and `c<k>` are stored as
+/// numbers so ids are cheap to copy around the simulator's hot path; anything
+/// else keeps its text.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Id {
+    Node(u32),
+    Client(u32),
+    Other(Arc<str>),
+}
+
+impl Id {
+    /// Parses an id. Only canonical numbers (no sign, no leading zero) take the
+    /// compact form, so that printing an id always gives back the input text.
+    pub fn parse(text: &str) -> Id {
+        let compact = |digits: &str| -> Option<u32> {
+            let canonical = !digits.is_empty()
+                && digits.bytes().all(|b| b.is_ascii_digit())
+                && (digits == "0" || !digits.starts_with('0'));
+            if canonical {
+                digits.parse().ok()
+            } else {
+                None
+            }
+        };
+        if let Some(k) = text.strip_prefix('n').and_then(compact) {
+            Id::Node(k)
+        } else if let Some(k) = text.strip_prefix('c').and_then(compact) {
+            Id::Client(k)
+        } else {
+            Id::Other(Arc::from(text))
+        }
+    }
+
+    pub fn is_client(&self) -> bool {
+        matches!(self, Id::Client(_))
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Id::Node(k) => write!(f, "n{k}"),
+            Id::Client(k) => write!(f, "c{k}"),
+            Id::Other(text) => f.write_str(text),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_print_back_exactly_as_parsed() {
+        for text in [
+            "n1",
+            "c0",
+            "n10",
+            "n01",
+            "c",
+            "x",
+            "n-1",
+            "lin-kv",
+            "n4294967296",
+        ] {
+            assert_eq!(Id::parse(text).to_string(), text);
+        }
+        assert_eq!(Id::parse("n3"), Id::Node(3));
+        assert_eq!(Id::parse("c12"), Id::Client(12));
+        assert!(matches!(Id::parse("n01"), Id::Other(_)));
+    }
+}

@@ -1,0 +1,27 @@
+//! Sans-IO core of the read-your-writes store.
+//!
+//! No clocks, threads, I/O or OS randomness: time comes in as [`Millis`],
+//! randomness from a ChaCha generator seeded by [`Config::rng_seed`], and
+//! everything the node wants to do comes out of [`Node::poll_transmit`] and
+//! [`Node::poll_timeout`].
+
+pub mod codec;
+pub mod config;
+pub mod durable;
+pub mod id;
+pub mod kv;
+pub mod log;
+pub mod message;
+pub mod node;
+pub mod time;
+
+#[cfg(test)]
+pub(crate) mod testkit;
+
+pub use config::{Cluster, Config};
+pub use durable::Durable;
+pub use id::Id;
+pub use kv::{Key, Kv, Value};
+pub use message::*;
+pub use node::{Node, RoleKind};
+pub use time::Millis;

@@ -1,0 +1,319 @@
+//! Typed messages: the Maelstrom envelope, client operations and replies, and
+//! the node-to-node Raft and forwarding RPCs. `codec` turns them into JSON.
+
+use std::fmt;
+
+use crate::id::Id;
+use crate::kv::{Key, Value};
+
+/// One Maelstrom message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    pub src: Id,
+    pub dest: Id,
+    pub body: Body,
+}
+
+/// A message body: the correlation ids every Maelstrom body may carry, and its payload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Body {
+    pub msg_id: Option<u64>,
+    pub in_reply_to: Option<u64>,
+    pub payload: Payload,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Payload {
+    Init {
+        node_id: Id,
+        node_ids: Vec<Id>,
+    },
+    InitOk,
+    /// A client operation (`write`, `cas`, `read`, `ryw_read`).
+    Request(ClientOp),
+    /// A reply to a client operation, including `error`.
+    Reply(OpResult),
+    RequestVote(RequestVote),
+    RequestVoteOk(RequestVoteOk),
+    AppendEntries(AppendEntries),
+    AppendEntriesOk(AppendEntriesOk),
+    Forward(Forward),
+    ForwardOk(ForwardOk),
+    /// A body the codec could not accept; the node answers it with an error.
+    /// Never encoded.
+    Invalid {
+        type_name: String,
+        code: ErrorCode,
+        text: String,
+    },
+}
+
+impl Payload {
+    /// The Maelstrom `type` string.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Payload::Init { .. } => "init",
+            Payload::InitOk => "init_ok",
+            Payload::Request(op) => op.type_name(),
+            Payload::Reply(result) => result.type_name(),
+            Payload::RequestVote(_) => "request_vote",
+            Payload::RequestVoteOk(_) => "request_vote_ok",
+            Payload::AppendEntries(_) => "append_entries",
+            Payload::AppendEntriesOk(_) => "append_entries_ok",
+            Payload::Forward(_) => "forward",
+            Payload::ForwardOk(_) => "forward_ok",
+            Payload::Invalid { type_name, .. } => type_name,
+        }
+    }
+}
+
+/// Message types only cluster members may send each other.
+pub const INTERNAL_TYPES: [&str; 6] = [
+    "request_vote",
+    "request_vote_ok",
+    "append_entries",
+    "append_entries_ok",
+    "forward",
+    "forward_ok",
+];
+
+pub fn is_internal_type(type_name: &str) -> bool {
+    INTERNAL_TYPES.contains(&type_name)
+}
+
+/// A client operation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClientOp {
+    Write {
+        key: Key,
+        value: Value,
+    },
+    Cas {
+        key: Key,
+        from: Value,
+        to: Value,
+        create_if_not_exists: bool,
+    },
+    /// Linearizable read (lin-kv).
+    Read {
+        key: Key,
+    },
+    /// Read-your-writes read: served once the serving node applied `last_write_index`.
+    RywRead {
+        key: Key,
+        last_write_index: u64,
+        prefer_follower: bool,
+    },
+}
+
+impl ClientOp {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ClientOp::Write { .. } => "write",
+            ClientOp::Cas { .. } => "cas",
+            ClientOp::Read { .. } => "read",
+            ClientOp::RywRead { .. } => "ryw_read",
+        }
+    }
+
+    pub fn key(&self) -> &Key {
+        match self {
+            ClientOp::Write { key, .. }
+            | ClientOp::Cas { key, .. }
+            | ClientOp::Read { key }
+            | ClientOp::RywRead { key, .. } => key,
+        }
+    }
+
+    /// Whether running the operation twice is harmless, so a lost forward may be resent.
+    pub fn is_read(&self) -> bool {
+        matches!(self, ClientOp::Read { .. } | ClientOp::RywRead { .. })
+    }
+}
+
+/// The outcome of a client operation, as sent back to the client.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OpResult {
+    WriteOk {
+        commit_index: u64,
+    },
+    CasOk {
+        commit_index: u64,
+    },
+    ReadOk {
+        value: Value,
+    },
+    RywReadOk {
+        value: Value,
+        served_by: Id,
+        /// Applied index of the serving node when it read the value.
+        applied_index: u64,
+        how: Served,
+    },
+    Error {
+        code: ErrorCode,
+        text: String,
+    },
+}
+
+impl OpResult {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            OpResult::WriteOk { .. } => "write_ok",
+            OpResult::CasOk { .. } => "cas_ok",
+            OpResult::ReadOk { .. } => "read_ok",
+            OpResult::RywReadOk { .. } => "ryw_read_ok",
+            OpResult::Error { .. } => "error",
+        }
+    }
+
+    pub fn error(code: ErrorCode, text: impl Into<String>) -> OpResult {
+        OpResult::Error {
+            code,
+            text: text.into(),
+        }
+    }
+}
+
+/// Where a `ryw_read` was served.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// By the node the client asked, after waiting `waited_ms` for apply to catch up.
+    Locally { waited_ms: u64 },
+    /// By the leader, after the node asked forwarded it.
+    Redirected { reason: Redirect },
+}
+
+/// Why a `ryw_read` went to the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Redirect {
+    /// The node asked had not applied the token within its wait bound.
+    FollowerBehind,
+    /// The client sent `prefer_follower: false`.
+    LeaderRequested,
+}
+
+impl Redirect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Redirect::FollowerBehind => "follower_behind_redirected_to_leader",
+            Redirect::LeaderRequested => "leader_requested_by_client",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Redirect> {
+        [Redirect::FollowerBehind, Redirect::LeaderRequested]
+            .into_iter()
+            .find(|r| r.as_str() == text)
+    }
+}
+
+/// Maelstrom error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ErrorCode(pub u64);
+
+impl ErrorCode {
+    pub const TIMEOUT: ErrorCode = ErrorCode(0);
+    pub const NODE_NOT_FOUND: ErrorCode = ErrorCode(1);
+    pub const NOT_SUPPORTED: ErrorCode = ErrorCode(10);
+    pub const TEMPORARILY_UNAVAILABLE: ErrorCode = ErrorCode(11);
+    pub const MALFORMED_REQUEST: ErrorCode = ErrorCode(12);
+    pub const CRASH: ErrorCode = ErrorCode(13);
+    pub const ABORT: ErrorCode = ErrorCode(14);
+    pub const KEY_DOES_NOT_EXIST: ErrorCode = ErrorCode(20);
+    pub const KEY_ALREADY_EXISTS: ErrorCode = ErrorCode(21);
+    pub const PRECONDITION_FAILED: ErrorCode = ErrorCode(22);
+    pub const TXN_CONFLICT: ErrorCode = ErrorCode(30);
+
+    /// Whether the error proves the operation did not take effect. Timeouts,
+    /// crashes and project codes (>= 1000) leave it open.
+    pub fn is_definite(self) -> bool {
+        !matches!(self.0, 0 | 13) && self.0 < 1000
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A replicated log entry (Raft Figure 2).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub term: u64,
+    pub command: Command,
+}
+
+/// What an entry does to the state machine.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Command {
+    /// Appended by each new leader so it can commit entries of its own term (§5.4.2, §8).
+    Noop,
+    Write {
+        key: Key,
+        value: Value,
+    },
+    Cas {
+        key: Key,
+        from: Value,
+        to: Value,
+        create_if_not_exists: bool,
+    },
+}
+
+/// RequestVote RPC (Raft §5.2, §5.4.1). With `pre_vote` it only asks whether
+/// the vote would be granted for `term`, changing nothing (thesis §9.6).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestVote {
+    pub term: u64,
+    pub last_log_index: u64,
+    pub last_log_term: u64,
+    pub pre_vote: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestVoteOk {
+    pub term: u64,
+    pub vote_granted: bool,
+    pub pre_vote: bool,
+}
+
+/// AppendEntries RPC (Raft §5.3). `seq` numbers the leader's broadcasts so that
+/// acknowledgements can confirm leadership for linearizable reads (ReadIndex, §8).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppendEntries {
+    pub term: u64,
+    pub prev_log_index: u64,
+    pub prev_log_term: u64,
+    pub entries: Vec<Entry>,
+    pub leader_commit: u64,
+    pub seq: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppendEntriesOk {
+    pub term: u64,
+    pub success: bool,
+    /// On success, the index of the last entry the request covered.
+    pub match_index: u64,
+    /// On failure, where the leader should try next (fast back-off).
+    pub next_index_hint: u64,
+    pub seq: u64,
+}
+
+/// A client operation handed to the leader by the node the client asked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forward {
+    /// The asking node's id for the operation; echoed in `ForwardOk`.
+    pub fwd_id: u64,
+    pub op: ClientOp,
+    /// For `ryw_read`: why it was forwarded.
+    pub reason: Option<Redirect>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ForwardOk {
+    pub fwd_id: u64,
+    pub result: OpResult,
+}

@@ -1,0 +1,684 @@
+//! Client operations: the read-your-writes read path (serve, wait, forward),
+//! proposals, linearizable reads by ReadIndex, and forwarding to the leader.
+//!
+//! Two sides meet here. The node a client asked (the *origin*) owns a
+//! [`Pending`] entry and alone answers the client, within one overall
+//! deadline. The *leader* runs the operation for itself or for an origin
+//! ([`ReplyTo`]) and reports the outcome back.
+
+use std::collections::BTreeMap;
+
+use super::{Node, Role};
+use crate::id::Id;
+use crate::kv::{Applied, Key, Value};
+use crate::message::*;
+use crate::time::Millis;
+
+#[derive(Default)]
+pub(super) struct Ops {
+    next_op_id: u64,
+    /// Origin side: operations this node must answer, by op id.
+    pending: BTreeMap<u64, Pending>,
+    /// Leader side: proposals awaiting their entry's apply, by log index.
+    commit_waiters: BTreeMap<u64, CommitWaiter>,
+    /// Leader side: reads awaiting confirmation that this node still leads.
+    index_reads: Vec<IndexRead>,
+    /// Reads awaiting `applied_index >= index`.
+    apply_reads: Vec<ApplyRead>,
+}
+
+struct Pending {
+    client: Id,
+    msg_id: u64,
+    arrived: Millis,
+    deadline: Millis,
+    op: ClientOp,
+    stage: Stage,
+    /// Why a `ryw_read` goes to the leader, once it does.
+    redirect: Option<Redirect>,
+    /// Whether a write left this node's hands: then a timeout is indeterminate.
+    handed_off: bool,
+}
+
+#[derive(Clone, Copy)]
+enum Stage {
+    /// `ryw_read` waiting for local apply to reach its token, at most until `until`.
+    WaitApply { until: Millis },
+    /// Run by this node's own leader machinery.
+    Leading,
+    /// Waiting to learn a leader.
+    NeedLeader { retry_at: Millis },
+    /// Sent to the leader `to`; reads are resent at `retry_at`.
+    Forwarded { to: usize, retry_at: Millis },
+}
+
+/// Who gets a leader-side outcome.
+#[derive(Clone, Copy, Debug)]
+enum ReplyTo {
+    /// This node's own pending op.
+    Local(u64),
+    /// An origin node's forwarded op.
+    Remote { node: usize, fwd_id: u64 },
+}
+
+struct CommitWaiter {
+    term: u64,
+    cas: bool,
+    reply_to: ReplyTo,
+    deadline: Millis,
+}
+
+#[derive(Clone, Copy)]
+enum ReadKind {
+    Linearizable,
+    Ryw {
+        token: u64,
+        reason: Option<Redirect>,
+    },
+}
+
+struct IndexRead {
+    key: Key,
+    kind: ReadKind,
+    reply_to: ReplyTo,
+    deadline: Millis,
+    read_index: u64,
+    /// First broadcast sent after the read was registered; 0 until the leader
+    /// has committed in its term and knows a current commit index.
+    seq_needed: u64,
+}
+
+struct ApplyRead {
+    index: u64,
+    key: Key,
+    kind: ReadKind,
+    reply_to: ReplyTo,
+    deadline: Millis,
+}
+
+impl Ops {
+    pub(super) fn pending_count(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The earliest moment any client operation needs attention.
+    pub(super) fn next_timer(&self) -> Option<Millis> {
+        let pending = self.pending.values().map(|p| {
+            let stage = match p.stage {
+                Stage::WaitApply { until } => until,
+                Stage::NeedLeader { retry_at } => retry_at,
+                Stage::Forwarded { retry_at, .. } if p.op.is_read() => retry_at,
+                Stage::Forwarded { .. } | Stage::Leading => p.deadline,
+            };
+            stage.min(p.deadline)
+        });
+        let waiters = self.commit_waiters.values().map(|w| w.deadline);
+        let index_reads = self.index_reads.iter().map(|r| r.deadline);
+        let apply_reads = self.apply_reads.iter().map(|r| r.deadline);
+        pending
+            .chain(waiters)
+            .chain(index_reads)
+            .chain(apply_reads)
+            .min()
+    }
+}
+
+impl Node {
+    pub(super) fn on_client_request(
+        &mut self,
+        now: Millis,
+        client: Id,
+        msg_id: Option<u64>,
+        op: ClientOp,
+    ) {
+        let Some(msg_id) = msg_id else {
+            let text = format!("{}: missing field 'msg_id'", op.type_name());
+            let error = OpResult::error(ErrorCode::MALFORMED_REQUEST, text);
+            return self.send(client, None, Payload::Reply(error));
+        };
+        let id = self.ops.next_op_id;
+        self.ops.next_op_id += 1;
+        let mut pending = Pending {
+            client,
+            msg_id,
+            arrived: now,
+            deadline: now.plus(self.config.request_timeout_ms),
+            op,
+            stage: Stage::Leading,
+            redirect: None,
+            handed_off: false,
+        };
+        if let ClientOp::RywRead {
+            last_write_index,
+            prefer_follower,
+            ..
+        } = pending.op
+        {
+            if self.kv.applied_index() >= last_write_index && (prefer_follower || self.is_leader())
+            {
+                self.ops.pending.insert(id, pending);
+                return self.serve_ryw_locally(now, id);
+            }
+            if prefer_follower && !self.is_leader() {
+                pending.stage = Stage::WaitApply {
+                    until: now.plus(self.config.ryw_wait_ms_max),
+                };
+                self.ops.pending.insert(id, pending);
+                return;
+            }
+            if !self.is_leader() {
+                pending.redirect = Some(Redirect::LeaderRequested);
+            }
+            // A leader behind the token needs no local wait: its own read path
+            // waits for apply, or fails fast when no write can have that index.
+        }
+        self.ops.pending.insert(id, pending);
+        self.route_to_leader(now, id);
+    }
+
+    /// Serves a waiting `ryw_read` from this node's own state.
+    fn serve_ryw_locally(&mut self, now: Millis, id: u64) {
+        let pending = &self.ops.pending[&id];
+        let result = OpResult::RywReadOk {
+            value: self.value_of(pending.op.key()),
+            served_by: self.me(),
+            applied_index: self.kv.applied_index(),
+            how: Served::Locally {
+                waited_ms: now.since(pending.arrived),
+            },
+        };
+        self.finish(id, result);
+    }
+
+    fn value_of(&self, key: &Key) -> Value {
+        self.kv
+            .get(key)
+            .map_or(Value::Null, |stored| stored.value.clone())
+    }
+
+    /// Runs a pending op here if this node leads, else forwards it to the leader.
+    fn route_to_leader(&mut self, now: Millis, id: u64) {
+        let me = self.members().me;
+        let Some(pending) = self.ops.pending.get_mut(&id) else {
+            return;
+        };
+        match self.leader {
+            Some(leader) if leader == me => {
+                pending.stage = Stage::Leading;
+                pending.handed_off = true;
+                let (op, reason, deadline) =
+                    (pending.op.clone(), pending.redirect, pending.deadline);
+                self.lead(now, ReplyTo::Local(id), op, reason, deadline);
+            }
+            Some(leader) => {
+                pending.stage = Stage::Forwarded {
+                    to: leader,
+                    retry_at: now.plus(self.config.forward_retry_ms),
+                };
+                pending.handed_off = true;
+                let forward = Forward {
+                    fwd_id: id,
+                    op: pending.op.clone(),
+                    reason: pending.redirect,
+                };
+                self.send_to_member(leader, Payload::Forward(forward));
+            }
+            None => {
+                pending.stage = Stage::NeedLeader {
+                    retry_at: now.plus(self.config.heartbeat_interval_ms),
+                };
+            }
+        }
+    }
+
+    /// The leader runs an operation for `reply_to`.
+    fn lead(
+        &mut self,
+        now: Millis,
+        reply_to: ReplyTo,
+        op: ClientOp,
+        reason: Option<Redirect>,
+        deadline: Millis,
+    ) {
+        debug_assert!(self.is_leader());
+        match op {
+            ClientOp::Write { key, value } => self.propose(
+                now,
+                Command::Write { key, value },
+                false,
+                reply_to,
+                deadline,
+            ),
+            ClientOp::Cas {
+                key,
+                from,
+                to,
+                create_if_not_exists,
+            } => {
+                let command = Command::Cas {
+                    key,
+                    from,
+                    to,
+                    create_if_not_exists,
+                };
+                self.propose(now, command, true, reply_to, deadline)
+            }
+            ClientOp::Read { key } => {
+                self.register_index_read(now, key, ReadKind::Linearizable, reply_to, deadline)
+            }
+            ClientOp::RywRead {
+                key,
+                last_write_index: token,
+                ..
+            } => {
+                let kind = ReadKind::Ryw { token, reason };
+                if self.kv.applied_index() >= token {
+                    self.deliver_read(now, &key, kind, reply_to);
+                } else if token <= self.commit_index {
+                    let read = ApplyRead {
+                        index: token,
+                        key,
+                        kind,
+                        reply_to,
+                        deadline,
+                    };
+                    self.ops.apply_reads.push(read);
+                } else {
+                    // Beyond the commit index: either the token is not yet
+                    // committed here, or no acknowledged write has it. Confirm
+                    // leadership first, then decide (see `confirm_index_reads`).
+                    self.register_index_read(now, key, kind, reply_to, deadline);
+                }
+            }
+        }
+    }
+
+    fn propose(
+        &mut self,
+        now: Millis,
+        command: Command,
+        cas: bool,
+        reply_to: ReplyTo,
+        deadline: Millis,
+    ) {
+        let term = self.durable.current_term;
+        self.durable.log.append(Entry { term, command });
+        let index = self.durable.log.last_index();
+        let waiter = CommitWaiter {
+            term,
+            cas,
+            reply_to,
+            deadline,
+        };
+        let replaced = self.ops.commit_waiters.insert(index, waiter);
+        assert!(replaced.is_none(), "one proposal per log index");
+        self.advance_commit(now);
+        self.broadcast_append(now);
+    }
+
+    /// ReadIndex (Raft §8): note the commit index, then wait until a majority
+    /// acknowledges a heartbeat sent after that.
+    fn register_index_read(
+        &mut self,
+        now: Millis,
+        key: Key,
+        kind: ReadKind,
+        reply_to: ReplyTo,
+        deadline: Millis,
+    ) {
+        let Role::Leader(leader) = &self.role else {
+            return self.respond(reply_to, not_leader(self.me()));
+        };
+        let mut read = IndexRead {
+            key,
+            kind,
+            reply_to,
+            deadline,
+            read_index: 0,
+            seq_needed: 0,
+        };
+        if leader.committed_in_term {
+            read.read_index = self.commit_index;
+            read.seq_needed = leader.seq + 1;
+            self.ops.index_reads.push(read);
+            self.broadcast_append(now);
+            self.confirm_index_reads(now);
+        } else {
+            self.ops.index_reads.push(read);
+        }
+    }
+
+    /// Called when the leader first commits in its term: reads that waited for
+    /// a trustworthy commit index can start their confirmation round.
+    pub(super) fn arm_index_reads(&mut self, now: Millis) {
+        let Role::Leader(leader) = &self.role else {
+            return;
+        };
+        let seq_needed = leader.seq + 1;
+        let mut armed = false;
+        for read in self
+            .ops
+            .index_reads
+            .iter_mut()
+            .filter(|r| r.seq_needed == 0)
+        {
+            read.read_index = self.commit_index;
+            read.seq_needed = seq_needed;
+            armed = true;
+        }
+        if armed {
+            self.broadcast_append(now);
+            self.confirm_index_reads(now);
+        }
+    }
+
+    /// Moves reads whose leadership round a majority acknowledged on to apply.
+    pub(super) fn confirm_index_reads(&mut self, now: Millis) {
+        let Role::Leader(leader) = &self.role else {
+            return;
+        };
+        let members = self.members.as_ref().expect("a leader has members");
+        let confirmed_seq = |seq: u64| {
+            seq > 0
+                && 1 + members
+                    .peers()
+                    .filter(|&p| leader.progress[p].acked_seq >= seq)
+                    .count()
+                    >= members.majority()
+        };
+        let (confirmed, waiting): (Vec<IndexRead>, Vec<IndexRead>) =
+            std::mem::take(&mut self.ops.index_reads)
+                .into_iter()
+                .partition(|r| confirmed_seq(r.seq_needed));
+        self.ops.index_reads = waiting;
+        if confirmed.is_empty() {
+            return;
+        }
+        for read in confirmed {
+            let index = match read.kind {
+                ReadKind::Linearizable => read.read_index,
+                ReadKind::Ryw { token, .. } if token <= self.commit_index => token,
+                ReadKind::Ryw { token, .. } => {
+                    // This leader is current and has committed in its term, so
+                    // every write acknowledged before the read arrived is at or
+                    // below its commit index. A larger token was never handed out.
+                    let text = format!(
+                        "last_write_index {token} is beyond every committed entry: leader {} \
+                         (term {}) has committed up to {}",
+                        self.me(),
+                        self.durable.current_term,
+                        self.commit_index
+                    );
+                    let error = OpResult::error(ErrorCode::PRECONDITION_FAILED, text);
+                    self.respond(read.reply_to, error);
+                    continue;
+                }
+            };
+            self.ops.apply_reads.push(ApplyRead {
+                index,
+                key: read.key,
+                kind: read.kind,
+                reply_to: read.reply_to,
+                deadline: read.deadline,
+            });
+        }
+        self.serve_applied_reads(now);
+    }
+
+    /// Serves every read whose index is now applied: leader-side reads and
+    /// the origin's own waiting `ryw_read`s.
+    pub(super) fn serve_applied_reads(&mut self, now: Millis) {
+        let applied = self.kv.applied_index();
+        if self.ops.apply_reads.iter().any(|r| r.index <= applied) {
+            let (ready, waiting): (Vec<ApplyRead>, Vec<ApplyRead>) = self
+                .ops
+                .apply_reads
+                .drain(..)
+                .partition(|r| r.index <= applied);
+            self.ops.apply_reads = waiting;
+            for read in ready {
+                self.deliver_read(now, &read.key, read.kind, read.reply_to);
+            }
+        }
+        let ready: Vec<u64> = self
+            .ops
+            .pending
+            .iter()
+            .filter(|(_, p)| matches!(p.stage, Stage::WaitApply { .. }))
+            .filter(|(_, p)| match p.op {
+                ClientOp::RywRead {
+                    last_write_index, ..
+                } => last_write_index <= applied,
+                _ => false,
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in ready {
+            self.serve_ryw_locally(now, id);
+        }
+    }
+
+    /// Answers a read from the applied state (the caller checked the index).
+    fn deliver_read(&mut self, now: Millis, key: &Key, kind: ReadKind, reply_to: ReplyTo) {
+        let result = match kind {
+            ReadKind::Linearizable => match self.kv.get(key) {
+                Some(stored) => OpResult::ReadOk {
+                    value: stored.value.clone(),
+                },
+                None => OpResult::error(
+                    ErrorCode::KEY_DOES_NOT_EXIST,
+                    format!("key {key} does not exist"),
+                ),
+            },
+            ReadKind::Ryw { reason, .. } => {
+                let how = match reply_to {
+                    ReplyTo::Local(id) => match self.ops.pending.get(&id) {
+                        Some(pending) => Served::Locally {
+                            waited_ms: now.since(pending.arrived),
+                        },
+                        None => return,
+                    },
+                    ReplyTo::Remote { .. } => Served::Redirected {
+                        reason: reason.unwrap_or(Redirect::FollowerBehind),
+                    },
+                };
+                OpResult::RywReadOk {
+                    value: self.value_of(key),
+                    served_by: self.me(),
+                    applied_index: self.kv.applied_index(),
+                    how,
+                }
+            }
+        };
+        self.respond(reply_to, result);
+    }
+
+    /// Resolves the proposal, if any, whose entry was just applied.
+    pub(super) fn on_applied(&mut self, index: u64, term: u64, outcome: Applied) {
+        let Some(waiter) = self.ops.commit_waiters.remove(&index) else {
+            return;
+        };
+        let result = if waiter.term != term {
+            // A different entry committed at this index, so ours never can:
+            // each index commits exactly one entry.
+            OpResult::error(
+                ErrorCode::TEMPORARILY_UNAVAILABLE,
+                format!(
+                    "leadership changed: entry {index} of term {} was replaced by term {term}'s; \
+                     the operation did not take effect",
+                    waiter.term
+                ),
+            )
+        } else {
+            match outcome {
+                Applied::CasRefused { key_missing: true } => {
+                    OpResult::error(ErrorCode::KEY_DOES_NOT_EXIST, "cas: key does not exist")
+                }
+                Applied::CasRefused { key_missing: false } => OpResult::error(
+                    ErrorCode::PRECONDITION_FAILED,
+                    "cas: current value differs from 'from'",
+                ),
+                Applied::Written | Applied::Noop if waiter.cas => OpResult::CasOk {
+                    commit_index: index,
+                },
+                Applied::Written | Applied::Noop => OpResult::WriteOk {
+                    commit_index: index,
+                },
+            }
+        };
+        self.respond(waiter.reply_to, result);
+    }
+
+    pub(super) fn on_forward(&mut self, now: Millis, from: usize, forward: Forward) {
+        let reply_to = ReplyTo::Remote {
+            node: from,
+            fwd_id: forward.fwd_id,
+        };
+        if !self.is_leader() {
+            return self.respond(reply_to, not_leader(self.me()));
+        }
+        let deadline = now.plus(self.config.request_timeout_ms);
+        self.lead(now, reply_to, forward.op, forward.reason, deadline);
+    }
+
+    pub(super) fn on_forward_ok(&mut self, now: Millis, reply: ForwardOk) {
+        let Some(pending) = self.ops.pending.get_mut(&reply.fwd_id) else {
+            return; // answered or expired already
+        };
+        let refused = matches!(
+            reply.result,
+            OpResult::Error { code, .. } if code == ErrorCode::TEMPORARILY_UNAVAILABLE
+        );
+        if refused {
+            // Definitely not done (e.g. the node was not leader): try again
+            // once the leader is known better.
+            if matches!(pending.stage, Stage::Forwarded { .. }) {
+                pending.stage = Stage::NeedLeader {
+                    retry_at: now.plus(self.config.heartbeat_interval_ms),
+                };
+            }
+            return;
+        }
+        self.finish(reply.fwd_id, reply.result);
+    }
+
+    /// Delivers a leader-side outcome to whoever asked.
+    fn respond(&mut self, reply_to: ReplyTo, result: OpResult) {
+        match reply_to {
+            ReplyTo::Local(id) => self.finish(id, result),
+            ReplyTo::Remote { node, fwd_id } => {
+                self.send_to_member(node, Payload::ForwardOk(ForwardOk { fwd_id, result }))
+            }
+        }
+    }
+
+    /// Answers the client of a pending op, once.
+    fn finish(&mut self, id: u64, result: OpResult) {
+        if let Some(pending) = self.ops.pending.remove(&id) {
+            self.send(pending.client, Some(pending.msg_id), Payload::Reply(result));
+        }
+    }
+
+    /// Leadership is gone: hand reads still awaiting confirmation back to
+    /// their origins so they retry with the next leader. Proposals stay: their
+    /// entries may still commit under the next leader.
+    pub(super) fn on_leadership_lost(&mut self, now: Millis) {
+        let reads = std::mem::take(&mut self.ops.index_reads);
+        let me = self.me();
+        for read in reads {
+            match read.reply_to {
+                ReplyTo::Local(id) => {
+                    if let Some(pending) = self.ops.pending.get_mut(&id) {
+                        pending.stage = Stage::NeedLeader { retry_at: now };
+                    }
+                }
+                ReplyTo::Remote { .. } => self.respond(read.reply_to, not_leader(me.clone())),
+            }
+        }
+    }
+
+    /// A new leader is known (or none is): move waiting and forwarded work to it.
+    pub(super) fn reroute_on_leader_change(&mut self, now: Millis) {
+        let leader = self.leader;
+        let movable: Vec<u64> = self
+            .ops
+            .pending
+            .iter()
+            .filter(|(_, p)| match p.stage {
+                Stage::NeedLeader { .. } => leader.is_some(),
+                Stage::Forwarded { to, .. } => p.op.is_read() && Some(to) != leader,
+                Stage::WaitApply { .. } | Stage::Leading => false,
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in movable {
+            self.route_to_leader(now, id);
+        }
+    }
+
+    /// Deadlines, wait bounds and retries that are due.
+    pub(super) fn expire_ops(&mut self, now: Millis) {
+        let due: Vec<u64> = self
+            .ops
+            .pending
+            .iter()
+            .filter(|(_, p)| {
+                now >= p.deadline
+                    || match p.stage {
+                        Stage::WaitApply { until } => now >= until,
+                        Stage::NeedLeader { retry_at } => now >= retry_at,
+                        Stage::Forwarded { retry_at, .. } => p.op.is_read() && now >= retry_at,
+                        Stage::Leading => false,
+                    }
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            let Some(pending) = self.ops.pending.get_mut(&id) else {
+                continue;
+            };
+            if now >= pending.deadline {
+                let result = timeout_result(pending, self.config.request_timeout_ms);
+                self.finish(id, result);
+            } else {
+                if let Stage::WaitApply { .. } = pending.stage {
+                    pending.redirect = Some(Redirect::FollowerBehind);
+                }
+                self.route_to_leader(now, id);
+            }
+        }
+        // Leader-side work for others ends at its deadline; the origin answers.
+        self.ops.commit_waiters.retain(|_, w| w.deadline > now);
+        self.ops.index_reads.retain(|r| r.deadline > now);
+        self.ops.apply_reads.retain(|r| r.deadline > now);
+    }
+}
+
+fn not_leader(me: Id) -> OpResult {
+    OpResult::error(
+        ErrorCode::TEMPORARILY_UNAVAILABLE,
+        format!("{me} is not the leader"),
+    )
+}
+
+/// What a client hears when its deadline passes: a write that left the
+/// node's hands may have happened; anything else surely did not.
+fn timeout_result(pending: &Pending, request_timeout_ms: u64) -> OpResult {
+    if pending.handed_off && !pending.op.is_read() {
+        OpResult::error(
+            ErrorCode::TIMEOUT,
+            format!(
+                "{}: not acknowledged within {request_timeout_ms} ms; it may or may not take effect",
+                pending.op.type_name()
+            ),
+        )
+    } else {
+        OpResult::error(
+            ErrorCode::TEMPORARILY_UNAVAILABLE,
+            format!(
+                "{}: no leader could serve it within {request_timeout_ms} ms",
+                pending.op.type_name()
+            ),
+        )
+    }
+}

@@ -1,0 +1,467 @@
+//! The sans-IO store node.
+//!
+//! Call contract (quinn-proto style): feed every input through
+//! [`Node::handle_message`] or [`Node::handle_timeout`], then drain
+//! [`Node::poll_transmit`] until it returns `None`, then ask
+//! [`Node::poll_timeout`] when to call `handle_timeout` next. Messages may be
+//! sent as soon as they are polled: the durable state ([`Node::durable`])
+//! already covers them.
+
+mod client;
+mod election;
+mod replication;
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::config::{Cluster, Config};
+use crate::durable::Durable;
+use crate::id::Id;
+use crate::kv::Kv;
+use crate::log::Log;
+use crate::message::*;
+use crate::time::Millis;
+
+/// Most diagnostics kept for the runtime to drain; older ones are dropped.
+const WARNINGS_MAX: usize = 256;
+
+/// A node's Raft role, as checkers see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoleKind {
+    Follower,
+    /// Asking whether it could win before disturbing anyone (thesis §9.6).
+    PreCandidate,
+    Candidate,
+    Leader,
+}
+
+pub struct Node {
+    config: Config,
+    members: Option<Members>,
+    durable: Durable,
+    rng: ChaCha8Rng,
+    role: Role,
+    /// The leader of the current term, if this node knows it.
+    leader: Option<usize>,
+    leader_changed: bool,
+    /// When the current leader was last heard from (for pre-vote stickiness).
+    leader_contact: Millis,
+    commit_index: u64,
+    kv: Kv,
+    election_deadline: Millis,
+    outbox: VecDeque<Envelope>,
+    next_msg_id: u64,
+    warnings: VecDeque<String>,
+    ops: client::Ops,
+}
+
+/// Membership with this node's own position, fixed after `init`.
+struct Members {
+    me: usize,
+    ids: Vec<Id>,
+}
+
+impl Members {
+    fn majority(&self) -> usize {
+        self.ids.len() / 2 + 1
+    }
+
+    fn peers(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.ids.len()).filter(move |&i| i != self.me)
+    }
+}
+
+enum Role {
+    Follower,
+    PreCandidate { votes: Vec<bool> },
+    Candidate { votes: Vec<bool> },
+    Leader(Leader),
+}
+
+/// Volatile state on leaders (Raft Figure 2) plus what ReadIndex and check-quorum need.
+struct Leader {
+    progress: Vec<Progress>,
+    /// Number of the latest AppendEntries broadcast; acknowledgements echo it.
+    seq: u64,
+    heartbeat_due: Millis,
+    since: Millis,
+    /// Whether an entry of this term is committed (then `commit_index` is current, §8).
+    committed_in_term: bool,
+}
+
+#[derive(Clone)]
+struct Progress {
+    next_index: u64,
+    match_index: u64,
+    acked_seq: u64,
+    last_heard: Millis,
+}
+
+impl Node {
+    /// A fresh node. With `config.cluster` set it joins at once; otherwise it
+    /// waits for a Maelstrom `init`.
+    pub fn new(config: Config, now: Millis) -> Node {
+        Node::restart(config, Durable::default(), now)
+    }
+
+    /// Rebuilds a node after a crash from its durable state alone.
+    pub fn restart(config: Config, durable: Durable, now: Millis) -> Node {
+        if let Err(why) = config.validate() {
+            panic!("invalid node config: {why}");
+        }
+        let cluster = config.cluster.clone();
+        let mut node = Node {
+            rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
+            config,
+            members: None,
+            durable,
+            role: Role::Follower,
+            leader: None,
+            leader_changed: false,
+            leader_contact: now,
+            commit_index: 0,
+            kv: Kv::default(),
+            election_deadline: now,
+            outbox: VecDeque::new(),
+            next_msg_id: 0,
+            warnings: VecDeque::new(),
+            ops: client::Ops::default(),
+        };
+        if let Some(cluster) = cluster {
+            node.join(cluster, now);
+        }
+        node
+    }
+
+    fn join(&mut self, cluster: Cluster, now: Millis) {
+        let me = cluster
+            .members
+            .iter()
+            .position(|id| *id == cluster.me)
+            .expect("validated: a node is one of the members");
+        // Each node draws its own timeouts even when every node has the same seed.
+        let mixed = self.config.rng_seed ^ fnv1a(cluster.me.to_string().as_bytes());
+        self.rng = ChaCha8Rng::seed_from_u64(mixed);
+        self.members = Some(Members {
+            me,
+            ids: cluster.members,
+        });
+        if self.members().majority() == 1 {
+            // A cluster of one needs no votes: lead at once, so piped requests work.
+            self.start_election(now);
+        } else {
+            self.arm_election_timer(now);
+        }
+    }
+
+    pub fn handle_message(&mut self, now: Millis, envelope: Envelope) {
+        let Envelope { src, dest, body } = envelope;
+        let Body {
+            msg_id, payload, ..
+        } = body;
+        match payload {
+            Payload::Init { node_id, node_ids } => {
+                self.on_init(now, src, dest, msg_id, node_id, node_ids)
+            }
+            Payload::Invalid {
+                type_name,
+                code,
+                text,
+            } => self.on_invalid(src, dest, msg_id, &type_name, code, text),
+            Payload::Request(op) if self.members.is_none() => {
+                let text = format!("{} is not initialised yet: send init first", dest);
+                let error = OpResult::error(ErrorCode::TEMPORARILY_UNAVAILABLE, text);
+                self.send_from(dest, src, msg_id, Payload::Reply(error));
+                let _ = op;
+            }
+            Payload::Request(op) => self.on_client_request(now, src, msg_id, op),
+            Payload::InitOk | Payload::Reply(_) => {
+                self.warn(format!(
+                    "ignoring unexpected {} from {src}",
+                    payload.type_name()
+                ));
+            }
+            internal => match self.member_index(&src) {
+                Some(from) if from != self.members().me => {
+                    self.on_peer_message(now, from, internal)
+                }
+                _ => self.refuse_internal(src, dest, msg_id, internal.type_name()),
+            },
+        }
+        self.settle(now);
+    }
+
+    fn on_peer_message(&mut self, now: Millis, from: usize, payload: Payload) {
+        match payload {
+            Payload::RequestVote(rv) => self.on_request_vote(now, from, rv),
+            Payload::RequestVoteOk(r) => self.on_request_vote_ok(now, from, r),
+            Payload::AppendEntries(ae) => self.on_append_entries(now, from, ae),
+            Payload::AppendEntriesOk(r) => self.on_append_entries_ok(now, from, r),
+            Payload::Forward(f) => self.on_forward(now, from, f),
+            Payload::ForwardOk(f) => self.on_forward_ok(now, f),
+            other => unreachable!("{} is not a peer message", other.type_name()),
+        }
+    }
+
+    pub fn handle_timeout(&mut self, now: Millis) {
+        if self.members.is_none() {
+            return;
+        }
+        if let Role::Leader(leader) = &self.role {
+            if now >= leader.heartbeat_due {
+                if self.has_quorum_contact(now) {
+                    self.broadcast_append(now);
+                } else {
+                    let term = self.durable.current_term;
+                    self.warn(format!(
+                        "stepping down in term {term}: no contact with a majority"
+                    ));
+                    self.become_follower(now);
+                }
+            }
+        } else if now >= self.election_deadline {
+            self.start_pre_vote(now);
+        }
+        self.expire_ops(now);
+        self.settle(now);
+    }
+
+    /// The next message to send, in the order the node produced them.
+    pub fn poll_transmit(&mut self) -> Option<Envelope> {
+        self.outbox.pop_front()
+    }
+
+    /// When the node next needs `handle_timeout`; `None` before `init`.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        self.members.as_ref()?;
+        let raft = match &self.role {
+            Role::Leader(leader) => leader.heartbeat_due,
+            _ => self.election_deadline,
+        };
+        Some(self.ops.next_timer().map_or(raft, |t| t.min(raft)))
+    }
+
+    /// Diagnostics for a human (bad peer input, step-downs); drained by the runtime.
+    pub fn poll_warning(&mut self) -> Option<String> {
+        self.warnings.pop_front()
+    }
+
+    // ------------------------------------------------------ read-only accessors
+
+    pub fn id(&self) -> Option<&Id> {
+        let members = self.members.as_ref()?;
+        Some(&members.ids[members.me])
+    }
+
+    pub fn role(&self) -> RoleKind {
+        match self.role {
+            Role::Follower => RoleKind::Follower,
+            Role::PreCandidate { .. } => RoleKind::PreCandidate,
+            Role::Candidate { .. } => RoleKind::Candidate,
+            Role::Leader(_) => RoleKind::Leader,
+        }
+    }
+
+    pub fn term(&self) -> u64 {
+        self.durable.current_term
+    }
+
+    pub fn leader(&self) -> Option<&Id> {
+        Some(&self.members.as_ref()?.ids[self.leader?])
+    }
+
+    pub fn commit_index(&self) -> u64 {
+        self.commit_index
+    }
+
+    pub fn applied_index(&self) -> u64 {
+        self.kv.applied_index()
+    }
+
+    pub fn log(&self) -> &Log {
+        &self.durable.log
+    }
+
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    /// Term, vote and log: all a restart needs.
+    pub fn durable(&self) -> &Durable {
+        &self.durable
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Client operations this node still owes an answer.
+    pub fn pending_ops(&self) -> usize {
+        self.ops.pending_count()
+    }
+
+    // ------------------------------------------------------------- internals
+
+    fn members(&self) -> &Members {
+        self.members
+            .as_ref()
+            .expect("only called after init: callers check `members`")
+    }
+
+    fn me(&self) -> Id {
+        let members = self.members();
+        members.ids[members.me].clone()
+    }
+
+    fn member_index(&self, id: &Id) -> Option<usize> {
+        self.members.as_ref()?.ids.iter().position(|m| m == id)
+    }
+
+    fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    fn set_leader(&mut self, leader: Option<usize>) {
+        if self.leader != leader {
+            self.leader = leader;
+            self.leader_changed = true;
+        }
+    }
+
+    /// Work that follows any input: apply what committed, serve what waited
+    /// for it, and re-route operations when the leader changed.
+    fn settle(&mut self, now: Millis) {
+        self.apply_committed(now);
+        if std::mem::take(&mut self.leader_changed) {
+            self.reroute_on_leader_change(now);
+        }
+    }
+
+    fn on_init(
+        &mut self,
+        now: Millis,
+        src: Id,
+        dest: Id,
+        msg_id: Option<u64>,
+        node_id: Id,
+        node_ids: Vec<Id>,
+    ) {
+        let cluster = Cluster {
+            me: node_id,
+            members: node_ids,
+        };
+        let refusal = match (&self.members, cluster.validate()) {
+            (_, Err(why)) => Some((ErrorCode::MALFORMED_REQUEST, why)),
+            (Some(members), Ok(()))
+                if members.ids != cluster.members || self.me() != cluster.me =>
+            {
+                Some((
+                    ErrorCode::PRECONDITION_FAILED,
+                    format!("already initialised as {} of {:?}", self.me(), members.ids),
+                ))
+            }
+            _ => None,
+        };
+        if let Some((code, text)) = refusal {
+            let payload = Payload::Reply(OpResult::error(code, text));
+            return self.send_from(dest, src, msg_id, payload);
+        }
+        let first_init = self.members.is_none();
+        self.send_from(cluster.me.clone(), src, msg_id, Payload::InitOk);
+        if first_init {
+            self.join(cluster, now);
+        }
+    }
+
+    fn on_invalid(
+        &mut self,
+        src: Id,
+        dest: Id,
+        msg_id: Option<u64>,
+        type_name: &str,
+        code: ErrorCode,
+        text: String,
+    ) {
+        if is_internal_type(type_name) {
+            if self.member_index(&src).is_none() {
+                return self.refuse_internal(src, dest, msg_id, type_name);
+            }
+            // A peer's message we cannot read: answering would only confuse it.
+            return self.warn(format!("dropping malformed {type_name} from {src}: {text}"));
+        }
+        let text = if type_name.is_empty() {
+            text
+        } else {
+            format!("{type_name}: {text}")
+        };
+        self.send_from(
+            dest,
+            src,
+            msg_id,
+            Payload::Reply(OpResult::error(code, text)),
+        );
+    }
+
+    fn refuse_internal(&mut self, src: Id, dest: Id, msg_id: Option<u64>, type_name: &str) {
+        let text = match &self.members {
+            None => format!("{type_name} from {src} before init: ignored"),
+            Some(members) => format!(
+                "{type_name} is a message between cluster nodes and {src} is not one of {}",
+                members
+                    .ids
+                    .iter()
+                    .map(Id::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        self.warn(text.clone());
+        if msg_id.is_some() && self.members.is_some() {
+            let error = OpResult::error(ErrorCode::NOT_SUPPORTED, text);
+            self.send_from(dest, src, msg_id, Payload::Reply(error));
+        }
+    }
+
+    fn warn(&mut self, text: String) {
+        if self.warnings.len() == WARNINGS_MAX {
+            self.warnings.pop_front();
+        }
+        self.warnings.push_back(text);
+    }
+
+    /// Queues a message from this node; every message gets the next `msg_id`.
+    fn send(&mut self, dest: Id, in_reply_to: Option<u64>, payload: Payload) {
+        let src = self.me();
+        self.send_from(src, dest, in_reply_to, payload);
+    }
+
+    fn send_to_member(&mut self, member: usize, payload: Payload) {
+        let dest = self.members().ids[member].clone();
+        self.send(dest, None, payload);
+    }
+
+    fn send_from(&mut self, src: Id, dest: Id, in_reply_to: Option<u64>, payload: Payload) {
+        let msg_id = self.next_msg_id;
+        self.next_msg_id += 1;
+        self.outbox.push_back(Envelope {
+            src,
+            dest,
+            body: Body {
+                msg_id: Some(msg_id),
+                in_reply_to,
+                payload,
+            },
+        });
+    }
+}
+
+/// FNV-1a: a stable hash (unlike std's randomly keyed one) for seeding.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}

@@ -1,0 +1,235 @@
+//! Log replication (Raft §5.3), the commit rule (§5.4.2) and applying
+//! committed entries in order.
+
+use super::{Node, Role};
+use crate::message::*;
+use crate::time::Millis;
+
+impl Node {
+    /// Sends AppendEntries (entries or heartbeat) to every peer, numbered by a
+    /// fresh `seq` so acknowledgements can confirm leadership.
+    pub(super) fn broadcast_append(&mut self, now: Millis) {
+        let heartbeat_ms = self.config.heartbeat_interval_ms;
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        leader.seq += 1;
+        leader.heartbeat_due = now.plus(heartbeat_ms);
+        let peers: Vec<usize> = self.members().peers().collect();
+        for peer in peers {
+            self.send_append(peer);
+        }
+    }
+
+    fn send_append(&mut self, peer: usize) {
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        let log = &self.durable.log;
+        let progress = &mut leader.progress[peer];
+        let prev_log_index = progress.next_index - 1;
+        let prev_log_term = log
+            .term_at(prev_log_index)
+            .expect("next_index stays within the leader's log + 1");
+        let entries = log.slice(progress.next_index, self.config.append_entries_max);
+        // Pipelining: assume delivery; a rejection moves next_index back.
+        progress.next_index += entries.len() as u64;
+        let request = AppendEntries {
+            term: self.durable.current_term,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit: self.commit_index,
+            seq: leader.seq,
+        };
+        self.send_to_member(peer, Payload::AppendEntries(request));
+    }
+
+    pub(super) fn on_append_entries(&mut self, now: Millis, from: usize, request: AppendEntries) {
+        if request.term < self.durable.current_term {
+            let reply = AppendEntriesOk {
+                term: self.durable.current_term,
+                success: false,
+                match_index: 0,
+                next_index_hint: 0,
+                seq: request.seq,
+            };
+            return self.send_to_member(from, Payload::AppendEntriesOk(reply));
+        }
+        if request.term > self.durable.current_term {
+            self.adopt_term(now, request.term);
+        }
+        match self.role {
+            Role::Leader(_) => {
+                let text = format!(
+                    "append_entries from {} claims leadership of my own term {}",
+                    self.members().ids[from],
+                    request.term
+                );
+                return self.warn(text);
+            }
+            Role::PreCandidate { .. } | Role::Candidate { .. } => self.become_follower(now),
+            Role::Follower => {}
+        }
+        self.set_leader(Some(from));
+        self.leader_contact = now;
+        self.arm_election_timer(now);
+
+        let log = &mut self.durable.log;
+        let prev = request.prev_log_index;
+        let mut reply = AppendEntriesOk {
+            term: self.durable.current_term,
+            success: false,
+            match_index: 0,
+            next_index_hint: 0,
+            seq: request.seq,
+        };
+        match log.term_at(prev) {
+            None => reply.next_index_hint = log.last_index() + 1,
+            Some(term) if term != request.prev_log_term => {
+                // Log Matching (§5.3) with Leader Completeness (§5.4): a current
+                // leader agrees with every committed entry.
+                assert!(
+                    prev > self.commit_index,
+                    "committed entry {prev} (term {term}) differs from the leader's (term {})",
+                    request.prev_log_term
+                );
+                let first = log.first_index_of_term(term, prev);
+                reply.next_index_hint = first.max(self.commit_index + 1);
+            }
+            Some(_) => {
+                let count = request.entries.len() as u64;
+                for (offset, entry) in request.entries.into_iter().enumerate() {
+                    let index = prev + 1 + offset as u64;
+                    match log.term_at(index) {
+                        Some(term) if term == entry.term => {}
+                        Some(_) => {
+                            assert!(
+                                index > self.commit_index,
+                                "a committed entry ({index}) is never overwritten"
+                            );
+                            log.truncate_from(index);
+                            log.append(entry);
+                        }
+                        None => log.append(entry),
+                    }
+                }
+                let match_index = prev + count;
+                // Only what this request proved matching may be committed here:
+                // entries past it could still be a stale leader's.
+                let commit = request.leader_commit.min(match_index);
+                if commit > self.commit_index {
+                    self.commit_index = commit;
+                }
+                reply.success = true;
+                reply.match_index = match_index;
+            }
+        }
+        self.send_to_member(from, Payload::AppendEntriesOk(reply));
+    }
+
+    pub(super) fn on_append_entries_ok(
+        &mut self,
+        now: Millis,
+        from: usize,
+        reply: AppendEntriesOk,
+    ) {
+        if reply.term > self.durable.current_term {
+            return self.adopt_term(now, reply.term);
+        }
+        let last_index = self.durable.log.last_index();
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        if reply.term < self.durable.current_term {
+            return;
+        }
+        let progress = &mut leader.progress[from];
+        progress.acked_seq = progress.acked_seq.max(reply.seq);
+        progress.last_heard = now;
+        if reply.success {
+            if reply.match_index > last_index {
+                let text = format!(
+                    "{} claims to match index {} beyond my log ({last_index})",
+                    self.members().ids[from],
+                    reply.match_index
+                );
+                return self.warn(text);
+            }
+            progress.match_index = progress.match_index.max(reply.match_index);
+            progress.next_index = progress.next_index.max(progress.match_index + 1);
+            let behind = progress.next_index <= last_index;
+            self.advance_commit(now);
+            if behind {
+                self.send_append(from);
+            }
+        } else {
+            progress.next_index = reply
+                .next_index_hint
+                .clamp(progress.match_index + 1, last_index + 1);
+            self.send_append(from);
+        }
+        self.confirm_index_reads(now);
+    }
+
+    /// Commits the highest entry of the current term held by a majority.
+    /// Reference: Raft §5.4.2 (Figure 8): older terms' entries commit only
+    /// indirectly, never by counting their replicas.
+    pub(super) fn advance_commit(&mut self, now: Millis) {
+        let majority = self.members().majority();
+        let me = self.members().me;
+        let term = self.durable.current_term;
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        let log = &self.durable.log;
+        let mut index = log.last_index();
+        while index > self.commit_index {
+            if log.term_at(index) != Some(term) {
+                break;
+            }
+            let replicas = 1 + leader
+                .progress
+                .iter()
+                .enumerate()
+                .filter(|&(peer, p)| peer != me && p.match_index >= index)
+                .count();
+            if replicas >= majority {
+                self.commit_index = index;
+                if !leader.committed_in_term {
+                    leader.committed_in_term = true;
+                    self.arm_index_reads(now);
+                }
+                break;
+            }
+            index -= 1;
+        }
+    }
+
+    /// Applies committed entries strictly in order and resolves what waited on them.
+    pub(super) fn apply_committed(&mut self, now: Millis) {
+        assert!(
+            self.kv.applied_index() <= self.commit_index
+                && self.commit_index <= self.durable.log.last_index(),
+            "applied ({}) <= commit ({}) <= last log index ({})",
+            self.kv.applied_index(),
+            self.commit_index,
+            self.durable.log.last_index()
+        );
+        if self.kv.applied_index() == self.commit_index {
+            return;
+        }
+        while self.kv.applied_index() < self.commit_index {
+            let index = self.kv.applied_index() + 1;
+            let entry = self
+                .durable
+                .log
+                .get(index)
+                .expect("committed entries are in the log");
+            let term = entry.term;
+            let outcome = self.kv.apply(index, &entry.command);
+            self.on_applied(index, term, outcome);
+        }
+        self.serve_applied_reads(now);
+    }
+}

@@ -1,0 +1,506 @@
+//! Cluster-level tests of the node: Raft (sections cited) and the read path.
+
+use super::*;
+use crate::kv::Key;
+use crate::testkit::*;
+
+fn value_of(result: &OpResult) -> &Value {
+    match result {
+        OpResult::ReadOk { value } | OpResult::RywReadOk { value, .. } => value,
+        other => panic!("expected a read, got {other:?}"),
+    }
+}
+
+fn served(result: &OpResult) -> (&Id, u64, &Served) {
+    match result {
+        OpResult::RywReadOk {
+            served_by,
+            applied_index,
+            how,
+            ..
+        } => (served_by, *applied_index, how),
+        other => panic!("expected ryw_read_ok, got {other:?}"),
+    }
+}
+
+use crate::kv::Value;
+
+/// Picks a follower other than `not`.
+fn follower(cluster: &TestCluster, leader: usize, not: &[usize]) -> usize {
+    (0..cluster.nodes.len())
+        .find(|i| *i != leader && !not.contains(i))
+        .expect("cluster has enough followers")
+}
+
+// Reference: Raft §5.2 (election safety: at most one leader per term).
+#[test]
+fn first_election_elects_exactly_one_leader_that_everyone_follows() {
+    for size in [3, 5] {
+        for seed in 0..20 {
+            let mut cluster = TestCluster::new(size, seed);
+            let leader = cluster.stable_leader();
+            let term = cluster.node(leader).term();
+            cluster.run_for(1_000);
+            assert_eq!(
+                cluster.leaders(),
+                vec![leader],
+                "seed {seed}: leadership is stable"
+            );
+            for i in 0..size {
+                assert_eq!(cluster.node(i).term(), term);
+                assert_eq!(cluster.node(i).leader(), Some(&node_id(leader)));
+            }
+        }
+    }
+}
+
+#[test]
+fn single_node_cluster_leads_and_commits_without_peers() {
+    let mut cluster = TestCluster::new(1, 7);
+    assert_eq!(cluster.leaders(), vec![0], "leads right after joining");
+    let ack = cluster.call(0, 1, write("x", 1));
+    assert_eq!(commit_index_of(&ack), 2, "index 1 is the leader's no-op");
+}
+
+// Reference: Raft §5.3 (log replication), §5.4.2 (commit only own-term entries).
+#[test]
+fn writes_replicate_commit_and_apply_everywhere_in_order() {
+    let mut cluster = TestCluster::new(5, 1);
+    let leader = cluster.stable_leader();
+    let mut indexes = Vec::new();
+    for v in 0..10 {
+        let ack = cluster.call(leader, 1, write("k", v));
+        indexes.push(commit_index_of(&ack));
+    }
+    assert!(
+        indexes.windows(2).all(|w| w[0] < w[1]),
+        "acknowledged indexes are distinct and rising"
+    );
+    let last = *indexes.last().expect("ten writes");
+    assert!(cluster.run_until(1_000, |c| (0..5).all(|i| c.node(i).applied_index() >= last)));
+    for i in 0..5 {
+        assert_eq!(
+            cluster.node(i).log(),
+            cluster.node(leader).log(),
+            "logs match"
+        );
+        let stored = cluster
+            .node(i)
+            .kv()
+            .get(&Key::Str("k".into()))
+            .expect("applied");
+        assert_eq!(stored.value, Value::from(9));
+        assert_eq!(stored.index, last);
+    }
+}
+
+#[test]
+fn follower_that_applied_the_token_serves_locally_without_waiting() {
+    let mut cluster = TestCluster::new(3, 2);
+    let leader = cluster.stable_leader();
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 42)));
+    let f = follower(&cluster, leader, &[]);
+    assert!(cluster.run_until(500, |c| c.node(f).applied_index() >= token));
+    let reply = cluster.call(f, 1, ryw("x", token));
+    let (by, applied, how) = served(&reply);
+    assert_eq!(by, &node_id(f));
+    assert!(applied >= token, "read at an index covering the token");
+    assert_eq!(how, &Served::Locally { waited_ms: 0 });
+    assert_eq!(value_of(&reply), &Value::from(42));
+}
+
+#[test]
+fn follower_behind_waits_for_apply_then_serves_locally() {
+    let mut cluster = TestCluster::new(3, 3);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    cluster.cut.insert((leader, f));
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 7)));
+    assert!(
+        cluster.node(f).applied_index() < token,
+        "the follower is behind"
+    );
+    let msg = cluster.request(f, 1, ryw("x", token));
+    cluster.run_for(30);
+    assert!(cluster.reply(msg).is_none(), "no stale answer while behind");
+    cluster.heal();
+    assert!(cluster.run_until(200, |c| c.reply(msg).is_some()));
+    let reply = cluster.reply(msg).expect("served").clone();
+    let (by, applied, how) = served(&reply);
+    assert_eq!(by, &node_id(f), "served where it was asked");
+    assert!(applied >= token);
+    let Served::Locally { waited_ms } = how else {
+        panic!("expected a local serve, got {how:?}");
+    };
+    assert!(
+        (30..100).contains(waited_ms),
+        "waited {waited_ms} ms: from the heal, within the bound"
+    );
+    assert_eq!(value_of(&reply), &Value::from(7));
+}
+
+#[test]
+fn follower_behind_past_bound_redirects_to_leader() {
+    let mut cluster = TestCluster::new(3, 4);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    // Everything from the leader reaches f 400 ms late, past the 100 ms bound.
+    cluster.lag_ms.insert((leader, f), 400);
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 8)));
+    let msg = cluster.request(f, 1, ryw("x", token));
+    let asked_at = cluster.now;
+    assert!(cluster.run_until(1_000, |c| c.reply(msg).is_some()));
+    let reply = cluster.reply(msg).expect("served").clone();
+    let (by, applied, how) = served(&reply);
+    assert_eq!(by, &node_id(leader));
+    assert!(applied >= token);
+    assert_eq!(
+        how,
+        &Served::Redirected {
+            reason: Redirect::FollowerBehind
+        }
+    );
+    assert_eq!(value_of(&reply), &Value::from(8));
+    let (at, envelope) = cluster
+        .client_inbox
+        .iter()
+        .find(|(_, e)| e.body.in_reply_to == Some(msg))
+        .expect("reply recorded");
+    assert_eq!(
+        envelope.src,
+        node_id(f),
+        "the node asked answers the client"
+    );
+    assert!(
+        at.since(asked_at) >= 100,
+        "redirected only after the 100 ms bound"
+    );
+}
+
+#[test]
+fn prefer_follower_false_is_served_by_the_leader() {
+    let mut cluster = TestCluster::new(3, 5);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    cluster.call(leader, 1, write("x", 1));
+    let op = ClientOp::RywRead {
+        key: Key::Str("x".into()),
+        last_write_index: 0,
+        prefer_follower: false,
+    };
+    let reply = cluster.call(f, 1, op);
+    let (by, _, how) = served(&reply);
+    assert_eq!(by, &node_id(leader));
+    assert_eq!(
+        how,
+        &Served::Redirected {
+            reason: Redirect::LeaderRequested
+        }
+    );
+}
+
+#[test]
+fn read_forwarded_to_an_old_leader_is_retried_with_the_new_one() {
+    let mut cluster = TestCluster::new(3, 6);
+    let old = cluster.stable_leader();
+    let f = follower(&cluster, old, &[]);
+    let other = follower(&cluster, old, &[f]);
+    cluster.cut.insert((old, f));
+    let token = commit_index_of(&cluster.call(old, 1, write("x", 9)));
+    let msg = cluster.request(f, 1, ryw("x", token));
+    // The wait bound passes and f forwards to the old leader, which vanishes.
+    cluster.run_for(101);
+    cluster.isolate(old);
+    assert!(cluster.run_until(2_000, |c| c.reply(msg).is_some()));
+    let reply = cluster.reply(msg).expect("answered").clone();
+    let (by, applied, _) = served(&reply);
+    assert_eq!(by, &node_id(other), "served by the new leader");
+    assert!(applied >= token);
+    assert_eq!(
+        value_of(&reply),
+        &Value::from(9),
+        "the new leader has the write (§5.4)"
+    );
+    assert_eq!(cluster.replies_to(msg), 1, "exactly one answer");
+}
+
+// Reference: Raft §8 (read-only queries must not return stale data).
+#[test]
+fn isolated_old_leader_refuses_linearizable_read() {
+    let mut cluster = TestCluster::new(3, 8);
+    let old = cluster.stable_leader();
+    cluster.call(old, 1, write("x", 1));
+    cluster.isolate(old);
+    let msg = cluster.request(old, 1, read("x"));
+    // The majority elects a new leader and overwrites x.
+    let new = {
+        let ok = cluster.run_until(2_000, |c| c.leaders().iter().any(|&l| l != old));
+        assert!(ok, "the majority elects a new leader");
+        *cluster
+            .leaders()
+            .iter()
+            .find(|&&l| l != old)
+            .expect("new leader")
+    };
+    cluster.call(new, 2, write("x", 2));
+    assert!(cluster.run_until(2_000, |c| c.reply(msg).is_some()));
+    match cluster.reply(msg).expect("answered") {
+        OpResult::Error { code, .. } => assert!(code.is_definite(), "a refused read is definite"),
+        other => panic!("an isolated leader answered a linearizable read: {other:?}"),
+    }
+    let fresh = cluster.call(new, 1, read("x"));
+    assert_eq!(value_of(&fresh), &Value::from(2));
+}
+
+#[test]
+fn token_no_write_can_have_fails_fast_with_a_definite_error() {
+    let mut cluster = TestCluster::new(3, 9);
+    let leader = cluster.stable_leader();
+    cluster.call(leader, 1, write("x", 1));
+    let msg = cluster.request(leader, 1, ryw("x", 999));
+    assert!(
+        cluster.run_until(50, |c| c.reply(msg).is_some()),
+        "one heartbeat round, no wait bound"
+    );
+    match cluster.reply(msg).expect("answered") {
+        OpResult::Error { code, text } => {
+            assert_eq!(*code, ErrorCode::PRECONDITION_FAILED);
+            assert!(text.contains("999"), "names the token: {text}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn no_leader_means_error_11_within_the_deadline_never_silence() {
+    let mut cluster = TestCluster::new(3, 10);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    for i in 0..3 {
+        cluster.isolate(i);
+    }
+    let msg = cluster.request(f, 1, ryw("x", 50));
+    cluster.run_for(1_001);
+    match cluster.reply(msg) {
+        Some(OpResult::Error { code, .. }) => assert_eq!(*code, ErrorCode::TEMPORARILY_UNAVAILABLE),
+        other => panic!("expected error 11 at the deadline, got {other:?}"),
+    }
+}
+
+// Reference: Raft §5.4.2, Figure 8: a leader never commits an entry of an
+// older term by counting replicas, even once a majority stores it.
+#[test]
+fn figure_8_old_term_entry_on_a_majority_is_not_committed() {
+    let entry = |term| Entry {
+        term,
+        command: Command::Write {
+            key: Key::Str("x".into()),
+            value: Value::from(term),
+        },
+    };
+    let durable = |term, terms: &[u64]| {
+        let mut d = Durable {
+            current_term: term,
+            ..Durable::default()
+        };
+        for &t in terms {
+            d.log.append(entry(t));
+        }
+        d
+    };
+    // (c) of Figure 8: S1 has (1,2), S2 has (1,2), S3/S4 have (1), S5 has (1,3).
+    let mut cluster = TestCluster::with_config(5, 11, |c| c.append_entries_max = 1);
+    let logs: [&[u64]; 5] = [&[1, 2], &[1, 2], &[1], &[1], &[1, 3]];
+    for (i, log) in logs.iter().enumerate() {
+        cluster.crash(i);
+        cluster.restart(i, durable(3, log));
+    }
+    cluster.isolate(4);
+    // S1 wins term 4 with votes from S2..S4 (its election is started first).
+    cluster.with_node(0, |node, now| node.start_election(now));
+    assert!(cluster.run_until(50, |c| c.node(0).role() == RoleKind::Leader));
+    // ... and replicates its term-2 entry, one entry per message, until S3 has it.
+    assert!(cluster.run_until(200, |c| c.node(2).log().term_at(2) == Some(2)));
+    // S3 and S4 acknowledge, but S1's next entry (its own no-op) never reaches them.
+    cluster.cut.insert((0, 2));
+    cluster.cut.insert((0, 3));
+    cluster.run_for(20);
+    let Role::Leader(leader) = &cluster.node(0).role else {
+        panic!("S1 still leads");
+    };
+    let holders = 1
+        + (1..5)
+            .filter(|&p| leader.progress[p].match_index >= 2)
+            .count();
+    assert!(
+        holders >= 3,
+        "S1 knows (term 2, index 2) is on a majority ({holders})"
+    );
+    // Counting those replicas would commit it; S1 must not.
+    let before_crash = cluster.node(0).commit_index();
+    assert!(
+        before_crash < 2,
+        "S1 committed index {before_crash} from an older term by counting"
+    );
+    cluster.crash(0);
+    // (d) S5 returns and wins term 5 with S2..S4's votes, overwriting index 2.
+    cluster.heal();
+    cluster.isolate(0);
+    // S5 was at term 3 and S2..S4 voted in term 4: S5 campaigns for term 5.
+    cluster.with_node(4, |node, now| {
+        node.start_election(now);
+        node.start_election(now);
+    });
+    let leader = cluster.stable_leader();
+    assert_eq!(
+        leader, 4,
+        "S5's log (last term 3) is more up to date than S2..S4's"
+    );
+    assert!(cluster.run_until(500, |c| (1..5).all(|i| c.node(i).applied_index() >= 2)));
+    for i in 1..5 {
+        assert_eq!(
+            cluster.node(i).log().term_at(2),
+            Some(3),
+            "S{}: index 2 is S5's entry",
+            i + 1
+        );
+    }
+}
+
+// Reference: Raft Figure 2 (persistent state) and §5.2.
+#[test]
+fn node_restarted_from_durable_state_keeps_every_acknowledged_write() {
+    let mut cluster = TestCluster::new(3, 12);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let mut last = 0;
+    for v in 0..5 {
+        last = commit_index_of(&cluster.call(leader, 1, write("x", v)));
+    }
+    assert!(cluster.run_until(500, |c| c.node(f).applied_index() >= last));
+    let durable = cluster.crash(f);
+    assert!(
+        durable.log.last_index() >= last,
+        "the follower persisted the acknowledged log"
+    );
+    cluster.restart(f, durable.clone());
+    assert_eq!(
+        cluster.node(f).term(),
+        durable.current_term,
+        "term survives"
+    );
+    assert_eq!(
+        cluster.node(f).applied_index(),
+        0,
+        "volatile state starts empty"
+    );
+    assert!(
+        cluster.run_until(500, |c| c.node(f).applied_index() >= last),
+        "re-learns the commit index"
+    );
+    // Now crash the leader: the survivors elect a new one holding everything.
+    let durable = cluster.crash(leader);
+    let new = cluster.stable_leader();
+    assert_ne!(new, leader);
+    let reply = cluster.call(new, 1, read("x"));
+    assert_eq!(value_of(&reply), &Value::from(4));
+    cluster.restart(leader, durable);
+    let ack = commit_index_of(&cluster.call(new, 1, write("x", 5)));
+    assert!(cluster.run_until(1_000, |c| c.node(leader).applied_index() >= ack));
+    assert_eq!(cluster.node(leader).log(), cluster.node(new).log());
+}
+
+#[test]
+fn write_sent_to_a_follower_is_forwarded_and_acknowledged_once() {
+    let mut cluster = TestCluster::new(3, 13);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let msg = cluster.request(f, 1, write("y", 3));
+    assert!(cluster.run_until(500, |c| c.reply(msg).is_some()));
+    let index = commit_index_of(cluster.reply(msg).expect("acked"));
+    assert_eq!(cluster.replies_to(msg), 1);
+    let entry = cluster
+        .node(leader)
+        .log()
+        .get(index)
+        .expect("entry")
+        .clone();
+    assert_eq!(
+        entry.command,
+        Command::Write {
+            key: Key::Str("y".into()),
+            value: Value::from(3)
+        },
+        "commit_index names the write's own entry"
+    );
+}
+
+#[test]
+fn cas_checks_its_precondition_at_apply() {
+    let mut cluster = TestCluster::new(3, 14);
+    let leader = cluster.stable_leader();
+    let cas = |from: i64, to: i64| ClientOp::Cas {
+        key: Key::Str("z".into()),
+        from: from.into(),
+        to: to.into(),
+        create_if_not_exists: false,
+    };
+    let missing = cluster.call(leader, 1, cas(1, 2));
+    assert!(
+        matches!(missing, OpResult::Error { code, .. } if code == ErrorCode::KEY_DOES_NOT_EXIST)
+    );
+    cluster.call(leader, 1, write("z", 1));
+    assert!(matches!(
+        cluster.call(leader, 1, cas(1, 2)),
+        OpResult::CasOk { .. }
+    ));
+    let stale = cluster.call(leader, 1, cas(1, 3));
+    assert!(
+        matches!(stale, OpResult::Error { code, .. } if code == ErrorCode::PRECONDITION_FAILED)
+    );
+    assert_eq!(
+        value_of(&cluster.call(leader, 1, read("z"))),
+        &Value::from(2)
+    );
+}
+
+#[test]
+fn internal_message_from_a_non_member_is_refused_and_changes_nothing() {
+    let mut cluster = TestCluster::new(3, 15);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let term = cluster.node(f).term();
+    let forged = Envelope {
+        src: Id::Client(9),
+        dest: node_id(f),
+        body: Body {
+            msg_id: Some(1),
+            in_reply_to: None,
+            payload: Payload::AppendEntries(AppendEntries {
+                term: term + 10,
+                prev_log_index: 0,
+                prev_log_term: 0,
+                entries: vec![],
+                leader_commit: 0,
+                seq: 1,
+            }),
+        },
+    };
+    let log_before = cluster.node(f).log().clone();
+    cluster.nodes[f]
+        .as_mut()
+        .expect("up")
+        .handle_message(cluster.now, forged);
+    assert_eq!(cluster.node(f).term(), term, "term unchanged");
+    assert_eq!(cluster.node(f).log(), &log_before, "log unchanged");
+    assert_eq!(cluster.node(f).leader(), Some(&node_id(leader)));
+    let reply = cluster.nodes[f]
+        .as_mut()
+        .expect("up")
+        .poll_transmit()
+        .expect("a refusal");
+    assert_eq!(reply.dest, Id::Client(9));
+    assert!(
+        matches!(reply.body.payload, Payload::Reply(OpResult::Error { code, .. }) if code == ErrorCode::NOT_SUPPORTED)
+    );
+}
