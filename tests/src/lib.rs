@@ -41,3 +41,48 @@ pub fn workspace_binary(package: &str) -> PathBuf {
     }
     profile_dir.join(package)
 }
+
+/// Directory of the scenario files.
+pub fn scenarios_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sim-scenarios")
+}
+
+/// Every scenario file, sorted by name.
+pub fn scenario_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
+        .expect("sim-scenarios/ exists")
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Seeds for simulation tests: `RYW_SEED=N` runs one, `RYW_SEEDS=A..B` a
+/// range, otherwise `default`.
+pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
+    let parse = |text: &str| -> u64 {
+        text.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("seed must be a non-negative integer, got {text:?}"))
+    };
+    if let Ok(seed) = std::env::var("RYW_SEED") {
+        return vec![parse(&seed)];
+    }
+    if let Ok(range) = std::env::var("RYW_SEEDS") {
+        let (a, b) = range
+            .split_once("..")
+            .unwrap_or_else(|| panic!("RYW_SEEDS must look like A..B, got {range:?}"));
+        return (parse(a)..parse(b)).collect();
+    }
+    default.collect()
+}
+
+/// The scenario path as a person would type it from the repository root.
+pub fn display_path(path: &std::path::Path) -> String {
+    format!(
+        "sim-scenarios/{}",
+        path.file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+    )
+}

@@ -1,0 +1,15 @@
+//! `ryw-sim`: a seeded, deterministic simulator for the read-your-writes
+//! store. One master seed decides every delay, loss, fault target, client
+//! choice and election timeout, so any run replays exactly.
+
+pub mod checkers;
+pub mod network;
+pub mod report;
+pub mod scenario;
+pub mod trace;
+pub mod workload;
+pub mod world;
+
+pub use report::Summary;
+pub use scenario::Scenario;
+pub use world::{real_node, run, RunOptions, SimNode};

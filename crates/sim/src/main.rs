@@ -1,0 +1,220 @@
+//! `ryw-sim` command line: `run` one seed, `sweep` many.
+//!
+//! Exit status: 0 nothing violated, 1 a violation was found, 2 bad usage or
+//! a scenario file that does not parse.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use ryw_sim::{real_node, run, RunOptions, Scenario};
+
+const USAGE: &str = "usage:
+  ryw-sim run SCENARIO --seed N [--trace FILE] [--json]
+  ryw-sim sweep SCENARIO... --seeds A..B [--jobs J] [--shard K/N]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => cmd_run(&args[1..]),
+        Some("sweep") => cmd_sweep(&args[1..]),
+        _ => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(why) => {
+            eprintln!("ryw-sim: {why}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Splits `--flag value` options from positional arguments.
+struct Args {
+    positional: Vec<String>,
+    options: Vec<(String, Option<String>)>,
+}
+
+fn parse(args: &[String], flags_with_value: &[&str], bare_flags: &[&str]) -> Result<Args, String> {
+    let mut parsed = Args {
+        positional: Vec::new(),
+        options: Vec::new(),
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if flags_with_value.contains(&arg.as_str()) {
+            let value = args
+                .get(i + 1)
+                .ok_or(format!("{arg} needs a value\n{USAGE}"))?;
+            parsed.options.push((arg.clone(), Some(value.clone())));
+            i += 2;
+        } else if bare_flags.contains(&arg.as_str()) {
+            parsed.options.push((arg.clone(), None));
+            i += 1;
+        } else if arg.starts_with("--") {
+            return Err(format!("unknown option {arg}\n{USAGE}"));
+        } else {
+            parsed.positional.push(arg.clone());
+            i += 1;
+        }
+    }
+    Ok(parsed)
+}
+
+impl Args {
+    fn value(&self, flag: &str) -> Option<&str> {
+        self.options
+            .iter()
+            .find(|(f, _)| f == flag)
+            .and_then(|(_, v)| v.as_deref())
+    }
+    fn has(&self, flag: &str) -> bool {
+        self.options.iter().any(|(f, _)| f == flag)
+    }
+}
+
+fn number(flag: &str, text: &str) -> Result<u64, String> {
+    text.parse()
+        .map_err(|_| format!("{flag} must be a non-negative integer, got {text:?}"))
+}
+
+fn cmd_run(args: &[String]) -> Result<bool, String> {
+    let args = parse(args, &["--seed", "--trace"], &["--json"])?;
+    let [path] = args.positional.as_slice() else {
+        return Err(format!("run takes one scenario file\n{USAGE}"));
+    };
+    let seed = number(
+        "--seed",
+        args.value("--seed")
+            .ok_or(format!("run needs --seed\n{USAGE}"))?,
+    )?;
+    let scenario = Scenario::load(&PathBuf::from(path))?;
+    let trace: Option<Box<dyn Write + Send>> = match args.value("--trace") {
+        Some(file) => {
+            let f = std::fs::File::create(file).map_err(|e| format!("--trace {file}: {e}"))?;
+            Some(Box::new(std::io::BufWriter::new(f)))
+        }
+        None => None,
+    };
+    let summary = run(
+        &scenario,
+        RunOptions {
+            seed,
+            trace,
+            hash_trace: false,
+            factory: &real_node,
+        },
+    );
+    if args.has("--json") {
+        println!(
+            "{}",
+            serde_json::to_string(&summary).map_err(|e| e.to_string())?
+        );
+    } else {
+        print!("{}", summary.text());
+        if !summary.violations.is_empty() {
+            println!("replay: {}", summary.replay_command(path));
+        }
+    }
+    Ok(summary.violations.is_empty())
+}
+
+fn cmd_sweep(args: &[String]) -> Result<bool, String> {
+    let args = parse(args, &["--seeds", "--jobs", "--shard"], &[])?;
+    if args.positional.is_empty() {
+        return Err(format!("sweep needs at least one scenario file\n{USAGE}"));
+    }
+    let seeds = args
+        .value("--seeds")
+        .ok_or(format!("sweep needs --seeds A..B\n{USAGE}"))?;
+    let (a, b) = seeds
+        .split_once("..")
+        .ok_or(format!("--seeds must look like A..B, got {seeds:?}"))?;
+    let (first, end) = (number("--seeds", a)?, number("--seeds", b)?);
+    let jobs = match args.value("--jobs") {
+        Some(j) => number("--jobs", j)?.max(1) as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
+    let (shard, shards) = match args.value("--shard") {
+        None => (1, 1),
+        Some(text) => {
+            let (k, n) = text
+                .split_once('/')
+                .ok_or(format!("--shard must look like K/N, got {text:?}"))?;
+            let (k, n) = (number("--shard", k)?, number("--shard", n)?);
+            if n == 0 || k == 0 || k > n {
+                return Err(format!("--shard K/N needs 1 <= K <= N, got {text}"));
+            }
+            (k, n)
+        }
+    };
+    let mut scenarios = Vec::new();
+    for path in &args.positional {
+        scenarios.push((path.clone(), Scenario::load(&PathBuf::from(path))?));
+    }
+    // Shard K of N takes every seed s with (s - first) % N == K - 1: even slices for any range.
+    let seeds: Vec<u64> = (first..end)
+        .filter(|s| (s - first) % shards == shard - 1)
+        .collect();
+    let work: Vec<(usize, u64)> = (0..scenarios.len())
+        .flat_map(|i| seeds.iter().map(move |&s| (i, s)))
+        .collect();
+    let next = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
+    let failures: Mutex<Vec<(usize, u64, String)>> = Mutex::new(Vec::new());
+    let delivered = AtomicU64::new(0);
+    let started = std::time::Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(&(scenario_index, seed)) = work.get(i) else {
+                    return;
+                };
+                let (path, scenario) = &scenarios[scenario_index];
+                let summary = run(
+                    scenario,
+                    RunOptions {
+                        seed,
+                        trace: None,
+                        hash_trace: false,
+                        factory: &real_node,
+                    },
+                );
+                delivered.fetch_add(summary.delivered, Ordering::Relaxed);
+                if let Some(first) = summary.violations.first() {
+                    let line = format!(
+                        "FAIL {} seed {seed}: {first}\n  replay: {}",
+                        scenario.name,
+                        summary.replay_command(path)
+                    );
+                    println!("{line}");
+                    if let Ok(mut f) = failures.lock() {
+                        f.push((scenario_index, seed, line));
+                    }
+                }
+                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
+                if finished.is_multiple_of(20) || finished as usize == work.len() {
+                    eprint!("\rryw-sim: {finished}/{} runs", work.len());
+                }
+            });
+        }
+    });
+    eprintln!();
+    let failures = failures.into_inner().unwrap_or_default();
+    let wall_s = started.elapsed().as_secs_f64().max(1e-9);
+    println!(
+        "{} runs ({} scenarios x {} seeds, shard {shard}/{shards}), {} failed; {:.1} s wall, {} delivered messages per second over {jobs} jobs",
+        work.len(),
+        scenarios.len(),
+        seeds.len(),
+        failures.len(),
+        wall_s,
+        (delivered.load(Ordering::Relaxed) as f64 / wall_s) as u64
+    );
+    Ok(failures.is_empty())
+}

@@ -1,0 +1,99 @@
+//! The virtual network between nodes: per-message delay (uniform plus an
+//! exponential tail), loss, duplication, and the partitions and lag that
+//! faults switch on and off. Reordering follows from independent delays.
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::scenario;
+
+/// What happens to one node-to-node message.
+pub enum Fate {
+    /// Cut by a partition.
+    Blocked,
+    /// Lost by the lossy link.
+    Lost,
+    /// Delivered after each delay (two delays: duplicated).
+    Delivered { delays_ms: [u64; 2], copies: usize },
+}
+
+pub struct Network {
+    params: scenario::Network,
+    rng: ChaCha8Rng,
+    /// Directed cuts, counted so that overlapping faults compose and heal independently.
+    cuts: BTreeMap<(usize, usize), u32>,
+    /// Extra delay per node, summed over active lag faults.
+    lag_ms: Vec<u64>,
+}
+
+impl Network {
+    pub fn new(params: scenario::Network, nodes: usize, rng: ChaCha8Rng) -> Network {
+        Network {
+            params,
+            rng,
+            cuts: BTreeMap::new(),
+            lag_ms: vec![0; nodes],
+        }
+    }
+
+    pub fn cut(&mut self, from: usize, to: usize) {
+        *self.cuts.entry((from, to)).or_insert(0) += 1;
+    }
+
+    pub fn uncut(&mut self, from: usize, to: usize) {
+        if let Some(count) = self.cuts.get_mut(&(from, to)) {
+            *count -= 1;
+            if *count == 0 {
+                self.cuts.remove(&(from, to));
+            }
+        }
+    }
+
+    pub fn add_lag(&mut self, node: usize, extra_ms: u64) {
+        self.lag_ms[node] += extra_ms;
+    }
+
+    pub fn remove_lag(&mut self, node: usize, extra_ms: u64) {
+        self.lag_ms[node] = self.lag_ms[node].saturating_sub(extra_ms);
+    }
+
+    fn delay_ms(&mut self) -> u64 {
+        let p = &self.params;
+        let mut ms = self.rng.random_range(p.delay_ms_min..=p.delay_ms_max);
+        if p.delay_tail_ms_mean > 0.0 {
+            let u: f64 = self.rng.random_range(0.0..1.0);
+            ms += (-p.delay_tail_ms_mean * (1.0 - u).ln()) as u64;
+        }
+        ms
+    }
+
+    pub fn node_to_node(&mut self, from: usize, to: usize) -> Fate {
+        if self.cuts.contains_key(&(from, to)) {
+            return Fate::Blocked;
+        }
+        if self.params.loss > 0.0 && self.rng.random_bool(self.params.loss) {
+            return Fate::Lost;
+        }
+        let lag_ms = self.lag_ms[from] + self.lag_ms[to];
+        let first = self.delay_ms() + lag_ms;
+        if self.params.duplicate > 0.0 && self.rng.random_bool(self.params.duplicate) {
+            let second = self.delay_ms() + lag_ms;
+            return Fate::Delivered {
+                delays_ms: [first, second],
+                copies: 2,
+            };
+        }
+        Fate::Delivered {
+            delays_ms: [first, 0],
+            copies: 1,
+        }
+    }
+
+    /// Client links are never cut or lossy (as in Maelstrom), but a lagging node is slow to reach.
+    pub fn client_link_ms(&mut self, node: usize) -> u64 {
+        let p = &self.params;
+        self.rng.random_range(p.delay_ms_min..=p.delay_ms_max) + self.lag_ms[node]
+    }
+}

@@ -1,0 +1,76 @@
+//! What a run reports: counts by operation and outcome, where reads were
+//! served, violations, and speed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::checkers::Violation;
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Summary {
+    pub scenario: String,
+    pub seed: u64,
+    pub violations: Vec<Violation>,
+    pub sim_ms: u64,
+    pub wall_ms: u64,
+    pub delivered: u64,
+    pub delivered_per_s: u64,
+    pub dropped: u64,
+    pub duplicated: u64,
+    /// "write ok", "ryw_read fail", "cas info" ... -> count
+    pub ops: BTreeMap<String, u64>,
+    pub reads_local: u64,
+    pub reads_after_wait: u64,
+    pub reads_redirected: u64,
+    /// Parameters the seed drew (swarm mode), as JSON text.
+    pub drawn: Option<serde_json::Value>,
+    /// FNV-1a of the trace (when tracing or hashing).
+    pub trace_hash: Option<String>,
+}
+
+impl Summary {
+    pub fn replay_command(&self, scenario_path: &str) -> String {
+        format!("ryw-sim run {scenario_path} --seed {}", self.seed)
+    }
+
+    /// Human-readable summary; wall-clock figures are on their own last line.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "scenario {} seed {}", self.scenario, self.seed);
+        if let Some(drawn) = &self.drawn {
+            let _ = writeln!(out, "drawn parameters: {drawn}");
+        }
+        let _ = writeln!(out, "simulated {} ms", self.sim_ms);
+        let ops: Vec<String> = self.ops.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+        let _ = writeln!(out, "operations: {}", ops.join(", "));
+        let _ = writeln!(
+            out,
+            "ryw_read served: {} locally at once, {} locally after waiting, {} redirected to the leader",
+            self.reads_local, self.reads_after_wait, self.reads_redirected
+        );
+        let _ = writeln!(
+            out,
+            "messages: {} delivered, {} dropped, {} duplicated",
+            self.delivered, self.dropped, self.duplicated
+        );
+        if let Some(hash) = &self.trace_hash {
+            let _ = writeln!(out, "trace hash {hash}");
+        }
+        if self.violations.is_empty() {
+            let _ = writeln!(out, "violations: none");
+        } else {
+            let _ = writeln!(out, "violations: {}", self.violations.len());
+            for v in &self.violations {
+                let _ = writeln!(out, "  {v}");
+            }
+        }
+        let _ = writeln!(
+            out,
+            "wall {} ms, {} delivered messages per second",
+            self.wall_ms, self.delivered_per_s
+        );
+        out
+    }
+}

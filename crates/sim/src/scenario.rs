@@ -1,0 +1,368 @@
+//! Scenario files: what a run simulates, in JSON a person can read.
+//! Parsing is strict (unknown fields are errors) and every error names the
+//! file and the field.
+
+use std::path::Path;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub nodes: usize,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub node: NodeSettings,
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+    #[serde(default)]
+    pub workload: Workload,
+    #[serde(default)]
+    pub expect: Expect,
+    /// Let the seed draw faults and network parameters (TigerBeetle VOPR's swarm testing).
+    #[serde(default)]
+    pub swarm: bool,
+}
+
+/// Node-to-node links. Client links only get `delay_ms_min..=delay_ms_max`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    pub delay_ms_min: u64,
+    pub delay_ms_max: u64,
+    /// Mean of an exponential extra delay added to every message (0: none).
+    pub delay_tail_ms_mean: f64,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for Network {
+    fn default() -> Network {
+        Network {
+            delay_ms_min: 1,
+            delay_ms_max: 5,
+            delay_tail_ms_mean: 0.0,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
+/// The store's own timing knobs (see `ryw_core::Config`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeSettings {
+    pub election_timeout_ms_min: u64,
+    pub election_timeout_ms_max: u64,
+    pub heartbeat_interval_ms: u64,
+    pub ryw_wait_ms_max: u64,
+    pub request_timeout_ms: u64,
+}
+
+impl Default for NodeSettings {
+    fn default() -> NodeSettings {
+        let c = ryw_core::Config::default();
+        NodeSettings {
+            election_timeout_ms_min: c.election_timeout_ms_min,
+            election_timeout_ms_max: c.election_timeout_ms_max,
+            heartbeat_interval_ms: c.heartbeat_interval_ms,
+            ryw_wait_ms_max: c.ryw_wait_ms_max,
+            request_timeout_ms: c.request_timeout_ms,
+        }
+    }
+}
+
+/// One timed fault. It starts at `at_ms` and heals (or restarts) at `until_ms`.
+/// (Unknown fields are refused by `FaultKind`: serde cannot deny them on a
+/// struct that flattens.)
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Fault {
+    pub at_ms: u64,
+    pub until_ms: u64,
+    #[serde(flatten)]
+    pub kind: FaultKind,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultKind {
+    /// Cut every link of one node, both ways.
+    Isolate { node: String },
+    /// Cut the links from `from` to `to` only (one way).
+    OneWay { from: Vec<String>, to: Vec<String> },
+    /// Split into a minority (with the node named, if any) and the rest.
+    Split {
+        #[serde(default)]
+        minority_with: Option<String>,
+    },
+    /// Each node talks only to its two neighbours in id order.
+    Ring,
+    /// Extra delay on every link of one node.
+    Lag { node: String, extra_ms: u64 },
+    /// Freeze a node: no deliveries, no timers; it resumes with its backlog.
+    Pause { node: String },
+    /// Crash a node (volatile state and in-flight messages lost), restart at `until_ms`.
+    Crash { node: String },
+}
+
+/// The client workload: sessions with one request outstanding each.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Workload {
+    pub sessions: usize,
+    pub keys: usize,
+    /// Pause between a reply and a session's next request.
+    pub think_ms_max: u64,
+    /// A session gives up on a request after this long (a write is then indeterminate).
+    pub client_timeout_ms: u64,
+    /// Relative weights of the operation kinds.
+    pub mix: Mix,
+    /// Sessions stick to one node instead of picking one at random per request.
+    pub sticky: bool,
+    /// Sessions raise their token to every applied index they read at.
+    pub monotonic: bool,
+}
+
+impl Default for Workload {
+    fn default() -> Workload {
+        Workload {
+            sessions: 4,
+            keys: 3,
+            think_ms_max: 20,
+            client_timeout_ms: 2_000,
+            mix: Mix::default(),
+            sticky: false,
+            monotonic: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Mix {
+    pub write: u32,
+    pub ryw_read: u32,
+    pub ryw_read_leader: u32,
+    pub read: u32,
+    pub cas: u32,
+}
+
+impl Default for Mix {
+    fn default() -> Mix {
+        Mix {
+            write: 30,
+            ryw_read: 50,
+            ryw_read_leader: 5,
+            read: 10,
+            cas: 5,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Expect {
+    /// After the last fault heals, a write and a ryw_read must complete within this.
+    pub liveness_ms: u64,
+}
+
+impl Default for Expect {
+    fn default() -> Expect {
+        Expect { liveness_ms: 5_000 }
+    }
+}
+
+impl Scenario {
+    /// Reads and checks a scenario file; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<Scenario, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        Scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let scenario: Scenario = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=9).contains(&self.nodes) {
+            return Err(format!("field 'nodes' must be 1..=9, got {}", self.nodes));
+        }
+        if self.duration_ms == 0 {
+            return Err("field 'duration_ms' must be positive".into());
+        }
+        let n = &self.network;
+        if n.delay_ms_min > n.delay_ms_max {
+            return Err("field 'network.delay_ms_min' exceeds 'network.delay_ms_max'".into());
+        }
+        for (name, p) in [("loss", n.loss), ("duplicate", n.duplicate)] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!(
+                    "field 'network.{name}' must be within 0..=1, got {p}"
+                ));
+            }
+        }
+        if !(n.delay_tail_ms_mean >= 0.0 && n.delay_tail_ms_mean.is_finite()) {
+            return Err("field 'network.delay_tail_ms_mean' must be a non-negative number".into());
+        }
+        self.node_config(0, 0)
+            .validate()
+            .map_err(|e| format!("field 'node': {e}"))?;
+        let w = &self.workload;
+        if w.sessions == 0 || w.keys == 0 || w.client_timeout_ms == 0 {
+            return Err("fields 'workload.sessions', 'workload.keys' and 'workload.client_timeout_ms' must be positive".into());
+        }
+        let m = &w.mix;
+        if m.write + m.ryw_read + m.ryw_read_leader + m.read + m.cas == 0 {
+            return Err("field 'workload.mix' must give some operation a weight".into());
+        }
+        for (i, fault) in self.faults.iter().enumerate() {
+            let here = format!("faults[{i}]");
+            if fault.until_ms < fault.at_ms {
+                return Err(format!("field '{here}.until_ms' is before '{here}.at_ms'"));
+            }
+            for name in fault.kind.node_names() {
+                self.resolve_name(name)
+                    .map_err(|e| format!("field '{here}': {e}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks a node name: `leader` or `n1..=nN`.
+    pub fn resolve_name(&self, name: &str) -> Result<Option<usize>, String> {
+        if name == "leader" {
+            return Ok(None);
+        }
+        match name.strip_prefix('n').and_then(|k| k.parse::<usize>().ok()) {
+            Some(k) if (1..=self.nodes).contains(&k) => Ok(Some(k - 1)),
+            _ => Err(format!(
+                "node {name:?} is neither \"leader\" nor one of n1..n{}",
+                self.nodes
+            )),
+        }
+    }
+
+    /// The core's config for node `index`.
+    pub fn node_config(&self, index: usize, rng_seed: u64) -> ryw_core::Config {
+        let s = &self.node;
+        let members: Vec<ryw_core::Id> = (0..self.nodes)
+            .map(|i| ryw_core::Id::Node(i as u32 + 1))
+            .collect();
+        ryw_core::Config {
+            rng_seed,
+            election_timeout_ms_min: s.election_timeout_ms_min,
+            election_timeout_ms_max: s.election_timeout_ms_max,
+            heartbeat_interval_ms: s.heartbeat_interval_ms,
+            ryw_wait_ms_max: s.ryw_wait_ms_max,
+            request_timeout_ms: s.request_timeout_ms,
+            cluster: Some(ryw_core::Cluster {
+                me: members.get(index).cloned().unwrap_or(ryw_core::Id::Node(1)),
+                members,
+            }),
+            ..ryw_core::Config::default()
+        }
+    }
+
+    /// When the last fault heals (0 without faults).
+    pub fn last_heal_ms(&self) -> u64 {
+        self.faults.iter().map(|f| f.until_ms).max().unwrap_or(0)
+    }
+
+    /// Swarm mode: replaces network parameters and faults by ones drawn from
+    /// `rng`, so different seeds explore different fault mixes.
+    pub fn draw_swarm(&mut self, rng: &mut ChaCha8Rng) {
+        let on = |rng: &mut ChaCha8Rng| rng.random_bool(0.5);
+        self.network.delay_ms_min = rng.random_range(0..=3);
+        self.network.delay_ms_max = self.network.delay_ms_min + rng.random_range(0..=20);
+        self.network.delay_tail_ms_mean = if on(rng) {
+            rng.random_range(1..=30) as f64
+        } else {
+            0.0
+        };
+        self.network.loss = if on(rng) {
+            rng.random_range(1..=20) as f64 / 100.0
+        } else {
+            0.0
+        };
+        self.network.duplicate = if on(rng) {
+            rng.random_range(1..=10) as f64 / 100.0
+        } else {
+            0.0
+        };
+        self.workload.sticky = on(rng);
+        self.faults.clear();
+        let fault_time_ms = self
+            .duration_ms
+            .saturating_sub(self.expect.liveness_ms)
+            .max(1);
+        let count = rng.random_range(0..=6);
+        let name = |rng: &mut ChaCha8Rng, nodes: usize| -> String {
+            if rng.random_bool(0.3) {
+                "leader".into()
+            } else {
+                format!("n{}", rng.random_range(1..=nodes))
+            }
+        };
+        for _ in 0..count {
+            let at_ms = rng.random_range(0..fault_time_ms);
+            let until_ms = (at_ms + rng.random_range(100..=3_000)).min(fault_time_ms);
+            let kind = match rng.random_range(0..7) {
+                0 => FaultKind::Isolate {
+                    node: name(rng, self.nodes),
+                },
+                1 => FaultKind::OneWay {
+                    from: vec![name(rng, self.nodes)],
+                    to: vec![name(rng, self.nodes)],
+                },
+                2 => FaultKind::Split {
+                    minority_with: Some(name(rng, self.nodes)),
+                },
+                3 => FaultKind::Ring,
+                4 => FaultKind::Lag {
+                    node: name(rng, self.nodes),
+                    extra_ms: rng.random_range(50..=500),
+                },
+                5 => FaultKind::Pause {
+                    node: name(rng, self.nodes),
+                },
+                _ => FaultKind::Crash {
+                    node: name(rng, self.nodes),
+                },
+            };
+            self.faults.push(Fault {
+                at_ms,
+                until_ms,
+                kind,
+            });
+        }
+        self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
+    }
+}
+
+impl FaultKind {
+    fn node_names(&self) -> Vec<&str> {
+        match self {
+            FaultKind::Isolate { node }
+            | FaultKind::Lag { node, .. }
+            | FaultKind::Pause { node }
+            | FaultKind::Crash { node } => vec![node],
+            FaultKind::OneWay { from, to } => from.iter().chain(to).map(String::as_str).collect(),
+            FaultKind::Split { minority_with } => {
+                minority_with.iter().map(String::as_str).collect()
+            }
+            FaultKind::Ring => vec![],
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Every scenario over a fixed set of seeds: the store must violate nothing.
+//! `RYW_SEED=N` or `RYW_SEEDS=A..B` chooses the seeds.
+
+use ryw_sim::{real_node, run, RunOptions, Scenario};
+use ryw_tests::{display_path, scenario_files, seeds};
+
+#[test]
+fn every_scenario_passes_every_checker() {
+    let seeds = seeds(0..50);
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for path in scenario_files() {
+        let scenario = Scenario::load(&path).expect("scenario parses");
+        for &seed in &seeds {
+            let summary = run(
+                &scenario,
+                RunOptions {
+                    seed,
+                    trace: None,
+                    hash_trace: false,
+                    factory: &real_node,
+                },
+            );
+            runs += 1;
+            if !summary.violations.is_empty() {
+                failures.push(format!(
+                    "{} seed {seed}: {}\n  replay: {}",
+                    scenario.name,
+                    summary.violations[0],
+                    summary.replay_command(&display_path(&path))
+                ));
+            }
+        }
+    }
+    assert!(runs >= 10, "every scenario ran");
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn healthy_cluster_serves_most_reads_where_asked() {
+    let scenario =
+        Scenario::load(&ryw_tests::scenarios_dir().join("healthy.json")).expect("parses");
+    let summary = run(
+        &scenario,
+        RunOptions {
+            seed: 3,
+            trace: None,
+            hash_trace: false,
+            factory: &real_node,
+        },
+    );
+    let served = summary.reads_local + summary.reads_after_wait + summary.reads_redirected;
+    assert!(served > 500, "{summary:?}");
+    // prefer_follower:false reads (5 in 55 of the mix) are redirected by design.
+    assert!(
+        (summary.reads_local + summary.reads_after_wait) * 100 >= served * 85,
+        "local share too low: {}",
+        summary.text()
+    );
+}
