@@ -97,3 +97,72 @@ impl Network {
         self.rng.random_range(p.delay_ms_min..=p.delay_ms_max) + self.lag_ms[node]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    fn network() -> Network {
+        Network::new(
+            scenario::Network::default(),
+            3,
+            ChaCha8Rng::seed_from_u64(1),
+        )
+    }
+
+    #[test]
+    fn overlapping_cuts_heal_independently() {
+        let mut net = network();
+        net.cut(0, 1);
+        net.cut(0, 1);
+        net.uncut(0, 1);
+        assert!(
+            matches!(net.node_to_node(0, 1), Fate::Blocked),
+            "one fault still cuts it"
+        );
+        assert!(
+            matches!(net.node_to_node(1, 0), Fate::Delivered { .. }),
+            "cuts are one-way"
+        );
+        net.uncut(0, 1);
+        assert!(matches!(net.node_to_node(0, 1), Fate::Delivered { .. }));
+    }
+
+    #[test]
+    fn lag_adds_to_every_link_of_the_node_until_removed() {
+        let mut net = network();
+        net.add_lag(2, 300);
+        let Fate::Delivered { delays_ms, .. } = net.node_to_node(0, 2) else {
+            panic!("delivered");
+        };
+        assert!(delays_ms[0] >= 300);
+        assert!(net.client_link_ms(2) >= 300);
+        net.remove_lag(2, 300);
+        assert!(net.client_link_ms(2) <= 5);
+    }
+
+    #[test]
+    fn loss_and_duplication_happen_at_their_rates() {
+        let params = scenario::Network {
+            loss: 0.2,
+            duplicate: 0.1,
+            ..scenario::Network::default()
+        };
+        let mut net = Network::new(params, 2, ChaCha8Rng::seed_from_u64(2));
+        let (mut lost, mut doubled) = (0, 0);
+        for _ in 0..10_000 {
+            match net.node_to_node(0, 1) {
+                Fate::Lost => lost += 1,
+                Fate::Delivered { copies: 2, .. } => doubled += 1,
+                _ => {}
+            }
+        }
+        assert!((1_800..2_200).contains(&lost), "lost {lost}");
+        assert!(
+            (600..1_000).contains(&doubled),
+            "duplicated {doubled} of ~8000 delivered"
+        );
+    }
+}

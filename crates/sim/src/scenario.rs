@@ -366,3 +366,74 @@ impl FaultKind {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+
+    #[test]
+    fn minimal_scenario_takes_defaults() {
+        let s =
+            Scenario::parse(r#"{"name": "m", "nodes": 3, "duration_ms": 1000}"#).expect("valid");
+        assert_eq!(s.workload.sessions, 4);
+        assert_eq!(s.node.ryw_wait_ms_max, 100);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            (r#"{"name": "m", "nodes": 0, "duration_ms": 1}"#, "'nodes'"),
+            (
+                r#"{"name": "m", "nodes": 3, "duration_ms": 1, "netwrk": {}}"#,
+                "netwrk",
+            ),
+            (
+                r#"{"name": "m", "nodes": 3, "duration_ms": 1, "network": {"delay_ms_min": 9, "delay_ms_max": 1}}"#,
+                "network.delay_ms_min",
+            ),
+            (
+                r#"{"name": "m", "nodes": 3, "duration_ms": 1, "faults": [{"at_ms": 5, "until_ms": 1, "kind": "ring"}]}"#,
+                "faults[0].until_ms",
+            ),
+            (
+                r#"{"name": "m", "nodes": 3, "duration_ms": 1, "faults": [{"at_ms": 1, "until_ms": 2, "kind": "pause", "node": "n9"}]}"#,
+                "faults[0]",
+            ),
+            (
+                r#"{"name": "m", "nodes": 3, "duration_ms": 1, "faults": [{"at_ms": 1, "until_ms": 2, "kind": "melt"}]}"#,
+                "melt",
+            ),
+            (
+                r#"{"name": "m", "nodes": 3, "duration_ms": 1, "node": {"heartbeat_interval_ms": 500}}"#,
+                "heartbeat_interval_ms",
+            ),
+            (
+                r#"{"name": "m", "nodes": 3, "duration_ms": 1, "workload": {"mix": {"write": 0, "ryw_read": 0, "ryw_read_leader": 0, "read": 0, "cas": 0}}}"#,
+                "workload.mix",
+            ),
+        ];
+        for (text, field) in cases {
+            let err = Scenario::parse(text).expect_err(text);
+            assert!(err.contains(field), "{err:?} should name {field}");
+        }
+    }
+
+    #[test]
+    fn swarm_draws_valid_scenarios() {
+        let base =
+            Scenario::parse(r#"{"name": "s", "nodes": 5, "duration_ms": 10000, "swarm": true}"#)
+                .expect("valid");
+        for seed in 0..200 {
+            let mut s = base.clone();
+            s.draw_swarm(&mut ChaCha8Rng::seed_from_u64(seed));
+            s.validate()
+                .unwrap_or_else(|e| panic!("seed {seed} drew an invalid scenario: {e}"));
+            assert!(
+                s.last_heal_ms() + s.expect.liveness_ms <= s.duration_ms,
+                "faults heal in time for liveness"
+            );
+        }
+    }
+}
