@@ -31,24 +31,28 @@ fn run_node(input: &str) -> (String, std::process::ExitStatus) {
 const INIT_OK: &str =
     "{\"src\": \"n1\", \"dest\": \"c0\", \"body\": {\"type\": \"init_ok\", \"in_reply_to\": 1, \"msg_id\": 0}}\n";
 
-#[test]
-fn sample_read_your_writes_from_follower() {
-    let input = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}
-{"src":"c1","dest":"n1","body":{"type":"ryw_read","msg_id":2,"key":"x","last_write_index":5,"prefer_follower":true}}
-"#;
-    let (stdout, status) = run_node(input);
+/// A seed sample: `init` for n1 of three nodes, then one `ryw_read` with `token`.
+fn assert_sample_prints_only_init_ok(token: u64) {
+    let input = format!(
+        "{}\n{}\n",
+        r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}"#,
+        format_args!(
+            r#"{{"src":"c1","dest":"n1","body":{{"type":"ryw_read","msg_id":2,"key":"x","last_write_index":{token},"prefer_follower":true}}}}"#
+        )
+    );
+    let (stdout, status) = run_node(&input);
     assert!(status.success());
     assert_eq!(stdout, INIT_OK);
 }
 
 #[test]
+fn sample_read_your_writes_from_follower() {
+    assert_sample_prints_only_init_ok(5);
+}
+
+#[test]
 fn sample_follower_behind_redirects_to_leader() {
-    let input = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}
-{"src":"c1","dest":"n1","body":{"type":"ryw_read","msg_id":2,"key":"x","last_write_index":999,"prefer_follower":true}}
-"#;
-    let (stdout, status) = run_node(input);
-    assert!(status.success());
-    assert_eq!(stdout, INIT_OK);
+    assert_sample_prints_only_init_ok(999);
 }
 
 #[test]

@@ -125,6 +125,25 @@ impl ClientOp {
         }
     }
 
+    /// The log command a write-like operation proposes; reads come back unchanged.
+    pub fn into_command(self) -> Result<Command, ClientOp> {
+        match self {
+            ClientOp::Write { key, value } => Ok(Command::Write { key, value }),
+            ClientOp::Cas {
+                key,
+                from,
+                to,
+                create_if_not_exists,
+            } => Ok(Command::Cas {
+                key,
+                from,
+                to,
+                create_if_not_exists,
+            }),
+            read => Err(read),
+        }
+    }
+
     /// Whether running the operation twice is harmless, so a lost forward may be resent.
     pub fn is_read(&self) -> bool {
         matches!(self, ClientOp::Read { .. } | ClientOp::RywRead { .. })

@@ -241,28 +241,14 @@ impl Node {
         deadline: Millis,
     ) {
         debug_assert!(self.is_leader());
-        match op {
-            ClientOp::Write { key, value } => self.propose(
-                now,
-                Command::Write { key, value },
-                false,
-                reply_to,
-                deadline,
-            ),
-            ClientOp::Cas {
-                key,
-                from,
-                to,
-                create_if_not_exists,
-            } => {
-                let command = Command::Cas {
-                    key,
-                    from,
-                    to,
-                    create_if_not_exists,
-                };
-                self.propose(now, command, true, reply_to, deadline)
+        let op = match op.into_command() {
+            Ok(command) => {
+                let cas = matches!(command, Command::Cas { .. });
+                return self.propose(now, command, cas, reply_to, deadline);
             }
+            Err(read) => read,
+        };
+        match op {
             ClientOp::Read { key } => {
                 self.register_index_read(now, key, ReadKind::Linearizable, reply_to, deadline)
             }
@@ -290,6 +276,7 @@ impl Node {
                     self.register_index_read(now, key, kind, reply_to, deadline);
                 }
             }
+            ClientOp::Write { .. } | ClientOp::Cas { .. } => unreachable!("proposed above"),
         }
     }
 
