@@ -201,6 +201,10 @@ fn encode_entry(w: Writer<'_>, entry: &Entry) {
                 .bool(*create_if_not_exists);
         }
     }
+    if let Some(request) = &entry.request {
+        obj.field("origin").id(&request.origin);
+        obj.field("request_id").u64(request.id);
+    }
     obj.close();
 }
 
@@ -698,9 +702,17 @@ impl<'a> Fields<'a> {
                 },
                 other => return Err(format!("{}: unknown op {other:?}", e.path("op"))),
             };
+            let request = match e.get("origin") {
+                None => None,
+                Some(_) => Some(RequestId {
+                    origin: e.id("origin")?,
+                    id: e.u64("request_id")?,
+                }),
+            };
             entries.push(Entry {
                 term: e.u64("term")?,
                 command,
+                request,
             });
         }
         Ok(entries)
@@ -805,6 +817,7 @@ mod tests {
                     Entry {
                         term: 3,
                         command: Command::Noop,
+                        request: None,
                     },
                     Entry {
                         term: 3,
@@ -812,6 +825,10 @@ mod tests {
                             key: key.clone(),
                             value: value.clone(),
                         },
+                        request: Some(RequestId {
+                            origin: Id::parse("n2"),
+                            id: 1 << 32,
+                        }),
                     },
                 ],
                 leader_commit: 1,

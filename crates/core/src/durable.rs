@@ -13,4 +13,6 @@ pub struct Durable {
     pub current_term: u64,
     pub voted_for: Option<Id>,
     pub log: Log,
+    /// How often this node has started; keeps its operation ids unique across restarts.
+    pub starts: u64,
 }

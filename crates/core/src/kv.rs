@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::message::Command;
+use crate::id::Id;
+use crate::message::{Command, Entry};
 
 /// Values are arbitrary JSON, as in Maelstrom's lin-kv workload.
 pub type Value = serde_json::Value;
@@ -32,10 +33,17 @@ pub struct Versioned {
     pub index: u64,
 }
 
+/// Forwarded request ids remembered per origin, to drop duplicates. A
+/// duplicate arriving after this many newer requests from the same origin
+/// would apply again; the simulator's delays stay far below that.
+pub const REQUEST_IDS_PER_ORIGIN_MAX: usize = 4096;
+
 /// What applying one committed entry did.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Applied {
     Noop,
+    /// A forwarded request applied before: this copy changes nothing.
+    Duplicate,
     Written,
     /// A cas whose precondition failed; the entry still occupies its index.
     CasRefused {
@@ -48,6 +56,7 @@ pub enum Applied {
 pub struct Kv {
     map: BTreeMap<Key, Versioned>,
     applied_index: u64,
+    applied_requests: BTreeMap<Id, std::collections::BTreeSet<u64>>,
 }
 
 impl Kv {
@@ -61,14 +70,26 @@ impl Kv {
     }
 
     /// Applies the entry at `index`. Entries must arrive strictly in order.
-    pub fn apply(&mut self, index: u64, command: &Command) -> Applied {
+    pub fn apply(&mut self, index: u64, entry: &Entry) -> Applied {
         assert_eq!(
             index,
             self.applied_index + 1,
             "entries are applied strictly in log order"
         );
         self.applied_index = index;
-        match command {
+        if let Some(request) = &entry.request {
+            let seen = self
+                .applied_requests
+                .entry(request.origin.clone())
+                .or_default();
+            if !seen.insert(request.id) {
+                return Applied::Duplicate;
+            }
+            if seen.len() > REQUEST_IDS_PER_ORIGIN_MAX {
+                seen.pop_first();
+            }
+        }
+        match &entry.command {
             Command::Noop => Applied::Noop,
             Command::Write { key, value } => {
                 let value = value.clone();

@@ -262,6 +262,16 @@ impl fmt::Display for ErrorCode {
 pub struct Entry {
     pub term: u64,
     pub command: Command,
+    /// Set on operations forwarded by another node, so that a duplicated
+    /// forward applies once (Raft §8, client sessions).
+    pub request: Option<RequestId>,
+}
+
+/// Names a forwarded operation: the node it came from and that node's id for it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId {
+    pub origin: Id,
+    pub id: u64,
 }
 
 /// What an entry does to the state machine.

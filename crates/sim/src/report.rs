@@ -26,19 +26,32 @@ pub struct Summary {
     pub reads_redirected: u64,
     /// Parameters the seed drew (swarm mode), as JSON text.
     pub drawn: Option<serde_json::Value>,
+    /// Keys whose lin-kv history was too tangled to decide within the search budget.
+    pub linearizability_undecided_keys: usize,
+    /// The planted bug the run used, if any.
+    pub bug: Option<String>,
     /// FNV-1a of the trace (when tracing or hashing).
     pub trace_hash: Option<String>,
 }
 
 impl Summary {
     pub fn replay_command(&self, scenario_path: &str) -> String {
-        format!("ryw-sim run {scenario_path} --seed {}", self.seed)
+        match &self.bug {
+            Some(bug) => format!(
+                "ryw-sim run {scenario_path} --seed {} --bug {bug}",
+                self.seed
+            ),
+            None => format!("ryw-sim run {scenario_path} --seed {}", self.seed),
+        }
     }
 
     /// Human-readable summary; wall-clock figures are on their own last line.
     pub fn text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "scenario {} seed {}", self.scenario, self.seed);
+        if let Some(bug) = &self.bug {
+            let _ = writeln!(out, "planted bug: {bug}");
+        }
         if let Some(drawn) = &self.drawn {
             let _ = writeln!(out, "drawn parameters: {drawn}");
         }
@@ -55,6 +68,13 @@ impl Summary {
             "messages: {} delivered, {} dropped, {} duplicated",
             self.delivered, self.dropped, self.duplicated
         );
+        if self.linearizability_undecided_keys > 0 {
+            let _ = writeln!(
+                out,
+                "linearizability: {} keys undecided within the search budget",
+                self.linearizability_undecided_keys
+            );
+        }
         if let Some(hash) = &self.trace_hash {
             let _ = writeln!(out, "trace hash {hash}");
         }

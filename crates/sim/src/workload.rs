@@ -16,6 +16,8 @@ pub struct Outstanding {
     pub op: ClientOp,
     pub node: usize,
     pub sent_at: Millis,
+    /// Position in the world's order of invocations and completions.
+    pub invoked: u64,
 }
 
 pub struct Session {
@@ -57,6 +59,7 @@ impl Session {
         next_value: &mut u64,
         rng: &mut ChaCha8Rng,
         now: Millis,
+        invoked: u64,
     ) -> Outstanding {
         let key = Key::Int(rng.random_range(0..workload.keys) as i64);
         let m = &workload.mix;
@@ -106,6 +109,7 @@ impl Session {
             op,
             node,
             sent_at: now,
+            invoked,
         };
         self.outstanding = Some(outstanding.clone());
         outstanding

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use ryw_core::*;
 
+use crate::checkers::linearizability::{self, HistoryOp, LinOp};
 use crate::checkers::liveness::Liveness;
 use crate::checkers::raft::LogSafety;
 use crate::checkers::{ryw, Violation};
@@ -152,6 +153,10 @@ struct World<'a> {
     read_violations: Vec<Violation>,
     liveness: Liveness,
     acknowledged: Vec<(String, u64, Key, Value)>,
+    /// lin-kv operations for the linearizability checker.
+    history: Vec<HistoryOp>,
+    /// Orders invocations and completions (several can share a millisecond).
+    history_clock: u64,
     trace: crate::trace::Trace,
     summary: Summary,
     factory: &'a NodeFactory,
@@ -215,6 +220,8 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         read_violations: Vec::new(),
         liveness: Liveness::new(healed_at_ms, scenario.expect.liveness_ms),
         acknowledged: Vec::new(),
+        history: Vec::new(),
+        history_clock: 0,
         trace: crate::trace::Trace::new(options.trace, options.hash_trace),
         summary: Summary {
             scenario: scenario.name.clone(),
@@ -408,7 +415,9 @@ impl World<'_> {
             &mut self.next_value,
             &mut self.workload_rng,
             now,
+            self.history_clock,
         );
+        self.history_clock += 1;
         let envelope = Envelope {
             src: self.sessions[session].client.clone(),
             dest: Id::Node(request.node as u32 + 1),
@@ -450,6 +459,7 @@ impl World<'_> {
         if s.outstanding.as_ref().is_some_and(|o| o.msg_id == msg_id) {
             let op = s.outstanding.take().expect("checked");
             self.count(&op.op, "info");
+            self.record(session, &op, None, None);
             self.think(session);
         }
     }
@@ -489,12 +499,75 @@ impl World<'_> {
         self.think(session);
     }
 
+    /// Adds a lin-kv operation to the history; `returned: None` is indeterminate.
+    fn record(
+        &mut self,
+        session: usize,
+        request: &crate::workload::Outstanding,
+        result: Option<&OpResult>,
+        returned: Option<u64>,
+    ) {
+        let op = match (&request.op, result) {
+            (ClientOp::Write { value, .. }, Some(OpResult::WriteOk { .. }) | None) => {
+                LinOp::Write(value.clone())
+            }
+            (
+                ClientOp::Cas {
+                    from,
+                    to,
+                    create_if_not_exists,
+                    ..
+                },
+                Some(OpResult::CasOk { .. }) | None,
+            ) => LinOp::Cas {
+                from: from.clone(),
+                to: to.clone(),
+                create_if_not_exists: *create_if_not_exists,
+            },
+            (ClientOp::Cas { .. }, Some(OpResult::Error { code, .. }))
+                if *code == ErrorCode::KEY_DOES_NOT_EXIST =>
+            {
+                LinOp::CasMissing
+            }
+            (ClientOp::Cas { from, .. }, Some(OpResult::Error { code, .. }))
+                if *code == ErrorCode::PRECONDITION_FAILED =>
+            {
+                LinOp::CasDiffers { from: from.clone() }
+            }
+            (ClientOp::Read { .. }, Some(OpResult::ReadOk { value })) => {
+                LinOp::Read(Some(value.clone()))
+            }
+            (ClientOp::Read { .. }, Some(OpResult::Error { code, .. }))
+                if *code == ErrorCode::KEY_DOES_NOT_EXIST =>
+            {
+                LinOp::Read(None)
+            }
+            (ClientOp::Write { .. } | ClientOp::Cas { .. }, Some(OpResult::Error { code, .. }))
+                if !code.is_definite() =>
+            {
+                return self.record(session, request, None, None);
+            }
+            // Definite failures took no effect; ryw_read is not a lin-kv operation.
+            _ => return,
+        };
+        self.history.push(HistoryOp {
+            session: self.sessions[session].client.to_string(),
+            key: request.op.key().clone(),
+            op,
+            invoked: request.invoked,
+            returned,
+        });
+    }
+
     fn complete(
         &mut self,
         session: usize,
         request: crate::workload::Outstanding,
         result: OpResult,
     ) {
+        let returned = self.history_clock;
+        self.history_clock += 1;
+        self.record(session, &request, Some(&result), Some(returned));
         let now_ms = self.now.as_ms();
         let sent_ms = request.sent_at.as_ms();
         let monotonic = self.scenario.workload.monotonic;
@@ -731,6 +804,12 @@ impl World<'_> {
                 self.log.observe(end_ms, i, node.core());
             }
         }
+        // Requests still in flight at the end may yet take effect.
+        for session in 0..self.sessions.len() {
+            if let Some(request) = self.sessions[session].outstanding.take() {
+                self.record(session, &request, None, None);
+            }
+        }
         for (session, index, key, value) in std::mem::take(&mut self.acknowledged) {
             self.log
                 .check_acknowledged(end_ms, &session, index, &key, &value);
@@ -738,6 +817,16 @@ impl World<'_> {
         let mut violations = std::mem::take(&mut self.log.violations);
         violations.extend(std::mem::take(&mut self.read_violations));
         violations.extend(self.liveness.verdict());
+        let (non_linearizable, undecided) = linearizability::check(&self.history);
+        for detail in non_linearizable {
+            violations.push(Violation {
+                checker: "linearizability",
+                at_ms: end_ms,
+                session: None,
+                detail,
+            });
+        }
+        self.summary.linearizability_undecided_keys = undecided;
         violations.sort_by_key(|v| v.at_ms);
         let mut summary = std::mem::take(&mut self.summary);
         summary.violations = violations;

@@ -97,6 +97,15 @@ struct ApplyRead {
 }
 
 impl Ops {
+    /// Operation ids carry the node's start count in their high bits, so a
+    /// restarted node never reuses an id its previous life forwarded.
+    pub(super) fn starting_at(starts: u64) -> Ops {
+        Ops {
+            next_op_id: starts << 32,
+            ..Ops::default()
+        }
+    }
+
     pub(super) fn pending_count(&self) -> usize {
         self.pending.len()
     }
@@ -244,7 +253,14 @@ impl Node {
         let op = match op.into_command() {
             Ok(command) => {
                 let cas = matches!(command, Command::Cas { .. });
-                return self.propose(now, command, cas, reply_to, deadline);
+                let request = match reply_to {
+                    ReplyTo::Remote { node, fwd_id } => Some(RequestId {
+                        origin: self.members().ids[node].clone(),
+                        id: fwd_id,
+                    }),
+                    ReplyTo::Local(_) => None,
+                };
+                return self.propose(now, command, request, cas, reply_to, deadline);
             }
             Err(read) => read,
         };
@@ -284,12 +300,17 @@ impl Node {
         &mut self,
         now: Millis,
         command: Command,
+        request: Option<RequestId>,
         cas: bool,
         reply_to: ReplyTo,
         deadline: Millis,
     ) {
         let term = self.durable.current_term;
-        self.durable.log.append(Entry { term, command });
+        self.durable.log.append(Entry {
+            term,
+            command,
+            request,
+        });
         let index = self.durable.log.last_index();
         let waiter = CommitWaiter {
             term,
@@ -485,6 +506,10 @@ impl Node {
         let Some(waiter) = self.ops.commit_waiters.remove(&index) else {
             return;
         };
+        if outcome == Applied::Duplicate {
+            // The first copy's waiter answers; this one has nothing to say.
+            return;
+        }
         let result = if waiter.term != term {
             // A different entry committed at this index, so ours never can:
             // each index commits exactly one entry.
@@ -505,6 +530,7 @@ impl Node {
                     ErrorCode::PRECONDITION_FAILED,
                     "cas: current value differs from 'from'",
                 ),
+                Applied::Duplicate => unreachable!("returned above"),
                 Applied::Written | Applied::Noop if waiter.cas => OpResult::CasOk {
                     commit_index: index,
                 },

@@ -199,6 +199,7 @@ impl Node {
         self.durable.log.append(Entry {
             term,
             command: Command::Noop,
+            request: None,
         });
         self.advance_commit(now);
         self.broadcast_append(now);

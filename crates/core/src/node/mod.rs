@@ -109,11 +109,13 @@ impl Node {
     }
 
     /// Rebuilds a node after a crash from its durable state alone.
-    pub fn restart(config: Config, durable: Durable, now: Millis) -> Node {
+    pub fn restart(config: Config, mut durable: Durable, now: Millis) -> Node {
         if let Err(why) = config.validate() {
             panic!("invalid node config: {why}");
         }
+        durable.starts += 1;
         let cluster = config.cluster.clone();
+        let durable_starts = durable.starts;
         let mut node = Node {
             rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
             config,
@@ -129,7 +131,7 @@ impl Node {
             outbox: VecDeque::new(),
             next_msg_id: 0,
             warnings: VecDeque::new(),
-            ops: client::Ops::default(),
+            ops: client::Ops::starting_at(durable_starts),
         };
         if let Some(cluster) = cluster {
             node.join(cluster, now);

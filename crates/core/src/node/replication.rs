@@ -227,7 +227,7 @@ impl Node {
                 .get(index)
                 .expect("committed entries are in the log");
             let term = entry.term;
-            let outcome = self.kv.apply(index, &entry.command);
+            let outcome = self.kv.apply(index, entry);
             self.on_applied(index, term, outcome);
         }
         self.serve_applied_reads(now);

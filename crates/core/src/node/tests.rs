@@ -297,6 +297,7 @@ fn figure_8_old_term_entry_on_a_majority_is_not_committed() {
             key: Key::Str("x".into()),
             value: Value::from(term),
         },
+        request: None,
     };
     let durable = |term, terms: &[u64]| {
         let mut d = Durable {
@@ -503,4 +504,49 @@ fn internal_message_from_a_non_member_is_refused_and_changes_nothing() {
     assert!(
         matches!(reply.body.payload, Payload::Reply(OpResult::Error { code, .. }) if code == ErrorCode::NOT_SUPPORTED)
     );
+}
+
+// Reference: Raft §8 (client interaction): a request must not apply twice.
+#[test]
+fn duplicated_forward_of_a_write_applies_once() {
+    let mut cluster = TestCluster::new(3, 16);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let forward = Envelope {
+        src: node_id(f),
+        dest: node_id(leader),
+        body: Body {
+            msg_id: Some(1_000),
+            in_reply_to: None,
+            payload: Payload::Forward(Forward {
+                fwd_id: 77,
+                op: write("x", 1),
+                reason: None,
+            }),
+        },
+    };
+    cluster.with_node(leader, |node, now| {
+        node.handle_message(now, forward.clone())
+    });
+    cluster.run_for(50);
+    let newer = commit_index_of(&cluster.call(leader, 2, write("x", 2)));
+    // The network delivers the old forward a second time, late.
+    cluster.with_node(leader, |node, now| {
+        node.handle_message(now, forward.clone())
+    });
+    cluster.run_for(100);
+    for i in 0..3 {
+        let stored = cluster
+            .node(i)
+            .kv()
+            .get(&Key::Str("x".into()))
+            .expect("written");
+        assert_eq!(
+            stored.value,
+            Value::from(2),
+            "n{}: the late duplicate changed nothing",
+            i + 1
+        );
+        assert_eq!(stored.index, newer);
+    }
 }

@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 
-use ryw_core::{Command, Entry, Key, Node, RoleKind, Value};
+use std::collections::BTreeSet;
+
+use ryw_core::{Command, Entry, Key, Node, RequestId, RoleKind, Value};
 
 use super::Violation;
 
@@ -18,6 +20,8 @@ pub struct LogSafety {
     pub committed: Vec<Entry>,
     /// Value -> log index of the committed entry that wrote it (values are unique).
     value_index: BTreeMap<String, (u64, Key)>,
+    /// Forwarded requests already committed: a later copy takes no effect.
+    requests: BTreeSet<RequestId>,
     leaders_by_term: BTreeMap<u64, usize>,
     /// Per node: highest committed index already compared with `committed`.
     checked: Vec<u64>,
@@ -103,6 +107,14 @@ impl LogSafety {
                 Some(_) => {}
                 None => {
                     self.committed.push(entry.clone());
+                    let duplicate = entry
+                        .request
+                        .as_ref()
+                        .is_some_and(|r| !self.requests.insert(r.clone()));
+                    if duplicate {
+                        self.checked[index] = i;
+                        continue;
+                    }
                     let written = match &entry.command {
                         Command::Write { key, value } => Some((key, value)),
                         Command::Cas { key, to, .. } => Some((key, to)),

@@ -1,0 +1,337 @@
+//! Linearizability of the lin-kv operations (`read`, `write`, `cas`), per key.
+//!
+//! Wing & Gong's search with Lowe's memoisation: depth-first over which
+//! pending operation takes effect next, remembering every (set of operations
+//! linearized, register state) already explored. Indeterminate operations
+//! (timed out, error 0) may take effect at any point after their invocation,
+//! or never; definite failures never took effect and are left out, except a
+//! refused `cas`, which still observed the register.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ryw_core::{Key, Value};
+
+use super::raft::value_key;
+
+/// What one operation did, as far as the client knows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum LinOp {
+    Write(Value),
+    /// A cas that succeeded (or may have).
+    Cas {
+        from: Value,
+        to: Value,
+        create_if_not_exists: bool,
+    },
+    /// A cas refused because the key did not exist (error 20).
+    CasMissing,
+    /// A cas refused because the value differed from `from` (error 22).
+    CasDiffers {
+        from: Value,
+    },
+    /// A read that returned this value (`None`: key does not exist).
+    Read(Option<Value>),
+}
+
+/// One operation of the history. Times are positions in one global order of
+/// invocations and completions, so "returned before invoked" is exact.
+#[derive(Clone, Debug)]
+pub struct HistoryOp {
+    pub session: String,
+    pub key: Key,
+    pub op: LinOp,
+    pub invoked: u64,
+    /// `None`: indeterminate, it may have happened at any later time.
+    pub returned: Option<u64>,
+}
+
+/// Most (linearized set, state) pairs explored per key before giving up.
+pub const STATES_MAX: usize = 200_000;
+
+pub enum Verdict {
+    Linearizable,
+    /// Too many interleavings to decide within `STATES_MAX`.
+    Undecided,
+    Violation(String),
+}
+
+/// Register states are small integers: each distinct value gets one.
+type State = Option<u32>;
+
+struct Interned {
+    ids: BTreeMap<String, u32>,
+}
+
+impl Interned {
+    fn id(&mut self, value: &Value) -> u32 {
+        let next = self.ids.len() as u32;
+        *self.ids.entry(value_key(value)).or_insert(next)
+    }
+}
+
+enum Step {
+    Write(u32),
+    Cas { from: u32, to: u32, create: bool },
+    CasMissing,
+    CasDiffers { from: u32 },
+    Read(State),
+}
+
+impl Step {
+    /// The state after this operation takes effect in `state`, if it can.
+    fn apply(&self, state: State) -> Option<State> {
+        match *self {
+            Step::Write(v) => Some(Some(v)),
+            Step::Cas { from, to, create } => match state {
+                Some(current) if current == from => Some(Some(to)),
+                None if create => Some(Some(to)),
+                _ => None,
+            },
+            Step::CasMissing => state.is_none().then_some(None),
+            Step::CasDiffers { from } => match state {
+                Some(current) if current != from => Some(state),
+                _ => None,
+            },
+            Step::Read(seen) => (seen == state).then_some(state),
+        }
+    }
+}
+
+/// Checks the operations on one key.
+pub fn check_key(ops: &[HistoryOp]) -> Verdict {
+    let mut ops: Vec<&HistoryOp> = ops.iter().collect();
+    ops.sort_by_key(|o| o.invoked);
+    let mut interned = Interned {
+        ids: BTreeMap::new(),
+    };
+    let steps: Vec<Step> = ops
+        .iter()
+        .map(|o| match &o.op {
+            LinOp::Write(v) => Step::Write(interned.id(v)),
+            LinOp::Cas {
+                from,
+                to,
+                create_if_not_exists,
+            } => Step::Cas {
+                from: interned.id(from),
+                to: interned.id(to),
+                create: *create_if_not_exists,
+            },
+            LinOp::CasMissing => Step::CasMissing,
+            LinOp::CasDiffers { from } => Step::CasDiffers {
+                from: interned.id(from),
+            },
+            LinOp::Read(seen) => Step::Read(seen.as_ref().map(|v| interned.id(v))),
+        })
+        .collect();
+    let n = ops.len();
+    let words = n.div_ceil(64).max(1);
+    let must = ops.iter().filter(|o| o.returned.is_some()).count();
+    let mut seen: BTreeSet<(Vec<u64>, State)> = BTreeSet::new();
+    // Depth-first: (linearized set, state, how many determinate ops are in it).
+    let mut stack: Vec<(Vec<u64>, State, usize)> = vec![(vec![0; words], None, 0)];
+    let mut deepest = 0;
+    while let Some((done, state, determinate)) = stack.pop() {
+        if determinate == must {
+            return Verdict::Linearizable;
+        }
+        deepest = deepest.max(determinate);
+        let is_done = |i: usize| done[i / 64] & (1 << (i % 64)) != 0;
+        // An op can go next only if it was invoked before every pending op returned.
+        let horizon = (0..n)
+            .filter(|&i| !is_done(i))
+            .filter_map(|i| ops[i].returned)
+            .min()
+            .unwrap_or(u64::MAX);
+        for i in (0..n).filter(|&i| !is_done(i)) {
+            if ops[i].invoked > horizon {
+                break;
+            }
+            let Some(next_state) = steps[i].apply(state) else {
+                continue;
+            };
+            let mut next = done.clone();
+            next[i / 64] |= 1 << (i % 64);
+            if seen.insert((next.clone(), next_state)) {
+                if seen.len() > STATES_MAX {
+                    return Verdict::Undecided;
+                }
+                let determinate = determinate + usize::from(ops[i].returned.is_some());
+                stack.push((next, next_state, determinate));
+            }
+        }
+    }
+    let key = &ops[0].key;
+    let stuck: Vec<String> = ops
+        .iter()
+        .filter(|o| o.returned.is_some())
+        .skip(deepest.saturating_sub(2))
+        .take(4)
+        .map(|o| {
+            format!(
+                "{} {:?} [{}..{}]",
+                o.session,
+                o.op,
+                o.invoked,
+                o.returned.unwrap_or(u64::MAX)
+            )
+        })
+        .collect();
+    Verdict::Violation(format!(
+        "no linearization of the {n} operations on key {key}: at most {deepest} of {must} completed ones can be ordered; around there: {}",
+        stuck.join("; ")
+    ))
+}
+
+/// Checks a whole history, key by key. Returns violations and how many keys were undecided.
+pub fn check(history: &[HistoryOp]) -> (Vec<String>, usize) {
+    let mut by_key: BTreeMap<&Key, Vec<HistoryOp>> = BTreeMap::new();
+    for op in history {
+        by_key.entry(&op.key).or_default().push(op.clone());
+    }
+    let mut violations = Vec::new();
+    let mut undecided = 0;
+    for ops in by_key.values() {
+        match check_key(ops) {
+            Verdict::Linearizable => {}
+            Verdict::Undecided => undecided += 1,
+            Verdict::Violation(why) => violations.push(why),
+        }
+    }
+    (violations, undecided)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(session: &str, op: LinOp, invoked: u64, returned: Option<u64>) -> HistoryOp {
+        HistoryOp {
+            session: session.into(),
+            key: Key::Int(0),
+            op,
+            invoked,
+            returned,
+        }
+    }
+
+    fn w(v: i64) -> LinOp {
+        LinOp::Write(v.into())
+    }
+
+    fn r(v: Option<i64>) -> LinOp {
+        LinOp::Read(v.map(Value::from))
+    }
+
+    fn linearizable(history: &[HistoryOp]) -> bool {
+        match check_key(history) {
+            Verdict::Linearizable => true,
+            Verdict::Violation(_) => false,
+            Verdict::Undecided => panic!("undecided"),
+        }
+    }
+
+    #[test]
+    fn sequential_history_is_linearizable() {
+        let h = [op("c1", w(1), 1, Some(2)), op("c1", r(Some(1)), 3, Some(4))];
+        assert!(linearizable(&h));
+    }
+
+    #[test]
+    fn stale_read_after_a_completed_write_is_not() {
+        let h = [
+            op("c1", w(1), 1, Some(2)),
+            op("c1", w(2), 3, Some(4)),
+            op("c2", r(Some(1)), 5, Some(6)),
+        ];
+        assert!(!linearizable(&h));
+    }
+
+    #[test]
+    fn concurrent_write_may_be_seen_or_not() {
+        // Herlihy & Wing's register example: a read overlapping a write may return either value.
+        for seen in [Some(1), Some(2)] {
+            let h = [
+                op("c1", w(1), 1, Some(2)),
+                op("c1", w(2), 3, Some(8)),
+                op("c2", r(seen), 4, Some(5)),
+            ];
+            assert!(linearizable(&h), "read {seen:?}");
+        }
+    }
+
+    #[test]
+    fn reads_cannot_go_back_in_time_between_sessions() {
+        // A new-old inversion: c2 sees 2, then c3 (starting after c2 returned) sees 1.
+        let h = [
+            op("c1", w(1), 1, Some(2)),
+            op("c1", w(2), 3, Some(20)),
+            op("c2", r(Some(2)), 4, Some(5)),
+            op("c3", r(Some(1)), 6, Some(7)),
+        ];
+        assert!(!linearizable(&h));
+    }
+
+    #[test]
+    fn indeterminate_write_may_take_effect_late_or_never() {
+        let took_effect = [
+            op("c1", w(1), 1, Some(2)),
+            op("c2", w(2), 3, None),
+            op("c1", r(Some(1)), 4, Some(5)),
+            op("c1", r(Some(2)), 10, Some(11)),
+        ];
+        assert!(linearizable(&took_effect));
+        let never = [op("c2", w(2), 3, None), op("c1", r(None), 10, Some(11))];
+        assert!(linearizable(&never));
+        // But it cannot take effect before it was invoked.
+        let too_early = [op("c1", r(Some(2)), 1, Some(2)), op("c2", w(2), 3, None)];
+        assert!(!linearizable(&too_early));
+    }
+
+    #[test]
+    fn cas_checks_the_current_value() {
+        let cas = |from: i64, to: i64| LinOp::Cas {
+            from: from.into(),
+            to: to.into(),
+            create_if_not_exists: false,
+        };
+        let ok = [
+            op("c1", w(1), 1, Some(2)),
+            op("c1", cas(1, 3), 3, Some(4)),
+            op("c1", r(Some(3)), 5, Some(6)),
+        ];
+        assert!(linearizable(&ok));
+        let wrong = [op("c1", w(1), 1, Some(2)), op("c1", cas(2, 3), 3, Some(4))];
+        assert!(!linearizable(&wrong));
+        let refused = [
+            op("c1", w(1), 1, Some(2)),
+            op("c1", LinOp::CasDiffers { from: 2.into() }, 3, Some(4)),
+            op("c1", LinOp::CasMissing, 5, Some(6)),
+        ];
+        assert!(
+            !linearizable(&refused),
+            "the key exists, so 'missing' is a lie"
+        );
+    }
+
+    #[test]
+    fn many_concurrent_sessions_are_decided_quickly() {
+        // 8 sessions, 40 rounds of overlapping writes and reads that see the latest.
+        let mut h = Vec::new();
+        let mut t = 0;
+        for round in 0..40i64 {
+            for s in 0..8 {
+                h.push(op(
+                    &format!("c{s}"),
+                    w(round * 8 + s),
+                    t + s as u64,
+                    Some(t + 20 + s as u64),
+                ));
+            }
+            t += 40;
+            h.push(op("c9", r(Some(round * 8 + 7)), t, Some(t + 1)));
+            t += 2;
+        }
+        assert!(linearizable(&h));
+    }
+}
