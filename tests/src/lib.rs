@@ -1,5 +1,7 @@
 //! Helpers for the end-to-end tests: locating (and building) the binaries.
 
+pub mod schedule;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;

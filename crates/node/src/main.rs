@@ -9,11 +9,10 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ryw_core::{codec, Config, Millis, Node};
+use ryw_node::handle_line;
 
 /// Lines handled before stdout is flushed, so a burst is written in one go.
 const BATCH_LINES_MAX: usize = 1024;
-/// Longest input line accepted; longer ones are skipped (and logged).
-const LINE_BYTES_MAX: usize = 16 * 1024 * 1024;
 
 fn main() -> ExitCode {
     let config = match config_from_env() {
@@ -90,9 +89,9 @@ fn run(config: Config) -> io::Result<()> {
         };
         match received {
             Ok(line) => {
-                handle_line(&mut node, now(), &line);
+                log_skipped(handle_line(&mut node, now(), &line));
                 for line in lines.try_iter().take(BATCH_LINES_MAX) {
-                    handle_line(&mut node, now(), &line);
+                    log_skipped(handle_line(&mut node, now(), &line));
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -135,34 +134,10 @@ fn spawn_stdin_reader() -> mpsc::Receiver<Vec<u8>> {
     rx
 }
 
-fn handle_line(node: &mut Node, now: Millis, line: &[u8]) {
-    if line.len() > LINE_BYTES_MAX {
-        eprintln!(
-            "ryw-node: skipping a line of {} bytes (limit {LINE_BYTES_MAX})",
-            line.len()
-        );
-        return;
+fn log_skipped(result: Result<(), String>) {
+    if let Err(why) = result {
+        eprintln!("ryw-node: {why}");
     }
-    let Ok(text) = std::str::from_utf8(line) else {
-        eprintln!("ryw-node: skipping a line that is not UTF-8");
-        return;
-    };
-    let text = text.trim();
-    if text.is_empty() {
-        return;
-    }
-    match codec::decode(text) {
-        Ok(envelope) => node.handle_message(now, envelope),
-        Err(e) => eprintln!("ryw-node: skipping line: {e}: {}", preview(text)),
-    }
-}
-
-fn preview(text: &str) -> &str {
-    let end = (0..=text.len().min(120))
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    &text[..end]
 }
 
 fn write_output(node: &mut Node, out: &mut impl Write, text: &mut String) -> io::Result<()> {

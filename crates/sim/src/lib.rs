@@ -2,6 +2,7 @@
 //! store. One master seed decides every delay, loss, fault target, client
 //! choice and election timeout, so any run replays exactly.
 
+pub mod bugs;
 pub mod checkers;
 pub mod network;
 pub mod report;

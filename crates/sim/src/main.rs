@@ -9,17 +9,31 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use ryw_sim::bugs::Bug;
+use ryw_sim::world::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario};
 
 const USAGE: &str = "usage:
-  ryw-sim run SCENARIO --seed N [--trace FILE] [--json]
-  ryw-sim sweep SCENARIO... --seeds A..B [--jobs J] [--shard K/N]";
+  ryw-sim run SCENARIO --seed N [--trace FILE] [--json] [--bug NAME]
+  ryw-sim sweep SCENARIO... --seeds A..B [--jobs J] [--shard K/N] [--bug NAME]
+  ryw-sim bugs";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => cmd_run(&args[1..]),
         Some("sweep") => cmd_sweep(&args[1..]),
+        Some("bugs") => {
+            for bug in Bug::ALL {
+                println!(
+                    "{:<24} {} (caught by: {})",
+                    bug.name(),
+                    bug.description(),
+                    bug.caught_by()
+                );
+            }
+            Ok(true)
+        }
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -77,13 +91,25 @@ impl Args {
     }
 }
 
+/// The node factory: the real store, or the store with `--bug NAME` planted.
+fn factory(args: &Args) -> Result<(Box<NodeFactory>, Option<String>), String> {
+    match args.value("--bug") {
+        None => Ok((Box::new(real_node), None)),
+        Some(name) => {
+            let bug = Bug::parse(name)?;
+            Ok((bug.factory(), Some(bug.name().to_owned())))
+        }
+    }
+}
+
 fn number(flag: &str, text: &str) -> Result<u64, String> {
     text.parse()
         .map_err(|_| format!("{flag} must be a non-negative integer, got {text:?}"))
 }
 
 fn cmd_run(args: &[String]) -> Result<bool, String> {
-    let args = parse(args, &["--seed", "--trace"], &["--json"])?;
+    let args = parse(args, &["--seed", "--trace", "--bug"], &["--json"])?;
+    let (factory, bug) = factory(&args)?;
     let [path] = args.positional.as_slice() else {
         return Err(format!("run takes one scenario file\n{USAGE}"));
     };
@@ -100,15 +126,16 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
         }
         None => None,
     };
-    let summary = run(
+    let mut summary = run(
         &scenario,
         RunOptions {
             seed,
             trace,
             hash_trace: false,
-            factory: &real_node,
+            factory: &*factory,
         },
     );
+    summary.bug = bug;
     if args.has("--json") {
         println!(
             "{}",
@@ -124,7 +151,8 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
 }
 
 fn cmd_sweep(args: &[String]) -> Result<bool, String> {
-    let args = parse(args, &["--seeds", "--jobs", "--shard"], &[])?;
+    let args = parse(args, &["--seeds", "--jobs", "--shard", "--bug"], &[])?;
+    let (factory, bug) = factory(&args)?;
     if args.positional.is_empty() {
         return Err(format!("sweep needs at least one scenario file\n{USAGE}"));
     }
@@ -176,15 +204,16 @@ fn cmd_sweep(args: &[String]) -> Result<bool, String> {
                     return;
                 };
                 let (path, scenario) = &scenarios[scenario_index];
-                let summary = run(
+                let mut summary = run(
                     scenario,
                     RunOptions {
                         seed,
                         trace: None,
                         hash_trace: false,
-                        factory: &real_node,
+                        factory: &*factory,
                     },
                 );
+                summary.bug = bug.clone();
                 delivered.fetch_add(summary.delivered, Ordering::Relaxed);
                 if let Some(first) = summary.violations.first() {
                     let line = format!(

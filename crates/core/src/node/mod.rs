@@ -162,6 +162,16 @@ impl Node {
 
     pub fn handle_message(&mut self, now: Millis, envelope: Envelope) {
         let Envelope { src, dest, body } = envelope;
+        if let Some(me) = self.id() {
+            if dest != *me {
+                // Misrouted: answering would mean speaking as another node.
+                let text = format!(
+                    "dropping {} from {src} addressed to {dest}, not to {me}",
+                    body.payload.type_name()
+                );
+                return self.warn(text);
+            }
+        }
         let Body {
             msg_id, payload, ..
         } = body;

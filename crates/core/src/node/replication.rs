@@ -46,6 +46,13 @@ impl Node {
     }
 
     pub(super) fn on_append_entries(&mut self, now: Millis, from: usize, request: AppendEntries) {
+        if let Err(why) = well_formed(&request) {
+            let text = format!(
+                "dropping append_entries from {}: {why}",
+                self.members().ids[from]
+            );
+            return self.warn(text);
+        }
         if request.term < self.durable.current_term {
             let reply = AppendEntriesOk {
                 term: self.durable.current_term,
@@ -232,4 +239,32 @@ impl Node {
         }
         self.serve_applied_reads(now);
     }
+}
+
+/// Checks what any Raft leader's AppendEntries satisfies, so that a
+/// malformed one is refused before it can reach the log's invariants.
+fn well_formed(request: &AppendEntries) -> Result<(), String> {
+    if request.prev_log_index == 0 && request.prev_log_term != 0 {
+        return Err(format!(
+            "prev_log_term {} at index 0 (the empty prefix has term 0)",
+            request.prev_log_term
+        ));
+    }
+    if request.prev_log_term > request.term {
+        return Err(format!(
+            "prev_log_term {} is newer than the message's term {}",
+            request.prev_log_term, request.term
+        ));
+    }
+    let mut previous = request.prev_log_term;
+    for entry in &request.entries {
+        if entry.term < previous || entry.term > request.term {
+            return Err(format!(
+                "entry terms must rise from prev_log_term {} to at most term {}, found {}",
+                request.prev_log_term, request.term, entry.term
+            ));
+        }
+        previous = entry.term;
+    }
+    Ok(())
 }

@@ -550,3 +550,23 @@ fn duplicated_forward_of_a_write_applies_once() {
         assert_eq!(stored.index, newer);
     }
 }
+
+#[test]
+fn message_for_another_node_is_dropped_not_answered_as_that_node() {
+    let mut cluster = TestCluster::new(1, 17);
+    let misrouted = Envelope {
+        src: Id::Client(1),
+        dest: Id::parse("n9"),
+        body: Body {
+            msg_id: Some(1),
+            in_reply_to: None,
+            payload: Payload::Request(write("x", 1)),
+        },
+    };
+    cluster.with_node(0, |node, now| node.handle_message(now, misrouted));
+    assert!(cluster.client_inbox.is_empty(), "no reply under any name");
+    assert!(
+        cluster.node(0).kv().get(&Key::Str("x".into())).is_none(),
+        "nothing written"
+    );
+}

@@ -1,0 +1,353 @@
+//! Planted bugs: the store with one classic mistake, to prove the checkers
+//! catch what people really write.
+//!
+//! Each bug is an adversarial shim around the real, unmodified core, behind
+//! the same [`SimNode`] face: it intercepts some inputs and answers them
+//! itself from the core's read-only state, or hides some of the core's
+//! outputs. The shipped node cannot contain these bugs: no code path, flag
+//! or feature in `ryw-core` or `ryw-node` leads here.
+
+use std::collections::{BTreeSet, VecDeque};
+
+use ryw_core::*;
+
+use crate::world::{NodeFactory, SimNode};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bug {
+    SkipTokenCheck,
+    ReadUncommitted,
+    AckBeforeCommit,
+    StaleLeaderRead,
+    ServeStaleAfterWait,
+}
+
+impl Bug {
+    pub const ALL: [Bug; 5] = [
+        Bug::SkipTokenCheck,
+        Bug::ReadUncommitted,
+        Bug::AckBeforeCommit,
+        Bug::StaleLeaderRead,
+        Bug::ServeStaleAfterWait,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Bug::SkipTokenCheck => "skip-token-check",
+            Bug::ReadUncommitted => "read-uncommitted",
+            Bug::AckBeforeCommit => "ack-before-commit",
+            Bug::StaleLeaderRead => "stale-leader-read",
+            Bug::ServeStaleAfterWait => "serve-stale-after-wait",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            Bug::SkipTokenCheck => "nodes answer ryw_read from local state without comparing the token",
+            Bug::ReadUncommitted => {
+                "ryw_read checks the token against the log length and reads entries not yet committed"
+            }
+            Bug::AckBeforeCommit => "the leader acknowledges a write as soon as it appends it, before a majority holds it",
+            Bug::StaleLeaderRead => "a node that believes it leads answers lin-kv read without confirming leadership",
+            Bug::ServeStaleAfterWait => {
+                "a follower still behind the token when its wait bound passes serves its own stale state"
+            }
+        }
+    }
+
+    /// The checker that should catch it.
+    pub fn caught_by(self) -> &'static str {
+        match self {
+            Bug::SkipTokenCheck | Bug::ReadUncommitted | Bug::ServeStaleAfterWait => {
+                "read-your-writes"
+            }
+            Bug::AckBeforeCommit => "durability",
+            Bug::StaleLeaderRead => "linearizability",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Bug, String> {
+        Bug::ALL
+            .into_iter()
+            .find(|b| b.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Bug::ALL.iter().map(|b| b.name()).collect();
+                format!("unknown bug {name:?}; known: {}", names.join(", "))
+            })
+    }
+
+    /// Builds nodes carrying this bug.
+    pub fn factory(self) -> Box<NodeFactory> {
+        Box::new(
+            move |config: Config, durable: Option<Durable>, now: Millis| -> Box<dyn SimNode> {
+                let inner = match durable {
+                    None => Node::new(config, now),
+                    Some(d) => Node::restart(config, d, now),
+                };
+                Box::new(Planted {
+                    inner,
+                    bug: self,
+                    outbox: VecDeque::new(),
+                    hidden_replies: BTreeSet::new(),
+                    hidden_forwards: BTreeSet::new(),
+                    held: Vec::new(),
+                    next_msg_id: 1 << 48,
+                })
+            },
+        )
+    }
+}
+
+struct Planted {
+    inner: Node,
+    bug: Bug,
+    /// Messages the shim sends itself, ahead of the core's.
+    outbox: VecDeque<Envelope>,
+    /// Core replies to hide, already answered by the shim: (client, msg_id).
+    hidden_replies: BTreeSet<(Id, u64)>,
+    /// Core `forward_ok`s to hide: (origin, fwd_id).
+    hidden_forwards: BTreeSet<(Id, u64)>,
+    /// `ryw_read`s this shim waits on itself.
+    held: Vec<Held>,
+    next_msg_id: u64,
+}
+
+/// A `ryw_read` held by `serve-stale-after-wait`.
+struct Held {
+    client: Id,
+    msg_id: Option<u64>,
+    key: Key,
+    token: u64,
+    arrived: Millis,
+    until: Millis,
+}
+
+impl Planted {
+    /// Serves held reads: correctly once applied, stale once the bound passed.
+    fn serve_held(&mut self, now: Millis) {
+        let applied = self.inner.applied_index();
+        let (due, waiting): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.token <= applied || now >= h.until);
+        self.held = waiting;
+        for h in due {
+            let reply = Payload::Reply(OpResult::RywReadOk {
+                value: self.value(&h.key),
+                served_by: self.me(),
+                applied_index: applied,
+                how: Served::Locally {
+                    waited_ms: now.since(h.arrived),
+                },
+            });
+            self.send(h.client, h.msg_id, reply);
+        }
+    }
+
+    fn me(&self) -> Id {
+        self.inner.id().cloned().unwrap_or(Id::Node(0))
+    }
+
+    fn send(&mut self, dest: Id, in_reply_to: Option<u64>, payload: Payload) {
+        self.next_msg_id += 1;
+        let envelope = Envelope {
+            src: self.me(),
+            dest,
+            body: Body {
+                msg_id: Some(self.next_msg_id),
+                in_reply_to,
+                payload,
+            },
+        };
+        self.outbox.push_back(envelope);
+    }
+
+    fn value(&self, key: &Key) -> Value {
+        self.inner
+            .kv()
+            .get(key)
+            .map_or(Value::Null, |v| v.value.clone())
+    }
+
+    /// The value as if every entry in the log were already applied.
+    fn uncommitted_value(&self, key: &Key) -> Value {
+        let mut value = self.value(key);
+        let log = self.inner.log();
+        for index in self.inner.applied_index() + 1..=log.last_index() {
+            match log.get(index).map(|e| &e.command) {
+                Some(Command::Write { key: k, value: v }) if k == key => value = v.clone(),
+                Some(Command::Cas {
+                    key: k,
+                    from,
+                    to,
+                    create_if_not_exists,
+                }) if k == key
+                    && (value == *from || (value.is_null() && *create_if_not_exists)) =>
+                {
+                    value = to.clone();
+                }
+                _ => {}
+            }
+        }
+        value
+    }
+
+    fn ryw_reply(&self, value: Value, applied_index: u64) -> Payload {
+        Payload::Reply(OpResult::RywReadOk {
+            value,
+            served_by: self.me(),
+            applied_index,
+            how: Served::Locally { waited_ms: 0 },
+        })
+    }
+
+    /// Returns true when the shim handled the message itself.
+    fn intercept(&mut self, now: Millis, envelope: &Envelope) -> bool {
+        let from = envelope.src.clone();
+        let msg_id = envelope.body.msg_id;
+        let leads = self.inner.role() == RoleKind::Leader;
+        match (self.bug, &envelope.body.payload) {
+            (Bug::SkipTokenCheck, Payload::Request(ClientOp::RywRead { key, .. }))
+                if self.inner.id().is_some() =>
+            {
+                let reply = self.ryw_reply(self.value(key), self.inner.applied_index());
+                self.send(from, msg_id, reply);
+                true
+            }
+            (
+                Bug::ReadUncommitted,
+                Payload::Request(ClientOp::RywRead {
+                    key,
+                    last_write_index,
+                    ..
+                }),
+            ) if self.inner.log().last_index() >= *last_write_index => {
+                let reply =
+                    self.ryw_reply(self.uncommitted_value(key), self.inner.log().last_index());
+                self.send(from, msg_id, reply);
+                true
+            }
+            (
+                Bug::ServeStaleAfterWait,
+                Payload::Request(ClientOp::RywRead {
+                    key,
+                    last_write_index,
+                    prefer_follower: true,
+                }),
+            ) if !leads && self.inner.id().is_some() => {
+                self.held.push(Held {
+                    client: from,
+                    msg_id,
+                    key: key.clone(),
+                    token: *last_write_index,
+                    arrived: now,
+                    until: now.plus(self.inner.config().ryw_wait_ms_max),
+                });
+                self.serve_held(now);
+                true
+            }
+            (Bug::StaleLeaderRead, Payload::Request(ClientOp::Read { key })) if leads => {
+                let result = self.lin_read(key);
+                self.send(from, msg_id, Payload::Reply(result));
+                true
+            }
+            (Bug::StaleLeaderRead, Payload::Forward(f))
+                if leads && matches!(f.op, ClientOp::Read { .. }) =>
+            {
+                let result = self.lin_read(f.op.key());
+                let reply = Payload::ForwardOk(ForwardOk {
+                    fwd_id: f.fwd_id,
+                    result,
+                });
+                self.send(from, None, reply);
+                true
+            }
+            (Bug::AckBeforeCommit, Payload::Request(ClientOp::Write { .. })) if leads => {
+                self.inner.handle_message(now, envelope.clone());
+                let commit_index = self.inner.log().last_index();
+                if let Some(id) = msg_id {
+                    self.hidden_replies.insert((from.clone(), id));
+                }
+                self.send(
+                    from,
+                    msg_id,
+                    Payload::Reply(OpResult::WriteOk { commit_index }),
+                );
+                true
+            }
+            (Bug::AckBeforeCommit, Payload::Forward(f))
+                if leads && matches!(f.op, ClientOp::Write { .. }) =>
+            {
+                self.inner.handle_message(now, envelope.clone());
+                let commit_index = self.inner.log().last_index();
+                self.hidden_forwards.insert((from.clone(), f.fwd_id));
+                let reply = Payload::ForwardOk(ForwardOk {
+                    fwd_id: f.fwd_id,
+                    result: OpResult::WriteOk { commit_index },
+                });
+                self.send(from, None, reply);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn lin_read(&self, key: &Key) -> OpResult {
+        match self.inner.kv().get(key) {
+            Some(v) => OpResult::ReadOk {
+                value: v.value.clone(),
+            },
+            None => OpResult::error(ErrorCode::KEY_DOES_NOT_EXIST, "no such key"),
+        }
+    }
+
+    fn hidden(&mut self, envelope: &Envelope) -> bool {
+        match &envelope.body.payload {
+            Payload::Reply(OpResult::WriteOk { .. }) => envelope
+                .body
+                .in_reply_to
+                .is_some_and(|id| self.hidden_replies.remove(&(envelope.dest.clone(), id))),
+            Payload::ForwardOk(f) => self
+                .hidden_forwards
+                .remove(&(envelope.dest.clone(), f.fwd_id)),
+            _ => false,
+        }
+    }
+}
+
+impl SimNode for Planted {
+    fn handle_message(&mut self, now: Millis, envelope: Envelope) {
+        if !self.intercept(now, &envelope) {
+            self.inner.handle_message(now, envelope);
+        }
+        self.serve_held(now);
+    }
+
+    fn handle_timeout(&mut self, now: Millis) {
+        self.inner.handle_timeout(now);
+        self.serve_held(now);
+    }
+
+    fn poll_transmit(&mut self) -> Option<Envelope> {
+        if let Some(envelope) = self.outbox.pop_front() {
+            return Some(envelope);
+        }
+        loop {
+            let envelope = self.inner.poll_transmit()?;
+            if !self.hidden(&envelope) {
+                return Some(envelope);
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Millis> {
+        let held = self.held.iter().map(|h| h.until).min();
+        match (self.inner.poll_timeout(), held) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn core(&self) -> &Node {
+        &self.inner
+    }
+}

@@ -1,0 +1,219 @@
+//! Property-based fuzzing of whole schedules, and proof that the checkers
+//! catch the planted bugs.
+//!
+//! All proptest runners here share this file's regression file, so every
+//! schedule that ever caught a planted bug is replayed against the real
+//! store by `fuzzed_schedules_never_violate_any_checker`, forever.
+
+use std::process::Command;
+
+use proptest::prelude::*;
+use proptest::test_runner::{
+    Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner,
+};
+use ryw_sim::bugs::Bug;
+use ryw_sim::world::NodeFactory;
+use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
+use ryw_tests::schedule::{events, run_strategy};
+use ryw_tests::{display_path, scenario_files, workspace_binary};
+
+/// Standard-scenario seeds within which every planted bug must be caught.
+const SEEDS_MAX: u64 = 200;
+/// "A handful of events": the most faults a shrunk failing schedule may keep.
+const SHRUNK_FAULTS_MAX: usize = 3;
+
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn simulate(scenario: &Scenario, seed: u64, factory: &NodeFactory) -> Summary {
+    run(
+        scenario,
+        RunOptions {
+            seed,
+            trace: None,
+            hash_trace: false,
+            factory,
+        },
+    )
+}
+
+/// Saves a failing schedule where `ryw-sim run FILE --seed N` can take it.
+fn save_case(name: &str, scenario: &Scenario) -> String {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-cases");
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(format!("{name}.json"));
+    let json = serde_json::to_string_pretty(scenario).expect("scenarios serialise");
+    let _ = std::fs::write(&path, &json);
+    path.display().to_string()
+}
+
+fn persistent_config(cases: u32) -> Config {
+    Config {
+        cases,
+        max_shrink_iters: 1_000,
+        // Next to this file: tests/tests/schedule_fuzz.proptest-regressions.
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
+            "proptest-regressions",
+        ))),
+        source_file: Some(file!()),
+        ..Config::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(persistent_config(cases(48)))]
+
+    #[test]
+    fn fuzzed_schedules_never_violate_any_checker((scenario, seed) in run_strategy()) {
+        let summary = simulate(&scenario, seed, &real_node);
+        if !summary.violations.is_empty() {
+            let file = save_case("real-store-failure", &scenario);
+            prop_assert!(
+                false,
+                "{}\nschedule saved to {file}; replay: ryw-sim run {file} --seed {seed}\n{}",
+                summary.violations[0],
+                serde_json::to_string_pretty(&scenario).unwrap_or_default()
+            );
+        }
+    }
+}
+
+fn caught(bug: Bug, summary: &Summary) -> bool {
+    summary
+        .violations
+        .iter()
+        .any(|v| v.checker == bug.caught_by())
+}
+
+/// Sweeps the standard scenarios seed by seed; returns the first catch.
+fn first_catch(bug: Bug) -> Option<(String, u64, Summary)> {
+    let factory = bug.factory();
+    let scenarios: Vec<(String, Scenario)> = scenario_files()
+        .iter()
+        .map(|p| (display_path(p), Scenario::load(p).expect("parses")))
+        .collect();
+    (0..SEEDS_MAX).find_map(|seed| {
+        scenarios.iter().find_map(|(path, scenario)| {
+            let summary = simulate(scenario, seed, &*factory);
+            caught(bug, &summary).then(|| (path.clone(), seed, summary))
+        })
+    })
+}
+
+fn assert_teeth(bug: Bug) {
+    // 1. A sweep of the standard scenarios catches it, with the right checker.
+    let (path, seed, summary) = first_catch(bug)
+        .unwrap_or_else(|| panic!("{} escaped {SEEDS_MAX} seeds of every scenario", bug.name()));
+    let violation = summary
+        .violations
+        .iter()
+        .find(|v| v.checker == bug.caught_by())
+        .expect("caught");
+    println!(
+        "{}: caught by {} at seed {seed}, so after {} seeds ({path}): {violation}",
+        bug.name(),
+        bug.caught_by(),
+        seed + 1,
+    );
+
+    // 2. The printed replay command reproduces it.
+    let command = {
+        let mut s = summary.clone();
+        s.bug = Some(bug.name().into());
+        s.replay_command(&path)
+    };
+    let args: Vec<&str> = command.split_whitespace().skip(1).collect();
+    let out = Command::new(workspace_binary("ryw-sim"))
+        .args(&args)
+        .arg("--json")
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
+        .output()
+        .expect("ryw-sim runs");
+    assert_eq!(out.status.code(), Some(1), "`{command}` exits 1");
+    let replayed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(
+        replayed["violations"],
+        serde_json::to_value(&summary.violations).expect("serialises"),
+        "`{command}` reproduces the same violations"
+    );
+
+    // 3. proptest finds a failing schedule and shrinks it to a handful of events.
+    let factory = bug.factory();
+    let config = persistent_config(300);
+    let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let result = runner.run(&run_strategy(), |(scenario, seed)| {
+        let summary = simulate(&scenario, seed, &*factory);
+        prop_assert!(!caught(bug, &summary));
+        Ok(())
+    });
+    let (minimal, minimal_seed) = match result {
+        Err(TestError::Fail(_, case)) => case,
+        other => panic!(
+            "proptest found no schedule exposing {}: {other:?}",
+            bug.name()
+        ),
+    };
+    let file = save_case(bug.name(), &minimal);
+    println!(
+        "{}: shrunk to {} faults, {} sessions, {} ms; replay: ryw-sim run {file} --seed {minimal_seed} --bug {}\n{}",
+        bug.name(),
+        events(&minimal),
+        minimal.workload.sessions,
+        minimal.duration_ms,
+        bug.name(),
+        serde_json::to_string_pretty(&minimal).unwrap_or_default()
+    );
+    assert!(
+        events(&minimal) <= SHRUNK_FAULTS_MAX,
+        "shrunk schedule still has {} faults",
+        events(&minimal)
+    );
+    let again = simulate(&minimal, minimal_seed, &*factory);
+    assert!(
+        caught(bug, &again),
+        "the shrunk schedule replays the failure"
+    );
+    let reparsed = Scenario::parse(&serde_json::to_string(&minimal).expect("serialises"))
+        .expect("the shrunk schedule is a valid scenario file");
+    assert!(caught(bug, &simulate(&reparsed, minimal_seed, &*factory)));
+}
+
+#[test]
+fn skip_token_check_is_caught_replayed_and_shrunk() {
+    assert_teeth(Bug::SkipTokenCheck);
+}
+
+#[test]
+fn read_uncommitted_is_caught_replayed_and_shrunk() {
+    assert_teeth(Bug::ReadUncommitted);
+}
+
+#[test]
+fn ack_before_commit_is_caught_replayed_and_shrunk() {
+    assert_teeth(Bug::AckBeforeCommit);
+}
+
+#[test]
+fn stale_leader_read_is_caught_replayed_and_shrunk() {
+    assert_teeth(Bug::StaleLeaderRead);
+}
+
+#[test]
+fn serve_stale_after_wait_is_caught_replayed_and_shrunk() {
+    assert_teeth(Bug::ServeStaleAfterWait);
+}
+
+#[test]
+fn committed_shrunk_case_still_exposes_its_bug_and_passes_on_the_real_store() {
+    let path = ryw_tests::scenarios_dir().join("shrunk/ack-before-commit.json");
+    let scenario = Scenario::load(&path).expect("parses");
+    let seed = 10237432512530943969;
+    let bug = Bug::AckBeforeCommit;
+    assert!(caught(bug, &simulate(&scenario, seed, &*bug.factory())));
+    assert!(simulate(&scenario, seed, &real_node).violations.is_empty());
+}
