@@ -11,6 +11,7 @@ fn traced(scenario: &Scenario, seed: u64) -> Summary {
             seed,
             trace: None,
             hash_trace: true,
+            record: false,
             factory: &real_node,
         },
     );

@@ -18,6 +18,7 @@ fn every_scenario_passes_every_checker() {
                     seed,
                     trace: None,
                     hash_trace: false,
+                    record: false,
                     factory: &real_node,
                 },
             );
@@ -51,6 +52,7 @@ fn healthy_cluster_serves_most_reads_where_asked() {
             seed: 3,
             trace: None,
             hash_trace: false,
+            record: false,
             factory: &real_node,
         },
     );

@@ -36,6 +36,7 @@ fn simulate(scenario: &Scenario, seed: u64, factory: &NodeFactory) -> Summary {
             seed,
             trace: None,
             hash_trace: false,
+            record: false,
             factory,
         },
     )

@@ -108,3 +108,102 @@ fn sweep_shards_split_the_seed_range_and_report_a_tally() {
         "{stdout}"
     );
 }
+
+/// Checks that tags nest properly; returns how often each element occurs.
+fn parse_svg(text: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut open: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').expect("every tag closes") + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if let Some(name) = tag.strip_prefix('/') {
+            assert_eq!(open.pop().as_deref(), Some(name), "tags nest");
+        } else {
+            let name: String = tag
+                .chars()
+                .take_while(|c| !c.is_whitespace() && *c != '/')
+                .collect();
+            *counts.entry(name.clone()).or_insert(0) += 1;
+            if !tag.ends_with('/') {
+                open.push(name);
+            }
+        }
+    }
+    assert!(open.is_empty(), "unclosed: {open:?}");
+    counts
+}
+
+#[test]
+fn svg_of_a_failing_run_shows_timelines_arrows_and_the_violation() {
+    let file = std::env::temp_dir().join(format!("ryw-diagram-{}.svg", std::process::id()));
+    let path = file.to_str().expect("utf-8");
+    let (code, stdout, stderr) = sim(&[
+        "run",
+        "sim-scenarios/shrunk/ack-before-commit.json",
+        "--seed",
+        "10237432512530943969",
+        "--bug",
+        "ack-before-commit",
+        "--svg",
+        path,
+        "--from-ms",
+        "380",
+        "--to-ms",
+        "470",
+    ]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let svg = std::fs::read_to_string(&file).expect("svg written");
+    let counts = parse_svg(&svg);
+    assert!(
+        svg.matches(r#"<line class="arrow"#).count() > 50,
+        "arrows drawn: {counts:?}"
+    );
+    assert_eq!(
+        svg.matches(r#"<g class="timeline">"#).count(),
+        3 + 5,
+        "3 nodes and 5 clients"
+    );
+    assert!(svg.contains(r#"class="highlight""#) && svg.contains(r#"class="violation""#));
+    assert!(svg.contains("this read"), "the stale read is labelled");
+    assert!(
+        svg.contains(r#"class="fault pause""#),
+        "the pause is shaded"
+    );
+    assert!(
+        svg.contains(r#"class="leader""#),
+        "a leader change is marked"
+    );
+    let arrows = svg.matches(r#"<line class="arrow"#).count();
+    assert!(counts["title"] >= arrows, "every arrow has a hover text");
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn svg_of_a_healthy_run_has_no_highlight_and_stays_small() {
+    let file = std::env::temp_dir().join(format!("ryw-healthy-{}.svg", std::process::id()));
+    let path = file.to_str().expect("utf-8");
+    let (code, _, _) = sim(&[
+        "run",
+        "sim-scenarios/loss-duplication.json",
+        "--seed",
+        "2",
+        "--svg",
+        path,
+    ]);
+    assert_eq!(code, 0);
+    let svg = std::fs::read_to_string(&file).expect("svg written");
+    parse_svg(&svg);
+    assert!(!svg.contains(r#"class="highlight""#));
+    assert!(
+        svg.contains("arrow dropped"),
+        "lost messages are drawn cut short"
+    );
+    assert!(
+        svg.len() < 6_000_000,
+        "a whole run stays browser-sized: {} bytes",
+        svg.len()
+    );
+    let _ = std::fs::remove_file(&file);
+}

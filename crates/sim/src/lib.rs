@@ -4,6 +4,7 @@
 
 pub mod bugs;
 pub mod checkers;
+pub mod diagram;
 pub mod network;
 pub mod report;
 pub mod scenario;

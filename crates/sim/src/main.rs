@@ -15,6 +15,7 @@ use ryw_sim::{real_node, run, RunOptions, Scenario};
 
 const USAGE: &str = "usage:
   ryw-sim run SCENARIO --seed N [--trace FILE] [--json] [--bug NAME]
+              [--svg FILE [--from-ms A] [--to-ms B]]
   ryw-sim sweep SCENARIO... --seeds A..B [--jobs J] [--shard K/N] [--bug NAME]
   ryw-sim bugs";
 
@@ -108,7 +109,18 @@ fn number(flag: &str, text: &str) -> Result<u64, String> {
 }
 
 fn cmd_run(args: &[String]) -> Result<bool, String> {
-    let args = parse(args, &["--seed", "--trace", "--bug"], &["--json"])?;
+    let args = parse(
+        args,
+        &[
+            "--seed",
+            "--trace",
+            "--bug",
+            "--svg",
+            "--from-ms",
+            "--to-ms",
+        ],
+        &["--json"],
+    )?;
     let (factory, bug) = factory(&args)?;
     let [path] = args.positional.as_slice() else {
         return Err(format!("run takes one scenario file\n{USAGE}"));
@@ -132,10 +144,28 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
             seed,
             trace,
             hash_trace: false,
+            record: args.value("--svg").is_some(),
             factory: &*factory,
         },
     );
     summary.bug = bug;
+    if let (Some(file), Some(recording)) = (args.value("--svg"), summary.recording.take()) {
+        let from_ms = args
+            .value("--from-ms")
+            .map(|v| number("--from-ms", v))
+            .transpose()?
+            .unwrap_or(0);
+        let to_ms = args
+            .value("--to-ms")
+            .map(|v| number("--to-ms", v))
+            .transpose()?
+            .unwrap_or(u64::MAX);
+        if from_ms >= to_ms {
+            return Err(format!("--from-ms {from_ms} must be below --to-ms {to_ms}"));
+        }
+        let svg = ryw_sim::diagram::render(&recording, &summary.violations, from_ms, to_ms);
+        std::fs::write(file, svg).map_err(|e| format!("--svg {file}: {e}"))?;
+    }
     if args.has("--json") {
         println!(
             "{}",
@@ -210,6 +240,7 @@ fn cmd_sweep(args: &[String]) -> Result<bool, String> {
                         seed,
                         trace: None,
                         hash_trace: false,
+                        record: false,
                         factory: &*factory,
                     },
                 );

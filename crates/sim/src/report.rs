@@ -32,6 +32,9 @@ pub struct Summary {
     pub bug: Option<String>,
     /// FNV-1a of the trace (when tracing or hashing).
     pub trace_hash: Option<String>,
+    /// What a diagram needs, when the run was asked to record it.
+    #[serde(skip)]
+    pub recording: Option<crate::diagram::Recording>,
 }
 
 impl Summary {

@@ -9,6 +9,14 @@ use ryw_core::{ClientOp, Id, Key, Millis, Value};
 
 use crate::scenario::Workload;
 
+/// An acknowledged write: its log index, value, and when the ack arrived.
+#[derive(Clone, Debug)]
+pub struct Acked {
+    pub index: u64,
+    pub value: Value,
+    pub at_ms: u64,
+}
+
 /// A request in flight.
 #[derive(Clone, Debug)]
 pub struct Outstanding {
@@ -28,8 +36,8 @@ pub struct Session {
     next_msg_id: u64,
     /// Highest `commit_index` acknowledged (and, in monotonic mode, applied index read at).
     pub token: u64,
-    /// Per key: log index and value of the newest write this session saw acknowledged.
-    pub acked: BTreeMap<Key, (u64, Value)>,
+    /// Per key: the newest write this session saw acknowledged.
+    pub acked: BTreeMap<Key, Acked>,
     /// Per key: log index of the newest value this session has read (monotonic reads).
     pub seen: BTreeMap<Key, u64>,
     /// Last value this session knows per key, for cas `from`.

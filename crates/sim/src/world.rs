@@ -15,6 +15,7 @@ use crate::checkers::linearizability::{self, HistoryOp, LinOp};
 use crate::checkers::liveness::Liveness;
 use crate::checkers::raft::LogSafety;
 use crate::checkers::{ryw, Violation};
+use crate::diagram::{self, Arrow, Mark, Recording, Span};
 use crate::network::{Fate, Network};
 use crate::report::Summary;
 use crate::scenario::{FaultKind, Scenario};
@@ -65,13 +66,19 @@ pub struct RunOptions<'a> {
     /// Hash the trace even when it is not written (determinism checks).
     pub hash_trace: bool,
     pub factory: &'a NodeFactory,
+    /// Record every message, fault and leader change for a diagram.
+    pub record: bool,
 }
+
+/// Arrow id of a message that is not being recorded.
+const NO_ARROW: u32 = u32::MAX;
 
 enum EventKind {
     ToNode {
         node: usize,
         envelope: Envelope,
         incarnation: u32,
+        arrow: u32,
     },
     ToClient {
         envelope: Envelope,
@@ -123,7 +130,7 @@ struct Slot {
     /// Bumped by every crash: messages sent to an earlier life are lost.
     incarnation: u32,
     paused: bool,
-    backlog: Vec<Envelope>,
+    backlog: Vec<(Envelope, u32)>,
     timer_generation: u64,
     timer_at: Option<Millis>,
 }
@@ -152,7 +159,7 @@ struct World<'a> {
     log: LogSafety,
     read_violations: Vec<Violation>,
     liveness: Liveness,
-    acknowledged: Vec<(String, u64, Key, Value)>,
+    acknowledged: Vec<(String, u64, u64, Key, Value)>,
     /// lin-kv operations for the linearizability checker.
     history: Vec<HistoryOp>,
     /// Orders invocations and completions (several can share a millisecond).
@@ -160,6 +167,11 @@ struct World<'a> {
     trace: crate::trace::Trace,
     summary: Summary,
     factory: &'a NodeFactory,
+    recording: Option<Recording>,
+    /// Per node: the term of its last leadership mark.
+    leader_terms: Vec<u64>,
+    /// Per fault: the timelines it shades and since when.
+    open_spans: Vec<Option<(Vec<usize>, u64, String, String)>>,
 }
 
 /// Runs one scenario with one seed.
@@ -230,6 +242,15 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
             ..Summary::default()
         },
         factory: options.factory,
+        recording: options.record.then(|| Recording {
+            lanes: (1..=scenario.nodes)
+                .map(|k| format!("n{k}"))
+                .chain((1..=scenario.workload.sessions).map(|k| format!("c{k}")))
+                .collect(),
+            ..Recording::default()
+        }),
+        leader_terms: vec![0; scenario.nodes],
+        open_spans: scenario.faults.iter().map(|_| None).collect(),
         scenario,
     };
     world.start();
@@ -280,7 +301,8 @@ impl World<'_> {
                     node,
                     envelope,
                     incarnation,
-                } => self.deliver_to_node(node, envelope, incarnation),
+                    arrow,
+                } => self.deliver_to_node(node, envelope, incarnation, arrow),
                 EventKind::ToClient { envelope } => self.deliver_to_client(envelope),
                 EventKind::Timer { node, generation } => {
                     let slot = &self.slots[node];
@@ -303,15 +325,54 @@ impl World<'_> {
         }
     }
 
-    fn deliver_to_node(&mut self, node: usize, envelope: Envelope, incarnation: u32) {
+    /// Records a message for the diagram; returns its arrow id.
+    fn record_arrow(&mut self, envelope: &Envelope, arrive: Millis, dropped: bool) -> u32 {
+        let Some(rec) = self.recording.as_mut() else {
+            return NO_ARROW;
+        };
+        let nodes = self.slots.len();
+        let lane = |id: &Id| match *id {
+            Id::Node(k) if (1..=nodes as u32).contains(&k) => Some(k as usize - 1),
+            Id::Client(k) if k >= 1 => Some(nodes + k as usize - 1),
+            _ => None,
+        };
+        let (Some(from), Some(to)) = (lane(&envelope.src), lane(&envelope.dest)) else {
+            return NO_ARROW;
+        };
+        rec.arrows.push(Arrow {
+            from,
+            to,
+            sent_ms: self.now.as_ms(),
+            arrived_ms: arrive.as_ms(),
+            dropped,
+            kind: envelope.body.payload.type_name().to_owned(),
+            title: diagram::truncate_title(&ryw_core::codec::encode(envelope)),
+        });
+        (rec.arrows.len() - 1) as u32
+    }
+
+    fn arrow_arrived(&mut self, arrow: u32, dropped: bool) {
+        let now_ms = self.now.as_ms();
+        if let Some(a) = self
+            .recording
+            .as_mut()
+            .and_then(|r| r.arrows.get_mut(arrow as usize))
+        {
+            a.arrived_ms = now_ms;
+            a.dropped |= dropped;
+        }
+    }
+
+    fn deliver_to_node(&mut self, node: usize, envelope: Envelope, incarnation: u32, arrow: u32) {
         let slot = &mut self.slots[node];
         if slot.node.is_none() || slot.incarnation != incarnation {
             self.summary.dropped += 1;
             self.trace.message(self.now, "drop", &envelope);
+            self.arrow_arrived(arrow, true);
             return;
         }
         if slot.paused {
-            slot.backlog.push(envelope);
+            slot.backlog.push((envelope, arrow));
             return;
         }
         self.summary.delivered += 1;
@@ -334,6 +395,8 @@ impl World<'_> {
                         Fate::Blocked | Fate::Lost => {
                             self.summary.dropped += 1;
                             self.trace.message(now, "drop", &envelope);
+                            let shown_ms = self.scenario.network.delay_ms_max.max(2);
+                            self.record_arrow(&envelope, now.plus(shown_ms), true);
                         }
                         Fate::Delivered { delays_ms, copies } => {
                             let incarnation = self.slots[to].incarnation;
@@ -341,28 +404,29 @@ impl World<'_> {
                                 self.summary.duplicated += 1;
                                 self.trace.message(now, "duplicate", &envelope);
                                 let copy = envelope.clone();
-                                self.schedule(
-                                    now.plus(delays_ms[1]),
-                                    EventKind::ToNode {
-                                        node: to,
-                                        envelope: copy,
-                                        incarnation,
-                                    },
-                                );
-                            }
-                            self.schedule(
-                                now.plus(delays_ms[0]),
-                                EventKind::ToNode {
+                                let arrow = self.record_arrow(&copy, now.plus(delays_ms[1]), false);
+                                let event = EventKind::ToNode {
                                     node: to,
-                                    envelope,
+                                    envelope: copy,
                                     incarnation,
-                                },
-                            );
+                                    arrow,
+                                };
+                                self.schedule(now.plus(delays_ms[1]), event);
+                            }
+                            let arrow = self.record_arrow(&envelope, now.plus(delays_ms[0]), false);
+                            let event = EventKind::ToNode {
+                                node: to,
+                                envelope,
+                                incarnation,
+                                arrow,
+                            };
+                            self.schedule(now.plus(delays_ms[0]), event);
                         }
                     }
                 }
                 Id::Client(_) => {
                     let delay_ms = self.network.client_link_ms(i);
+                    self.record_arrow(&envelope, now.plus(delay_ms), false);
                     self.schedule(now.plus(delay_ms), EventKind::ToClient { envelope });
                 }
                 _ => {
@@ -375,6 +439,17 @@ impl World<'_> {
             return;
         };
         self.log.observe(now.as_ms(), i, node.core());
+        if let Some(rec) = self.recording.as_mut() {
+            let core = node.core();
+            if core.role() == RoleKind::Leader && self.leader_terms[i] != core.term() {
+                self.leader_terms[i] = core.term();
+                rec.marks.push(Mark {
+                    lane: i,
+                    at_ms: now.as_ms(),
+                    text: format!("leader t{}", core.term()),
+                });
+            }
+        }
         let wake = node.poll_timeout();
         let slot = &mut self.slots[i];
         if wake != slot.timer_at {
@@ -429,14 +504,14 @@ impl World<'_> {
         };
         let delay_ms = self.network.client_link_ms(request.node);
         let incarnation = self.slots[request.node].incarnation;
-        self.schedule(
-            now.plus(delay_ms),
-            EventKind::ToNode {
-                node: request.node,
-                envelope,
-                incarnation,
-            },
-        );
+        let arrow = self.record_arrow(&envelope, now.plus(delay_ms), false);
+        let event = EventKind::ToNode {
+            node: request.node,
+            envelope,
+            incarnation,
+            arrow,
+        };
+        self.schedule(now.plus(delay_ms), event);
         let timeout = now.plus(self.scenario.workload.client_timeout_ms);
         self.schedule(
             timeout,
@@ -577,12 +652,22 @@ impl World<'_> {
             | (ClientOp::Cas { to: value, .. }, OpResult::CasOk { commit_index }) => {
                 let s = &mut self.sessions[session];
                 s.token = s.token.max(commit_index);
-                if s.acked.get(&key).is_none_or(|(i, _)| *i < commit_index) {
-                    s.acked.insert(key.clone(), (commit_index, value.clone()));
+                if s.acked.get(&key).is_none_or(|a| a.index < commit_index) {
+                    let acked = crate::workload::Acked {
+                        index: commit_index,
+                        value: value.clone(),
+                        at_ms: now_ms,
+                    };
+                    s.acked.insert(key.clone(), acked);
                 }
                 s.learn_value(&key, value);
-                self.acknowledged
-                    .push((s.client.to_string(), commit_index, key, value.clone()));
+                self.acknowledged.push((
+                    s.client.to_string(),
+                    now_ms,
+                    commit_index,
+                    key,
+                    value.clone(),
+                ));
                 self.liveness.completed(true, sent_ms, now_ms);
                 self.count(&request.op, "ok");
             }
@@ -619,12 +704,12 @@ impl World<'_> {
                 self.count(&request.op, outcome);
             }
             (op, other) => {
-                self.read_violations.push(Violation {
-                    checker: "protocol",
-                    at_ms: now_ms,
-                    session: Some(self.sessions[session].client.to_string()),
-                    detail: format!("{} answered with {}", op.type_name(), other.type_name()),
-                });
+                self.read_violations.push(Violation::new(
+                    "protocol",
+                    now_ms,
+                    Some(self.sessions[session].client.to_string()),
+                    format!("{} answered with {}", op.type_name(), other.type_name()),
+                ));
             }
         }
     }
@@ -749,6 +834,11 @@ impl World<'_> {
         }
         let detail = format!("start faults[{index}] {}", describe(&fault.kind, &applied));
         self.trace.note(self.now, "fault", &detail);
+        if self.recording.is_some() {
+            let lanes = shaded_lanes(&fault.kind, &applied);
+            let kind = span_kind(&fault.kind).to_owned();
+            self.open_spans[index] = Some((lanes, self.now.as_ms(), kind, detail));
+        }
         self.applied_faults[index] = Some(applied);
     }
 
@@ -761,6 +851,7 @@ impl World<'_> {
             describe(&self.scenario.faults[index].kind, &applied)
         );
         self.trace.note(self.now, "heal", &detail);
+        self.close_span(index);
         match applied {
             Applied::Cuts(cuts) => {
                 for (a, b) in cuts {
@@ -772,8 +863,11 @@ impl World<'_> {
                 self.slots[x].paused = false;
                 let backlog = std::mem::take(&mut self.slots[x].backlog);
                 let now = self.now;
+                for &(_, arrow) in &backlog {
+                    self.arrow_arrived(arrow, false);
+                }
                 if let Some(node) = self.slots[x].node.as_mut() {
-                    for envelope in backlog {
+                    for (envelope, _) in backlog {
                         self.summary.delivered += 1;
                         self.trace.message(now, "deliver", &envelope);
                         node.handle_message(now, envelope);
@@ -796,8 +890,28 @@ impl World<'_> {
         }
     }
 
+    /// Turns a fault's open shading into spans on its timelines.
+    fn close_span(&mut self, index: usize) {
+        let now_ms = self.now.as_ms();
+        let open = self.open_spans[index].take();
+        if let (Some((lanes, from_ms, kind, title)), Some(rec)) = (open, self.recording.as_mut()) {
+            for lane in lanes {
+                rec.spans.push(Span {
+                    lane,
+                    from_ms,
+                    to_ms: now_ms,
+                    kind: kind.clone(),
+                    title: title.clone(),
+                });
+            }
+        }
+    }
+
     fn finish(mut self) -> Summary {
         let end_ms = self.now.as_ms();
+        for index in 0..self.open_spans.len() {
+            self.close_span(index);
+        }
         // Make sure the oracle has everything any node committed.
         for i in 0..self.slots.len() {
             if let Some(node) = self.slots[i].node.as_ref() {
@@ -810,21 +924,16 @@ impl World<'_> {
                 self.record(session, &request, None, None);
             }
         }
-        for (session, index, key, value) in std::mem::take(&mut self.acknowledged) {
+        for (session, acked_ms, index, key, value) in std::mem::take(&mut self.acknowledged) {
             self.log
-                .check_acknowledged(end_ms, &session, index, &key, &value);
+                .check_acknowledged(end_ms, (&session, acked_ms), index, &key, &value);
         }
         let mut violations = std::mem::take(&mut self.log.violations);
         violations.extend(std::mem::take(&mut self.read_violations));
         violations.extend(self.liveness.verdict());
         let (non_linearizable, undecided) = linearizability::check(&self.history);
         for detail in non_linearizable {
-            violations.push(Violation {
-                checker: "linearizability",
-                at_ms: end_ms,
-                session: None,
-                detail,
-            });
+            violations.push(Violation::new("linearizability", end_ms, None, detail));
         }
         self.summary.linearizability_undecided_keys = undecided;
         violations.sort_by_key(|v| v.at_ms);
@@ -836,6 +945,10 @@ impl World<'_> {
             summary.trace_hash = Some(format!("{hash:016x}"));
         }
         let _ = self.seed;
+        summary.recording = self.recording.take().map(|mut rec| {
+            rec.end_ms = end_ms;
+            rec
+        });
         summary
     }
 }
@@ -860,4 +973,44 @@ fn describe(kind: &FaultKind, applied: &Applied) -> String {
         Applied::Pause(x) => format!("pause {}", name(x)),
         Applied::Crash(x) => format!("crash {}", name(x)),
     }
+}
+
+fn span_kind(kind: &FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Lag { .. } => "lag",
+        FaultKind::Pause { .. } => "pause",
+        FaultKind::Crash { .. } => "crash",
+        _ => "partition",
+    }
+}
+
+/// The timelines a fault shades: the nodes it cuts off, slows, pauses or crashes.
+fn shaded_lanes(kind: &FaultKind, applied: &Applied) -> Vec<usize> {
+    let mut lanes: Vec<usize> = match (kind, applied) {
+        (_, Applied::Lag(x, _) | Applied::Pause(x) | Applied::Crash(x)) => vec![*x],
+        // Isolate cuts one node from all others: shade the node common to every cut.
+        (FaultKind::Isolate { .. }, Applied::Cuts(cuts)) => {
+            let first = cuts.first().map_or(0, |&(a, _)| a);
+            let common = if cuts.iter().all(|&(a, b)| a == first || b == first) {
+                first
+            } else {
+                cuts.first().map_or(0, |&(_, b)| b)
+            };
+            vec![common]
+        }
+        // A split cuts both ways; its minority is the side with more cuts per node.
+        (FaultKind::Split { .. }, Applied::Cuts(cuts)) => {
+            let outgoing = |n: usize| cuts.iter().filter(|&&(a, _)| a == n).count();
+            let most = cuts.iter().map(|&(a, _)| outgoing(a)).max().unwrap_or(0);
+            cuts.iter()
+                .map(|&(a, _)| a)
+                .filter(|&a| outgoing(a) == most)
+                .collect()
+        }
+        (FaultKind::OneWay { .. }, Applied::Cuts(cuts)) => cuts.iter().map(|&(a, _)| a).collect(),
+        (_, Applied::Cuts(cuts)) => cuts.iter().flat_map(|&(a, b)| [a, b]).collect(),
+    };
+    lanes.sort_unstable();
+    lanes.dedup();
+    lanes
 }

@@ -37,15 +37,11 @@ impl Liveness {
         let deadline = self.healed_at_ms + self.bound_ms;
         let late = |done: Option<u64>| done.is_none_or(|t| t > deadline);
         if late(self.write_done_ms) || late(self.read_done_ms) {
-            Some(Violation {
-                checker: "liveness",
-                at_ms: deadline,
-                session: None,
-                detail: format!(
-                    "after the heal at {} ms no write and ryw_read both completed within {} ms (write done: {:?}, read done: {:?})",
-                    self.healed_at_ms, self.bound_ms, self.write_done_ms, self.read_done_ms
-                ),
-            })
+            let detail = format!(
+                "after the heal at {} ms no write and ryw_read both completed within {} ms (write done: {:?}, read done: {:?})",
+                self.healed_at_ms, self.bound_ms, self.write_done_ms, self.read_done_ms
+            );
+            Some(Violation::new("liveness", deadline, None, detail))
         } else {
             None
         }

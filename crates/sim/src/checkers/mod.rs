@@ -17,6 +17,35 @@ pub struct Violation {
     /// The client session involved, if any (e.g. "c3").
     pub session: Option<String>,
     pub detail: String,
+    /// Moments worth pointing at in a diagram: the violating operation and
+    /// what it should have seen.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub highlights: Vec<Highlight>,
+}
+
+/// One point of a violation: a timeline (node or client id) and a moment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Highlight {
+    pub lane: String,
+    pub at_ms: u64,
+    pub what: String,
+}
+
+impl Violation {
+    pub fn new(
+        checker: &'static str,
+        at_ms: u64,
+        session: Option<String>,
+        detail: String,
+    ) -> Violation {
+        Violation {
+            checker,
+            at_ms,
+            session,
+            detail,
+            highlights: Vec::new(),
+        }
+    }
 }
 
 impl std::fmt::Display for Violation {

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use ryw_core::{Command, Entry, Key, Node, RequestId, RoleKind, Value};
 
-use super::Violation;
+use super::{Highlight, Violation};
 
 /// Most violations of one property recorded; the first ones tell the story.
 const VIOLATIONS_MAX: usize = 20;
@@ -43,12 +43,8 @@ impl LogSafety {
 
     fn report(&mut self, at_ms: u64, checker: &'static str, detail: String) {
         if self.violations.len() < VIOLATIONS_MAX {
-            self.violations.push(Violation {
-                checker,
-                at_ms,
-                session: None,
-                detail,
-            });
+            self.violations
+                .push(Violation::new(checker, at_ms, None, detail));
         }
     }
 
@@ -138,11 +134,12 @@ impl LogSafety {
     pub fn check_acknowledged(
         &mut self,
         at_ms: u64,
-        session: &str,
+        ack: (&str, u64),
         index: u64,
         key: &Key,
         value: &Value,
     ) {
+        let (session, acked_ms) = ack;
         let found = self.committed.get(index.wrapping_sub(1) as usize);
         let holds = match found.map(|e| &e.command) {
             Some(Command::Write { key: k, value: v }) => k == key && v == value,
@@ -150,14 +147,17 @@ impl LogSafety {
             _ => false,
         };
         if !holds && self.violations.len() < VIOLATIONS_MAX {
-            self.violations.push(Violation {
-                checker: "durability",
-                at_ms,
-                session: Some(session.to_owned()),
-                detail: format!(
-                    "write of {value} to key {key} acknowledged at index {index}, but the committed log has {found:?} there"
-                ),
+            let detail = format!(
+                "write of {value} to key {key} acknowledged at index {index}, but the committed log has {found:?} there"
+            );
+            let mut violation =
+                Violation::new("durability", at_ms, Some(session.to_owned()), detail);
+            violation.highlights.push(Highlight {
+                lane: session.to_owned(),
+                at_ms: acked_ms,
+                what: format!("acknowledgement of a write that was lost (index {index})"),
             });
+            self.violations.push(violation);
         }
     }
 }

@@ -5,7 +5,7 @@
 use ryw_core::{Key, Value};
 
 use super::raft::LogSafety;
-use super::Violation;
+use super::{Highlight, Violation};
 use crate::workload::Session;
 
 /// Checks one successful read (`ryw_read_ok`, or a `read_ok` which is stronger).
@@ -19,16 +19,27 @@ pub fn check_read(
     log: &LogSafety,
     violations: &mut Vec<Violation>,
 ) -> u64 {
-    let who = Some(session.client.to_string());
-    let mut report = |checker: &'static str, detail: String| {
-        violations.push(Violation {
-            checker,
-            at_ms,
-            session: who.clone(),
-            detail,
-        })
-    };
+    let who = session.client.to_string();
     let acked = session.acked.get(key);
+    let mut report = |checker: &'static str, detail: String| {
+        let mut violation = Violation::new(checker, at_ms, Some(who.clone()), detail);
+        violation.highlights.push(Highlight {
+            lane: who.clone(),
+            at_ms,
+            what: format!("{checker}: this read"),
+        });
+        if let Some(a) = acked {
+            violation.highlights.push(Highlight {
+                lane: who.clone(),
+                at_ms: a.at_ms,
+                what: format!(
+                    "acknowledged write of {} at index {} it should have seen",
+                    a.value, a.index
+                ),
+            });
+        }
+        violations.push(violation)
+    };
     let read_index = if value.is_null() {
         0
     } else {
@@ -52,8 +63,9 @@ pub fn check_read(
             }
         }
     };
-    if let Some((acked_index, acked_value)) = acked {
-        if read_index < *acked_index {
+    if let Some(a) = acked {
+        let (acked_index, acked_value) = (a.index, &a.value);
+        if read_index < acked_index {
             let what = if value.is_null() {
                 "null".to_string()
             } else {
