@@ -135,6 +135,14 @@ struct Slot {
     timer_at: Option<Millis>,
 }
 
+/// A fault's shading while it lasts.
+struct OpenSpan {
+    lanes: Vec<usize>,
+    from_ms: u64,
+    kind: String,
+    title: String,
+}
+
 /// What a started fault did, so its end can undo exactly that.
 enum Applied {
     Cuts(Vec<(usize, usize)>),
@@ -170,8 +178,8 @@ struct World<'a> {
     recording: Option<Recording>,
     /// Per node: the term of its last leadership mark.
     leader_terms: Vec<u64>,
-    /// Per fault: the timelines it shades and since when.
-    open_spans: Vec<Option<(Vec<usize>, u64, String, String)>>,
+    /// Per fault: the shading it has open.
+    open_spans: Vec<Option<OpenSpan>>,
 }
 
 /// Runs one scenario with one seed.
@@ -837,7 +845,12 @@ impl World<'_> {
         if self.recording.is_some() {
             let lanes = shaded_lanes(&fault.kind, &applied);
             let kind = span_kind(&fault.kind).to_owned();
-            self.open_spans[index] = Some((lanes, self.now.as_ms(), kind, detail));
+            self.open_spans[index] = Some(OpenSpan {
+                lanes,
+                from_ms: self.now.as_ms(),
+                kind,
+                title: detail,
+            });
         }
         self.applied_faults[index] = Some(applied);
     }
@@ -894,14 +907,14 @@ impl World<'_> {
     fn close_span(&mut self, index: usize) {
         let now_ms = self.now.as_ms();
         let open = self.open_spans[index].take();
-        if let (Some((lanes, from_ms, kind, title)), Some(rec)) = (open, self.recording.as_mut()) {
-            for lane in lanes {
+        if let (Some(open), Some(rec)) = (open, self.recording.as_mut()) {
+            for lane in open.lanes {
                 rec.spans.push(Span {
                     lane,
-                    from_ms,
+                    from_ms: open.from_ms,
                     to_ms: now_ms,
-                    kind: kind.clone(),
-                    title: title.clone(),
+                    kind: open.kind.clone(),
+                    title: open.title.clone(),
                 });
             }
         }
