@@ -242,7 +242,7 @@ struct Writer<'a> {
 
 impl Writer<'_> {
     fn u64(self, n: u64) {
-        let _ = write!(self.out, "{n}");
+        write_u64(self.out, n);
     }
 
     fn bool(self, b: bool) {
@@ -254,12 +254,14 @@ impl Writer<'_> {
     }
 
     fn id(self, id: &Id) {
-        match id {
-            Id::Other(text) => write_string(self.out, text),
-            _ => {
-                let _ = write!(self.out, "\"{id}\"");
-            }
-        }
+        let (prefix, k) = match id {
+            Id::Other(text) => return write_string(self.out, text),
+            Id::Node(k) => ("\"n", k),
+            Id::Client(k) => ("\"c", k),
+        };
+        self.out.push_str(prefix);
+        write_u64(self.out, u64::from(*k));
+        self.out.push('"');
     }
 
     fn key(self, key: &Key) {
@@ -308,8 +310,31 @@ fn write_json(out: &mut String, value: &Json) {
     }
 }
 
+/// Decimal digits without going through `fmt` (the encoder's hot spot).
+fn write_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[at..] {
+        out.push(char::from(d));
+    }
+}
+
 fn write_string(out: &mut String, s: &str) {
     out.push('"');
+    // Most strings need no escaping: copy them whole.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -354,7 +379,7 @@ pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
     let Json::Object(top) = json else {
         return Err(DecodeError::NotEnvelope("not a JSON object".into()));
     };
-    let top = Fields::new(&top, "");
+    let top = Fields::root(&top);
     let src = top.id("src").map_err(DecodeError::NotEnvelope)?;
     let dest = top.id("dest").map_err(DecodeError::NotEnvelope)?;
     let body = top.object("body").map_err(DecodeError::NotEnvelope)?;
@@ -366,16 +391,13 @@ pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
 }
 
 fn decode_body(body: &Fields<'_>) -> Body {
-    let type_name = body.string("type").map(str::to_owned);
+    let type_name = body.string("type");
     let msg_id = body.opt_u64("msg_id");
     let in_reply_to = body.opt_u64("in_reply_to");
-    let decoded = (|| -> Result<_, Failure> {
-        let type_name = type_name.clone().map_err(malformed)?;
-        let msg_id = msg_id.clone().map_err(malformed)?;
-        let in_reply_to = in_reply_to.clone().map_err(malformed)?;
-        let payload = decode_payload(&type_name, body)?;
-        Ok((msg_id, in_reply_to, payload))
-    })();
+    let decoded = match (&type_name, &msg_id, &in_reply_to) {
+        (Ok(t), Ok(m), Ok(r)) => decode_payload(t, body).map(|payload| (*m, *r, payload)),
+        (Err(why), _, _) | (_, Err(why), _) | (_, _, Err(why)) => Err(malformed(why.clone())),
+    };
     match decoded {
         Ok((msg_id, in_reply_to, payload)) => Body {
             msg_id,
@@ -386,7 +408,7 @@ fn decode_body(body: &Fields<'_>) -> Body {
             msg_id: msg_id.ok().flatten(),
             in_reply_to: in_reply_to.ok().flatten(),
             payload: Payload::Invalid {
-                type_name: type_name.unwrap_or_default(),
+                type_name: type_name.unwrap_or_default().to_owned(),
                 code,
                 text,
             },
@@ -561,19 +583,46 @@ fn decode_result(type_name: &str, f: &Fields<'_>) -> Result<OpResult, Failure> {
 /// Typed access to an object's fields; every error names the field by its path.
 struct Fields<'a> {
     obj: &'a Map<String, Json>,
-    prefix: String,
+    /// Where this object sits, walked only when an error needs the path.
+    at: Place<'a>,
+}
+
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    Root,
+    Field(&'a Fields<'a>, &'a str),
+    Item(&'a Fields<'a>, &'a str, usize),
 }
 
 impl<'a> Fields<'a> {
-    fn new(obj: &'a Map<String, Json>, prefix: &str) -> Fields<'a> {
+    fn root(obj: &'a Map<String, Json>) -> Fields<'a> {
         Fields {
             obj,
-            prefix: prefix.to_owned(),
+            at: Place::Root,
+        }
+    }
+
+    fn write_prefix(&self, out: &mut String) {
+        match self.at {
+            Place::Root => {}
+            Place::Field(parent, name) => {
+                parent.write_prefix(out);
+                out.push_str(name);
+                out.push('.');
+            }
+            Place::Item(parent, name, i) => {
+                parent.write_prefix(out);
+                let _ = write!(out, "{name}[{i}].");
+            }
         }
     }
 
     fn path(&self, name: &str) -> String {
-        format!("field '{}{name}'", self.prefix)
+        let mut out = String::from("field '");
+        self.write_prefix(&mut out);
+        out.push_str(name);
+        out.push('\'');
+        out
     }
 
     fn get(&self, name: &str) -> Option<&'a Json> {
@@ -669,12 +718,15 @@ impl<'a> Fields<'a> {
         self.require(name).cloned()
     }
 
-    fn object(&self, name: &str) -> Result<Fields<'a>, String> {
+    fn object<'b>(&'b self, name: &'b str) -> Result<Fields<'b>, String> {
         let v = self.require(name)?;
         let obj = v
             .as_object()
             .ok_or_else(|| self.wrong_type(name, "an object", v))?;
-        Ok(Fields::new(obj, &format!("{}{name}.", self.prefix)))
+        Ok(Fields {
+            obj,
+            at: Place::Field(self, name),
+        })
     }
 
     fn entries(&self, name: &str) -> Result<Vec<Entry>, String> {
@@ -687,7 +739,10 @@ impl<'a> Fields<'a> {
             let obj = item
                 .as_object()
                 .ok_or_else(|| self.wrong_type(name, "an array of objects", v))?;
-            let e = Fields::new(obj, &format!("{}{name}[{i}].", self.prefix));
+            let e = Fields {
+                obj,
+                at: Place::Item(self, name, i),
+            };
             let command = match e.string("op")? {
                 "noop" => Command::Noop,
                 "write" => Command::Write {

@@ -2,12 +2,14 @@
 //! store. One master seed decides every delay, loss, fault target, client
 //! choice and election timeout, so any run replays exactly.
 
+pub mod bench;
 pub mod bugs;
 pub mod checkers;
 pub mod diagram;
 pub mod network;
 pub mod report;
 pub mod scenario;
+pub mod speed;
 pub mod trace;
 pub mod workload;
 pub mod world;

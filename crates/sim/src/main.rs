@@ -17,13 +17,17 @@ const USAGE: &str = "usage:
   ryw-sim run SCENARIO --seed N [--trace FILE] [--json] [--bug NAME]
               [--svg FILE [--from-ms A] [--to-ms B]]
   ryw-sim sweep SCENARIO... --seeds A..B [--jobs J] [--shard K/N] [--bug NAME]
-  ryw-sim bugs";
+  ryw-sim bugs
+  ryw-sim bench [--seed N] [--csv FILE] [--plot FILE.svg]
+  ryw-sim speed [SCENARIO...] [--seeds N] [--requests N]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => cmd_run(&args[1..]),
         Some("sweep") => cmd_sweep(&args[1..]),
+        Some("bench") => cmd_bench(&args[1..]),
+        Some("speed") => cmd_speed(&args[1..]),
         Some("bugs") => {
             for bug in Bug::ALL {
                 println!(
@@ -277,4 +281,99 @@ fn cmd_sweep(args: &[String]) -> Result<bool, String> {
         (delivered.load(Ordering::Relaxed) as f64 / wall_s) as u64
     );
     Ok(failures.is_empty())
+}
+
+fn cmd_bench(args: &[String]) -> Result<bool, String> {
+    let args = parse(args, &["--seed", "--csv", "--plot"], &[])?;
+    if !args.positional.is_empty() {
+        return Err(format!("bench takes no scenario\n{USAGE}"));
+    }
+    let seed = args
+        .value("--seed")
+        .map(|v| number("--seed", v))
+        .transpose()?
+        .unwrap_or(1);
+    let rows = ryw_sim::bench::report(seed);
+    println!(
+        "follower-read report: seed {seed}, {} ms simulated per row, 90% ryw_read / 10% write, 16 sessions over all nodes; lagging = n<last> +{} ms on every link",
+        ryw_sim::bench::DURATION_MS,
+        ryw_sim::bench::LAG_MS
+    );
+    print!("{}", ryw_sim::bench::table(&rows));
+    if let Some(file) = args.value("--csv") {
+        std::fs::write(file, ryw_sim::bench::csv(&rows))
+            .map_err(|e| format!("--csv {file}: {e}"))?;
+    }
+    if let Some(file) = args.value("--plot") {
+        std::fs::write(file, ryw_sim::bench::plot(&rows))
+            .map_err(|e| format!("--plot {file}: {e}"))?;
+    }
+    let violations: usize = rows.iter().map(|r| r.violations).sum();
+    if violations > 0 {
+        println!("{violations} violations during the report runs: rerun them with `ryw-sim run`");
+    }
+    Ok(violations == 0)
+}
+
+fn cmd_speed(args: &[String]) -> Result<bool, String> {
+    use ryw_sim::speed;
+    let args = parse(args, &["--seeds", "--requests"], &[])?;
+    let seeds = args
+        .value("--seeds")
+        .map(|v| number("--seeds", v))
+        .transpose()?
+        .unwrap_or(20);
+    let requests = args
+        .value("--requests")
+        .map(|v| number("--requests", v))
+        .transpose()?
+        .unwrap_or(200_000) as usize;
+    let paths: Vec<String> = if args.positional.is_empty() {
+        let mut found: Vec<String> = std::fs::read_dir("sim-scenarios")
+            .map_err(|e| {
+                format!("sim-scenarios: {e} (run from the repository root or name scenarios)")
+            })?
+            .filter_map(|e| Some(e.ok()?.path().to_str()?.to_owned()))
+            .filter(|p| p.ends_with(".json"))
+            .collect();
+        found.sort();
+        found
+    } else {
+        args.positional.clone()
+    };
+    let mut scenarios = Vec::new();
+    for path in paths {
+        let scenario = Scenario::load(&PathBuf::from(&path))?;
+        scenarios.push((path, scenario));
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("wall-clock benchmarks: release build expected; {cores} cores visible; one thread per measurement");
+    let mut rows = speed::simulator(&scenarios, seeds);
+    if let Some(last) = rows.last_mut() {
+        last.peak_kib = speed::peak_kib("self");
+    }
+    let dir = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = dir.parent().ok_or("no directory for ryw-sim")?;
+    let input = speed::node_input(requests);
+    let (node_ops, node_peak) =
+        speed::pipe_throughput(&dir.join("ryw-node"), &input, requests + 1)?;
+    let (base_ops, base_peak) =
+        speed::pipe_throughput(&dir.join("ryw-parse-baseline"), &input, requests + 1)?;
+    rows.push(speed::Measurement {
+        what: format!("ryw-node, one-node cluster, {requests} pipelined write/ryw_read"),
+        figure: format!("{:.0} ops/s", node_ops),
+        peak_kib: node_peak,
+    });
+    rows.push(speed::Measurement {
+        what: "ryw-parse-baseline, same input (parse + same-size reply only)".into(),
+        figure: format!(
+            "{:.0} ops/s; ryw-node reaches {:.0}% of it",
+            base_ops,
+            100.0 * node_ops / base_ops
+        ),
+        peak_kib: base_peak,
+    });
+    print!("{}", speed::table(&rows));
+    println!("(simulator peak memory is this process's, after all simulator runs)");
+    Ok(true)
 }

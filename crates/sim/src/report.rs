@@ -32,6 +32,11 @@ pub struct Summary {
     pub bug: Option<String>,
     /// FNV-1a of the trace (when tracing or hashing).
     pub trace_hash: Option<String>,
+    /// Messages sent or received by whichever node led at that moment.
+    pub leader_msgs: u64,
+    /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
+    #[serde(skip)]
+    pub latencies_ms: BTreeMap<String, Vec<u64>>,
     /// What a diagram needs, when the run was asked to record it.
     #[serde(skip)]
     pub recording: Option<crate::diagram::Recording>,

@@ -387,6 +387,9 @@ impl World<'_> {
         self.trace.message(self.now, "deliver", &envelope);
         let now = self.now;
         if let Some(n) = self.slots[node].node.as_mut() {
+            if n.core().role() == RoleKind::Leader {
+                self.summary.leader_msgs += 1;
+            }
             n.handle_message(now, envelope);
         }
         self.after_step(node);
@@ -395,7 +398,14 @@ impl World<'_> {
     /// Routes what node `i` sent, runs the per-step checkers, re-arms its timer.
     fn after_step(&mut self, i: usize) {
         let now = self.now;
+        let leads = self.slots[i]
+            .node
+            .as_ref()
+            .is_some_and(|n| n.core().role() == RoleKind::Leader);
         while let Some(envelope) = self.slots[i].node.as_mut().and_then(|n| n.poll_transmit()) {
+            if leads {
+                self.summary.leader_msgs += 1;
+            }
             match envelope.dest {
                 Id::Node(k) if (k as usize) >= 1 && (k as usize) <= self.slots.len() => {
                     let to = k as usize - 1;
@@ -648,6 +658,21 @@ impl World<'_> {
         request: crate::workload::Outstanding,
         result: OpResult,
     ) {
+        if !matches!(result, OpResult::Error { .. }) {
+            let kind = match request.op {
+                ClientOp::RywRead {
+                    prefer_follower: false,
+                    ..
+                } => "ryw_read(leader)",
+                ref op => op.type_name(),
+            };
+            let latency_ms = self.now.since(request.sent_at);
+            self.summary
+                .latencies_ms
+                .entry(kind.to_owned())
+                .or_default()
+                .push(latency_ms);
+        }
         let returned = self.history_clock;
         self.history_clock += 1;
         self.record(session, &request, Some(&result), Some(returned));

@@ -1,0 +1,161 @@
+//! Wall-clock benchmarks (not tests): simulator speed on the standard
+//! scenarios, and `ryw-node` throughput against a parse-only baseline, each
+//! with peak memory. Figures depend on the machine; the table says so.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::scenario::Scenario;
+use crate::world::{real_node, run, RunOptions};
+
+pub struct Measurement {
+    pub what: String,
+    pub figure: String,
+    pub peak_kib: Option<u64>,
+}
+
+/// Peak resident memory of a process (Linux `VmHWM`), in KiB.
+pub fn peak_kib(pid: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `seeds` seeds of each scenario on this thread.
+pub fn simulator(scenarios: &[(String, Scenario)], seeds: u64) -> Vec<Measurement> {
+    let mut rows = Vec::new();
+    for (path, scenario) in scenarios {
+        let (mut delivered, mut sim_ms) = (0u64, 0u64);
+        let started = Instant::now();
+        for seed in 0..seeds {
+            let options = RunOptions {
+                seed,
+                trace: None,
+                hash_trace: false,
+                record: false,
+                factory: &real_node,
+            };
+            let summary = run(scenario, options);
+            delivered += summary.delivered;
+            sim_ms += summary.sim_ms;
+        }
+        let wall_s = started.elapsed().as_secs_f64().max(1e-9);
+        rows.push(Measurement {
+            what: format!("simulator, {path} ({seeds} seeds)"),
+            figure: format!(
+                "{:.2}M delivered msgs/s, {:.0} simulated s per wall s",
+                delivered as f64 / wall_s / 1e6,
+                sim_ms as f64 / 1000.0 / wall_s
+            ),
+            peak_kib: None,
+        });
+    }
+    rows
+}
+
+/// A one-node cluster's input: `init`, then alternating `write` and a
+/// `ryw_read` carrying the token of the write before it.
+pub fn node_input(requests: usize) -> String {
+    let mut input = String::from(
+        r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
+    );
+    input.push('\n');
+    for i in 0..requests {
+        let msg_id = i + 2;
+        let key = format!("k{:03}", i % 1000);
+        if i % 2 == 0 {
+            let _ = writeln!(
+                input,
+                r#"{{"src":"c1","dest":"n1","body":{{"type":"write","msg_id":{msg_id},"key":"{key}","value":"{key}"}}}}"#
+            );
+        } else {
+            // The no-op of the leader's term is index 1; write w is index w + 2.
+            let token = i / 2 + 2;
+            let _ = writeln!(
+                input,
+                r#"{{"src":"c1","dest":"n1","body":{{"type":"ryw_read","msg_id":{msg_id},"key":"{key}","last_write_index":{token}}}}}"#
+            );
+        }
+    }
+    input
+}
+
+/// Pipes `input` into `binary` (then closes its stdin) and times how long
+/// all replies take. Peak memory comes from `/usr/bin/time -f %M` when the
+/// machine has it.
+pub fn pipe_throughput(
+    binary: &Path,
+    input: &str,
+    replies: usize,
+) -> Result<(f64, Option<u64>), String> {
+    if !binary.exists() {
+        return Err(format!(
+            "{} is missing: build it with cargo build --release",
+            binary.display()
+        ));
+    }
+    let gnu_time = Path::new("/usr/bin/time");
+    let mut command = if gnu_time.exists() {
+        let mut c = Command::new(gnu_time);
+        c.args(["-f", "peak_kib=%M"]).arg(binary);
+        c
+    } else {
+        Command::new(binary)
+    };
+    let mut child = command
+        .env("RYW_SEED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let stderr = child.stderr.take().ok_or("no stderr")?;
+    let log = std::thread::spawn(move || {
+        BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect::<Vec<_>>()
+    });
+    let input = input.to_owned();
+    let started = Instant::now();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+        // Dropping stdin: both programs answer everything they read, then exit.
+    });
+    let seen = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .take(replies)
+        .count();
+    let elapsed_s = started.elapsed().as_secs_f64();
+    let _ = writer.join();
+    let _ = child.wait();
+    let log = log.join().unwrap_or_default();
+    if seen < replies {
+        return Err(format!(
+            "{}: only {seen} of {replies} replies",
+            binary.display()
+        ));
+    }
+    let peak = log
+        .iter()
+        .rev()
+        .find_map(|l| l.strip_prefix("peak_kib=")?.trim().parse().ok());
+    Ok((replies as f64 / elapsed_s.max(1e-9), peak))
+}
+
+pub fn table(rows: &[Measurement]) -> String {
+    let mut out = String::from("| benchmark | result | peak memory |\n|---|---|---|\n");
+    for r in rows {
+        let memory = r
+            .peak_kib
+            .map_or("-".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+        let _ = writeln!(out, "| {} | {} | {memory} |", r.what, r.figure);
+    }
+    out
+}
