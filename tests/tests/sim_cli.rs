@@ -207,3 +207,30 @@ fn svg_of_a_healthy_run_has_no_highlight_and_stays_small() {
     );
     let _ = std::fs::remove_file(&file);
 }
+
+#[test]
+fn bench_writes_the_csv_columns_and_a_plot() {
+    let dir = std::env::temp_dir().join(format!("ryw-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (csv, plot) = (dir.join("report.csv"), dir.join("report.svg"));
+    let (code, stdout, stderr) = sim(&[
+        "bench",
+        "--csv",
+        csv.to_str().expect("utf-8"),
+        "--plot",
+        plot.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let csv = std::fs::read_to_string(&csv).expect("csv written");
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("nodes,mode,network,reads,served_locally_share,waited_share,redirected_share,read_p50_ms,read_p99_ms,write_p50_ms,leader_msgs_per_op")
+    );
+    assert_eq!(lines.count(), 12, "3 sizes x 2 networks x 2 modes");
+    let svg = std::fs::read_to_string(&plot).expect("plot written");
+    let counts = parse_svg(&svg);
+    assert!(counts["rect"] >= 24, "a bar per row and chart: {counts:?}");
+    assert!(stdout.contains("| 5 | follower | healthy |"), "{stdout}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -112,7 +112,16 @@ pub fn render(rec: &Recording, violations: &[Violation], from_ms: u64, to_ms: u6
     let x = |lane: usize| LEFT_PX + LANE_GAP_PX * (lane as f64 + 0.5);
     let y = |ms: u64| TOP_PX + (ms.saturating_sub(from_ms)) as f64 * px_per_ms;
     let width = LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 20.0;
-    let height = y(to_ms) + 40.0;
+    // Messages sent inside the window may land after it: make room for them.
+    let last_arrival_ms = rec
+        .arrows
+        .iter()
+        .filter(|a| a.sent_ms <= to_ms && a.arrived_ms >= from_ms)
+        .map(|a| a.arrived_ms)
+        .max()
+        .unwrap_or(to_ms)
+        .max(to_ms);
+    let height = y(last_arrival_ms) + 40.0;
     let mut svg = String::with_capacity(1 << 20);
     let _ = writeln!(
         svg,
