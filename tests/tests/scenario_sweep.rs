@@ -65,3 +65,58 @@ fn healthy_cluster_serves_most_reads_where_asked() {
         summary.text()
     );
 }
+
+/// Seeds a long sweep once caught: a leader whose entry was overwritten led
+/// again and proposed at the same index, tripping an assertion in the core.
+#[test]
+fn swarm_seeds_that_once_broke_the_store_stay_fixed() {
+    let scenario = Scenario::load(&ryw_tests::scenarios_dir().join("swarm.json")).expect("parses");
+    for seed in [3681, 20816] {
+        let summary = run(
+            &scenario,
+            RunOptions {
+                seed,
+                trace: None,
+                hash_trace: false,
+                record: false,
+                factory: &real_node,
+            },
+        );
+        assert!(
+            summary.violations.is_empty(),
+            "seed {seed}: {:?}",
+            summary.violations
+        );
+    }
+}
+
+#[test]
+fn a_node_that_panics_is_reported_as_a_violation_not_a_crash() {
+    use ryw_core::{Config, Durable, Millis};
+    use ryw_sim::SimNode;
+    let fragile = |config: Config, durable: Option<Durable>, now: Millis| -> Box<dyn SimNode> {
+        if config
+            .cluster
+            .as_ref()
+            .is_some_and(|c| c.me == ryw_core::Id::Node(2))
+        {
+            panic!("n2 refuses to start");
+        }
+        real_node(config, durable, now)
+    };
+    let scenario =
+        Scenario::load(&ryw_tests::scenarios_dir().join("healthy.json")).expect("parses");
+    let summary = run(
+        &scenario,
+        RunOptions {
+            seed: 1,
+            trace: None,
+            hash_trace: false,
+            record: false,
+            factory: &fragile,
+        },
+    );
+    assert_eq!(summary.violations.len(), 1);
+    assert_eq!(summary.violations[0].checker, "panic");
+    assert!(summary.violations[0].detail.contains("n2 refuses to start"));
+}

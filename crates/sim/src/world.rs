@@ -182,8 +182,35 @@ struct World<'a> {
     open_spans: Vec<Option<OpenSpan>>,
 }
 
-/// Runs one scenario with one seed.
+/// Runs one scenario with one seed. A panic inside the run (a node's own
+/// invariant assertion, or the simulator's) becomes a violation named
+/// "panic" rather than taking the caller down: it is a finding like any other.
 pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
+    let seed = options.seed;
+    let name = scenario.name.clone();
+    let wall_start = Instant::now();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        run_unguarded(scenario, options)
+    })) {
+        Ok(summary) => summary,
+        Err(payload) => {
+            let text = payload
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            Summary {
+                scenario: name,
+                seed,
+                violations: vec![Violation::new("panic", 0, None, text)],
+                wall_ms: wall_start.elapsed().as_millis() as u64,
+                ..Summary::default()
+            }
+        }
+    }
+}
+
+fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     let wall_start = Instant::now();
     let mut master = ChaCha8Rng::seed_from_u64(options.seed);
     let mut scenario = scenario.clone();

@@ -20,7 +20,10 @@ pub(super) struct Ops {
     /// Origin side: operations this node must answer, by op id.
     pending: BTreeMap<u64, Pending>,
     /// Leader side: proposals awaiting their entry's apply, by log index.
-    commit_waiters: BTreeMap<u64, CommitWaiter>,
+    /// One index can hold proposals of several terms: a leader whose entry
+    /// was overwritten may lead again and propose at the same index. The
+    /// entry that commits there decides them all.
+    commit_waiters: BTreeMap<u64, Vec<CommitWaiter>>,
     /// Leader side: reads awaiting confirmation that this node still leads.
     index_reads: Vec<IndexRead>,
     /// Reads awaiting `applied_index >= index`.
@@ -121,7 +124,7 @@ impl Ops {
             };
             stage.min(p.deadline)
         });
-        let waiters = self.commit_waiters.values().map(|w| w.deadline);
+        let waiters = self.commit_waiters.values().flatten().map(|w| w.deadline);
         let index_reads = self.index_reads.iter().map(|r| r.deadline);
         let apply_reads = self.apply_reads.iter().map(|r| r.deadline);
         pending
@@ -318,8 +321,12 @@ impl Node {
             reply_to,
             deadline,
         };
-        let replaced = self.ops.commit_waiters.insert(index, waiter);
-        assert!(replaced.is_none(), "one proposal per log index");
+        let waiters = self.ops.commit_waiters.entry(index).or_default();
+        assert!(
+            waiters.iter().all(|w| w.term != term),
+            "one proposal per (index, term): a leader appends each index once"
+        );
+        waiters.push(waiter);
         self.advance_commit(now);
         self.broadcast_append(now);
     }
@@ -501,45 +508,44 @@ impl Node {
         self.respond(reply_to, result);
     }
 
-    /// Resolves the proposal, if any, whose entry was just applied.
+    /// Resolves the proposals waiting on the entry just applied at `index`.
     pub(super) fn on_applied(&mut self, index: u64, term: u64, outcome: Applied) {
-        let Some(waiter) = self.ops.commit_waiters.remove(&index) else {
+        let Some(waiters) = self.ops.commit_waiters.remove(&index) else {
             return;
         };
-        if outcome == Applied::Duplicate {
-            // The first copy's waiter answers; this one has nothing to say.
-            return;
-        }
-        let result = if waiter.term != term {
-            // A different entry committed at this index, so ours never can:
-            // each index commits exactly one entry.
-            OpResult::error(
-                ErrorCode::TEMPORARILY_UNAVAILABLE,
-                format!(
-                    "leadership changed: entry {index} of term {} was replaced by term {term}'s; \
-                     the operation did not take effect",
-                    waiter.term
-                ),
-            )
-        } else {
-            match outcome {
-                Applied::CasRefused { key_missing: true } => {
-                    OpResult::error(ErrorCode::KEY_DOES_NOT_EXIST, "cas: key does not exist")
+        for waiter in waiters {
+            let result = if waiter.term != term {
+                // A different entry committed at this index, so this one never
+                // can: each index commits exactly one entry.
+                OpResult::error(
+                    ErrorCode::TEMPORARILY_UNAVAILABLE,
+                    format!(
+                        "leadership changed: entry {index} of term {} was replaced by term {term}'s; \
+                         the operation did not take effect",
+                        waiter.term
+                    ),
+                )
+            } else {
+                match outcome {
+                    // The first copy's waiter answers; this one has nothing to say.
+                    Applied::Duplicate => continue,
+                    Applied::CasRefused { key_missing: true } => {
+                        OpResult::error(ErrorCode::KEY_DOES_NOT_EXIST, "cas: key does not exist")
+                    }
+                    Applied::CasRefused { key_missing: false } => OpResult::error(
+                        ErrorCode::PRECONDITION_FAILED,
+                        "cas: current value differs from 'from'",
+                    ),
+                    Applied::Written | Applied::Noop if waiter.cas => OpResult::CasOk {
+                        commit_index: index,
+                    },
+                    Applied::Written | Applied::Noop => OpResult::WriteOk {
+                        commit_index: index,
+                    },
                 }
-                Applied::CasRefused { key_missing: false } => OpResult::error(
-                    ErrorCode::PRECONDITION_FAILED,
-                    "cas: current value differs from 'from'",
-                ),
-                Applied::Duplicate => unreachable!("returned above"),
-                Applied::Written | Applied::Noop if waiter.cas => OpResult::CasOk {
-                    commit_index: index,
-                },
-                Applied::Written | Applied::Noop => OpResult::WriteOk {
-                    commit_index: index,
-                },
-            }
-        };
-        self.respond(waiter.reply_to, result);
+            };
+            self.respond(waiter.reply_to, result);
+        }
     }
 
     pub(super) fn on_forward(&mut self, now: Millis, from: usize, forward: Forward) {
@@ -661,7 +667,10 @@ impl Node {
             }
         }
         // Leader-side work for others ends at its deadline; the origin answers.
-        self.ops.commit_waiters.retain(|_, w| w.deadline > now);
+        self.ops.commit_waiters.retain(|_, waiters| {
+            waiters.retain(|w| w.deadline > now);
+            !waiters.is_empty()
+        });
         self.ops.index_reads.retain(|r| r.deadline > now);
         self.ops.apply_reads.retain(|r| r.deadline > now);
     }
