@@ -8,11 +8,8 @@ fn traced(scenario: &Scenario, seed: u64) -> Summary {
     let mut summary = run(
         scenario,
         RunOptions {
-            seed,
-            trace: None,
             hash_trace: true,
-            record: false,
-            factory: &real_node,
+            ..RunOptions::new(seed, &real_node)
         },
     );
     summary.wall_ms = 0;

@@ -12,16 +12,7 @@ fn every_scenario_passes_every_checker() {
     for path in scenario_files() {
         let scenario = Scenario::load(&path).expect("scenario parses");
         for &seed in &seeds {
-            let summary = run(
-                &scenario,
-                RunOptions {
-                    seed,
-                    trace: None,
-                    hash_trace: false,
-                    record: false,
-                    factory: &real_node,
-                },
-            );
+            let summary = run(&scenario, RunOptions::new(seed, &real_node));
             runs += 1;
             if !summary.violations.is_empty() {
                 failures.push(format!(
@@ -46,16 +37,7 @@ fn every_scenario_passes_every_checker() {
 fn healthy_cluster_serves_most_reads_where_asked() {
     let scenario =
         Scenario::load(&ryw_tests::scenarios_dir().join("healthy.json")).expect("parses");
-    let summary = run(
-        &scenario,
-        RunOptions {
-            seed: 3,
-            trace: None,
-            hash_trace: false,
-            record: false,
-            factory: &real_node,
-        },
-    );
+    let summary = run(&scenario, RunOptions::new(3, &real_node));
     let served = summary.reads_local + summary.reads_after_wait + summary.reads_redirected;
     assert!(served > 500, "{summary:?}");
     // prefer_follower:false reads (5 in 55 of the mix) are redirected by design.
@@ -72,16 +54,7 @@ fn healthy_cluster_serves_most_reads_where_asked() {
 fn swarm_seeds_that_once_broke_the_store_stay_fixed() {
     let scenario = Scenario::load(&ryw_tests::scenarios_dir().join("swarm.json")).expect("parses");
     for seed in [3681, 20816] {
-        let summary = run(
-            &scenario,
-            RunOptions {
-                seed,
-                trace: None,
-                hash_trace: false,
-                record: false,
-                factory: &real_node,
-            },
-        );
+        let summary = run(&scenario, RunOptions::new(seed, &real_node));
         assert!(
             summary.violations.is_empty(),
             "seed {seed}: {:?}",
@@ -106,16 +79,7 @@ fn a_node_that_panics_is_reported_as_a_violation_not_a_crash() {
     };
     let scenario =
         Scenario::load(&ryw_tests::scenarios_dir().join("healthy.json")).expect("parses");
-    let summary = run(
-        &scenario,
-        RunOptions {
-            seed: 1,
-            trace: None,
-            hash_trace: false,
-            record: false,
-            factory: &fragile,
-        },
-    );
+    let summary = run(&scenario, RunOptions::new(1, &fragile));
     assert_eq!(summary.violations.len(), 1);
     assert_eq!(summary.violations[0].checker, "panic");
     assert!(summary.violations[0].detail.contains("n2 refuses to start"));

@@ -30,16 +30,7 @@ fn cases(default: u32) -> u32 {
 }
 
 fn simulate(scenario: &Scenario, seed: u64, factory: &NodeFactory) -> Summary {
-    run(
-        scenario,
-        RunOptions {
-            seed,
-            trace: None,
-            hash_trace: false,
-            record: false,
-            factory,
-        },
-    )
+    run(scenario, RunOptions::new(seed, factory))
 }
 
 /// Saves a failing schedule where `ryw-sim run FILE --seed N` can take it.

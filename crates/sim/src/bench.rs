@@ -125,13 +125,7 @@ pub fn report(seed: u64) -> Vec<Row> {
         for lagging in [false, true] {
             for follower_reads in [true, false] {
                 let s = scenario(nodes, follower_reads, lagging);
-                let options = RunOptions {
-                    seed,
-                    trace: None,
-                    hash_trace: false,
-                    record: false,
-                    factory: &real_node,
-                };
+                let options = RunOptions::new(seed, &real_node);
                 rows.push(row(nodes, follower_reads, lagging, &run(&s, options)));
             }
         }

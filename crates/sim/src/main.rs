@@ -91,6 +91,11 @@ impl Args {
             .find(|(f, _)| f == flag)
             .and_then(|(_, v)| v.as_deref())
     }
+    /// The number given with `flag`, or `default` when the flag is absent.
+    fn number_or(&self, flag: &str, default: u64) -> Result<u64, String> {
+        self.value(flag).map_or(Ok(default), |v| number(flag, v))
+    }
+
     fn has(&self, flag: &str) -> bool {
         self.options.iter().any(|(f, _)| f == flag)
     }
@@ -145,25 +150,15 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
     let mut summary = run(
         &scenario,
         RunOptions {
-            seed,
             trace,
-            hash_trace: false,
             record: args.value("--svg").is_some(),
-            factory: &*factory,
+            ..RunOptions::new(seed, &*factory)
         },
     );
     summary.bug = bug;
     if let (Some(file), Some(recording)) = (args.value("--svg"), summary.recording.take()) {
-        let from_ms = args
-            .value("--from-ms")
-            .map(|v| number("--from-ms", v))
-            .transpose()?
-            .unwrap_or(0);
-        let to_ms = args
-            .value("--to-ms")
-            .map(|v| number("--to-ms", v))
-            .transpose()?
-            .unwrap_or(u64::MAX);
+        let from_ms = args.number_or("--from-ms", 0)?;
+        let to_ms = args.number_or("--to-ms", u64::MAX)?;
         if from_ms >= to_ms {
             return Err(format!("--from-ms {from_ms} must be below --to-ms {to_ms}"));
         }
@@ -238,16 +233,7 @@ fn cmd_sweep(args: &[String]) -> Result<bool, String> {
                     return;
                 };
                 let (path, scenario) = &scenarios[scenario_index];
-                let mut summary = run(
-                    scenario,
-                    RunOptions {
-                        seed,
-                        trace: None,
-                        hash_trace: false,
-                        record: false,
-                        factory: &*factory,
-                    },
-                );
+                let mut summary = run(scenario, RunOptions::new(seed, &*factory));
                 summary.bug = bug.clone();
                 delivered.fetch_add(summary.delivered, Ordering::Relaxed);
                 if let Some(first) = summary.violations.first() {
@@ -288,11 +274,7 @@ fn cmd_bench(args: &[String]) -> Result<bool, String> {
     if !args.positional.is_empty() {
         return Err(format!("bench takes no scenario\n{USAGE}"));
     }
-    let seed = args
-        .value("--seed")
-        .map(|v| number("--seed", v))
-        .transpose()?
-        .unwrap_or(1);
+    let seed = args.number_or("--seed", 1)?;
     let rows = ryw_sim::bench::report(seed);
     println!(
         "follower-read report: seed {seed}, {} ms simulated per row, 90% ryw_read / 10% write, 16 sessions over all nodes; lagging = n<last> +{} ms on every link",
@@ -318,16 +300,8 @@ fn cmd_bench(args: &[String]) -> Result<bool, String> {
 fn cmd_speed(args: &[String]) -> Result<bool, String> {
     use ryw_sim::speed;
     let args = parse(args, &["--seeds", "--requests"], &[])?;
-    let seeds = args
-        .value("--seeds")
-        .map(|v| number("--seeds", v))
-        .transpose()?
-        .unwrap_or(20);
-    let requests = args
-        .value("--requests")
-        .map(|v| number("--requests", v))
-        .transpose()?
-        .unwrap_or(200_000) as usize;
+    let seeds = args.number_or("--seeds", 20)?;
+    let requests = args.number_or("--requests", 200_000)? as usize;
     let paths: Vec<String> = if args.positional.is_empty() {
         let mut found: Vec<String> = std::fs::read_dir("sim-scenarios")
             .map_err(|e| {

@@ -31,13 +31,7 @@ pub fn simulator(scenarios: &[(String, Scenario)], seeds: u64) -> Vec<Measuremen
         let (mut delivered, mut sim_ms) = (0u64, 0u64);
         let started = Instant::now();
         for seed in 0..seeds {
-            let options = RunOptions {
-                seed,
-                trace: None,
-                hash_trace: false,
-                record: false,
-                factory: &real_node,
-            };
+            let options = RunOptions::new(seed, &real_node);
             let summary = run(scenario, options);
             delivered += summary.delivered;
             sim_ms += summary.sim_ms;

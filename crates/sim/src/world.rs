@@ -70,6 +70,19 @@ pub struct RunOptions<'a> {
     pub record: bool,
 }
 
+impl<'a> RunOptions<'a> {
+    /// A plain run: no trace, no recording.
+    pub fn new(seed: u64, factory: &'a NodeFactory) -> RunOptions<'a> {
+        RunOptions {
+            seed,
+            trace: None,
+            hash_trace: false,
+            factory,
+            record: false,
+        }
+    }
+}
+
 /// Arrow id of a message that is not being recorded.
 const NO_ARROW: u32 = u32::MAX;
 
