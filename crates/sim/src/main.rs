@@ -147,6 +147,11 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
         }
         None => None,
     };
+    let from_ms = args.number_or("--from-ms", 0)?;
+    let to_ms = args.number_or("--to-ms", u64::MAX)?;
+    if from_ms >= to_ms {
+        return Err(format!("--from-ms {from_ms} must be below --to-ms {to_ms}"));
+    }
     let mut summary = run(
         &scenario,
         RunOptions {
@@ -157,11 +162,6 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
     );
     summary.bug = bug;
     if let (Some(file), Some(recording)) = (args.value("--svg"), summary.recording.take()) {
-        let from_ms = args.number_or("--from-ms", 0)?;
-        let to_ms = args.number_or("--to-ms", u64::MAX)?;
-        if from_ms >= to_ms {
-            return Err(format!("--from-ms {from_ms} must be below --to-ms {to_ms}"));
-        }
         let svg = ryw_sim::diagram::render(&recording, &summary.violations, from_ms, to_ms);
         std::fs::write(file, svg).map_err(|e| format!("--svg {file}: {e}"))?;
     }
