@@ -111,7 +111,8 @@ pub fn render(rec: &Recording, violations: &[Violation], from_ms: u64, to_ms: u6
     let px_per_ms = (HEIGHT_PX / window_ms).clamp(0.2, 8.0);
     let x = |lane: usize| LEFT_PX + LANE_GAP_PX * (lane as f64 + 0.5);
     let y = |ms: u64| TOP_PX + (ms.saturating_sub(from_ms)) as f64 * px_per_ms;
-    let width = LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 20.0;
+    // Room on the right for violation labels.
+    let width = LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 300.0;
     // Messages sent inside the window may land after it: make room for them.
     let last_arrival_ms = rec
         .arrows
@@ -133,6 +134,27 @@ pub fn render(rec: &Recording, violations: &[Violation], from_ms: u64, to_ms: u6
 "##,
     );
     let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    // Legend: what the colours mean.
+    let legend = [
+        ("append_entries", "replication"),
+        ("request_vote", "votes"),
+        ("forward", "forwards"),
+        ("write", "client requests"),
+        ("write_ok", "replies"),
+        ("error", "errors"),
+    ];
+    let mut lx = LEFT_PX;
+    let _ = write!(svg, r#"<g class="legend">"#);
+    for (kind, label) in legend {
+        let _ = write!(
+            svg,
+            r#"<rect x="{lx:.0}" y="4" width="10" height="10" fill="{}"/><text x="{:.0}" y="13">{label}</text>"#,
+            colour(kind),
+            lx + 14.0
+        );
+        lx += 24.0 + 7.0 * label.len() as f64;
+    }
+    let _ = writeln!(svg, "</g>");
     // Time axis.
     let step_ms = [1u64, 5, 10, 50, 100, 500, 1000, 5000]
         .into_iter()
