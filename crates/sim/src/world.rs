@@ -3,7 +3,7 @@
 //! and the checkers. Everything runs on one thread; nothing reads a real
 //! clock except the wall-time figure of the summary.
 
-use std::collections::BinaryHeap;
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io::Write;
 use std::time::Instant;
 
@@ -185,6 +185,9 @@ struct World<'a> {
     history: Vec<HistoryOp>,
     /// Orders invocations and completions (several can share a millisecond).
     history_clock: u64,
+    /// (operation kind, outcome) -> count; copied into the summary at the end.
+    op_counts: BTreeMap<(&'static str, &'static str), u64>,
+    latencies_ms: BTreeMap<&'static str, Vec<u64>>,
     trace: crate::trace::Trace,
     summary: Summary,
     factory: &'a NodeFactory,
@@ -201,6 +204,7 @@ struct World<'a> {
 pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     let seed = options.seed;
     let name = scenario.name.clone();
+    // Wall time feeds only the summary's wall_ms, never the simulation.
     let wall_start = Instant::now();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_unguarded(scenario, options)
@@ -224,6 +228,7 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
 }
 
 fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
+    // Wall time feeds only wall_ms and delivered_per_s, never the simulation.
     let wall_start = Instant::now();
     let mut master = ChaCha8Rng::seed_from_u64(options.seed);
     let mut scenario = scenario.clone();
@@ -282,6 +287,8 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         acknowledged: Vec::new(),
         history: Vec::new(),
         history_clock: 0,
+        op_counts: BTreeMap::new(),
+        latencies_ms: BTreeMap::new(),
         trace: crate::trace::Trace::new(options.trace, options.hash_trace),
         summary: Summary {
             scenario: scenario.name.clone(),
@@ -597,19 +604,9 @@ impl World<'_> {
         }
     }
 
-    fn count(&mut self, op: &ClientOp, outcome: &str) {
-        let kind = match op {
-            ClientOp::RywRead {
-                prefer_follower: false,
-                ..
-            } => "ryw_read(leader)",
-            other => other.type_name(),
-        };
-        *self
-            .summary
-            .ops
-            .entry(format!("{kind} {outcome}"))
-            .or_insert(0) += 1;
+    /// Tallies an outcome; static keys keep the per-operation path allocation-free.
+    fn count(&mut self, op: &ClientOp, outcome: &'static str) {
+        *self.op_counts.entry((op_kind(op), outcome)).or_insert(0) += 1;
     }
 
     fn deliver_to_client(&mut self, envelope: Envelope) {
@@ -699,17 +696,9 @@ impl World<'_> {
         result: OpResult,
     ) {
         if !matches!(result, OpResult::Error { .. }) {
-            let kind = match request.op {
-                ClientOp::RywRead {
-                    prefer_follower: false,
-                    ..
-                } => "ryw_read(leader)",
-                ref op => op.type_name(),
-            };
             let latency_ms = self.now.since(request.sent_at);
-            self.summary
-                .latencies_ms
-                .entry(kind.to_owned())
+            self.latencies_ms
+                .entry(op_kind(&request.op))
                 .or_default()
                 .push(latency_ms);
         }
@@ -1016,6 +1005,15 @@ impl World<'_> {
         self.summary.linearizability_undecided_keys = undecided;
         violations.sort_by_key(|v| v.at_ms);
         let mut summary = std::mem::take(&mut self.summary);
+        summary.ops = self
+            .op_counts
+            .iter()
+            .map(|(&(kind, outcome), &n)| (format!("{kind} {outcome}"), n))
+            .collect();
+        summary.latencies_ms = std::mem::take(&mut self.latencies_ms)
+            .into_iter()
+            .map(|(kind, v)| (kind.to_owned(), v))
+            .collect();
         summary.violations = violations;
         summary.sim_ms = self.now.as_ms();
         let hash = self.trace.finish();
@@ -1050,6 +1048,17 @@ fn describe(kind: &FaultKind, applied: &Applied) -> String {
         Applied::Lag(x, ms) => format!("lag {} by {ms} ms", name(x)),
         Applied::Pause(x) => format!("pause {}", name(x)),
         Applied::Crash(x) => format!("crash {}", name(x)),
+    }
+}
+
+/// How summaries name an operation kind.
+fn op_kind(op: &ClientOp) -> &'static str {
+    match op {
+        ClientOp::RywRead {
+            prefer_follower: false,
+            ..
+        } => "ryw_read(leader)",
+        other => other.type_name(),
     }
 }
 
