@@ -234,3 +234,23 @@ fn bench_writes_the_csv_columns_and_a_plot() {
     assert!(stdout.contains("| 5 | follower | healthy |"), "{stdout}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_trace_that_cannot_be_written_is_an_error_not_a_short_file() {
+    if !std::path::Path::new("/dev/full").exists() {
+        return; // only Linux has a device that fails every write
+    }
+    let (code, _, stderr) = sim(&[
+        "run",
+        "sim-scenarios/healthy.json",
+        "--seed",
+        "1",
+        "--trace",
+        "/dev/full",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("--trace /dev/full") && stderr.contains("incomplete"),
+        "{stderr}"
+    );
+}

@@ -35,10 +35,6 @@ impl Id {
             Id::Other(Arc::from(text))
         }
     }
-
-    pub fn is_client(&self) -> bool {
-        matches!(self, Id::Client(_))
-    }
 }
 
 impl fmt::Display for Id {

@@ -161,6 +161,11 @@ fn cmd_run(args: &[String]) -> Result<bool, String> {
         },
     );
     summary.bug = bug;
+    if let (Some(file), Some(why)) = (args.value("--trace"), &summary.trace_error) {
+        return Err(format!(
+            "--trace {file}: writing failed, the trace is incomplete: {why}"
+        ));
+    }
     if let (Some(file), Some(recording)) = (args.value("--svg"), summary.recording.take()) {
         let svg = ryw_sim::diagram::render(&recording, &summary.violations, from_ms, to_ms);
         std::fs::write(file, svg).map_err(|e| format!("--svg {file}: {e}"))?;

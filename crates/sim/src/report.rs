@@ -32,6 +32,9 @@ pub struct Summary {
     pub bug: Option<String>,
     /// FNV-1a of the trace (when tracing or hashing).
     pub trace_hash: Option<String>,
+    /// Why writing the trace file failed, if it did (the trace is then incomplete).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_error: Option<String>,
     /// Messages sent or received by whichever node led at that moment.
     pub leader_msgs: u64,
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).

@@ -1017,6 +1017,7 @@ impl World<'_> {
         summary.violations = violations;
         summary.sim_ms = self.now.as_ms();
         let hash = self.trace.finish();
+        summary.trace_error = self.trace.write_error.take();
         if self.trace.enabled() {
             summary.trace_hash = Some(format!("{hash:016x}"));
         }

@@ -109,10 +109,6 @@ impl Ops {
         }
     }
 
-    pub(super) fn pending_count(&self) -> usize {
-        self.pending.len()
-    }
-
     /// The earliest moment any client operation needs attention.
     pub(super) fn next_timer(&self) -> Option<Millis> {
         let pending = self.pending.values().map(|p| {

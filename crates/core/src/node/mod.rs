@@ -311,11 +311,6 @@ impl Node {
         &self.config
     }
 
-    /// Client operations this node still owes an answer.
-    pub fn pending_ops(&self) -> usize {
-        self.ops.pending_count()
-    }
-
     // ------------------------------------------------------------- internals
 
     fn members(&self) -> &Members {
