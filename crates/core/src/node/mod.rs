@@ -9,6 +9,8 @@
 
 mod client;
 mod election;
+#[cfg(test)]
+mod raft_tests;
 mod replication;
 #[cfg(test)]
 mod tests;
