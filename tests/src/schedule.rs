@@ -107,7 +107,10 @@ pub fn run_strategy() -> impl Strategy<Value = (Scenario, u64)> {
                     mix: Mix::default(),
                     ..Workload::default()
                 },
-                expect: Expect { liveness_ms: 5_000 },
+                expect: Expect {
+                    liveness_ms: 5_000,
+                    ..Expect::default()
+                },
                 swarm: false,
             };
             (scenario, seed)

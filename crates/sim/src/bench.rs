@@ -72,7 +72,10 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
             mix,
             ..Workload::default()
         },
-        expect: Expect { liveness_ms: 5_000 },
+        expect: Expect {
+            liveness_ms: 5_000,
+            ..Expect::default()
+        },
         swarm: false,
     }
 }

@@ -37,6 +37,10 @@ pub struct Summary {
     pub trace_error: Option<String>,
     /// Messages sent or received by whichever node led at that moment.
     pub leader_msgs: u64,
+    /// Messages nodes sent to nodes (Raft RPCs and forwards), lost ones included.
+    pub peer_msgs: u64,
+    /// Log entries carried by the AppendEntries that nodes sent.
+    pub entries_sent: u64,
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
     #[serde(skip)]
     pub latencies_ms: BTreeMap<String, Vec<u64>>,

@@ -173,11 +173,21 @@ impl Default for Mix {
 pub struct Expect {
     /// After the last fault heals, a write and a ryw_read must complete within this.
     pub liveness_ms: u64,
+    /// At most this many node-to-node messages per client operation (unbounded if absent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_msgs_per_op_max: Option<f64>,
+    /// At most this many log entries sent in AppendEntries per client operation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entries_sent_per_op_max: Option<f64>,
 }
 
 impl Default for Expect {
     fn default() -> Expect {
-        Expect { liveness_ms: 5_000 }
+        Expect {
+            liveness_ms: 5_000,
+            peer_msgs_per_op_max: None,
+            entries_sent_per_op_max: None,
+        }
     }
 }
 
@@ -222,6 +232,18 @@ impl Scenario {
         let w = &self.workload;
         if w.sessions == 0 || w.keys == 0 || w.client_timeout_ms == 0 {
             return Err("fields 'workload.sessions', 'workload.keys' and 'workload.client_timeout_ms' must be positive".into());
+        }
+        let bounds = [
+            ("peer_msgs_per_op_max", self.expect.peer_msgs_per_op_max),
+            (
+                "entries_sent_per_op_max",
+                self.expect.entries_sent_per_op_max,
+            ),
+        ];
+        for (name, bound) in bounds {
+            if bound.is_some_and(|b| !(b.is_finite() && b > 0.0)) {
+                return Err(format!("field 'expect.{name}' must be a positive number"));
+            }
         }
         let m = &w.mix;
         if m.write + m.ryw_read + m.ryw_read_leader + m.read + m.cas == 0 {

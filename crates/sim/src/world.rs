@@ -14,7 +14,7 @@ use ryw_core::*;
 use crate::checkers::linearizability::{self, HistoryOp, LinOp};
 use crate::checkers::liveness::Liveness;
 use crate::checkers::raft::LogSafety;
-use crate::checkers::{ryw, Violation};
+use crate::checkers::{efficiency, ryw, Violation};
 use crate::diagram::{self, Arrow, Mark, Recording, Span};
 use crate::network::{Fate, Network};
 use crate::report::Summary;
@@ -456,6 +456,10 @@ impl World<'_> {
             match envelope.dest {
                 Id::Node(k) if (k as usize) >= 1 && (k as usize) <= self.slots.len() => {
                     let to = k as usize - 1;
+                    self.summary.peer_msgs += 1;
+                    if let Payload::AppendEntries(append) = &envelope.body.payload {
+                        self.summary.entries_sent += append.entries.len() as u64;
+                    }
                     match self.network.node_to_node(i, to) {
                         Fate::Blocked | Fate::Lost => {
                             self.summary.dropped += 1;
@@ -1003,13 +1007,18 @@ impl World<'_> {
             violations.push(Violation::new("linearizability", end_ms, None, detail));
         }
         self.summary.linearizability_undecided_keys = undecided;
-        violations.sort_by_key(|v| v.at_ms);
-        let mut summary = std::mem::take(&mut self.summary);
-        summary.ops = self
+        self.summary.ops = self
             .op_counts
             .iter()
             .map(|(&(kind, outcome), &n)| (format!("{kind} {outcome}"), n))
             .collect();
+        violations.extend(efficiency::verdict(
+            &self.scenario.expect,
+            &self.summary,
+            end_ms,
+        ));
+        violations.sort_by_key(|v| v.at_ms);
+        let mut summary = std::mem::take(&mut self.summary);
         summary.latencies_ms = std::mem::take(&mut self.latencies_ms)
             .into_iter()
             .map(|(kind, v)| (kind.to_owned(), v))

@@ -2,6 +2,7 @@
 //! simulated time, the session and the operations involved; the world adds
 //! the seed and the replay command.
 
+pub mod efficiency;
 pub mod linearizability;
 pub mod liveness;
 pub mod raft;

@@ -1,0 +1,55 @@
+//! Efficiency: a store can be correct and still wasteful, for example by
+//! resending the whole log after every rejection, or by sending heartbeats
+//! on every tick. A scenario may bound the messages and replicated entries
+//! per client operation; both are counted in simulated time, so they are
+//! exact and the same on every machine.
+
+use super::Violation;
+use crate::report::Summary;
+use crate::scenario::Expect;
+
+/// Client operations the run completed or gave up on, whatever the outcome.
+pub fn operations(summary: &Summary) -> u64 {
+    summary.ops.values().sum()
+}
+
+/// Node-to-node messages per client operation.
+pub fn peer_msgs_per_op(summary: &Summary) -> f64 {
+    summary.peer_msgs as f64 / operations(summary).max(1) as f64
+}
+
+/// Log entries carried by AppendEntries per client operation.
+pub fn entries_sent_per_op(summary: &Summary) -> f64 {
+    summary.entries_sent as f64 / operations(summary).max(1) as f64
+}
+
+/// Violations of the scenario's efficiency bounds, reported at the run's end.
+pub fn verdict(expect: &Expect, summary: &Summary, end_ms: u64) -> Vec<Violation> {
+    let measured = [
+        (
+            "peer messages",
+            expect.peer_msgs_per_op_max,
+            peer_msgs_per_op(summary),
+            summary.peer_msgs,
+        ),
+        (
+            "replicated entries",
+            expect.entries_sent_per_op_max,
+            entries_sent_per_op(summary),
+            summary.entries_sent,
+        ),
+    ];
+    measured
+        .into_iter()
+        .filter_map(|(what, bound, per_op, total)| {
+            let bound = bound?;
+            (per_op > bound).then(|| {
+                let detail = format!(
+                    "{per_op:.2} {what} per operation ({total} for {} operations), above the bound of {bound}",
+                    operations(summary)
+                );
+                Violation::new("efficiency", end_ms, None, detail)
+            })
+        })
+        .collect()
+}
