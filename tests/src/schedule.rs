@@ -60,6 +60,8 @@ fn fault(nodes: usize, shape: Shape, at_ms: u64, length_ms: u64) -> Fault {
     Fault {
         at_ms,
         until_ms: at_ms + length_ms,
+        when: None,
+        after_ms: 0,
         kind,
     }
 }
@@ -112,6 +114,7 @@ pub fn run_strategy() -> impl Strategy<Value = (Scenario, u64)> {
                     ..Expect::default()
                 },
                 swarm: false,
+                swarm_ranges: Default::default(),
             };
             (scenario, seed)
         },

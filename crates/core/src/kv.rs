@@ -119,9 +119,102 @@ impl Kv {
             },
         }
     }
+}
 
-    /// Every key in order, for checkers and debugging.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Versioned)> {
-        self.map.iter()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::RequestId;
+
+    fn write(key: &str, value: i64, request: Option<RequestId>) -> Entry {
+        Entry {
+            term: 1,
+            command: Command::Write {
+                key: Key::Str(key.into()),
+                value: value.into(),
+            },
+            request,
+        }
+    }
+
+    fn from_n2(id: u64) -> Option<RequestId> {
+        Some(RequestId {
+            origin: Id::Node(2),
+            id,
+        })
+    }
+
+    #[test]
+    fn keys_display_as_json_would_show_them() {
+        assert_eq!(Key::Int(-7).to_string(), "-7");
+        assert_eq!(Key::Str("x y".into()).to_string(), "\"x y\"");
+    }
+
+    // Reference: Raft §8: a forwarded request applies once, however often
+    // it was proposed; the window of remembered ids is bounded.
+    #[test]
+    fn duplicate_requests_apply_once_within_a_bounded_window() {
+        let mut kv = Kv::default();
+        assert_eq!(kv.apply(1, &write("x", 1, from_n2(0))), Applied::Written);
+        assert_eq!(kv.apply(2, &write("x", 2, from_n2(0))), Applied::Duplicate);
+        assert_eq!(kv.get(&Key::Str("x".into())).map(|v| v.index), Some(1));
+        let window = REQUEST_IDS_PER_ORIGIN_MAX as u64;
+        // Ids 1..window fill the window together with id 0: all remembered.
+        for id in 1..window {
+            assert_eq!(
+                kv.apply(id + 2, &write("y", 0, from_n2(id))),
+                Applied::Written
+            );
+        }
+        assert_eq!(
+            kv.apply(window + 2, &write("x", 3, from_n2(0))),
+            Applied::Duplicate
+        );
+        // One more id pushes the oldest, id 0, out of the window.
+        assert_eq!(
+            kv.apply(window + 3, &write("y", 0, from_n2(window))),
+            Applied::Written
+        );
+        assert_eq!(
+            kv.apply(window + 4, &write("x", 4, from_n2(0))),
+            Applied::Written
+        );
+        // Another origin's ids are its own.
+        let other = Some(RequestId {
+            origin: Id::Node(3),
+            id: 1,
+        });
+        assert_eq!(
+            kv.apply(window + 5, &write("z", 5, other)),
+            Applied::Written
+        );
+    }
+
+    #[test]
+    fn cas_creates_a_missing_key_only_when_asked() {
+        let mut kv = Kv::default();
+        let cas = |create_if_not_exists| Entry {
+            term: 1,
+            command: Command::Cas {
+                key: Key::Int(1),
+                from: 0.into(),
+                to: 9.into(),
+                create_if_not_exists,
+            },
+            request: None,
+        };
+        assert_eq!(
+            kv.apply(1, &cas(false)),
+            Applied::CasRefused { key_missing: true }
+        );
+        assert!(kv.get(&Key::Int(1)).is_none());
+        assert_eq!(kv.apply(2, &cas(true)), Applied::Written);
+        let stored = kv.get(&Key::Int(1)).expect("created");
+        assert_eq!((&stored.value, stored.index), (&Value::from(9), 2));
+        assert_eq!(
+            kv.apply(3, &cas(true)),
+            Applied::CasRefused { key_missing: false },
+            "'from' differs from the stored 9"
+        );
     }
 }

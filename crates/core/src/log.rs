@@ -62,11 +62,4 @@ impl Log {
         }
         index
     }
-
-    pub fn iter(&self) -> impl Iterator<Item = (u64, &Entry)> {
-        self.entries
-            .iter()
-            .enumerate()
-            .map(|(i, e)| (i as u64 + 1, e))
-    }
 }

@@ -45,6 +45,8 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
         vec![Fault {
             at_ms: 0,
             until_ms: DURATION_MS,
+            when: None,
+            after_ms: 0,
             kind: FaultKind::Lag {
                 node: format!("n{nodes}"),
                 extra_ms: LAG_MS,
@@ -77,6 +79,7 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
             ..Expect::default()
         },
         swarm: false,
+        swarm_ranges: Default::default(),
     }
 }
 

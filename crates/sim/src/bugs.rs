@@ -20,15 +20,19 @@ pub enum Bug {
     AckBeforeCommit,
     StaleLeaderRead,
     ServeStaleAfterWait,
+    VoteIgnoresLastTerm,
+    CommitByCountFromOldTerm,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 5] = [
+    pub const ALL: [Bug; 7] = [
         Bug::SkipTokenCheck,
         Bug::ReadUncommitted,
         Bug::AckBeforeCommit,
         Bug::StaleLeaderRead,
         Bug::ServeStaleAfterWait,
+        Bug::VoteIgnoresLastTerm,
+        Bug::CommitByCountFromOldTerm,
     ];
 
     pub fn name(self) -> &'static str {
@@ -38,6 +42,8 @@ impl Bug {
             Bug::AckBeforeCommit => "ack-before-commit",
             Bug::StaleLeaderRead => "stale-leader-read",
             Bug::ServeStaleAfterWait => "serve-stale-after-wait",
+            Bug::VoteIgnoresLastTerm => "vote-ignores-last-term",
+            Bug::CommitByCountFromOldTerm => "commit-by-count-from-old-term",
         }
     }
 
@@ -52,17 +58,34 @@ impl Bug {
             Bug::ServeStaleAfterWait => {
                 "a follower still behind the token when its wait bound passes serves its own stale state"
             }
+            Bug::VoteIgnoresLastTerm => {
+                "voters compare only log lengths, not last terms (Raft §5.4.1 broken): a longer log of an older term wins"
+            }
+            Bug::CommitByCountFromOldTerm => {
+                "the leader commits any entry a majority stores, of whatever term (Raft §5.4.2 removed, Figure 8)"
+            }
         }
     }
 
-    /// The checker that should catch it.
-    pub fn caught_by(self) -> &'static str {
+    /// The checkers whose report counts as catching it. Losing committed
+    /// entries shows first wherever it shows first: a checker of the log, a
+    /// lost acknowledged write, a stale read, or the core's own assertion
+    /// that a committed entry is never overwritten (a `panic` violation).
+    pub fn caught_by(self) -> &'static [&'static str] {
         match self {
             Bug::SkipTokenCheck | Bug::ReadUncommitted | Bug::ServeStaleAfterWait => {
-                "read-your-writes"
+                &["read-your-writes"]
             }
-            Bug::AckBeforeCommit => "durability",
-            Bug::StaleLeaderRead => "linearizability",
+            Bug::AckBeforeCommit => &["durability"],
+            Bug::StaleLeaderRead => &["linearizability"],
+            Bug::VoteIgnoresLastTerm | Bug::CommitByCountFromOldTerm => &[
+                "log matching",
+                "durability",
+                "read-your-writes",
+                "monotonic reads",
+                "linearizability",
+                "panic",
+            ],
         }
     }
 
@@ -92,6 +115,7 @@ impl Bug {
                     hidden_forwards: BTreeSet::new(),
                     held: Vec::new(),
                     next_msg_id: 1 << 48,
+                    match_seen: MatchSeen::default(),
                 })
             },
         )
@@ -110,6 +134,16 @@ struct Planted {
     /// `ryw_read`s this shim waits on itself.
     held: Vec<Held>,
     next_msg_id: u64,
+    /// `commit-by-count-from-old-term`: what followers acknowledged to this leader.
+    match_seen: MatchSeen,
+}
+
+/// Match indexes a leader learned from successful AppendEntries replies in
+/// one term, by member position.
+#[derive(Default)]
+struct MatchSeen {
+    term: u64,
+    by_member: Vec<u64>,
 }
 
 /// A `ryw_read` held by `serve-stale-after-wait`.
@@ -291,6 +325,83 @@ impl Planted {
         }
     }
 
+    /// Rewrites a message on its way in, for bugs that change how the core
+    /// judges it rather than answering it.
+    fn rewrite_incoming(&mut self, envelope: &mut Envelope) {
+        let log = self.inner.log();
+        let (my_term, my_index) = (log.last_term(), log.last_index());
+        match (self.bug, &mut envelope.body.payload) {
+            (Bug::VoteIgnoresLastTerm, Payload::RequestVote(request)) => {
+                // Judge by length alone: present the candidate's last term so
+                // that the core's (term, index) comparison gives the same answer.
+                request.last_log_term = if request.last_log_index >= my_index {
+                    request.last_log_term.max(my_term)
+                } else {
+                    request.last_log_term.min(my_term)
+                };
+            }
+            (Bug::CommitByCountFromOldTerm, Payload::AppendEntriesOk(reply))
+                if reply.success && reply.term == self.inner.term() =>
+            {
+                let from = member_position(&envelope.src);
+                let members = self.members();
+                let seen = &mut self.match_seen;
+                if seen.term != reply.term {
+                    *seen = MatchSeen {
+                        term: reply.term,
+                        by_member: vec![0; members],
+                    };
+                }
+                if let Some(slot) = from.and_then(|k| seen.by_member.get_mut(k)) {
+                    *slot = (*slot).max(reply.match_index);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Rewrites a message the core sends, for the same kind of bug.
+    fn rewrite_outgoing(&self, envelope: &mut Envelope) {
+        if let (Bug::CommitByCountFromOldTerm, Payload::AppendEntries(request)) =
+            (self.bug, &mut envelope.body.payload)
+        {
+            request.leader_commit = request.leader_commit.max(self.commit_by_count());
+        }
+    }
+
+    /// The highest index a majority stores, by the match indexes seen in
+    /// this term, whatever the entry's term: §5.4.2's rule left out.
+    fn commit_by_count(&self) -> u64 {
+        let seen = &self.match_seen;
+        if self.inner.role() != RoleKind::Leader || seen.term != self.inner.term() {
+            return 0;
+        }
+        let me = self.inner.id().and_then(member_position);
+        let mut matches: Vec<u64> = seen
+            .by_member
+            .iter()
+            .enumerate()
+            .map(|(k, &m)| {
+                if Some(k) == me {
+                    self.inner.log().last_index()
+                } else {
+                    m
+                }
+            })
+            .collect();
+        matches.sort_unstable_by(|a, b| b.cmp(a));
+        let majority = matches.len() / 2 + 1;
+        matches.get(majority - 1).copied().unwrap_or(0)
+    }
+
+    fn members(&self) -> usize {
+        self.inner
+            .config()
+            .cluster
+            .as_ref()
+            .map_or(0, |c| c.members.len())
+    }
+
     fn lin_read(&self, key: &Key) -> OpResult {
         match self.inner.kv().get(key) {
             Some(v) => OpResult::ReadOk {
@@ -314,8 +425,17 @@ impl Planted {
     }
 }
 
+/// Position of a node id among the members `n1..nN`.
+fn member_position(id: &Id) -> Option<usize> {
+    match id {
+        Id::Node(k) => (*k as usize).checked_sub(1),
+        _ => None,
+    }
+}
+
 impl SimNode for Planted {
-    fn handle_message(&mut self, now: Millis, envelope: Envelope) {
+    fn handle_message(&mut self, now: Millis, mut envelope: Envelope) {
+        self.rewrite_incoming(&mut envelope);
         if !self.intercept(now, &envelope) {
             self.inner.handle_message(now, envelope);
         }
@@ -332,8 +452,9 @@ impl SimNode for Planted {
             return Some(envelope);
         }
         loop {
-            let envelope = self.inner.poll_transmit()?;
+            let mut envelope = self.inner.poll_transmit()?;
             if !self.hidden(&envelope) {
+                self.rewrite_outgoing(&mut envelope);
                 return Some(envelope);
             }
         }

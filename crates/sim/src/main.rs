@@ -31,10 +31,10 @@ fn main() -> ExitCode {
         Some("bugs") => {
             for bug in Bug::ALL {
                 println!(
-                    "{:<24} {} (caught by: {})",
+                    "{:<30} {} (caught by: {})",
                     bug.name(),
                     bug.description(),
-                    bug.caught_by()
+                    bug.caught_by().join(" or ")
                 );
             }
             Ok(true)

@@ -29,6 +29,33 @@ pub struct Scenario {
     /// Let the seed draw faults and network parameters (TigerBeetle VOPR's swarm testing).
     #[serde(default)]
     pub swarm: bool,
+    /// How widely the swarm draws (with `swarm`).
+    #[serde(default, skip_serializing_if = "SwarmRanges::is_classic")]
+    pub swarm_ranges: SwarmRanges,
+}
+
+/// The ranges a swarm run draws from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwarmRanges {
+    /// Network parameters and up to six timed faults; the cluster, timing
+    /// and workload come from the file. Kept as it was so that the seeds it
+    /// once failed on still mean the same runs.
+    #[default]
+    Classic,
+    /// Also the cluster size (3, 5 or 7), election timeouts (narrow ranges
+    /// split votes), AppendEntries batch size, write share, sessions and
+    /// think time (bursts), and up to ten faults, some triggered by an
+    /// election and some crashing a majority at once: the states where
+    /// Raft bugs bite (divergent logs across terms, leaders crashing with
+    /// entries only a minority holds, repeated elections under load).
+    Wide,
+}
+
+impl SwarmRanges {
+    fn is_classic(&self) -> bool {
+        *self == SwarmRanges::Classic
+    }
 }
 
 /// Node-to-node links. Client links only get `delay_ms_min..=delay_ms_max`.
@@ -66,6 +93,10 @@ pub struct NodeSettings {
     pub heartbeat_interval_ms: u64,
     pub ryw_wait_ms_max: u64,
     pub request_timeout_ms: u64,
+    /// Most entries in one AppendEntries: small values make a lagging
+    /// follower catch up in many steps (and old-term entries commit apart
+    /// from the new leader's own).
+    pub append_entries_max: usize,
 }
 
 impl Default for NodeSettings {
@@ -77,19 +108,44 @@ impl Default for NodeSettings {
             heartbeat_interval_ms: c.heartbeat_interval_ms,
             ryw_wait_ms_max: c.ryw_wait_ms_max,
             request_timeout_ms: c.request_timeout_ms,
+            append_entries_max: c.append_entries_max,
         }
     }
 }
 
 /// One timed fault. It starts at `at_ms` and heals (or restarts) at `until_ms`.
+/// With a trigger (`when`), it is armed at `at_ms` and starts when the
+/// trigger fires, if that happens before `until_ms`.
 /// (Unknown fields are refused by `FaultKind`: serde cannot deny them on a
 /// struct that flattens.)
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Fault {
     pub at_ms: u64,
     pub until_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<Trigger>,
+    /// With `when`: start this long after the trigger fires (still before
+    /// `until_ms`); `"leader"` keeps naming the node that won.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub after_ms: u64,
     #[serde(flatten)]
     pub kind: FaultKind,
+}
+
+fn is_zero(ms: &u64) -> bool {
+    *ms == 0
+}
+
+/// Moments a fault can wait for instead of a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// A node has just won an election, before it sends anything as leader:
+    /// `"leader"` then names it, and a crash or cut loses its first
+    /// AppendEntries (its no-op of the new term reaches nobody). This is how
+    /// a leader that crashes with entries of its term held by a minority,
+    /// the step that builds Raft's Figure 8, is staged.
+    LeaderElected,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -254,6 +310,11 @@ impl Scenario {
             if fault.until_ms < fault.at_ms {
                 return Err(format!("field '{here}.until_ms' is before '{here}.at_ms'"));
             }
+            if fault.after_ms > 0 && fault.when.is_none() {
+                return Err(format!(
+                    "field '{here}.after_ms' needs a trigger in '{here}.when'"
+                ));
+            }
             for name in fault.kind.node_names() {
                 self.resolve_name(name)
                     .map_err(|e| format!("field '{here}': {e}"))?;
@@ -289,6 +350,7 @@ impl Scenario {
             heartbeat_interval_ms: s.heartbeat_interval_ms,
             ryw_wait_ms_max: s.ryw_wait_ms_max,
             request_timeout_ms: s.request_timeout_ms,
+            append_entries_max: s.append_entries_max,
             cluster: Some(ryw_core::Cluster {
                 me: members.get(index).cloned().unwrap_or(ryw_core::Id::Node(1)),
                 members,
@@ -305,9 +367,106 @@ impl Scenario {
     /// Swarm mode: replaces network parameters and faults by ones drawn from
     /// `rng`, so different seeds explore different fault mixes.
     pub fn draw_swarm(&mut self, rng: &mut ChaCha8Rng) {
+        match self.swarm_ranges {
+            SwarmRanges::Classic => self.draw_classic(rng),
+            SwarmRanges::Wide => self.draw_wide(rng),
+        }
+    }
+
+    fn draw_classic(&mut self, rng: &mut ChaCha8Rng) {
         let on = |rng: &mut ChaCha8Rng| rng.random_bool(0.5);
         self.network.delay_ms_min = rng.random_range(0..=3);
         self.network.delay_ms_max = self.network.delay_ms_min + rng.random_range(0..=20);
+        self.draw_lossy_links(rng);
+        self.workload.sticky = on(rng);
+        self.faults.clear();
+        let count = rng.random_range(0..=6);
+        for _ in 0..count {
+            let fault = self.draw_fault(rng, 100..=3_000, 0.3);
+            self.faults.push(fault);
+        }
+        self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
+    }
+
+    fn draw_wide(&mut self, rng: &mut ChaCha8Rng) {
+        let on = |rng: &mut ChaCha8Rng| rng.random_bool(0.5);
+        self.nodes = [3, 5, 7][rng.random_range(0..3)];
+        self.network.delay_ms_min = rng.random_range(0..=5);
+        self.network.delay_ms_max = self.network.delay_ms_min + rng.random_range(0..=40);
+        self.draw_lossy_links(rng);
+        let node = &mut self.node;
+        node.election_timeout_ms_min = rng.random_range(100..=300);
+        // Narrow ranges make candidates time out together and split votes.
+        node.election_timeout_ms_max = node.election_timeout_ms_min
+            + if on(rng) {
+                rng.random_range(5..=30)
+            } else {
+                rng.random_range(50..=300)
+            };
+        node.heartbeat_interval_ms = rng.random_range(20..=node.election_timeout_ms_min / 2);
+        // Small batches make lagging followers catch up over many messages,
+        // so old-term entries can reach a majority apart from the new
+        // leader's own.
+        node.append_entries_max = if on(rng) { rng.random_range(1..=4) } else { 64 };
+        let w = &mut self.workload;
+        w.sessions = rng.random_range(2..=12);
+        w.keys = rng.random_range(3..=8);
+        w.think_ms_max = rng.random_range(0..=30);
+        w.sticky = on(rng);
+        w.mix.write = rng.random_range(10..=70);
+        w.mix.ryw_read = rng.random_range(10..=60);
+        self.faults.clear();
+        let count = rng.random_range(0..=10);
+        for _ in 0..count {
+            if rng.random_bool(0.1) {
+                let length_ms = rng.random_range(50..=3_000);
+                // A majority crashes at once and restarts from its disks.
+                let at_ms = rng.random_range(0..self.fault_time_ms());
+                let until_ms = (at_ms + length_ms).min(self.fault_time_ms());
+                let mut members: Vec<usize> = (1..=self.nodes).collect();
+                for k in 0..self.nodes / 2 + 1 {
+                    let pick = rng.random_range(k..members.len());
+                    members.swap(k, pick);
+                    self.faults.push(Fault {
+                        at_ms,
+                        until_ms,
+                        when: None,
+                        after_ms: 0,
+                        kind: FaultKind::Crash {
+                            node: format!("n{}", members[k]),
+                        },
+                    });
+                }
+                continue;
+            }
+            let mut fault = self.draw_fault(rng, 50..=3_000, 0.5);
+            let triggerable = matches!(
+                fault.kind,
+                FaultKind::Crash { .. } | FaultKind::Isolate { .. } | FaultKind::Pause { .. }
+            );
+            if triggerable && rng.random_bool(0.4) {
+                if let FaultKind::Crash { node }
+                | FaultKind::Isolate { node }
+                | FaultKind::Pause { node } = &mut fault.kind
+                {
+                    *node = "leader".into();
+                }
+                fault.when = Some(Trigger::LeaderElected);
+            }
+            self.faults.push(fault);
+        }
+        self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
+    }
+
+    /// Faults heal in time for the liveness check to see the cluster recover.
+    fn fault_time_ms(&self) -> u64 {
+        self.duration_ms
+            .saturating_sub(self.expect.liveness_ms)
+            .max(1)
+    }
+
+    fn draw_lossy_links(&mut self, rng: &mut ChaCha8Rng) {
+        let on = |rng: &mut ChaCha8Rng| rng.random_bool(0.5);
         self.network.delay_tail_ms_mean = if on(rng) {
             rng.random_range(1..=30) as f64
         } else {
@@ -323,53 +482,49 @@ impl Scenario {
         } else {
             0.0
         };
-        self.workload.sticky = on(rng);
-        self.faults.clear();
-        let fault_time_ms = self
-            .duration_ms
-            .saturating_sub(self.expect.liveness_ms)
-            .max(1);
-        let count = rng.random_range(0..=6);
-        let name = |rng: &mut ChaCha8Rng, nodes: usize| -> String {
-            if rng.random_bool(0.3) {
+    }
+
+    /// One timed fault of any kind, naming the leader with `leader_share`.
+    fn draw_fault(
+        &self,
+        rng: &mut ChaCha8Rng,
+        length_ms: std::ops::RangeInclusive<u64>,
+        leader_share: f64,
+    ) -> Fault {
+        let nodes = self.nodes;
+        let name = |rng: &mut ChaCha8Rng| -> String {
+            if rng.random_bool(leader_share) {
                 "leader".into()
             } else {
                 format!("n{}", rng.random_range(1..=nodes))
             }
         };
-        for _ in 0..count {
-            let at_ms = rng.random_range(0..fault_time_ms);
-            let until_ms = (at_ms + rng.random_range(100..=3_000)).min(fault_time_ms);
-            let kind = match rng.random_range(0..7) {
-                0 => FaultKind::Isolate {
-                    node: name(rng, self.nodes),
-                },
-                1 => FaultKind::OneWay {
-                    from: vec![name(rng, self.nodes)],
-                    to: vec![name(rng, self.nodes)],
-                },
-                2 => FaultKind::Split {
-                    minority_with: Some(name(rng, self.nodes)),
-                },
-                3 => FaultKind::Ring,
-                4 => FaultKind::Lag {
-                    node: name(rng, self.nodes),
-                    extra_ms: rng.random_range(50..=500),
-                },
-                5 => FaultKind::Pause {
-                    node: name(rng, self.nodes),
-                },
-                _ => FaultKind::Crash {
-                    node: name(rng, self.nodes),
-                },
-            };
-            self.faults.push(Fault {
-                at_ms,
-                until_ms,
-                kind,
-            });
+        let at_ms = rng.random_range(0..self.fault_time_ms());
+        let until_ms = (at_ms + rng.random_range(length_ms)).min(self.fault_time_ms());
+        let kind = match rng.random_range(0..7) {
+            0 => FaultKind::Isolate { node: name(rng) },
+            1 => FaultKind::OneWay {
+                from: vec![name(rng)],
+                to: vec![name(rng)],
+            },
+            2 => FaultKind::Split {
+                minority_with: Some(name(rng)),
+            },
+            3 => FaultKind::Ring,
+            4 => FaultKind::Lag {
+                node: name(rng),
+                extra_ms: rng.random_range(50..=500),
+            },
+            5 => FaultKind::Pause { node: name(rng) },
+            _ => FaultKind::Crash { node: name(rng) },
+        };
+        Fault {
+            at_ms,
+            until_ms,
+            when: None,
+            after_ms: 0,
+            kind,
         }
-        self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
     }
 }
 

@@ -18,7 +18,7 @@ use crate::checkers::{efficiency, ryw, Violation};
 use crate::diagram::{self, Arrow, Mark, Recording, Span};
 use crate::network::{Fate, Network};
 use crate::report::Summary;
-use crate::scenario::{FaultKind, Scenario};
+use crate::scenario::{FaultKind, Scenario, Trigger};
 use crate::workload::Session;
 
 /// The simulator's view of a node: the real core, or a wrapper around it
@@ -108,6 +108,11 @@ enum EventKind {
         msg_id: u64,
     },
     FaultStart(usize),
+    /// A triggered fault's delayed start, aimed at the leader that fired it.
+    FaultTriggered {
+        index: usize,
+        leader: usize,
+    },
     FaultEnd(usize),
 }
 
@@ -194,6 +199,12 @@ struct World<'a> {
     recording: Option<Recording>,
     /// Per node: the term of its last leadership mark.
     leader_terms: Vec<u64>,
+    /// Faults armed and waiting for their trigger, by index.
+    armed_faults: Vec<usize>,
+    /// The newest term any node has led (to notice a new leader).
+    led_term_max: u64,
+    /// The node `"leader"` names while a triggered fault starts.
+    leader_override: Option<usize>,
     /// Per fault: the shading it has open.
     open_spans: Vec<Option<OpenSpan>>,
 }
@@ -305,6 +316,9 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
             ..Recording::default()
         }),
         leader_terms: vec![0; scenario.nodes],
+        armed_faults: Vec::new(),
+        led_term_max: 0,
+        leader_override: None,
         open_spans: scenario.faults.iter().map(|_| None).collect(),
         scenario,
     };
@@ -375,6 +389,12 @@ impl World<'_> {
                     self.session_timeout(session, msg_id)
                 }
                 EventKind::FaultStart(i) => self.fault_start(i),
+                EventKind::FaultTriggered { index, leader } => {
+                    let fault = &self.scenario.faults[index];
+                    if self.now.as_ms() < fault.until_ms && self.applied_faults[index].is_none() {
+                        self.apply_fault(index, Some(leader));
+                    }
+                }
                 EventKind::FaultEnd(i) => self.fault_end(i),
             }
         }
@@ -444,6 +464,7 @@ impl World<'_> {
 
     /// Routes what node `i` sent, runs the per-step checkers, re-arms its timer.
     fn after_step(&mut self, i: usize) {
+        self.fire_triggers(i);
         let now = self.now;
         let leads = self.slots[i]
             .node
@@ -824,11 +845,55 @@ impl World<'_> {
     fn resolve(&self, name: &str) -> usize {
         match self.scenario.resolve_name(name) {
             Ok(Some(i)) => i,
-            _ => self.current_leader(),
+            _ => self
+                .leader_override
+                .unwrap_or_else(|| self.current_leader()),
+        }
+    }
+
+    /// Starts the faults waiting for a new leader when node `i` has just
+    /// won, before anything it sent as leader is routed.
+    fn fire_triggers(&mut self, i: usize) {
+        let Some(core) = self.slots[i].node.as_ref().map(|n| n.core()) else {
+            return;
+        };
+        if core.role() != RoleKind::Leader || core.term() <= self.led_term_max {
+            return;
+        }
+        self.led_term_max = core.term();
+        for index in std::mem::take(&mut self.armed_faults) {
+            let fault = &self.scenario.faults[index];
+            let start = self.now.plus(fault.after_ms);
+            if start.as_ms() >= fault.until_ms {
+                continue;
+            }
+            if fault.after_ms == 0 {
+                self.apply_fault(index, Some(i));
+            } else {
+                self.schedule(start, EventKind::FaultTriggered { index, leader: i });
+            }
         }
     }
 
     fn fault_start(&mut self, index: usize) {
+        match self.scenario.faults[index].when {
+            Some(Trigger::LeaderElected) => {
+                let detail = format!("arm faults[{index}]: starts when a leader is elected");
+                self.trace.note(self.now, "fault", &detail);
+                self.armed_faults.push(index);
+            }
+            None => self.apply_fault(index, None),
+        }
+    }
+
+    /// Starts fault `index`; `leader`, when given, is the node `"leader"` names.
+    fn apply_fault(&mut self, index: usize, leader: Option<usize>) {
+        self.leader_override = leader;
+        self.apply_fault_now(index);
+        self.leader_override = None;
+    }
+
+    fn apply_fault_now(&mut self, index: usize) {
         let fault = self.scenario.faults[index].clone();
         let n = self.slots.len();
         let applied = match &fault.kind {
@@ -914,6 +979,8 @@ impl World<'_> {
     }
 
     fn fault_end(&mut self, index: usize) {
+        // A triggered fault whose trigger never fired expires unstarted.
+        self.armed_faults.retain(|&armed| armed != index);
         let Some(applied) = self.applied_faults[index].take() else {
             return;
         };

@@ -570,3 +570,75 @@ fn message_for_another_node_is_dropped_not_answered_as_that_node() {
         "nothing written"
     );
 }
+
+#[test]
+fn request_before_init_gets_error_11_naming_init() {
+    let mut node = Node::new(Config::default(), Millis::ZERO);
+    let request = Envelope {
+        src: Id::Client(1),
+        dest: Id::parse("n1"),
+        body: Body {
+            msg_id: Some(4),
+            in_reply_to: None,
+            payload: Payload::Request(write("x", 1)),
+        },
+    };
+    node.handle_message(Millis::ZERO, request);
+    let reply = node.poll_transmit().expect("an answer");
+    assert_eq!(reply.body.in_reply_to, Some(4));
+    match reply.body.payload {
+        Payload::Reply(OpResult::Error { code, text }) => {
+            assert_eq!(code, ErrorCode::TEMPORARILY_UNAVAILABLE);
+            assert!(text.contains("init"), "{text}");
+        }
+        other => panic!("expected error 11, got {other:?}"),
+    }
+    assert!(node.poll_timeout().is_none(), "no timers before init");
+}
+
+#[test]
+fn peer_message_claiming_to_come_from_this_node_is_refused() {
+    let mut cluster = TestCluster::new(3, 18);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let term = cluster.node(f).term();
+    let forged = Envelope {
+        src: node_id(f),
+        dest: node_id(f),
+        body: Body {
+            msg_id: Some(1),
+            in_reply_to: None,
+            payload: Payload::RequestVote(RequestVote {
+                term: term + 5,
+                last_log_index: 100,
+                last_log_term: term + 5,
+                pre_vote: false,
+            }),
+        },
+    };
+    cluster.with_node(f, |node, now| node.handle_message(now, forged));
+    assert_eq!(cluster.node(f).term(), term, "no term adopted from itself");
+    assert_eq!(cluster.node(f).durable().voted_for, Some(node_id(leader)));
+}
+
+// Reference: Raft §8: forwarded requests are deduplicated by (origin, id),
+// so a restarted node must never reuse an id its earlier life forwarded.
+#[test]
+fn writes_forwarded_by_a_restarted_follower_are_not_taken_for_duplicates() {
+    let mut cluster = TestCluster::new(3, 19);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let first = commit_index_of(&cluster.call(f, 1, write("x", 1)));
+    let durable = cluster.crash(f);
+    assert_eq!(durable.starts, 1, "one start so far");
+    cluster.restart(f, durable);
+    assert_eq!(cluster.node(f).durable().starts, 2, "the restart counted");
+    let second = commit_index_of(&cluster.call(f, 1, write("x", 2)));
+    assert!(second > first);
+    let reply = cluster.call(leader, 1, read("x"));
+    assert_eq!(
+        value_of(&reply),
+        &Value::from(2),
+        "the second write applied"
+    );
+}
