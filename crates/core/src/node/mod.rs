@@ -11,6 +11,8 @@ mod client;
 mod election;
 #[cfg(test)]
 mod raft_tests;
+#[cfg(test)]
+mod face_tests;
 mod replication;
 #[cfg(test)]
 mod tests;
