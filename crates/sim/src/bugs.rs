@@ -89,6 +89,30 @@ impl Bug {
         }
     }
 
+    /// Whether a run's violations show this bug.
+    pub fn caught(self, summary: &crate::Summary) -> bool {
+        summary
+            .violations
+            .iter()
+            .any(|v| self.caught_by().contains(&v.checker))
+    }
+
+    /// The first (seed, scenario) that catches this bug, seeds in order and
+    /// every scenario per seed, as a person sweeping would find it.
+    pub fn first_catch(
+        self,
+        scenarios: &[(String, crate::Scenario)],
+        seeds: std::ops::Range<u64>,
+    ) -> Option<(usize, crate::Summary)> {
+        let factory = self.factory();
+        seeds.into_iter().find_map(|seed| {
+            scenarios.iter().enumerate().find_map(|(k, (_, scenario))| {
+                let summary = crate::run(scenario, crate::RunOptions::new(seed, &*factory));
+                self.caught(&summary).then_some((k, summary))
+            })
+        })
+    }
+
     pub fn parse(name: &str) -> Result<Bug, String> {
         Bug::ALL
             .into_iter()

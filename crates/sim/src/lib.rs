@@ -9,6 +9,7 @@ pub mod diagram;
 pub mod network;
 pub mod report;
 pub mod scenario;
+pub mod shrink;
 pub mod speed;
 pub mod trace;
 pub mod workload;

@@ -18,6 +18,8 @@ const USAGE: &str = "usage:
               [--svg FILE [--from-ms A] [--to-ms B]]
   ryw-sim sweep SCENARIO... --seeds A..B [--jobs J] [--shard K/N] [--bug NAME]
   ryw-sim bugs
+  ryw-sim reshrink [--dir DIR]   find each planted bug in DIR/*.json (default
+              sim-scenarios), shrink it, rewrite DIR/shrunk/BUG.json
   ryw-sim bench [--seed N] [--csv FILE] [--plot FILE.svg]
   ryw-sim speed [SCENARIO...] [--seeds N] [--requests N]";
 
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
         Some("run") => cmd_run(&args[1..]),
         Some("sweep") => cmd_sweep(&args[1..]),
         Some("bench") => cmd_bench(&args[1..]),
+        Some("reshrink") => cmd_reshrink(&args[1..]),
         Some("speed") => cmd_speed(&args[1..]),
         Some("bugs") => {
             for bug in Bug::ALL {
@@ -272,6 +275,54 @@ fn cmd_sweep(args: &[String]) -> Result<bool, String> {
         (delivered.load(Ordering::Relaxed) as f64 / wall_s) as u64
     );
     Ok(failures.is_empty())
+}
+
+/// Re-finds every planted bug in the standard scenarios, shrinks it, and
+/// rewrites the committed cases: run it when the store's timing changed and
+/// a committed case no longer exposes its bug.
+fn cmd_reshrink(args: &[String]) -> Result<bool, String> {
+    let args = parse(args, &["--dir"], &[])?;
+    if !args.positional.is_empty() {
+        return Err(format!("reshrink takes no scenario files\n{USAGE}"));
+    }
+    let dir = PathBuf::from(args.value("--dir").unwrap_or("sim-scenarios"));
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("--dir {}: {e}", dir.display()))?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let scenarios = files
+        .iter()
+        .map(|p| Ok((p.display().to_string(), Scenario::load(p)?)))
+        .collect::<Result<Vec<_>, String>>()?;
+    let out_dir = dir.join("shrunk");
+    std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
+    let mut all_found = true;
+    for bug in Bug::ALL {
+        let Some(case) = ryw_sim::shrink::find_and_shrink(bug, &scenarios) else {
+            println!(
+                "{}: not caught within the standard scenarios' first seeds",
+                bug.name()
+            );
+            all_found = false;
+            continue;
+        };
+        let path = out_dir.join(format!("{}.json", bug.name()));
+        let shown = path.display().to_string();
+        std::fs::write(&path, case.file_text(&shown)).map_err(|e| format!("{shown}: {e}"))?;
+        println!(
+            "{}: found in {} seed {}, shrunk to {} faults, {} sessions, {} ms ({} candidates); wrote {shown}",
+            bug.name(),
+            case.found_in,
+            case.found_seed,
+            case.shrunk.scenario.faults.len(),
+            case.shrunk.scenario.workload.sessions,
+            case.shrunk.scenario.duration_ms,
+            case.shrunk.candidates_tried,
+        );
+    }
+    Ok(all_found)
 }
 
 fn cmd_bench(args: &[String]) -> Result<bool, String> {

@@ -209,28 +209,63 @@ struct World<'a> {
     open_spans: Vec<Option<OpenSpan>>,
 }
 
+thread_local! {
+    /// Simulated time of the run going on on this thread, if any: a panic
+    /// inside a run is reported with it instead of being printed.
+    static RUN_NOW_MS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    /// Where the last panic inside a run was raised.
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Panics inside a run become violations, so the default hook's message and
+/// backtrace would only be noise; panics anywhere else print as usual.
+fn quiet_panics_inside_runs() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if RUN_NOW_MS.with(|now| now.get()).is_some() {
+                let location = info.location().map(|l| l.to_string());
+                PANIC_LOCATION.with(|l| *l.borrow_mut() = location);
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
 /// Runs one scenario with one seed. A panic inside the run (a node's own
 /// invariant assertion, or the simulator's) becomes a violation named
-/// "panic" rather than taking the caller down: it is a finding like any other.
+/// "panic", at the simulated time it happened, rather than taking the
+/// caller down: it is a finding like any other.
 pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     let seed = options.seed;
     let name = scenario.name.clone();
     // Wall time feeds only the summary's wall_ms, never the simulation.
     let wall_start = Instant::now();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    quiet_panics_inside_runs();
+    RUN_NOW_MS.with(|now| now.set(Some(0)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         run_unguarded(scenario, options)
-    })) {
+    }));
+    let panic_at_ms = RUN_NOW_MS.with(|now| now.replace(None)).unwrap_or(0);
+    match outcome {
         Ok(summary) => summary,
         Err(payload) => {
-            let text = payload
+            let message = payload
                 .downcast_ref::<String>()
                 .cloned()
                 .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_owned()))
                 .unwrap_or_else(|| "a panic without a message".to_owned());
+            let text = match PANIC_LOCATION.with(|l| l.borrow_mut().take()) {
+                Some(location) => format!("{message} (at {location})"),
+                None => message,
+            };
             Summary {
                 scenario: name,
                 seed,
-                violations: vec![Violation::new("panic", 0, None, text)],
+                violations: vec![Violation::new("panic", panic_at_ms, None, text)],
                 wall_ms: wall_start.elapsed().as_millis() as u64,
                 ..Summary::default()
             }
@@ -365,6 +400,7 @@ impl World<'_> {
                 break;
             }
             self.now = event.at;
+            RUN_NOW_MS.with(|now| now.set(Some(self.now.as_ms())));
             match event.kind {
                 EventKind::ToNode {
                     node,

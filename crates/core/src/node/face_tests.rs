@@ -42,17 +42,29 @@ fn uninitialised() -> Node {
 #[test]
 fn init_is_answered_with_init_ok_and_joins_the_cluster() {
     let mut node = uninitialised();
-    let msg = envelope(Id::Client(0), "n1", Some(1), init("n1", &["n1", "n2", "n3"]));
+    let msg = envelope(
+        Id::Client(0),
+        "n1",
+        Some(1),
+        init("n1", &["n1", "n2", "n3"]),
+    );
     node.handle_message(Millis::ZERO, msg);
     let out = drain(&mut node);
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].src, Id::parse("n1"));
     assert_eq!(out[0].dest, Id::Client(0));
     assert_eq!(out[0].body.in_reply_to, Some(1));
-    assert_eq!(out[0].body.msg_id, Some(0), "a node's own msg_ids count from 0");
+    assert_eq!(
+        out[0].body.msg_id,
+        Some(0),
+        "a node's own msg_ids count from 0"
+    );
     assert!(matches!(out[0].body.payload, Payload::InitOk));
     assert_eq!(node.id(), Some(&Id::parse("n1")));
-    assert!(node.poll_timeout().is_some(), "an election timer runs after init");
+    assert!(
+        node.poll_timeout().is_some(),
+        "an election timer runs after init"
+    );
 }
 
 #[test]
@@ -132,10 +144,19 @@ fn a_peer_message_from_a_client_before_init_is_dropped_with_a_warning() {
 #[test]
 fn diagnostics_are_kept_up_to_a_bound() {
     let mut cluster = TestCluster::new(3, 4);
-    assert_eq!(cluster.node(0).config().rng_seed, 4, "the config it was given");
+    assert_eq!(
+        cluster.node(0).config().rng_seed,
+        4,
+        "the config it was given"
+    );
     let leader = cluster.stable_leader();
     let f = (0..3).find(|&i| i != leader).expect("a follower");
-    while cluster.nodes[f].as_mut().expect("up").poll_warning().is_some() {}
+    while cluster.nodes[f]
+        .as_mut()
+        .expect("up")
+        .poll_warning()
+        .is_some()
+    {}
     // Append entries whose terms fall: malformed, so each one is dropped with a warning.
     let malformed = |seq| {
         Payload::AppendEntries(AppendEntries {
@@ -150,13 +171,20 @@ fn diagnostics_are_kept_up_to_a_bound() {
     let node = cluster.nodes[f].as_mut().expect("up");
     let now = cluster.now;
     for seq in 0..(WARNINGS_MAX as u64 + 10) {
-        let msg = envelope(node_id(leader), &node_id(f).to_string(), None, malformed(seq));
+        let msg = envelope(
+            node_id(leader),
+            &node_id(f).to_string(),
+            None,
+            malformed(seq),
+        );
         node.handle_message(now, msg);
     }
     let warnings: Vec<String> = std::iter::from_fn(|| node.poll_warning()).collect();
     assert_eq!(warnings.len(), WARNINGS_MAX);
     assert!(
-        warnings.iter().all(|w| w.contains("dropping append_entries")),
+        warnings
+            .iter()
+            .all(|w| w.contains("dropping append_entries")),
         "{:?}",
         warnings.first()
     );

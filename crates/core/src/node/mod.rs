@@ -10,9 +10,9 @@
 mod client;
 mod election;
 #[cfg(test)]
-mod raft_tests;
-#[cfg(test)]
 mod face_tests;
+#[cfg(test)]
+mod raft_tests;
 mod replication;
 #[cfg(test)]
 mod tests;
