@@ -211,7 +211,16 @@ fn read_forwarded_to_an_old_leader_is_retried_with_the_new_one() {
     // The wait bound passes and f forwards to the old leader, which vanishes.
     cluster.run_for(101);
     cluster.isolate(old);
+    assert!(cluster.run_until(2_000, |c| c.node(f).leader() == Some(&node_id(other))));
+    // Learning the new leader re-routes the read at once, not at its next retry.
+    let learned = cluster.now;
     assert!(cluster.run_until(2_000, |c| c.reply(msg).is_some()));
+    let retry_ms = cluster.node(f).config().forward_retry_ms;
+    assert!(
+        cluster.now.since(learned) < retry_ms,
+        "answered {} ms after f learned the new leader",
+        cluster.now.since(learned)
+    );
     let reply = cluster.reply(msg).expect("answered").clone();
     let (by, applied, _) = served(&reply);
     assert_eq!(by, &node_id(other), "served by the new leader");
@@ -641,4 +650,35 @@ fn writes_forwarded_by_a_restarted_follower_are_not_taken_for_duplicates() {
         &Value::from(2),
         "the second write applied"
     );
+}
+
+#[test]
+fn a_forwarded_read_whose_forward_was_lost_is_retried_before_its_deadline() {
+    let mut cluster = TestCluster::new(3, 20);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 3)));
+    assert!(cluster.run_until(500, |c| c.node(f).applied_index() >= token));
+    // The forward is lost on the way; the link then heals.
+    cluster.cut.insert((f, leader));
+    let sent = cluster.now;
+    let msg = cluster.request(
+        f,
+        2,
+        ClientOp::RywRead {
+            key: Key::Str("x".into()),
+            last_write_index: 0,
+            prefer_follower: false,
+        },
+    );
+    cluster.run_for(5);
+    cluster.cut.remove(&(f, leader));
+    let retry_ms = cluster.node(f).config().forward_retry_ms;
+    assert!(cluster.run_until(2 * retry_ms, |c| c.reply(msg).is_some()));
+    assert!(
+        cluster.now.since(sent) < 2 * retry_ms,
+        "retried after {retry_ms} ms"
+    );
+    let reply = cluster.reply(msg).expect("answered").clone();
+    assert_eq!(value_of(&reply), &Value::from(3), "served by the retry");
 }
