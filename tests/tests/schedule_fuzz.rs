@@ -12,7 +12,7 @@ use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner,
 };
 use ryw_sim::bugs::Bug;
-use ryw_sim::shrink::{replay_seed, Shrink, SEEDS_PER_SCHEDULE};
+use ryw_sim::shrink::{replay_seed, shrink_bug, SEEDS_PER_SCHEDULE};
 use ryw_sim::world::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
 use ryw_tests::schedule::{events, run_strategy};
@@ -27,15 +27,8 @@ const SHRUNK_FAULTS_MAX: usize = 3;
 /// (A schedule counts as exposing a bug when any of several consecutive
 /// seeds does: one seed makes "still fails without this fault?" close to a
 /// coin toss, and shrinking stalls in local minima.)
-fn exposing_seed(bug: Bug, scenario: &Scenario, seed: u64, factory: &NodeFactory) -> Option<u64> {
-    let fails = move |summary: &Summary| bug.caught(summary);
-    let shrink = Shrink {
-        factory,
-        fails: &fails,
-        seeds_per_schedule: SEEDS_PER_SCHEDULE,
-        candidates_max: 0,
-    };
-    shrink.failing_seed(scenario, seed)
+fn exposing_seed(bug: Bug, scenario: &Scenario, seed: u64) -> Option<u64> {
+    Some(shrink_bug(bug, scenario, seed, 0)?.seed)
 }
 
 fn cases(default: u32) -> u32 {
@@ -154,7 +147,7 @@ fn assert_teeth(bug: Bug) {
     let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
     let mut runner = TestRunner::new_with_rng(config, rng);
     let result = runner.run(&run_strategy(), |(scenario, seed)| {
-        prop_assert!(exposing_seed(bug, &scenario, seed, &*factory).is_none());
+        prop_assert!(exposing_seed(bug, &scenario, seed).is_none());
         Ok(())
     });
     let (minimal, first_seed) = match result {
@@ -164,7 +157,7 @@ fn assert_teeth(bug: Bug) {
             bug.name()
         ),
     };
-    let minimal_seed = exposing_seed(bug, &minimal, first_seed, &*factory)
+    let minimal_seed = exposing_seed(bug, &minimal, first_seed)
         .expect("the minimal schedule still fails under one of its seeds");
     let file = save_case(bug.name(), &minimal);
     println!(
@@ -222,15 +215,7 @@ fn serve_stale_after_wait_is_caught_replayed_and_shrunk() {
 fn assert_teeth_by_scenario_shrinking(bug: Bug) {
     let (scenarios, k, summary) = assert_caught_and_replayed(bug);
     let factory = bug.factory();
-    let fails = move |summary: &Summary| bug.caught(summary);
-    let shrink = Shrink {
-        factory: &*factory,
-        fails: &fails,
-        seeds_per_schedule: SEEDS_PER_SCHEDULE,
-        candidates_max: 120,
-    };
-    let shrunk = shrink
-        .shrink(&scenarios[k].1, summary.seed)
+    let shrunk = shrink_bug(bug, &scenarios[k].1, summary.seed, 120)
         .expect("the catch fails under its own seed");
     let file = save_case(bug.name(), &shrunk.scenario);
     println!(

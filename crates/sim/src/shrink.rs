@@ -113,21 +113,40 @@ impl Case {
 /// the first catch, trying each candidate under [`SEEDS_PER_SCHEDULE`] seeds.
 pub fn find_and_shrink(bug: Bug, scenarios: &[(String, Scenario)]) -> Option<Case> {
     let (k, summary) = bug.first_catch(scenarios, 0..CATCH_SEEDS_MAX)?;
-    let factory = bug.factory();
-    let fails = move |summary: &Summary| bug.caught(summary);
-    let shrink = Shrink {
-        factory: &*factory,
-        fails: &fails,
-        seeds_per_schedule: SEEDS_PER_SCHEDULE,
-        candidates_max: 400,
-    };
-    let shrunk = shrink.shrink(&scenarios[k].1, summary.seed)?;
+    let shrunk = shrink_bug(bug, &scenarios[k].1, summary.seed, 400)?;
     Some(Case {
         bug,
         found_in: scenarios[k].0.clone(),
         found_seed: summary.seed,
         shrunk,
     })
+}
+
+/// Shrinks a run of `scenario` that exposes `bug` under one of the
+/// [`SEEDS_PER_SCHEDULE`] seeds from `seed`, trying at most `candidates_max`.
+pub fn shrink_bug(
+    bug: Bug,
+    scenario: &Scenario,
+    seed: u64,
+    candidates_max: usize,
+) -> Option<Shrunk> {
+    let factory = bug.factory();
+    let fails = move |summary: &Summary| bug.caught(summary);
+    let shrink = Shrink {
+        factory: &*factory,
+        fails: &fails,
+        seeds_per_schedule: SEEDS_PER_SCHEDULE,
+        candidates_max,
+    };
+    if candidates_max == 0 {
+        let seed = shrink.failing_seed(scenario, seed)?;
+        return Some(Shrunk {
+            scenario: scenario.clone(),
+            seed,
+            candidates_tried: 0,
+        });
+    }
+    shrink.shrink(scenario, seed)
 }
 
 /// The seed a committed case's description names after `--seed`.

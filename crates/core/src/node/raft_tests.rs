@@ -95,19 +95,27 @@ fn append_reply(payloads: &[Payload]) -> &AppendEntriesOk {
     }
 }
 
-fn ask_vote(node: &mut Node, term: u64, last_log_term: u64, last_log_index: u64) -> bool {
-    let request = RequestVote {
+/// Asks member 0 for a vote (or a pre-vote) on behalf of member `from`.
+fn ask(node: &mut Node, from: usize, request: RequestVote) -> bool {
+    let replies = deliver(
+        node,
+        Millis::ZERO,
+        peer_envelope(from, 0, Payload::RequestVote(request)),
+    );
+    vote_reply(&replies).vote_granted
+}
+
+fn vote_request(term: u64, last_log_term: u64, last_log_index: u64) -> RequestVote {
+    RequestVote {
         term,
         last_log_index,
         last_log_term,
         pre_vote: false,
-    };
-    let replies = deliver(
-        node,
-        Millis::ZERO,
-        peer_envelope(1, 0, Payload::RequestVote(request)),
-    );
-    vote_reply(&replies).vote_granted
+    }
+}
+
+fn ask_vote(node: &mut Node, term: u64, last_log_term: u64, last_log_index: u64) -> bool {
+    ask(node, 1, vote_request(term, last_log_term, last_log_index))
 }
 
 // Reference: Raft §5.3 and Figure 7. A leader at term 8 meets the six
@@ -194,18 +202,11 @@ fn election_restriction_compares_last_term_first_then_length() {
     );
     // Pre-votes (thesis §9.6) apply the same restriction.
     let mut node = voter();
-    let request = RequestVote {
-        term: 4,
-        last_log_index: 10,
-        last_log_term: 2,
+    let pre_vote = RequestVote {
         pre_vote: true,
+        ..vote_request(4, 2, 10)
     };
-    let replies = deliver(
-        &mut node,
-        Millis::ZERO,
-        peer_envelope(1, 0, Payload::RequestVote(request)),
-    );
-    assert!(!vote_reply(&replies).vote_granted);
+    assert!(!ask(&mut node, 1, pre_vote));
     assert_eq!(node.term(), 3, "a pre-vote changes no term");
 }
 
@@ -215,28 +216,13 @@ fn election_restriction_compares_last_term_first_then_length() {
 fn a_node_votes_once_per_term_even_across_a_restart() {
     let mut node = lone_node(3, 0, durable_with(3, &[1]));
     assert!(ask_vote(&mut node, 4, 1, 1), "first candidate of term 4");
-    let request = RequestVote {
-        term: 4,
-        last_log_index: 1,
-        last_log_term: 1,
-        pre_vote: false,
-    };
-    let replies = deliver(
-        &mut node,
-        Millis::ZERO,
-        peer_envelope(2, 0, Payload::RequestVote(request.clone())),
-    );
+    let second = vote_request(4, 1, 1);
     assert!(
-        !vote_reply(&replies).vote_granted,
+        !ask(&mut node, 2, second.clone()),
         "second candidate, same term"
     );
     let mut restarted = lone_node(3, 0, node.durable().clone());
-    let replies = deliver(
-        &mut restarted,
-        Millis::ZERO,
-        peer_envelope(2, 0, Payload::RequestVote(request)),
-    );
-    assert!(!vote_reply(&replies).vote_granted, "the vote was durable");
+    assert!(!ask(&mut restarted, 2, second), "the vote was durable");
     assert!(
         ask_vote(&mut restarted, 4, 1, 1),
         "the same candidate may ask again"
