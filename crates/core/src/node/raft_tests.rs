@@ -519,3 +519,59 @@ fn check_quorum_makes_an_isolated_leader_step_down() {
     healthy.run_for(5 * max_ms);
     assert!(healthy.leaders().contains(&leader), "one follower suffices");
 }
+
+// Reference: Raft thesis §6.4, step 3: the leadership round that confirms a
+// read must start after the read arrived. Here acknowledgements of the new
+// leader's first AppendEntries, sent long before a read, arrive after a newer
+// leader has committed a write. They may commit the old leader's no-op, but
+// must not confirm the read, or it would return the overwritten value.
+#[test]
+fn a_read_is_confirmed_only_by_a_round_sent_after_it_arrived() {
+    let mut cluster = TestCluster::with_config(3, 70, |c| {
+        c.election_timeout_ms_min = 150;
+        c.election_timeout_ms_max = 160;
+    });
+    // x=1 is at index 1 everywhere; nobody knows it committed.
+    restart_with_logs(&mut cluster, 1, &[&[1], &[1], &[1]]);
+    cluster.with_node(0, |node, now| node.start_election(now));
+    assert!(cluster.run_until(10, |c| c.node(0).role() == RoleKind::Leader));
+    let old_term = cluster.node(0).term();
+    // Its first AppendEntries is on the way; the acknowledgements crawl back,
+    // and nothing more of n1's reaches the others.
+    cluster.lag_ms.insert((1, 0), 270);
+    cluster.lag_ms.insert((2, 0), 270);
+    cluster.run_for(3);
+    cluster.cut.insert((0, 1));
+    cluster.cut.insert((0, 2));
+    // n2 and n3 elect a new leader and overwrite x.
+    assert!(cluster.run_until(400, |c| c.leaders().iter().any(|&l| l != 0)));
+    let new = *cluster
+        .leaders()
+        .iter()
+        .find(|&&l| l != 0)
+        .expect("new leader");
+    let msg = cluster.request(new, 1, write("x", 2));
+    assert!(cluster.run_until(100, |c| c.reply(msg).is_some()));
+    commit_index_of(cluster.reply(msg).expect("acknowledged"));
+    // The old leader still believes it leads and gets a read.
+    assert_eq!(cluster.node(0).role(), RoleKind::Leader);
+    assert_eq!(cluster.node(0).term(), old_term);
+    assert_eq!(
+        cluster.node(0).commit_index(),
+        0,
+        "its acknowledgements are still on the way"
+    );
+    let read_msg = cluster.request(0, 2, read("x"));
+    cluster.run_for(2_000);
+    match cluster.reply(read_msg) {
+        Some(OpResult::ReadOk { value }) => {
+            assert_eq!(
+                value,
+                &Value::from(2),
+                "a read after x=2 was acknowledged saw x=1"
+            )
+        }
+        Some(OpResult::Error { code, .. }) => assert!(code.is_definite()),
+        other => panic!("unexpected answer {other:?}"),
+    }
+}
