@@ -72,10 +72,9 @@ pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
         return vec![parse(&seed)];
     }
     if let Ok(range) = std::env::var("RYW_SEEDS") {
-        let (a, b) = range
-            .split_once("..")
-            .unwrap_or_else(|| panic!("RYW_SEEDS must look like A..B, got {range:?}"));
-        return (parse(a)..parse(b)).collect();
+        let range = ryw_sim::sweep::SeedRange::parse(&range)
+            .unwrap_or_else(|why| panic!("RYW_SEEDS: {why}"));
+        return range.as_range().collect();
     }
     default.collect()
 }

@@ -139,19 +139,45 @@ fn parse_svg(text: &str) -> std::collections::BTreeMap<String, usize> {
 fn svg_of_a_failing_run_shows_timelines_arrows_and_the_violation() {
     let file = std::env::temp_dir().join(format!("ryw-diagram-{}.svg", std::process::id()));
     let path = file.to_str().expect("utf-8");
+    // Any failing run will do, as long as its stale read falls inside the
+    // pause: search seeds rather than pin one, so a change of the store's
+    // timing cannot invalidate the test.
+    let scenario = "sim-scenarios/examples/ack-before-commit-paused.json";
+    let (seed, read_at_ms) = (0..50u64)
+        .find_map(|seed| {
+            let seed_text = seed.to_string();
+            let (_, stdout, _) = sim(&[
+                "run",
+                scenario,
+                "--seed",
+                &seed_text,
+                "--bug",
+                "skip-token-check",
+                "--json",
+            ]);
+            let summary: serde_json::Value = serde_json::from_str(&stdout).ok()?;
+            let at_ms = summary["violations"]
+                .as_array()?
+                .iter()
+                .find(|v| v["checker"] == "read-your-writes")?["at_ms"]
+                .as_u64()?;
+            (200..440).contains(&at_ms).then_some((seed, at_ms))
+        })
+        .expect("a seed whose stale read falls inside the pause");
+    let (seed, to_ms) = (seed.to_string(), (read_at_ms + 45).to_string());
     let (code, stdout, stderr) = sim(&[
         "run",
-        "sim-scenarios/shrunk/ack-before-commit.json",
+        scenario,
         "--seed",
-        "10237432512530943969",
+        &seed,
         "--bug",
-        "ack-before-commit",
+        "skip-token-check",
         "--svg",
         path,
         "--from-ms",
-        "380",
+        "0",
         "--to-ms",
-        "470",
+        &to_ms,
     ]);
     assert_eq!(code, 1, "{stdout}{stderr}");
     let svg = std::fs::read_to_string(&file).expect("svg written");
@@ -253,4 +279,157 @@ fn a_trace_that_cannot_be_written_is_an_error_not_a_short_file() {
         stderr.contains("--trace /dev/full") && stderr.contains("incomplete"),
         "{stderr}"
     );
+}
+
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    for args in [
+        &["--help"][..],
+        &["run", "--help"],
+        &["sweep", "--help"],
+        &["bugs", "--help"],
+        &["reshrink", "--help"],
+        &["bench", "--help"],
+        &["speed", "--help"],
+    ] {
+        let (code, stdout, stderr) = sim(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        assert!(stdout.contains("Usage: ryw-sim"), "{args:?}: {stdout}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+    let (_, stdout, _) = sim(&["sweep", "--help"]);
+    for flag in ["--seeds", "--jobs", "--shard", "--bug"] {
+        assert!(stdout.contains(flag), "sweep --help describes {flag}");
+    }
+    assert!(stdout.contains("[default: 1/1]"), "defaults are shown");
+    let (code, stdout, _) = sim(&["--version"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("ryw-sim "), "{stdout}");
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_message_naming_the_flag() {
+    let healthy = "sim-scenarios/healthy.json";
+    let cases: &[(&[&str], &str)] = &[
+        (&["run", healthy, "--seed", "1", "--seed", "2"], "--seed"),
+        (&["sweep", healthy, "--seeds", "5..2"], "--seeds"),
+        (&["sweep", healthy, "--seeds", "5..5"], "--seeds"),
+        (
+            &["sweep", healthy, "--seeds", "0..3", "--jobs", "0"],
+            "--jobs",
+        ),
+        (
+            &["sweep", healthy, "--seeds", "0..3", "--jobs", "100000"],
+            "--jobs",
+        ),
+        (
+            &["sweep", healthy, "--seeds", "0..3", "--shard", "4/3"],
+            "--shard",
+        ),
+        (&["run", healthy, "--seed", "1", "--from-ms", "5"], "--svg"),
+        (&["run", healthy, "--seed", "1", "--to-ms", "5"], "--svg"),
+        (&["speed", "--seeds", "0"], "--seeds"),
+        (&["speed", "--requests", "0"], "--requests"),
+        (&["bugs", "--frob"], "--frob"),
+        (&["run", healthy, "--seed", "1", "--bug", "nope"], "nope"),
+        (&["frobnicate"], "frobnicate"),
+    ];
+    for (args, named) in cases {
+        let (code, stdout, stderr) = sim(args);
+        assert_eq!(code, 2, "{args:?} is bad usage: {stdout}{stderr}");
+        assert!(
+            stderr.contains(named),
+            "{args:?}: the message names {named}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn an_svg_window_outside_the_run_is_an_error_not_an_empty_diagram() {
+    let file = std::env::temp_dir().join(format!("ryw-empty-{}.svg", std::process::id()));
+    let path = file.to_str().expect("utf-8");
+    let (code, _, stderr) = sim(&[
+        "run",
+        "sim-scenarios/healthy.json",
+        "--seed",
+        "1",
+        "--svg",
+        path,
+        "--from-ms",
+        "999999",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("past the end of the run"), "{stderr}");
+    assert!(!file.exists(), "no empty diagram written");
+}
+
+#[test]
+fn sweep_prints_failures_in_seed_order_the_same_every_time() {
+    let args = [
+        "sweep",
+        "sim-scenarios/healthy.json",
+        "sim-scenarios/ring.json",
+        "--seeds",
+        "0..8",
+        "--bug",
+        "skip-token-check",
+    ];
+    let fails = |stdout: &str| -> Vec<String> {
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("FAIL") || l.starts_with("  replay"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (code, first, stderr) = sim(&[&args[..], &["--jobs", "1"]].concat());
+    assert_eq!(code, 1, "{stderr}");
+    let (_, second, _) = sim(&[&args[..], &["--jobs", "4"]].concat());
+    assert_eq!(
+        fails(&first),
+        fails(&second),
+        "same text whatever the threads"
+    );
+    let seeds: Vec<u64> = fails(&first)
+        .iter()
+        .filter_map(|l| l.split(" seed ").nth(1)?.split(':').next()?.parse().ok())
+        .collect();
+    assert!(
+        seeds.windows(2).all(|w| w[0] <= w[1]),
+        "seed order: {seeds:?}"
+    );
+    assert!(
+        !stderr.contains('\r'),
+        "no progress text in a redirected stderr"
+    );
+}
+
+#[test]
+fn sweep_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let mut child = Command::new(workspace_binary("ryw-sim"))
+        .args([
+            "sweep",
+            "sim-scenarios/healthy.json",
+            "--seeds",
+            "0..100000",
+            "--bug",
+            "skip-token-check",
+        ])
+        .current_dir(scenarios_dir().join(".."))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ryw-sim starts");
+    let stdout = child.stdout.take().expect("piped");
+    let mut first = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("a first line");
+    assert!(first.starts_with("FAIL"), "{first}");
+    // Reader gone, like `| head -1`: the sweep must stop soon, without a panic.
+    let out = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(1), "failures were found: {stderr}");
 }

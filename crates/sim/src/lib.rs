@@ -11,6 +11,7 @@ pub mod report;
 pub mod scenario;
 pub mod shrink;
 pub mod speed;
+pub mod sweep;
 pub mod trace;
 pub mod workload;
 pub mod world;

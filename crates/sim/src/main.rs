@@ -1,48 +1,153 @@
-//! `ryw-sim` command line: `run` one seed, `sweep` many.
+//! `ryw-sim` command line: `run` one seed, `sweep` many, and the tools
+//! around them.
 //!
-//! Exit status: 0 nothing violated, 1 a violation was found, 2 bad usage or
-//! a scenario file that does not parse.
+//! Exit status: 0 nothing violated, 1 a violation was found (or, for
+//! `reshrink`, a bug was not found), 2 bad usage or a scenario file that
+//! does not parse.
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
+use clap::{Args, Parser, Subcommand};
 use ryw_sim::bugs::Bug;
+use ryw_sim::sweep::{Plan, SeedRange, Shard, JOBS_MAX};
 use ryw_sim::world::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario};
 
-const USAGE: &str = "usage:
-  ryw-sim run SCENARIO --seed N [--trace FILE] [--json] [--bug NAME]
-              [--svg FILE [--from-ms A] [--to-ms B]]
-  ryw-sim sweep SCENARIO... --seeds A..B [--jobs J] [--shard K/N] [--bug NAME]
-  ryw-sim bugs
-  ryw-sim reshrink [--dir DIR]   find each planted bug in DIR/*.json (default
-              sim-scenarios), shrink it, rewrite DIR/shrunk/BUG.json
-  ryw-sim bench [--seed N] [--csv FILE] [--plot FILE.svg]
-  ryw-sim speed [SCENARIO...] [--seeds N] [--requests N]";
+/// Deterministic simulation of the read-your-writes store: one master seed
+/// decides every delay, loss, fault target, client choice and timeout, so
+/// every run replays exactly.
+#[derive(Parser)]
+#[command(name = "ryw-sim", version, propagate_version = true)]
+#[command(
+    after_help = "Exit status: 0 nothing violated, 1 a violation was found, 2 bad usage or a scenario that does not parse."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one scenario under one seed and print what happened.
+    Run(RunArgs),
+    /// Run scenarios under a range of seeds; print a FAIL line with its
+    /// replay command for every run that violates a property.
+    Sweep(SweepArgs),
+    /// List the planted bugs that --bug accepts.
+    Bugs,
+    /// Find every planted bug in the scenarios, shrink it, and rewrite the
+    /// committed cases DIR/shrunk/BUG.json.
+    Reshrink(ReshrinkArgs),
+    /// Follower-read report: leader load and latency with and without
+    /// follower reads, healthy and with a lagging follower.
+    Bench(BenchArgs),
+    /// Wall-clock benchmarks of the simulator and of ryw-node (release build).
+    Speed(SpeedArgs),
+}
+
+#[derive(Args)]
+struct BugArg {
+    /// Run the store with this planted bug (see `ryw-sim bugs`).
+    #[arg(long, value_name = "NAME", value_parser = parse_bug)]
+    bug: Option<Bug>,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario file (JSON, see sim-scenarios/).
+    scenario: PathBuf,
+    /// The master seed: it decides everything random in the run.
+    #[arg(long)]
+    seed: u64,
+    /// Write every event as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    bug: BugArg,
+    /// Draw a space-time diagram of the run to FILE (SVG).
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+    /// Start the diagram at this simulated time.
+    #[arg(long, value_name = "MS", requires = "svg", default_value_t = 0)]
+    from_ms: u64,
+    /// End the diagram at this simulated time [default: the end of the run].
+    #[arg(long, value_name = "MS", requires = "svg")]
+    to_ms: Option<u64>,
+}
+
+#[derive(Args)]
+struct SweepArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+    /// Seeds A up to (not including) B.
+    #[arg(long, value_name = "A..B", value_parser = SeedRange::parse)]
+    seeds: SeedRange,
+    /// Worker threads (1 to 256) [default: the cores visible].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=JOBS_MAX as u64))]
+    jobs: Option<u64>,
+    /// Run only the K-th of N interleaved slices of the seeds.
+    #[arg(long, value_name = "K/N", value_parser = Shard::parse, default_value = "1/1")]
+    shard: Shard,
+    #[command(flatten)]
+    bug: BugArg,
+}
+
+#[derive(Args)]
+struct ReshrinkArgs {
+    /// Folder of the scenarios to search; cases go to DIR/shrunk/.
+    #[arg(long, value_name = "DIR", default_value = "sim-scenarios")]
+    dir: PathBuf,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Master seed of every row.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Also write the rows as CSV to FILE.
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Also plot the rows to FILE (SVG).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SpeedArgs {
+    /// Scenario files [default: sim-scenarios/*.json].
+    scenarios: Vec<PathBuf>,
+    /// Seeds per scenario.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
+    seeds: u64,
+    /// Pipelined requests fed to ryw-node.
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    requests: u64,
+}
+
+fn parse_bug(name: &str) -> Result<Bug, String> {
+    Bug::parse(name)
+}
+
+/// What a command found: `Ok(true)` nothing wrong, `Ok(false)` a violation
+/// (exit 1), `Err` bad usage or input (exit 2).
+type Outcome = Result<bool, String>;
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("run") => cmd_run(&args[1..]),
-        Some("sweep") => cmd_sweep(&args[1..]),
-        Some("bench") => cmd_bench(&args[1..]),
-        Some("reshrink") => cmd_reshrink(&args[1..]),
-        Some("speed") => cmd_speed(&args[1..]),
-        Some("bugs") => {
-            for bug in Bug::ALL {
-                println!(
-                    "{:<30} {} (caught by: {})",
-                    bug.name(),
-                    bug.description(),
-                    bug.caught_by().join(" or ")
-                );
-            }
-            Ok(true)
-        }
-        _ => Err(USAGE.to_string()),
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => cmd_run(args),
+        Command::Sweep(args) => cmd_sweep(args),
+        Command::Bugs => cmd_bugs(),
+        Command::Reshrink(args) => cmd_reshrink(args),
+        Command::Bench(args) => cmd_bench(args),
+        Command::Speed(args) => cmd_speed(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,
@@ -54,264 +159,225 @@ fn main() -> ExitCode {
     }
 }
 
-/// Splits `--flag value` options from positional arguments.
-struct Args {
-    positional: Vec<String>,
-    options: Vec<(String, Option<String>)>,
+/// The node factory: the real store, or the store with a bug planted.
+fn factory(bug: Option<Bug>) -> Box<NodeFactory> {
+    match bug {
+        None => Box::new(real_node),
+        Some(bug) => bug.factory(),
+    }
 }
 
-fn parse(args: &[String], flags_with_value: &[&str], bare_flags: &[&str]) -> Result<Args, String> {
-    let mut parsed = Args {
-        positional: Vec::new(),
-        options: Vec::new(),
-    };
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        if flags_with_value.contains(&arg.as_str()) {
-            let value = args
-                .get(i + 1)
-                .ok_or(format!("{arg} needs a value\n{USAGE}"))?;
-            parsed.options.push((arg.clone(), Some(value.clone())));
-            i += 2;
-        } else if bare_flags.contains(&arg.as_str()) {
-            parsed.options.push((arg.clone(), None));
-            i += 1;
-        } else if arg.starts_with("--") {
-            return Err(format!("unknown option {arg}\n{USAGE}"));
-        } else {
-            parsed.positional.push(arg.clone());
-            i += 1;
+/// Writes a line to stdout; `false` once stdout is closed (`| head`), so
+/// the caller can stop quietly instead of panicking.
+fn say(text: &str) -> bool {
+    writeln!(std::io::stdout().lock(), "{text}").is_ok()
+}
+
+fn cmd_bugs() -> Outcome {
+    for bug in Bug::ALL {
+        let line = format!(
+            "{:<30} {} (caught by: {})",
+            bug.name(),
+            bug.description(),
+            bug.caught_by().join(" or ")
+        );
+        if !say(&line) {
+            break;
         }
     }
-    Ok(parsed)
+    Ok(true)
 }
 
-impl Args {
-    fn value(&self, flag: &str) -> Option<&str> {
-        self.options
-            .iter()
-            .find(|(f, _)| f == flag)
-            .and_then(|(_, v)| v.as_deref())
-    }
-    /// The number given with `flag`, or `default` when the flag is absent.
-    fn number_or(&self, flag: &str, default: u64) -> Result<u64, String> {
-        self.value(flag).map_or(Ok(default), |v| number(flag, v))
-    }
-
-    fn has(&self, flag: &str) -> bool {
-        self.options.iter().any(|(f, _)| f == flag)
-    }
-}
-
-/// The node factory: the real store, or the store with `--bug NAME` planted.
-fn factory(args: &Args) -> Result<(Box<NodeFactory>, Option<String>), String> {
-    match args.value("--bug") {
-        None => Ok((Box::new(real_node), None)),
-        Some(name) => {
-            let bug = Bug::parse(name)?;
-            Ok((bug.factory(), Some(bug.name().to_owned())))
-        }
-    }
-}
-
-fn number(flag: &str, text: &str) -> Result<u64, String> {
-    text.parse()
-        .map_err(|_| format!("{flag} must be a non-negative integer, got {text:?}"))
-}
-
-fn cmd_run(args: &[String]) -> Result<bool, String> {
-    let args = parse(
-        args,
-        &[
-            "--seed",
-            "--trace",
-            "--bug",
-            "--svg",
-            "--from-ms",
-            "--to-ms",
-        ],
-        &["--json"],
-    )?;
-    let (factory, bug) = factory(&args)?;
-    let [path] = args.positional.as_slice() else {
-        return Err(format!("run takes one scenario file\n{USAGE}"));
-    };
-    let seed = number(
-        "--seed",
-        args.value("--seed")
-            .ok_or(format!("run needs --seed\n{USAGE}"))?,
-    )?;
-    let scenario = Scenario::load(&PathBuf::from(path))?;
-    let trace: Option<Box<dyn Write + Send>> = match args.value("--trace") {
+fn cmd_run(args: RunArgs) -> Outcome {
+    let scenario = Scenario::load(&args.scenario)?;
+    let trace: Option<Box<dyn Write + Send>> = match &args.trace {
         Some(file) => {
-            let f = std::fs::File::create(file).map_err(|e| format!("--trace {file}: {e}"))?;
+            let f = std::fs::File::create(file)
+                .map_err(|e| format!("--trace {}: {e}", file.display()))?;
             Some(Box::new(std::io::BufWriter::new(f)))
         }
         None => None,
     };
-    let from_ms = args.number_or("--from-ms", 0)?;
-    let to_ms = args.number_or("--to-ms", u64::MAX)?;
-    if from_ms >= to_ms {
-        return Err(format!("--from-ms {from_ms} must be below --to-ms {to_ms}"));
+    let to_ms = args.to_ms.unwrap_or(u64::MAX);
+    if args.from_ms >= to_ms {
+        return Err(format!(
+            "--from-ms {} must be below --to-ms {to_ms}",
+            args.from_ms
+        ));
     }
+    let factory = factory(args.bug.bug);
     let mut summary = run(
         &scenario,
         RunOptions {
             trace,
-            record: args.value("--svg").is_some(),
-            ..RunOptions::new(seed, &*factory)
+            record: args.svg.is_some(),
+            ..RunOptions::new(args.seed, &*factory)
         },
     );
-    summary.bug = bug;
-    if let (Some(file), Some(why)) = (args.value("--trace"), &summary.trace_error) {
+    summary.bug = args.bug.bug.map(|b| b.name().to_owned());
+    if let (Some(file), Some(why)) = (&args.trace, &summary.trace_error) {
         return Err(format!(
-            "--trace {file}: writing failed, the trace is incomplete: {why}"
+            "--trace {}: writing failed, the trace is incomplete: {why}",
+            file.display()
         ));
     }
-    if let (Some(file), Some(recording)) = (args.value("--svg"), summary.recording.take()) {
-        let svg = ryw_sim::diagram::render(&recording, &summary.violations, from_ms, to_ms);
-        std::fs::write(file, svg).map_err(|e| format!("--svg {file}: {e}"))?;
-    }
-    if args.has("--json") {
-        println!(
-            "{}",
-            serde_json::to_string(&summary).map_err(|e| e.to_string())?
-        );
-    } else {
-        print!("{}", summary.text());
-        if !summary.violations.is_empty() {
-            println!("replay: {}", summary.replay_command(path));
+    if let (Some(file), Some(recording)) = (&args.svg, summary.recording.take()) {
+        if args.from_ms >= recording.end_ms {
+            return Err(format!(
+                "--from-ms {} is past the end of the run ({} ms): the diagram would be empty",
+                args.from_ms, recording.end_ms
+            ));
         }
+        let svg = ryw_sim::diagram::render(&recording, &summary.violations, args.from_ms, to_ms);
+        std::fs::write(file, svg).map_err(|e| format!("--svg {}: {e}", file.display()))?;
     }
+    let text = if args.json {
+        serde_json::to_string(&summary).map_err(|e| e.to_string())?
+    } else {
+        let mut text = summary.text();
+        if !summary.violations.is_empty() {
+            text.push_str(&format!(
+                "replay: {}\n",
+                summary.replay_command(&args.scenario.display().to_string())
+            ));
+        }
+        text.trim_end().to_owned()
+    };
+    say(&text);
     Ok(summary.violations.is_empty())
 }
 
-fn cmd_sweep(args: &[String]) -> Result<bool, String> {
-    let args = parse(args, &["--seeds", "--jobs", "--shard", "--bug"], &[])?;
-    let (factory, bug) = factory(&args)?;
-    if args.positional.is_empty() {
-        return Err(format!("sweep needs at least one scenario file\n{USAGE}"));
+/// Progress on a terminal only: never `\r` text in a redirected file.
+fn progress_bar(runs: u64) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
     }
-    let seeds = args
-        .value("--seeds")
-        .ok_or(format!("sweep needs --seeds A..B\n{USAGE}"))?;
-    let (a, b) = seeds
-        .split_once("..")
-        .ok_or(format!("--seeds must look like A..B, got {seeds:?}"))?;
-    let (first, end) = (number("--seeds", a)?, number("--seeds", b)?);
-    let jobs = match args.value("--jobs") {
-        Some(j) => number("--jobs", j)?.max(1) as usize,
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    let bar = indicatif::ProgressBar::new(runs);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} runs, {msg} failed, {elapsed} elapsed, ETA {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message("0");
+    Some(bar)
+}
+
+fn load_all(paths: &[PathBuf]) -> Result<Vec<(String, Scenario)>, String> {
+    paths
+        .iter()
+        .map(|p| Ok((p.display().to_string(), Scenario::load(p)?)))
+        .collect()
+}
+
+fn cmd_sweep(args: SweepArgs) -> Outcome {
+    let plan = Plan {
+        scenarios: load_all(&args.scenarios)?,
+        seeds: args.seeds,
+        shard: args.shard,
     };
-    let (shard, shards) = match args.value("--shard") {
-        None => (1, 1),
-        Some(text) => {
-            let (k, n) = text
-                .split_once('/')
-                .ok_or(format!("--shard must look like K/N, got {text:?}"))?;
-            let (k, n) = (number("--shard", k)?, number("--shard", n)?);
-            if n == 0 || k == 0 || k > n {
-                return Err(format!("--shard K/N needs 1 <= K <= N, got {text}"));
-            }
-            (k, n)
-        }
-    };
-    let mut scenarios = Vec::new();
-    for path in &args.positional {
-        scenarios.push((path.clone(), Scenario::load(&PathBuf::from(path))?));
+    if plan.runs() == 0 {
+        return Err(format!(
+            "--seeds {} holds no seed of shard {}",
+            plan.seeds, plan.shard
+        ));
     }
-    // Shard K of N takes every seed s with (s - first) % N == K - 1: even slices for any range.
-    let seeds: Vec<u64> = (first..end)
-        .filter(|s| (s - first) % shards == shard - 1)
-        .collect();
-    let work: Vec<(usize, u64)> = (0..scenarios.len())
-        .flat_map(|i| seeds.iter().map(move |&s| (i, s)))
-        .collect();
-    let next = AtomicU64::new(0);
-    let done = AtomicU64::new(0);
-    let failures: Mutex<Vec<(usize, u64, String)>> = Mutex::new(Vec::new());
+    let jobs = match args.jobs {
+        Some(j) => j as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(JOBS_MAX)),
+    };
+    let bug = args.bug.bug;
+    let factory = factory(bug);
+    let bar = progress_bar(plan.runs());
+    let failed = AtomicU64::new(0);
     let delivered = AtomicU64::new(0);
+    let done = AtomicU64::new(0);
     let started = std::time::Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            scope.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                let Some(&(scenario_index, seed)) = work.get(i) else {
-                    return;
-                };
-                let (path, scenario) = &scenarios[scenario_index];
-                let mut summary = run(scenario, RunOptions::new(seed, &*factory));
-                summary.bug = bug.clone();
-                delivered.fetch_add(summary.delivered, Ordering::Relaxed);
-                if let Some(first) = summary.violations.first() {
-                    let line = format!(
-                        "FAIL {} seed {seed}: {first}\n  replay: {}",
-                        scenario.name,
-                        summary.replay_command(path)
-                    );
-                    println!("{line}");
-                    if let Ok(mut f) = failures.lock() {
-                        f.push((scenario_index, seed, line));
-                    }
+    let report = |finished: ryw_sim::sweep::Finished<'_>| -> bool {
+        let mut summary = finished.summary;
+        summary.bug = bug.map(|b| b.name().to_owned());
+        done.fetch_add(1, Ordering::Relaxed);
+        delivered.fetch_add(summary.delivered, Ordering::Relaxed);
+        let mut open = true;
+        if let Some(first) = summary.violations.first() {
+            let count = failed.fetch_add(1, Ordering::Relaxed) + 1;
+            let line = format!(
+                "FAIL {} seed {}: {first}\n  replay: {}",
+                summary.scenario,
+                summary.seed,
+                summary.replay_command(finished.path)
+            );
+            match &bar {
+                Some(bar) => {
+                    bar.suspend(|| open = say(&line));
+                    bar.set_message(count.to_string());
                 }
-                let finished = done.fetch_add(1, Ordering::Relaxed) + 1;
-                if finished.is_multiple_of(20) || finished as usize == work.len() {
-                    eprint!("\rryw-sim: {finished}/{} runs", work.len());
-                }
-            });
+                None => open = say(&line),
+            }
         }
-    });
-    eprintln!();
-    let failures = failures.into_inner().unwrap_or_default();
+        if let Some(bar) = &bar {
+            bar.inc(1);
+        }
+        open
+    };
+    let outcome = ryw_sim::sweep::sweep(&plan, &*factory, jobs, &report);
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let failed = failed.load(Ordering::Relaxed);
+    if outcome.is_err() {
+        // Stdout was closed: nothing more can be said there.
+        return Ok(failed == 0);
+    }
     let wall_s = started.elapsed().as_secs_f64().max(1e-9);
-    println!(
-        "{} runs ({} scenarios x {} seeds, shard {shard}/{shards}), {} failed; {:.1} s wall, {} delivered messages per second over {jobs} jobs",
-        work.len(),
-        scenarios.len(),
-        seeds.len(),
-        failures.len(),
-        wall_s,
+    say(&format!(
+        "{} runs ({} scenarios x {} seeds, shard {}), {failed} failed; {wall_s:.1} s wall, {} delivered messages per second over {jobs} jobs",
+        done.load(Ordering::Relaxed),
+        plan.scenarios.len(),
+        plan.seed_count(),
+        plan.shard,
         (delivered.load(Ordering::Relaxed) as f64 / wall_s) as u64
-    );
-    Ok(failures.is_empty())
+    ));
+    Ok(failed == 0)
+}
+
+/// Every `*.json` directly in `dir`, sorted.
+fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            format!(
+                "{}: {e} (run from the repository root or name scenarios)",
+                dir.display()
+            )
+        })?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Re-finds every planted bug in the standard scenarios, shrinks it, and
 /// rewrites the committed cases: run it when the store's timing changed and
 /// a committed case no longer exposes its bug.
-fn cmd_reshrink(args: &[String]) -> Result<bool, String> {
-    let args = parse(args, &["--dir"], &[])?;
-    if !args.positional.is_empty() {
-        return Err(format!("reshrink takes no scenario files\n{USAGE}"));
-    }
-    let dir = PathBuf::from(args.value("--dir").unwrap_or("sim-scenarios"));
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|e| format!("--dir {}: {e}", dir.display()))?
-        .filter_map(|e| Some(e.ok()?.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .collect();
-    files.sort();
-    let scenarios = files
-        .iter()
-        .map(|p| Ok((p.display().to_string(), Scenario::load(p)?)))
-        .collect::<Result<Vec<_>, String>>()?;
+fn cmd_reshrink(args: ReshrinkArgs) -> Outcome {
+    let dir = args.dir;
+    let scenarios = load_all(&scenario_files(&dir)?)?;
     let out_dir = dir.join("shrunk");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let mut all_found = true;
     for bug in Bug::ALL {
         let Some(case) = ryw_sim::shrink::find_and_shrink(bug, &scenarios) else {
-            println!(
+            say(&format!(
                 "{}: not caught within the standard scenarios' first seeds",
                 bug.name()
-            );
+            ));
             all_found = false;
             continue;
         };
         let path = out_dir.join(format!("{}.json", bug.name()));
         let shown = path.display().to_string();
         std::fs::write(&path, case.file_text(&shown)).map_err(|e| format!("{shown}: {e}"))?;
-        println!(
+        say(&format!(
             "{}: found in {} seed {}, shrunk to {} faults, {} sessions, {} ms ({} candidates); wrote {shown}",
             bug.name(),
             case.found_in,
@@ -320,17 +386,13 @@ fn cmd_reshrink(args: &[String]) -> Result<bool, String> {
             case.shrunk.scenario.workload.sessions,
             case.shrunk.scenario.duration_ms,
             case.shrunk.candidates_tried,
-        );
+        ));
     }
     Ok(all_found)
 }
 
-fn cmd_bench(args: &[String]) -> Result<bool, String> {
-    let args = parse(args, &["--seed", "--csv", "--plot"], &[])?;
-    if !args.positional.is_empty() {
-        return Err(format!("bench takes no scenario\n{USAGE}"));
-    }
-    let seed = args.number_or("--seed", 1)?;
+fn cmd_bench(args: BenchArgs) -> Outcome {
+    let seed = args.seed;
     let rows = ryw_sim::bench::report(seed);
     println!(
         "follower-read report: seed {seed}, {} ms simulated per row, 90% ryw_read / 10% write, 16 sessions over all nodes; lagging = n<last> +{} ms on every link",
@@ -338,13 +400,13 @@ fn cmd_bench(args: &[String]) -> Result<bool, String> {
         ryw_sim::bench::LAG_MS
     );
     print!("{}", ryw_sim::bench::table(&rows));
-    if let Some(file) = args.value("--csv") {
+    if let Some(file) = &args.csv {
         std::fs::write(file, ryw_sim::bench::csv(&rows))
-            .map_err(|e| format!("--csv {file}: {e}"))?;
+            .map_err(|e| format!("--csv {}: {e}", file.display()))?;
     }
-    if let Some(file) = args.value("--plot") {
+    if let Some(file) = &args.plot {
         std::fs::write(file, ryw_sim::bench::plot(&rows))
-            .map_err(|e| format!("--plot {file}: {e}"))?;
+            .map_err(|e| format!("--plot {}: {e}", file.display()))?;
     }
     let violations: usize = rows.iter().map(|r| r.violations).sum();
     if violations > 0 {
@@ -353,29 +415,16 @@ fn cmd_bench(args: &[String]) -> Result<bool, String> {
     Ok(violations == 0)
 }
 
-fn cmd_speed(args: &[String]) -> Result<bool, String> {
+fn cmd_speed(args: SpeedArgs) -> Outcome {
     use ryw_sim::speed;
-    let args = parse(args, &["--seeds", "--requests"], &[])?;
-    let seeds = args.number_or("--seeds", 20)?;
-    let requests = args.number_or("--requests", 200_000)? as usize;
-    let paths: Vec<String> = if args.positional.is_empty() {
-        let mut found: Vec<String> = std::fs::read_dir("sim-scenarios")
-            .map_err(|e| {
-                format!("sim-scenarios: {e} (run from the repository root or name scenarios)")
-            })?
-            .filter_map(|e| Some(e.ok()?.path().to_str()?.to_owned()))
-            .filter(|p| p.ends_with(".json"))
-            .collect();
-        found.sort();
-        found
+    let seeds = args.seeds;
+    let requests = args.requests as usize;
+    let paths = if args.scenarios.is_empty() {
+        scenario_files(Path::new("sim-scenarios"))?
     } else {
-        args.positional.clone()
+        args.scenarios
     };
-    let mut scenarios = Vec::new();
-    for path in paths {
-        let scenario = Scenario::load(&PathBuf::from(&path))?;
-        scenarios.push((path, scenario));
-    }
+    let scenarios = load_all(&paths)?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("wall-clock benchmarks: release build expected; {cores} cores visible; one thread per measurement");
     let mut rows = speed::simulator(&scenarios, seeds);
