@@ -42,10 +42,15 @@ fn fault(nodes: usize, shape: Shape, at_ms: u64, length_ms: u64) -> Fault {
     let n = |pick: u8| name(pick % 8, nodes);
     let kind = match shape {
         Shape::Isolate(a) => FaultKind::Isolate { node: n(a) },
-        Shape::OneWay(a, b) => FaultKind::OneWay {
-            from: vec![n(a)],
-            to: vec![n(b)],
-        },
+        Shape::OneWay(a, b) => {
+            let (from, to) = (n(a), n(b));
+            // A cut from a node to itself is refused in scenario files.
+            let to = if to == from { "leader".into() } else { to };
+            FaultKind::OneWay {
+                from: vec![from],
+                to: vec![to],
+            }
+        }
         Shape::Split(a) => FaultKind::Split {
             minority_with: Some(n(a)),
         },

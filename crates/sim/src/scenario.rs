@@ -256,17 +256,64 @@ impl Scenario {
     }
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
-        let scenario: Scenario = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        if !value.is_object() {
+            return Err(format!(
+                "a scenario is a JSON object with at least 'name', 'nodes' and 'duration_ms', got {}",
+                json_kind(&value)
+            ));
+        }
+        // Deserialise from the text again (not the tree) so that the error
+        // keeps its line and column; the path names the field.
+        let mut de = serde_json::Deserializer::from_str(text);
+        let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                inner.to_string()
+            } else {
+                format!("field '{path}': {inner}")
+            }
+        })?;
         scenario.validate()?;
+        scenario.refuse_faults_that_cut_nothing()?;
         Ok(scenario)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
-        if !(1..=9).contains(&self.nodes) {
-            return Err(format!("field 'nodes' must be 1..=9, got {}", self.nodes));
+    /// A fault written in a file that can cut nothing is a mistake. (The
+    /// classic swarm may still draw one: its draws stay as they were, so
+    /// its seeds keep meaning the same runs.)
+    fn refuse_faults_that_cut_nothing(&self) -> Result<(), String> {
+        for (i, fault) in self.faults.iter().enumerate() {
+            let FaultKind::OneWay { from, to } = &fault.kind else {
+                continue;
+            };
+            if from.is_empty() || to.is_empty() {
+                return Err(format!(
+                    "field 'faults[{i}]': one_way needs nodes in both 'from' and 'to'"
+                ));
+            }
+            if let Some(both) = from.iter().find(|f| *f != "leader" && to.contains(f)) {
+                return Err(format!(
+                    "field 'faults[{i}]': one_way from {both} to itself cuts nothing"
+                ));
+            }
         }
-        if self.duration_ms == 0 {
-            return Err("field 'duration_ms' must be positive".into());
+        Ok(())
+    }
+
+    /// Checks every number against its documented bound (see [`LIMITS`])
+    /// and every combination that could not run.
+    pub fn validate(&self) -> Result<(), String> {
+        for limit in LIMITS {
+            if let Some(value) = (limit.get)(self) {
+                if !(limit.min..=limit.max).contains(&value) {
+                    return Err(format!(
+                        "field '{}' must be within {}..={}, got {value}",
+                        limit.field, limit.min, limit.max
+                    ));
+                }
+            }
         }
         let n = &self.network;
         if n.delay_ms_min > n.delay_ms_max {
@@ -285,10 +332,13 @@ impl Scenario {
         self.node_config(0, 0)
             .validate()
             .map_err(|e| format!("field 'node': {e}"))?;
-        let w = &self.workload;
-        if w.sessions == 0 || w.keys == 0 || w.client_timeout_ms == 0 {
-            return Err("fields 'workload.sessions', 'workload.keys' and 'workload.client_timeout_ms' must be positive".into());
+        if n.delay_tail_ms_mean > DELAY_TAIL_MS_MEAN_MAX {
+            return Err(format!(
+                "field 'network.delay_tail_ms_mean' must be at most {DELAY_TAIL_MS_MEAN_MAX}, got {}",
+                n.delay_tail_ms_mean
+            ));
         }
+        let w = &self.workload;
         let bounds = [
             ("peer_msgs_per_op_max", self.expect.peer_msgs_per_op_max),
             (
@@ -315,6 +365,20 @@ impl Scenario {
                     "field '{here}.after_ms' needs a trigger in '{here}.when'"
                 ));
             }
+            for (field, ms) in [("until_ms", fault.until_ms), ("after_ms", fault.after_ms)] {
+                if ms > TIME_MS_MAX {
+                    return Err(format!(
+                        "field '{here}.{field}' must be at most {TIME_MS_MAX}, got {ms}"
+                    ));
+                }
+            }
+            if let FaultKind::Lag { extra_ms, .. } = fault.kind {
+                if extra_ms > DELAY_MS_MAX {
+                    return Err(format!(
+                        "field '{here}.extra_ms' must be at most {DELAY_MS_MAX}, got {extra_ms}"
+                    ));
+                }
+            }
             for name in fault.kind.node_names() {
                 self.resolve_name(name)
                     .map_err(|e| format!("field '{here}': {e}"))?;
@@ -323,12 +387,16 @@ impl Scenario {
         Ok(())
     }
 
-    /// Checks a node name: `leader` or `n1..=nN`.
+    /// Checks a node name: `leader` or `n1..=nN`, written exactly so
+    /// (`n01` and `n+1` are not `n1`).
     pub fn resolve_name(&self, name: &str) -> Result<Option<usize>, String> {
         if name == "leader" {
             return Ok(None);
         }
-        match name.strip_prefix('n').and_then(|k| k.parse::<usize>().ok()) {
+        let digits = name
+            .strip_prefix('n')
+            .filter(|k| !k.starts_with('0') && k.bytes().all(|b| b.is_ascii_digit()));
+        match digits.and_then(|k| k.parse::<usize>().ok()) {
             Some(k) if (1..=self.nodes).contains(&k) => Ok(Some(k - 1)),
             _ => Err(format!(
                 "node {name:?} is neither \"leader\" nor one of n1..n{}",
@@ -528,6 +596,159 @@ impl Scenario {
     }
 }
 
+/// Longest simulated time anything in a scenario may name: ten minutes.
+pub const TIME_MS_MAX: u64 = 600_000;
+/// Longest delay a link may add: one minute.
+pub const DELAY_MS_MAX: u64 = 60_000;
+/// Largest mean of the delay tail.
+pub const DELAY_TAIL_MS_MEAN_MAX: f64 = 10_000.0;
+
+/// A documented bound on one number of a scenario.
+pub struct Limit {
+    pub field: &'static str,
+    pub min: u64,
+    pub max: u64,
+    get: fn(&Scenario) -> Option<u64>,
+}
+
+/// Every bound a scenario must keep; the README's reference lists them.
+/// They keep a run's memory and time bounded: the simulator holds every
+/// operation of a run for the checkers, so sessions, keys and simulated
+/// time are what it costs.
+pub const LIMITS: [Limit; 20] = [
+    Limit {
+        field: "nodes",
+        min: 1,
+        max: 9,
+        get: |s| Some(s.nodes as u64),
+    },
+    Limit {
+        field: "duration_ms",
+        min: 1,
+        max: TIME_MS_MAX,
+        get: |s| Some(s.duration_ms),
+    },
+    Limit {
+        field: "network.delay_ms_max",
+        min: 0,
+        max: DELAY_MS_MAX,
+        get: |s| Some(s.network.delay_ms_max),
+    },
+    Limit {
+        field: "node.election_timeout_ms_max",
+        min: 1,
+        max: DELAY_MS_MAX,
+        get: |s| Some(s.node.election_timeout_ms_max),
+    },
+    Limit {
+        field: "node.heartbeat_interval_ms",
+        min: 1,
+        max: DELAY_MS_MAX,
+        get: |s| Some(s.node.heartbeat_interval_ms),
+    },
+    Limit {
+        field: "node.ryw_wait_ms_max",
+        min: 0,
+        max: DELAY_MS_MAX,
+        get: |s| Some(s.node.ryw_wait_ms_max),
+    },
+    Limit {
+        field: "node.request_timeout_ms",
+        min: 1,
+        max: TIME_MS_MAX,
+        get: |s| Some(s.node.request_timeout_ms),
+    },
+    Limit {
+        field: "node.append_entries_max",
+        min: 1,
+        max: 10_000,
+        get: |s| Some(s.node.append_entries_max as u64),
+    },
+    Limit {
+        field: "faults",
+        min: 0,
+        max: 256,
+        get: |s| Some(s.faults.len() as u64),
+    },
+    Limit {
+        field: "workload.sessions",
+        min: 1,
+        max: 64,
+        get: |s| Some(s.workload.sessions as u64),
+    },
+    Limit {
+        field: "workload.keys",
+        min: 1,
+        max: 1_000,
+        get: |s| Some(s.workload.keys as u64),
+    },
+    Limit {
+        field: "workload.think_ms_max",
+        min: 0,
+        max: DELAY_MS_MAX,
+        get: |s| Some(s.workload.think_ms_max),
+    },
+    Limit {
+        field: "workload.client_timeout_ms",
+        min: 1,
+        max: TIME_MS_MAX,
+        get: |s| Some(s.workload.client_timeout_ms),
+    },
+    Limit {
+        field: "workload.mix.write",
+        min: 0,
+        max: 1_000_000,
+        get: |s| Some(u64::from(s.workload.mix.write)),
+    },
+    Limit {
+        field: "workload.mix.ryw_read",
+        min: 0,
+        max: 1_000_000,
+        get: |s| Some(u64::from(s.workload.mix.ryw_read)),
+    },
+    Limit {
+        field: "workload.mix.ryw_read_leader",
+        min: 0,
+        max: 1_000_000,
+        get: |s| Some(u64::from(s.workload.mix.ryw_read_leader)),
+    },
+    Limit {
+        field: "workload.mix.read",
+        min: 0,
+        max: 1_000_000,
+        get: |s| Some(u64::from(s.workload.mix.read)),
+    },
+    Limit {
+        field: "workload.mix.cas",
+        min: 0,
+        max: 1_000_000,
+        get: |s| Some(u64::from(s.workload.mix.cas)),
+    },
+    Limit {
+        field: "expect.liveness_ms",
+        min: 1,
+        max: TIME_MS_MAX,
+        get: |s| Some(s.expect.liveness_ms),
+    },
+    Limit {
+        field: "faults[].at_ms",
+        min: 0,
+        max: TIME_MS_MAX,
+        get: |s| s.faults.iter().map(|f| f.at_ms).max(),
+    },
+];
+
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 impl FaultKind {
     fn node_names(&self) -> Vec<&str> {
         match self {
@@ -595,6 +816,85 @@ mod tests {
             let err = Scenario::parse(text).expect_err(text);
             assert!(err.contains(field), "{err:?} should name {field}");
         }
+    }
+
+    #[test]
+    fn numbers_beyond_their_bounds_and_nonsense_are_refused() {
+        let base = r#""name": "m", "nodes": 3"#;
+        let cases = [
+            (
+                format!(r#"{{{base}, "duration_ms": 1000000000000}}"#),
+                "duration_ms",
+            ),
+            (format!(r#"{{{base}, "duration_ms": -5}}"#), "duration_ms"),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "workload": {{"sessions": 1000}}}}"#),
+                "workload.sessions",
+            ),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "expect": {{"liveness_ms": 0}}}}"#),
+                "expect.liveness_ms",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "network": {{"delay_tail_ms_mean": 1e300}}}}"#
+                ),
+                "delay_tail_ms_mean",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "lag", "node": "n1", "extra_ms": 18446744073709551615}}]}}"#
+                ),
+                "extra_ms",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 18446744073709551615, "kind": "ring"}}]}}"#
+                ),
+                "until_ms",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "pause", "node": "n01"}}]}}"#
+                ),
+                "n01",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "pause", "node": "n+1"}}]}}"#
+                ),
+                "n+1",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "one_way", "from": ["n1"], "to": ["n1"]}}]}}"#
+                ),
+                "to itself",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "one_way", "from": [], "to": ["n1"]}}]}}"#
+                ),
+                "both",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "ring", "after_ms": 5}}]}}"#
+                ),
+                "after_ms",
+            ),
+            ("[]".to_owned(), "JSON object"),
+        ];
+        for (text, named) in cases {
+            let err = Scenario::parse(&text).expect_err(&text);
+            assert!(err.contains(named), "{err:?} should name {named}");
+        }
+        let wrong_type = Scenario::parse(r#"{"name": "m", "nodes": 3, "duration_ms": "soon"}"#)
+            .expect_err("a string is no duration");
+        assert!(
+            wrong_type.starts_with("field 'duration_ms'"),
+            "{wrong_type}"
+        );
     }
 
     #[test]
