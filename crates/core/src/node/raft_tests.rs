@@ -575,3 +575,55 @@ fn a_read_is_confirmed_only_by_a_round_sent_after_it_arrived() {
         other => panic!("unexpected answer {other:?}"),
     }
 }
+
+// Reference: Raft thesis §9.6: a pre-vote is granted only for a term newer
+// than the voter's, and a pre-candidate counts only grants for the term it
+// asked about; a refusal carrying a newer term teaches it that term.
+#[test]
+fn pre_votes_count_only_grants_for_the_asked_term_and_teach_newer_terms() {
+    // A voter at term 5 refuses a pre-vote for term 5: it is not newer.
+    let mut voter = lone_node(3, 0, durable_with(5, &[1]));
+    let stale = RequestVote {
+        pre_vote: true,
+        ..vote_request(5, 1, 1)
+    };
+    assert!(!ask(&mut voter, 1, stale));
+    let fresh = RequestVote {
+        pre_vote: true,
+        ..vote_request(6, 1, 1)
+    };
+    assert!(ask(&mut voter, 2, fresh), "a newer term is granted");
+
+    let pre_candidate = || {
+        let mut node = lone_node(3, 0, durable_with(3, &[1]));
+        node.handle_timeout(Millis(1_000));
+        assert_eq!(node.role(), RoleKind::PreCandidate);
+        std::iter::from_fn(|| node.poll_transmit()).for_each(drop);
+        node
+    };
+    let answer = |node: &mut Node, from: usize, term: u64, vote_granted: bool| {
+        let reply = Payload::RequestVoteOk(RequestVoteOk {
+            term,
+            vote_granted,
+            pre_vote: true,
+        });
+        node.handle_message(Millis(1_001), peer_envelope(from, 0, reply));
+    };
+    // Refusals at the asked term (4) are not votes.
+    let mut node = pre_candidate();
+    answer(&mut node, 1, 4, false);
+    answer(&mut node, 2, 4, false);
+    assert_ne!(
+        node.role(),
+        RoleKind::Candidate,
+        "refusals counted as votes"
+    );
+    // A refusal from a newer term moves the node to that term as a follower.
+    let mut node = pre_candidate();
+    answer(&mut node, 1, 7, false);
+    assert_eq!((node.term(), node.role()), (7, RoleKind::Follower));
+    // One grant for the asked term makes a majority of 3 with its own.
+    let mut node = pre_candidate();
+    answer(&mut node, 1, 4, true);
+    assert_eq!((node.term(), node.role()), (4, RoleKind::Candidate));
+}
