@@ -433,3 +433,30 @@ fn sweep_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(1), "failures were found: {stderr}");
 }
+
+#[test]
+fn undecided_keys_are_reported_and_are_not_a_pass() {
+    // 64 sessions racing on one key with short client timeouts: more
+    // indeterminate operations than the linearizability search can order.
+    let file = std::env::temp_dir().join(format!("ryw-tangled-{}.json", std::process::id()));
+    std::fs::write(
+        &file,
+        r#"{"name": "tangled", "nodes": 3, "duration_ms": 3000,
+            "network": {"delay_ms_min": 1, "delay_ms_max": 30, "loss": 0.1},
+            "workload": {"sessions": 64, "keys": 1, "think_ms_max": 2, "client_timeout_ms": 60,
+              "mix": {"write": 40, "ryw_read": 0, "ryw_read_leader": 0, "read": 40, "cas": 20}}}"#,
+    )
+    .expect("temp file");
+    let path = file.to_str().expect("utf-8");
+    let (code, stdout, _) = sim(&["run", path, "--seed", "1"]);
+    assert_eq!(code, 1, "undecided is not passed: {stdout}");
+    assert!(stdout.contains("keys undecided"), "{stdout}");
+    assert!(stdout.contains("undecided is not passed"), "{stdout}");
+    let (code, _, _) = sim(&["run", path, "--seed", "1", "--allow-undecided"]);
+    assert_eq!(code, 0);
+    let (code, stdout, _) = sim(&["sweep", path, "--seeds", "1..2"]);
+    assert_eq!(code, 1);
+    assert!(stdout.contains("UNDECIDED tangled seed 1"), "{stdout}");
+    assert!(stdout.contains("1 of them with undecided keys"), "{stdout}");
+    let _ = std::fs::remove_file(&file);
+}

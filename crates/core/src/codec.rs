@@ -375,7 +375,10 @@ impl std::error::Error for DecodeError {}
 /// Decodes one line. A well-formed envelope whose body is wrong still decodes,
 /// to `Payload::Invalid`, so the node can answer with an error naming the field.
 pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
-    let json: Json = serde_json::from_str(line).map_err(|e| DecodeError::NotJson(e.to_string()))?;
+    let json: Json = match serde_json::from_str(line) {
+        Ok(json) => json,
+        Err(e) => return salvage(line, &e).ok_or_else(|| DecodeError::NotJson(e.to_string())),
+    };
     let Json::Object(top) = json else {
         return Err(DecodeError::NotEnvelope("not a JSON object".into()));
     };
@@ -387,6 +390,40 @@ pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
         src,
         dest,
         body: decode_body(&body),
+    })
+}
+
+/// A line that is JSON in form but holds what serde_json cannot read (a
+/// number beyond f64, say) may still name its sender and `msg_id`: then the
+/// sender gets error 12 rather than silence. Skipping the other values
+/// never converts them, so only the fields read here must be readable.
+fn salvage(line: &str, error: &serde_json::Error) -> Option<Envelope> {
+    #[derive(serde::Deserialize)]
+    struct Head {
+        src: String,
+        dest: String,
+        body: HeadBody,
+    }
+    #[derive(serde::Deserialize)]
+    struct HeadBody {
+        #[serde(rename = "type")]
+        type_name: Option<String>,
+        msg_id: Option<u64>,
+    }
+    let head: Head = serde_json::from_str(line).ok()?;
+    let msg_id = head.body.msg_id?;
+    Some(Envelope {
+        src: Id::parse(&head.src),
+        dest: Id::parse(&head.dest),
+        body: Body {
+            msg_id: Some(msg_id),
+            in_reply_to: None,
+            payload: Payload::Invalid {
+                type_name: head.body.type_name.unwrap_or_default(),
+                code: ErrorCode::MALFORMED_REQUEST,
+                text: format!("unreadable JSON: {error}"),
+            },
+        },
     })
 }
 
@@ -787,6 +824,21 @@ mod tests {
             Payload::Invalid { code, text, .. } => (code, text),
             other => panic!("expected Invalid, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_number_beyond_f64_is_answered_with_error_12_when_the_sender_can_be_read() {
+        let line = r#"{"src": "c1", "dest": "n1", "body": {"type": "ryw_read", "msg_id": 2, "key": "x", "last_write_index": 1e400}}"#;
+        let envelope = decode(line).expect("sender and msg_id are readable");
+        assert_eq!(envelope.src, Id::parse("c1"));
+        assert_eq!(envelope.body.msg_id, Some(2));
+        let (code, text) = invalid_text(line);
+        assert_eq!(code, ErrorCode::MALFORMED_REQUEST);
+        assert!(text.contains("out of range"), "{text}");
+        // Without a readable msg_id there is nothing to answer.
+        let unanswerable =
+            r#"{"src": "c1", "dest": "n1", "body": {"type": "read", "msg_id": 1e400}}"#;
+        assert!(matches!(decode(unanswerable), Err(DecodeError::NotJson(_))));
     }
 
     #[test]

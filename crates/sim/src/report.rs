@@ -50,6 +50,12 @@ pub struct Summary {
 }
 
 impl Summary {
+    /// Whether the run passed: nothing violated and, unless undecided keys
+    /// are accepted, every key's history decided.
+    pub fn passed(&self, allow_undecided: bool) -> bool {
+        self.violations.is_empty() && (allow_undecided || self.linearizability_undecided_keys == 0)
+    }
+
     pub fn replay_command(&self, scenario_path: &str) -> String {
         match &self.bug {
             Some(bug) => format!(
@@ -93,7 +99,12 @@ impl Summary {
         if let Some(hash) = &self.trace_hash {
             let _ = writeln!(out, "trace hash {hash}");
         }
-        if self.violations.is_empty() {
+        if self.violations.is_empty() && self.linearizability_undecided_keys > 0 {
+            let _ = writeln!(
+                out,
+                "violations: none found, but undecided is not passed (--allow-undecided accepts it)"
+            );
+        } else if self.violations.is_empty() {
             let _ = writeln!(out, "violations: none");
         } else {
             let _ = writeln!(out, "violations: {}", self.violations.len());

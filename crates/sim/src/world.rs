@@ -329,7 +329,12 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         applied_faults: scenario.faults.iter().map(|_| None).collect(),
         log: LogSafety::new(scenario.nodes),
         read_violations: Vec::new(),
-        liveness: Liveness::new(healed_at_ms, scenario.expect.liveness_ms),
+        liveness: Liveness::new(
+            healed_at_ms,
+            scenario.expect.liveness_ms,
+            scenario.workload.mix.write + scenario.workload.mix.cas > 0,
+            scenario.workload.mix.ryw_read + scenario.workload.mix.ryw_read_leader > 0,
+        ),
         acknowledged: Vec::new(),
         history: Vec::new(),
         history_clock: 0,
