@@ -478,7 +478,7 @@ impl Scenario {
         node.append_entries_max = if on(rng) { rng.random_range(1..=4) } else { 64 };
         let w = &mut self.workload;
         w.sessions = rng.random_range(2..=12);
-        w.keys = rng.random_range(3..=8);
+        w.keys = rng.random_range(6..=16);
         w.think_ms_max = rng.random_range(0..=30);
         w.sticky = on(rng);
         w.mix.write = rng.random_range(10..=70);

@@ -282,11 +282,18 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     if scenario.swarm {
         let mut swarm_rng = ChaCha8Rng::seed_from_u64(master.random());
         scenario.draw_swarm(&mut swarm_rng);
-        drawn = Some(serde_json::json!({
+        let mut parameters = serde_json::json!({
             "network": scenario.network,
             "sticky": scenario.workload.sticky,
             "faults": scenario.faults,
-        }));
+        });
+        if scenario.swarm_ranges == crate::scenario::SwarmRanges::Wide {
+            // Everything else the wide ranges draw, so a person can see it.
+            parameters["nodes"] = serde_json::json!(scenario.nodes);
+            parameters["node"] = serde_json::json!(scenario.node);
+            parameters["workload"] = serde_json::json!(scenario.workload);
+        }
+        drawn = Some(parameters);
     }
     let network = Network::new(
         scenario.network.clone(),
