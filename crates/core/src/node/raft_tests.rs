@@ -627,3 +627,92 @@ fn pre_votes_count_only_grants_for_the_asked_term_and_teach_newer_terms() {
     answer(&mut node, 1, 4, true);
     assert_eq!((node.term(), node.role()), (4, RoleKind::Candidate));
 }
+
+// Reference: Raft §5.1 (a message from an older term is ignored) and §5.3:
+// an acknowledgement sent in an earlier term says nothing about the
+// follower's log now, so it must not count toward a commit.
+#[test]
+fn acknowledgements_from_an_older_term_count_for_nothing() {
+    let mut cluster = TestCluster::new(3, 80);
+    let leader = cluster.stable_leader();
+    let term = cluster.node(leader).term();
+    assert!(term >= 1);
+    for f in (0..3).filter(|&f| f != leader) {
+        cluster.isolate(f);
+    }
+    let msg = cluster.request(leader, 1, write("x", 1));
+    let index = cluster.node(leader).log().last_index();
+    for f in (0..3).filter(|&f| f != leader) {
+        let stale = Payload::AppendEntriesOk(AppendEntriesOk {
+            term: term - 1,
+            success: true,
+            match_index: index,
+            next_index_hint: 0,
+            seq: 1,
+        });
+        cluster.with_node(leader, |node, now| {
+            node.handle_message(now, peer_envelope(f, leader, stale))
+        });
+    }
+    cluster.run_for(20);
+    assert!(
+        cluster.reply(msg).is_none(),
+        "committed on stale acknowledgements"
+    );
+    assert!(cluster.node(leader).commit_index() < index);
+}
+
+// Reference: Raft §5.3: the leader commits the highest entry of its term
+// that a majority stores, even while newer entries are still on their way.
+#[test]
+fn an_entry_on_a_majority_commits_while_a_newer_one_is_in_flight() {
+    let mut cluster = TestCluster::new(3, 81);
+    let leader = cluster.stable_leader();
+    let a = (0..3).find(|&i| i != leader).expect("a follower");
+    let b = (0..3).find(|&i| i != leader && i != a).expect("another");
+    cluster.isolate(b);
+    commit_index_of(&cluster.call(leader, 1, write("x", 0)));
+    // w1 leaves at once; w2 a millisecond later. a's acknowledgement of w1
+    // gets through, its acknowledgement of w2 is lost.
+    let w1 = cluster.request(leader, 1, write("x", 1));
+    cluster.run_for(1);
+    let w2 = cluster.request(leader, 2, write("x", 2));
+    cluster.run_for(1);
+    cluster.cut.insert((a, leader));
+    cluster.run_for(20);
+    assert!(
+        cluster.reply(w1).is_some(),
+        "w1 is on a majority: it commits"
+    );
+    assert!(cluster.reply(w2).is_none(), "w2 is not");
+}
+
+// AppendEntries that no Raft leader could send are refused before they reach
+// the log (and its assertions): a term at index 0, a previous term newer than
+// the message, entry terms that fall or pass the message's term.
+#[test]
+fn append_entries_no_leader_could_send_are_refused_and_change_nothing() {
+    let malformed = [
+        (0, 1, vec![entry_at(1, 2)]),                 // term at the empty prefix
+        (2, 9, vec![]),                               // previous term newer than the message (5)
+        (2, 1, vec![entry_at(3, 2), entry_at(4, 1)]), // entry terms fall
+        (2, 1, vec![entry_at(3, 6)]),                 // entry newer than the message
+    ];
+    for (prev_log_index, prev_log_term, entries) in malformed {
+        let mut node = lone_node(3, 0, durable_with(4, &[1, 1, 2]));
+        let request = Payload::AppendEntries(AppendEntries {
+            term: 5,
+            prev_log_index,
+            prev_log_term,
+            entries,
+            leader_commit: 3,
+            seq: 1,
+        });
+        let replies = deliver(&mut node, Millis::ZERO, peer_envelope(1, 0, request));
+        assert!(replies.is_empty(), "no answer to a malformed request");
+        assert_eq!(terms_of(node.log()), [1, 1, 2], "log unchanged");
+        assert_eq!((node.term(), node.commit_index()), (4, 0));
+        let warning = node.poll_warning().expect("a diagnostic");
+        assert!(warning.contains("dropping append_entries"), "{warning}");
+    }
+}
