@@ -330,6 +330,19 @@ fn append_entries_truncates_conflicts_and_hints_at_the_first_index_of_the_term()
         "a rejection changes no log"
     );
 
+    // Never hint below what the follower knows is committed: those entries
+    // match any current leader's (§5.4.3).
+    let mut n = node();
+    let replies = deliver(&mut n, now, peer_envelope(1, 0, append(3, 2, vec![], 3)));
+    assert!(append_reply(&replies).success);
+    assert_eq!(n.commit_index(), 3);
+    let replies = deliver(&mut n, now, peer_envelope(1, 0, append(5, 3, vec![], 3)));
+    assert_eq!(
+        append_reply(&replies).next_index_hint,
+        4,
+        "just past the commit index"
+    );
+
     // Matching previous entry, conflicting suffix: truncate and append.
     let mut n = node();
     let new = vec![entry_at(3, 5), entry_at(4, 5)];
