@@ -401,15 +401,21 @@ fn new_leader_answers_no_read_before_committing_in_its_term() {
     // Every node holds x=1 at index 1 (term 1) but none knows it committed.
     restart_with_logs(&mut cluster, 1, &[&[1], &[1], &[1]]);
     cluster.with_node(0, |node, now| node.start_election(now));
-    // The leader's messages to its followers are slow: its no-op of term 2
-    // cannot commit for a while.
-    cluster.lag_ms.insert((0, 1), 300);
-    cluster.lag_ms.insert((0, 2), 300);
+    // The leader's messages to its followers are slow (but not so slow that
+    // they start an election): its no-op of term 2 cannot commit for a while.
+    cluster.lag_ms.insert((0, 1), 120);
+    cluster.lag_ms.insert((0, 2), 120);
     assert!(cluster.run_until(20, |c| c.node(0).role() == RoleKind::Leader));
     assert_eq!(cluster.node(0).commit_index(), 0);
     let lin = cluster.request(0, 1, read("x"));
     let ryw_read = cluster.request(0, 2, ryw("x", 0));
-    cluster.run_for(200);
+    // A token the old leader may have handed out: not committed here yet.
+    let ryw_token = cluster.request(0, 3, ryw("x", 1));
+    cluster.run_for(80);
+    assert!(
+        cluster.reply(ryw_token).is_none(),
+        "token answered before a commit of term 2"
+    );
     assert!(
         cluster.reply(lin).is_none(),
         "read answered before a commit of term 2"
@@ -427,6 +433,16 @@ fn new_leader_answers_no_read_before_committing_in_its_term() {
         cluster.node(0).commit_index() >= 2,
         "the no-op committed first"
     );
+    assert!(cluster.run_until(100, |c| c.reply(ryw_token).is_some()));
+    match cluster.reply(ryw_token).expect("answered") {
+        OpResult::RywReadOk {
+            value, served_by, ..
+        } => {
+            assert_eq!(value, &Value::from(1_001));
+            assert_eq!(served_by, &node_id(0), "by the leader that was asked");
+        }
+        other => panic!("a token that is committed now must be served, got {other:?}"),
+    }
 }
 
 // Reference: Raft thesis §6.4, step 3 and §6.4.1: a leader that a majority

@@ -201,7 +201,9 @@ fn prefer_follower_false_is_served_by_the_leader() {
 
 #[test]
 fn read_forwarded_to_an_old_leader_is_retried_with_the_new_one() {
-    let mut cluster = TestCluster::new(3, 6);
+    // Retries are slow here, so only the re-route on a new leader can
+    // answer the read before its deadline.
+    let mut cluster = TestCluster::with_config(3, 6, |c| c.forward_retry_ms = 900);
     let old = cluster.stable_leader();
     let f = follower(&cluster, old, &[]);
     let other = follower(&cluster, old, &[f]);
