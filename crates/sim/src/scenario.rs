@@ -611,131 +611,77 @@ pub struct Limit {
     get: fn(&Scenario) -> Option<u64>,
 }
 
+const fn limit(
+    field: &'static str,
+    min: u64,
+    max: u64,
+    get: fn(&Scenario) -> Option<u64>,
+) -> Limit {
+    Limit {
+        field,
+        min,
+        max,
+        get,
+    }
+}
+
 /// Every bound a scenario must keep; the README's reference lists them.
 /// They keep a run's memory and time bounded: the simulator holds every
 /// operation of a run for the checkers, so sessions, keys and simulated
 /// time are what it costs.
 pub const LIMITS: [Limit; 20] = [
-    Limit {
-        field: "nodes",
-        min: 1,
-        max: 9,
-        get: |s| Some(s.nodes as u64),
-    },
-    Limit {
-        field: "duration_ms",
-        min: 1,
-        max: TIME_MS_MAX,
-        get: |s| Some(s.duration_ms),
-    },
-    Limit {
-        field: "network.delay_ms_max",
-        min: 0,
-        max: DELAY_MS_MAX,
-        get: |s| Some(s.network.delay_ms_max),
-    },
-    Limit {
-        field: "node.election_timeout_ms_max",
-        min: 1,
-        max: DELAY_MS_MAX,
-        get: |s| Some(s.node.election_timeout_ms_max),
-    },
-    Limit {
-        field: "node.heartbeat_interval_ms",
-        min: 1,
-        max: DELAY_MS_MAX,
-        get: |s| Some(s.node.heartbeat_interval_ms),
-    },
-    Limit {
-        field: "node.ryw_wait_ms_max",
-        min: 0,
-        max: DELAY_MS_MAX,
-        get: |s| Some(s.node.ryw_wait_ms_max),
-    },
-    Limit {
-        field: "node.request_timeout_ms",
-        min: 1,
-        max: TIME_MS_MAX,
-        get: |s| Some(s.node.request_timeout_ms),
-    },
-    Limit {
-        field: "node.append_entries_max",
-        min: 1,
-        max: 10_000,
-        get: |s| Some(s.node.append_entries_max as u64),
-    },
-    Limit {
-        field: "faults",
-        min: 0,
-        max: 256,
-        get: |s| Some(s.faults.len() as u64),
-    },
-    Limit {
-        field: "workload.sessions",
-        min: 1,
-        max: 64,
-        get: |s| Some(s.workload.sessions as u64),
-    },
-    Limit {
-        field: "workload.keys",
-        min: 1,
-        max: 1_000,
-        get: |s| Some(s.workload.keys as u64),
-    },
-    Limit {
-        field: "workload.think_ms_max",
-        min: 0,
-        max: DELAY_MS_MAX,
-        get: |s| Some(s.workload.think_ms_max),
-    },
-    Limit {
-        field: "workload.client_timeout_ms",
-        min: 1,
-        max: TIME_MS_MAX,
-        get: |s| Some(s.workload.client_timeout_ms),
-    },
-    Limit {
-        field: "workload.mix.write",
-        min: 0,
-        max: 1_000_000,
-        get: |s| Some(u64::from(s.workload.mix.write)),
-    },
-    Limit {
-        field: "workload.mix.ryw_read",
-        min: 0,
-        max: 1_000_000,
-        get: |s| Some(u64::from(s.workload.mix.ryw_read)),
-    },
-    Limit {
-        field: "workload.mix.ryw_read_leader",
-        min: 0,
-        max: 1_000_000,
-        get: |s| Some(u64::from(s.workload.mix.ryw_read_leader)),
-    },
-    Limit {
-        field: "workload.mix.read",
-        min: 0,
-        max: 1_000_000,
-        get: |s| Some(u64::from(s.workload.mix.read)),
-    },
-    Limit {
-        field: "workload.mix.cas",
-        min: 0,
-        max: 1_000_000,
-        get: |s| Some(u64::from(s.workload.mix.cas)),
-    },
-    Limit {
-        field: "expect.liveness_ms",
-        min: 1,
-        max: TIME_MS_MAX,
-        get: |s| Some(s.expect.liveness_ms),
-    },
-    Limit {
-        field: "faults[].at_ms",
-        min: 0,
-        max: TIME_MS_MAX,
-        get: |s| s.faults.iter().map(|f| f.at_ms).max(),
-    },
+    limit("nodes", 1, 9, |s| Some(s.nodes as u64)),
+    limit("duration_ms", 1, TIME_MS_MAX, |s| Some(s.duration_ms)),
+    limit("network.delay_ms_max", 0, DELAY_MS_MAX, |s| {
+        Some(s.network.delay_ms_max)
+    }),
+    limit("node.election_timeout_ms_max", 1, DELAY_MS_MAX, |s| {
+        Some(s.node.election_timeout_ms_max)
+    }),
+    limit("node.heartbeat_interval_ms", 1, DELAY_MS_MAX, |s| {
+        Some(s.node.heartbeat_interval_ms)
+    }),
+    limit("node.ryw_wait_ms_max", 0, DELAY_MS_MAX, |s| {
+        Some(s.node.ryw_wait_ms_max)
+    }),
+    limit("node.request_timeout_ms", 1, TIME_MS_MAX, |s| {
+        Some(s.node.request_timeout_ms)
+    }),
+    limit("node.append_entries_max", 1, 10_000, |s| {
+        Some(s.node.append_entries_max as u64)
+    }),
+    limit("faults", 0, 256, |s| Some(s.faults.len() as u64)),
+    limit("workload.sessions", 1, 64, |s| {
+        Some(s.workload.sessions as u64)
+    }),
+    limit("workload.keys", 1, 1_000, |s| Some(s.workload.keys as u64)),
+    limit("workload.think_ms_max", 0, DELAY_MS_MAX, |s| {
+        Some(s.workload.think_ms_max)
+    }),
+    limit("workload.client_timeout_ms", 1, TIME_MS_MAX, |s| {
+        Some(s.workload.client_timeout_ms)
+    }),
+    limit("workload.mix.write", 0, 1_000_000, |s| {
+        Some(u64::from(s.workload.mix.write))
+    }),
+    limit("workload.mix.ryw_read", 0, 1_000_000, |s| {
+        Some(u64::from(s.workload.mix.ryw_read))
+    }),
+    limit("workload.mix.ryw_read_leader", 0, 1_000_000, |s| {
+        Some(u64::from(s.workload.mix.ryw_read_leader))
+    }),
+    limit("workload.mix.read", 0, 1_000_000, |s| {
+        Some(u64::from(s.workload.mix.read))
+    }),
+    limit("workload.mix.cas", 0, 1_000_000, |s| {
+        Some(u64::from(s.workload.mix.cas))
+    }),
+    limit("expect.liveness_ms", 1, TIME_MS_MAX, |s| {
+        Some(s.expect.liveness_ms)
+    }),
+    limit("faults[].at_ms", 0, TIME_MS_MAX, |s| {
+        s.faults.iter().map(|f| f.at_ms).max()
+    }),
 ];
 
 fn json_kind(value: &serde_json::Value) -> &'static str {
