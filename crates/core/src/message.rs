@@ -267,6 +267,32 @@ pub struct Entry {
     pub request: Option<RequestId>,
 }
 
+/// For people: `term 2: write 5 to key 1 (forwarded by n3 as 8)`.
+impl fmt::Display for Entry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "term {}: ", self.term)?;
+        match &self.command {
+            Command::Noop => write!(f, "no-op")?,
+            Command::Write { key, value } => write!(f, "write {value} to key {key}")?,
+            Command::Cas {
+                key,
+                from,
+                to,
+                create_if_not_exists,
+            } => {
+                write!(f, "cas key {key} from {from} to {to}")?;
+                if *create_if_not_exists {
+                    write!(f, " (or create)")?;
+                }
+            }
+        }
+        if let Some(request) = &self.request {
+            write!(f, " (forwarded by {} as {})", request.origin, request.id)?;
+        }
+        Ok(())
+    }
+}
+
 /// Names a forwarded operation: the node it came from and that node's id for it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RequestId {

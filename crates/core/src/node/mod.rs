@@ -370,7 +370,7 @@ impl Node {
             {
                 Some((
                     ErrorCode::PRECONDITION_FAILED,
-                    format!("already initialised as {} of {:?}", self.me(), members.ids),
+                    format!("already initialised as {} of {}", self.me(), members.list()),
                 ))
             }
             _ => None,
@@ -473,6 +473,14 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
         (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+impl Members {
+    /// `n1, n2, n3`: the members for a person to read.
+    fn list(&self) -> String {
+        let ids: Vec<String> = self.ids.iter().map(Id::to_string).collect();
+        ids.join(", ")
+    }
 }
 
 // Declared last so that adding it moved no line above (mutation results

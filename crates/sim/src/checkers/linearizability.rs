@@ -33,6 +33,30 @@ pub enum LinOp {
     Read(Option<Value>),
 }
 
+/// For people: `write 128`, `read 128`, `read (no key)`, `cas 1 -> 2`.
+impl std::fmt::Display for LinOp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LinOp::Write(value) => write!(f, "write {value}"),
+            LinOp::Cas {
+                from,
+                to,
+                create_if_not_exists,
+            } => {
+                write!(f, "cas {from} -> {to}")?;
+                if *create_if_not_exists {
+                    write!(f, " (or create)")?;
+                }
+                Ok(())
+            }
+            LinOp::CasMissing => write!(f, "cas refused: no key"),
+            LinOp::CasDiffers { from } => write!(f, "cas refused: value is not {from}"),
+            LinOp::Read(Some(value)) => write!(f, "read {value}"),
+            LinOp::Read(None) => write!(f, "read (no key)"),
+        }
+    }
+}
+
 /// One operation of the history. Times are positions in one global order of
 /// invocations and completions, so "returned before invoked" is exact.
 #[derive(Clone, Debug)]
@@ -169,7 +193,7 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
         .take(4)
         .map(|o| {
             format!(
-                "{} {:?} [{}..{}]",
+                "{} {} [{}..{}]",
                 o.session,
                 o.op,
                 o.invoked,

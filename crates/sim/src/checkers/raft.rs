@@ -93,7 +93,7 @@ impl LogSafety {
             match self.committed.get(i as usize - 1) {
                 Some(known) if known != entry => {
                     let detail = format!(
-                        "committed entry {i} differs: n{} has {:?}, committed earlier: {:?}",
+                        "committed entry {i} differs: n{} has ({}), committed earlier: ({})",
                         index + 1,
                         entry,
                         known
@@ -148,7 +148,8 @@ impl LogSafety {
         };
         if !holds && self.violations.len() < VIOLATIONS_MAX {
             let detail = format!(
-                "write of {value} to key {key} acknowledged at index {index}, but the committed log has {found:?} there"
+                "write of {value} to key {key} acknowledged at index {index}, but the committed log has {} there",
+                found.map_or_else(|| "nothing".to_owned(), |e| format!("({e})"))
             );
             let mut violation =
                 Violation::new("durability", at_ms, Some(session.to_owned()), detail);
