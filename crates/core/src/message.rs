@@ -372,3 +372,35 @@ pub struct ForwardOk {
     pub fwd_id: u64,
     pub result: OpResult,
 }
+
+#[cfg(test)]
+mod display_tests {
+    use super::*;
+
+    #[test]
+    fn entries_read_as_plain_words() {
+        let noop = Entry {
+            term: 2,
+            command: Command::Noop,
+            request: None,
+        };
+        assert_eq!(noop.to_string(), "term 2: no-op");
+        let cas = Entry {
+            term: 3,
+            command: Command::Cas {
+                key: Key::Int(1),
+                from: Value::from(4),
+                to: Value::from(5),
+                create_if_not_exists: true,
+            },
+            request: Some(RequestId {
+                origin: Id::Node(3),
+                id: 8,
+            }),
+        };
+        assert_eq!(
+            cas.to_string(),
+            "term 3: cas key 1 from 4 to 5 (or create) (forwarded by n3 as 8)"
+        );
+    }
+}

@@ -229,6 +229,38 @@ pub fn check(history: &[HistoryOp]) -> (Vec<String>, usize) {
 mod tests {
     use super::*;
 
+    #[test]
+    fn operations_read_as_plain_words_in_reports() {
+        let shown: Vec<String> = [
+            LinOp::Write(Value::from(128)),
+            LinOp::Read(Some(Value::from(128))),
+            LinOp::Read(None),
+            LinOp::Cas {
+                from: Value::from(1),
+                to: Value::from(2),
+                create_if_not_exists: false,
+            },
+            LinOp::CasMissing,
+            LinOp::CasDiffers {
+                from: Value::from(1),
+            },
+        ]
+        .iter()
+        .map(LinOp::to_string)
+        .collect();
+        assert_eq!(
+            shown,
+            [
+                "write 128",
+                "read 128",
+                "read (no key)",
+                "cas 1 -> 2",
+                "cas refused: no key",
+                "cas refused: value is not 1"
+            ]
+        );
+    }
+
     fn op(session: &str, op: LinOp, invoked: u64, returned: Option<u64>) -> HistoryOp {
         HistoryOp {
             session: session.into(),
