@@ -89,6 +89,9 @@ fn a_node_that_panics_is_reported_as_a_violation_not_a_crash() {
         Scenario::load(&ryw_tests::scenarios_dir().join("healthy.json")).expect("parses");
     let summary = run(&scenario, RunOptions::new(1, &fragile));
     assert_eq!(summary.violations.len(), 1);
-    assert_eq!(summary.violations[0].checker, "panic");
+    assert_eq!(
+        summary.violations[0].checker,
+        ryw_sim::checkers::Property::Panic
+    );
     assert!(summary.violations[0].detail.contains("n2 refuses to start"));
 }

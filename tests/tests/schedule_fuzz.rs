@@ -13,7 +13,7 @@ use proptest::test_runner::{
 };
 use ryw_sim::bugs::Bug;
 use ryw_sim::shrink::{replay_seed, shrink_bug, SEEDS_PER_SCHEDULE};
-use ryw_sim::world::NodeFactory;
+use ryw_sim::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
 use ryw_tests::schedule::{events, run_strategy};
 use ryw_tests::{display_path, scenario_files, workspace_binary};

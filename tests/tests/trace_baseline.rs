@@ -45,7 +45,12 @@ fn current() -> String {
                 hash_trace: true,
                 ..RunOptions::new(seed, &real_node)
             };
-            line(&mut out, &display_path(&path), seed, run(&scenario, options));
+            line(
+                &mut out,
+                &display_path(&path),
+                seed,
+                run(&scenario, options),
+            );
         }
     }
     for bug in Bug::ALL {
@@ -86,6 +91,11 @@ fn standard_runs_match_the_recorded_baseline() {
         now.lines().count(),
         recorded.lines().count(),
         now.lines().count(),
-        differing.iter().take(10).cloned().collect::<Vec<_>>().join("\n")
+        differing
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

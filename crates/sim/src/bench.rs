@@ -5,9 +5,10 @@
 
 use std::fmt::Write as _;
 
+use crate::node::real_node;
 use crate::report::Summary;
+use crate::run::{run, RunOptions};
 use crate::scenario::{Expect, Fault, FaultKind, Mix, Network, NodeSettings, Scenario, Workload};
-use crate::world::{real_node, run, RunOptions};
 
 #[derive(Clone, Debug)]
 pub struct Row {

@@ -11,7 +11,8 @@ use std::collections::{BTreeSet, VecDeque};
 
 use ryw_core::*;
 
-use crate::world::{NodeFactory, SimNode};
+use crate::checkers::Property;
+use crate::node::{core_node, NodeFactory, SimNode};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bug {
@@ -71,20 +72,20 @@ impl Bug {
     /// entries shows first wherever it shows first: a checker of the log, a
     /// lost acknowledged write, a stale read, or the core's own assertion
     /// that a committed entry is never overwritten (a `panic` violation).
-    pub fn caught_by(self) -> &'static [&'static str] {
+    pub fn caught_by(self) -> &'static [Property] {
         match self {
             Bug::SkipTokenCheck | Bug::ReadUncommitted | Bug::ServeStaleAfterWait => {
-                &["read-your-writes"]
+                &[Property::ReadYourWrites]
             }
-            Bug::AckBeforeCommit => &["durability"],
-            Bug::StaleLeaderRead => &["linearizability"],
+            Bug::AckBeforeCommit => &[Property::Durability],
+            Bug::StaleLeaderRead => &[Property::Linearizability],
             Bug::VoteIgnoresLastTerm | Bug::CommitByCountFromOldTerm => &[
-                "log matching",
-                "durability",
-                "read-your-writes",
-                "monotonic reads",
-                "linearizability",
-                "panic",
+                Property::LogMatching,
+                Property::Durability,
+                Property::ReadYourWrites,
+                Property::MonotonicReads,
+                Property::Linearizability,
+                Property::Panic,
             ],
         }
     }
@@ -127,10 +128,7 @@ impl Bug {
     pub fn factory(self) -> Box<NodeFactory> {
         Box::new(
             move |config: Config, durable: Option<Durable>, now: Millis| -> Box<dyn SimNode> {
-                let inner = match durable {
-                    None => Node::new(config, now),
-                    Some(d) => Node::restart(config, d, now),
-                };
+                let inner = core_node(config, durable, now);
                 Box::new(Planted {
                     inner,
                     bug: self,

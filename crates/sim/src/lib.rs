@@ -1,21 +1,28 @@
-//! `ryw-sim`: a seeded, deterministic simulator for the read-your-writes
-//! store. One master seed decides every delay, loss, fault target, client
-//! choice and election timeout, so any run replays exactly.
+//! `ryw-sim`: the read-your-writes store under the `sim-engine`
+//! deterministic simulator. One master seed decides every delay, loss,
+//! fault target, client choice and election timeout, so any run replays
+//! exactly.
+//!
+//! The engine knows no protocol; this crate is the store's side: its nodes
+//! ([`node`]), its clients and checkers ([`harness`], [`checkers`]), its
+//! scenario files ([`scenario`]), planted bugs ([`bugs`]), shrinking,
+//! benchmarks and the command line.
 
 pub mod bench;
 pub mod bugs;
 pub mod checkers;
 pub mod diagram;
-pub mod network;
+pub mod harness;
+pub mod node;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod shrink;
 pub mod speed;
 pub mod sweep;
-pub mod trace;
 pub mod workload;
-pub mod world;
 
+pub use node::{real_node, NodeFactory, SimNode};
 pub use report::Summary;
+pub use run::{run, RunOptions};
 pub use scenario::Scenario;
-pub use world::{real_node, run, RunOptions, SimNode};

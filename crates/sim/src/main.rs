@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use clap::{Args, Parser, Subcommand};
 use ryw_sim::bugs::Bug;
 use ryw_sim::sweep::{Plan, SeedRange, Shard, JOBS_MAX};
-use ryw_sim::world::NodeFactory;
+use ryw_sim::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario};
 
 /// Deterministic simulation of the read-your-writes store: one master seed
@@ -191,7 +191,11 @@ fn cmd_bugs() -> Outcome {
             "{:<30} {} (caught by: {})",
             bug.name(),
             bug.description(),
-            bug.caught_by().join(" or ")
+            bug.caught_by()
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(" or ")
         );
         if !say(&line) {
             break;
@@ -307,7 +311,7 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
     let done = AtomicU64::new(0);
     let started = std::time::Instant::now();
     let report = |finished: ryw_sim::sweep::Finished<'_>| -> bool {
-        let mut summary = finished.summary;
+        let mut summary = finished.result;
         summary.bug = bug.map(|b| b.name().to_owned());
         done.fetch_add(1, Ordering::Relaxed);
         delivered.fetch_add(summary.delivered, Ordering::Relaxed);

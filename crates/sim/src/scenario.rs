@@ -7,6 +7,7 @@ use std::path::Path;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use sim_engine::swarm;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -58,31 +59,8 @@ impl SwarmRanges {
     }
 }
 
-/// Node-to-node links. Client links only get `delay_ms_min..=delay_ms_max`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Network {
-    pub delay_ms_min: u64,
-    pub delay_ms_max: u64,
-    /// Mean of an exponential extra delay added to every message (0: none).
-    pub delay_tail_ms_mean: f64,
-    /// Probability that a message is lost.
-    pub loss: f64,
-    /// Probability that a message is delivered twice.
-    pub duplicate: f64,
-}
-
-impl Default for Network {
-    fn default() -> Network {
-        Network {
-            delay_ms_min: 1,
-            delay_ms_max: 5,
-            delay_tail_ms_mean: 0.0,
-            loss: 0.0,
-            duplicate: 0.0,
-        }
-    }
-}
+/// Node-to-node links (the engine's network parameters).
+pub use sim_engine::network::NetworkParams as Network;
 
 /// The store's own timing knobs (see `ryw_core::Config`).
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -113,62 +91,7 @@ impl Default for NodeSettings {
     }
 }
 
-/// One timed fault. It starts at `at_ms` and heals (or restarts) at `until_ms`.
-/// With a trigger (`when`), it is armed at `at_ms` and starts when the
-/// trigger fires, if that happens before `until_ms`.
-/// (Unknown fields are refused by `FaultKind`: serde cannot deny them on a
-/// struct that flattens.)
-#[derive(Clone, Debug, Deserialize, Serialize)]
-pub struct Fault {
-    pub at_ms: u64,
-    pub until_ms: u64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub when: Option<Trigger>,
-    /// With `when`: start this long after the trigger fires (still before
-    /// `until_ms`); `"leader"` keeps naming the node that won.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub after_ms: u64,
-    #[serde(flatten)]
-    pub kind: FaultKind,
-}
-
-fn is_zero(ms: &u64) -> bool {
-    *ms == 0
-}
-
-/// Moments a fault can wait for instead of a time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    /// A node has just won an election, before it sends anything as leader:
-    /// `"leader"` then names it, and a crash or cut loses its first
-    /// AppendEntries (its no-op of the new term reaches nobody). This is how
-    /// a leader that crashes with entries of its term held by a minority,
-    /// the step that builds Raft's Figure 8, is staged.
-    LeaderElected,
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum FaultKind {
-    /// Cut every link of one node, both ways.
-    Isolate { node: String },
-    /// Cut the links from `from` to `to` only (one way).
-    OneWay { from: Vec<String>, to: Vec<String> },
-    /// Split into a minority (with the node named, if any) and the rest.
-    Split {
-        #[serde(default)]
-        minority_with: Option<String>,
-    },
-    /// Each node talks only to its two neighbours in id order.
-    Ring,
-    /// Extra delay on every link of one node.
-    Lag { node: String, extra_ms: u64 },
-    /// Freeze a node: no deliveries, no timers; it resumes with its backlog.
-    Pause { node: String },
-    /// Crash a node (volatile state and in-flight messages lost), restart at `until_ms`.
-    Crash { node: String },
-}
+pub use sim_engine::faults::{Fault, FaultKind, Trigger};
 
 /// The client workload: sessions with one request outstanding each.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -388,20 +311,11 @@ impl Scenario {
     }
 
     /// Checks a node name: `leader` or `n1..=nN`, written exactly so
-    /// (`n01` and `n+1` are not `n1`).
+    /// (`n01` and `n+1` are not `n1`). `Ok(None)` is the leader.
     pub fn resolve_name(&self, name: &str) -> Result<Option<usize>, String> {
-        if name == "leader" {
-            return Ok(None);
-        }
-        let digits = name
-            .strip_prefix('n')
-            .filter(|k| !k.starts_with('0') && k.bytes().all(|b| b.is_ascii_digit()));
-        match digits.and_then(|k| k.parse::<usize>().ok()) {
-            Some(k) if (1..=self.nodes).contains(&k) => Ok(Some(k - 1)),
-            _ => Err(format!(
-                "node {name:?} is neither \"leader\" nor one of n1..n{}",
-                self.nodes
-            )),
+        match sim_engine::faults::parse_target(name, self.nodes)? {
+            sim_engine::faults::Target::Leader => Ok(None),
+            sim_engine::faults::Target::Node(i) => Ok(Some(i)),
         }
     }
 
@@ -445,12 +359,12 @@ impl Scenario {
         let on = |rng: &mut ChaCha8Rng| rng.random_bool(0.5);
         self.network.delay_ms_min = rng.random_range(0..=3);
         self.network.delay_ms_max = self.network.delay_ms_min + rng.random_range(0..=20);
-        self.draw_lossy_links(rng);
+        swarm::draw_lossy_links(&mut self.network, rng);
         self.workload.sticky = on(rng);
         self.faults.clear();
         let count = rng.random_range(0..=6);
         for _ in 0..count {
-            let fault = self.draw_fault(rng, 100..=3_000, 0.3);
+            let fault = swarm::draw_fault(rng, self.nodes, self.fault_time_ms(), 100..=3_000, 0.3);
             self.faults.push(fault);
         }
         self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
@@ -461,7 +375,7 @@ impl Scenario {
         self.nodes = [3, 5, 7][rng.random_range(0..3)];
         self.network.delay_ms_min = rng.random_range(0..=5);
         self.network.delay_ms_max = self.network.delay_ms_min + rng.random_range(0..=40);
-        self.draw_lossy_links(rng);
+        swarm::draw_lossy_links(&mut self.network, rng);
         let node = &mut self.node;
         node.election_timeout_ms_min = rng.random_range(100..=300);
         // Narrow ranges make candidates time out together and split votes.
@@ -487,40 +401,14 @@ impl Scenario {
         let count = rng.random_range(0..=10);
         for _ in 0..count {
             if rng.random_bool(0.1) {
-                let length_ms = rng.random_range(50..=3_000);
-                // A majority crashes at once and restarts from its disks.
-                let at_ms = rng.random_range(0..self.fault_time_ms());
-                let until_ms = (at_ms + length_ms).min(self.fault_time_ms());
-                let mut members: Vec<usize> = (1..=self.nodes).collect();
-                for k in 0..self.nodes / 2 + 1 {
-                    let pick = rng.random_range(k..members.len());
-                    members.swap(k, pick);
-                    self.faults.push(Fault {
-                        at_ms,
-                        until_ms,
-                        when: None,
-                        after_ms: 0,
-                        kind: FaultKind::Crash {
-                            node: format!("n{}", members[k]),
-                        },
-                    });
-                }
+                let crashes =
+                    swarm::draw_majority_crash(rng, self.nodes, self.fault_time_ms(), 50..=3_000);
+                self.faults.extend(crashes);
                 continue;
             }
-            let mut fault = self.draw_fault(rng, 50..=3_000, 0.5);
-            let triggerable = matches!(
-                fault.kind,
-                FaultKind::Crash { .. } | FaultKind::Isolate { .. } | FaultKind::Pause { .. }
-            );
-            if triggerable && rng.random_bool(0.4) {
-                if let FaultKind::Crash { node }
-                | FaultKind::Isolate { node }
-                | FaultKind::Pause { node } = &mut fault.kind
-                {
-                    *node = "leader".into();
-                }
-                fault.when = Some(Trigger::LeaderElected);
-            }
+            let mut fault =
+                swarm::draw_fault(rng, self.nodes, self.fault_time_ms(), 50..=3_000, 0.5);
+            swarm::maybe_aim_at_next_leader(&mut fault, rng, 0.4);
             self.faults.push(fault);
         }
         self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
@@ -531,68 +419,6 @@ impl Scenario {
         self.duration_ms
             .saturating_sub(self.expect.liveness_ms)
             .max(1)
-    }
-
-    fn draw_lossy_links(&mut self, rng: &mut ChaCha8Rng) {
-        let on = |rng: &mut ChaCha8Rng| rng.random_bool(0.5);
-        self.network.delay_tail_ms_mean = if on(rng) {
-            rng.random_range(1..=30) as f64
-        } else {
-            0.0
-        };
-        self.network.loss = if on(rng) {
-            rng.random_range(1..=20) as f64 / 100.0
-        } else {
-            0.0
-        };
-        self.network.duplicate = if on(rng) {
-            rng.random_range(1..=10) as f64 / 100.0
-        } else {
-            0.0
-        };
-    }
-
-    /// One timed fault of any kind, naming the leader with `leader_share`.
-    fn draw_fault(
-        &self,
-        rng: &mut ChaCha8Rng,
-        length_ms: std::ops::RangeInclusive<u64>,
-        leader_share: f64,
-    ) -> Fault {
-        let nodes = self.nodes;
-        let name = |rng: &mut ChaCha8Rng| -> String {
-            if rng.random_bool(leader_share) {
-                "leader".into()
-            } else {
-                format!("n{}", rng.random_range(1..=nodes))
-            }
-        };
-        let at_ms = rng.random_range(0..self.fault_time_ms());
-        let until_ms = (at_ms + rng.random_range(length_ms)).min(self.fault_time_ms());
-        let kind = match rng.random_range(0..7) {
-            0 => FaultKind::Isolate { node: name(rng) },
-            1 => FaultKind::OneWay {
-                from: vec![name(rng)],
-                to: vec![name(rng)],
-            },
-            2 => FaultKind::Split {
-                minority_with: Some(name(rng)),
-            },
-            3 => FaultKind::Ring,
-            4 => FaultKind::Lag {
-                node: name(rng),
-                extra_ms: rng.random_range(50..=500),
-            },
-            5 => FaultKind::Pause { node: name(rng) },
-            _ => FaultKind::Crash { node: name(rng) },
-        };
-        Fault {
-            at_ms,
-            until_ms,
-            when: None,
-            after_ms: 0,
-            kind,
-        }
     }
 }
 
@@ -692,22 +518,6 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
         serde_json::Value::String(_) => "a string",
         serde_json::Value::Array(_) => "an array",
         serde_json::Value::Object(_) => "an object",
-    }
-}
-
-impl FaultKind {
-    fn node_names(&self) -> Vec<&str> {
-        match self {
-            FaultKind::Isolate { node }
-            | FaultKind::Lag { node, .. }
-            | FaultKind::Pause { node }
-            | FaultKind::Crash { node } => vec![node],
-            FaultKind::OneWay { from, to } => from.iter().chain(to).map(String::as_str).collect(),
-            FaultKind::Split { minority_with } => {
-                minority_with.iter().map(String::as_str).collect()
-            }
-            FaultKind::Ring => vec![],
-        }
     }
 }
 

@@ -9,9 +9,10 @@
 //! timing, which a single exact (schedule, seed) pair would not.
 
 use crate::bugs::Bug;
+use crate::node::NodeFactory;
 use crate::report::Summary;
+use crate::run::{run, RunOptions};
 use crate::scenario::Scenario;
-use crate::world::{run, NodeFactory, RunOptions};
 
 /// What a shrink needs: the failure to keep, and how hard to look for it.
 pub struct Shrink<'a> {
@@ -192,7 +193,7 @@ fn smaller(s: &Scenario) -> Vec<Scenario> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::world::real_node;
+    use crate::node::real_node;
 
     #[test]
     fn shrinking_keeps_the_failure_and_drops_what_does_not_matter() {

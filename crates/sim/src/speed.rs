@@ -8,8 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+use crate::node::real_node;
+use crate::run::{run, RunOptions};
 use crate::scenario::Scenario;
-use crate::world::{real_node, run, RunOptions};
 
 pub struct Measurement {
     pub what: String,

@@ -4,7 +4,7 @@
 //! per client operation; both are counted in simulated time, so they are
 //! exact and the same on every machine.
 
-use super::Violation;
+use super::{Checker, Finish, Property, Verdict, Violation};
 use crate::report::Summary;
 use crate::scenario::Expect;
 
@@ -48,8 +48,26 @@ pub fn verdict(expect: &Expect, summary: &Summary, end_ms: u64) -> Vec<Violation
                     "{per_op:.2} {what} per operation ({total} for {} operations), above the bound of {bound}",
                     operations(summary)
                 );
-                Violation::new("efficiency", end_ms, None, detail)
+                Violation::new(Property::Efficiency, end_ms, None, detail)
             })
         })
         .collect()
+}
+
+/// The scenario's bounds on messages and entries per operation.
+pub struct Efficiency {
+    expect: Expect,
+}
+
+impl Efficiency {
+    pub fn new(expect: Expect) -> Efficiency {
+        Efficiency { expect }
+    }
+}
+
+impl Checker for Efficiency {
+    fn finish(&mut self, finish: &Finish<'_>, verdict: &mut Verdict) {
+        let found = self::verdict(&self.expect, finish.summary, finish.end_ms);
+        verdict.violations.extend(found);
+    }
 }

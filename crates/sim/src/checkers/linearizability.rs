@@ -9,9 +9,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ryw_core::{Key, Value};
+use ryw_core::{ClientOp, ErrorCode, Key, OpResult, Value};
 
-use super::raft::value_key;
+use super::oracle::value_key;
+use super::{Checker, Finish, Property, Reply, Verdict as Findings, Violation};
 
 /// What one operation did, as far as the client knows.
 #[derive(Clone, Debug, PartialEq)]
@@ -223,6 +224,93 @@ pub fn check(history: &[HistoryOp]) -> (Vec<String>, usize) {
         }
     }
     (violations, undecided)
+}
+
+/// The lin-kv history of a run, checked at its end.
+#[derive(Default)]
+pub struct History {
+    ops: Vec<HistoryOp>,
+}
+
+/// What a lin-kv request did, as far as its client knows; `None` for a
+/// request that took no effect (a definite failure) or is no lin-kv
+/// operation (`ryw_read`).
+fn lin_op(op: &ClientOp, result: Option<&OpResult>) -> Option<LinOp> {
+    Some(match (op, result) {
+        (ClientOp::Write { value, .. }, Some(OpResult::WriteOk { .. }) | None) => {
+            LinOp::Write(value.clone())
+        }
+        (
+            ClientOp::Cas {
+                from,
+                to,
+                create_if_not_exists,
+                ..
+            },
+            Some(OpResult::CasOk { .. }) | None,
+        ) => LinOp::Cas {
+            from: from.clone(),
+            to: to.clone(),
+            create_if_not_exists: *create_if_not_exists,
+        },
+        (ClientOp::Cas { .. }, Some(OpResult::Error { code, .. }))
+            if *code == ErrorCode::KEY_DOES_NOT_EXIST =>
+        {
+            LinOp::CasMissing
+        }
+        (ClientOp::Cas { from, .. }, Some(OpResult::Error { code, .. }))
+            if *code == ErrorCode::PRECONDITION_FAILED =>
+        {
+            LinOp::CasDiffers { from: from.clone() }
+        }
+        (ClientOp::Read { .. }, Some(OpResult::ReadOk { value })) => {
+            LinOp::Read(Some(value.clone()))
+        }
+        (ClientOp::Read { .. }, Some(OpResult::Error { code, .. }))
+            if *code == ErrorCode::KEY_DOES_NOT_EXIST =>
+        {
+            LinOp::Read(None)
+        }
+        // An indeterminate error: it may or may not have taken effect.
+        (ClientOp::Write { .. } | ClientOp::Cas { .. }, Some(OpResult::Error { code, .. }))
+            if !code.is_definite() =>
+        {
+            return lin_op(op, None);
+        }
+        // Definite failures took no effect; ryw_read is not a lin-kv operation.
+        _ => return None,
+    })
+}
+
+impl Checker for History {
+    fn on_reply(&mut self, reply: &Reply<'_>) {
+        let request = reply.request;
+        let Some(op) = lin_op(&request.op, reply.result) else {
+            return;
+        };
+        // An indeterminate answer is no answer: the operation may take
+        // effect at any later time.
+        let indeterminate = matches!(
+            reply.result,
+            Some(OpResult::Error { code, .. }) if !code.is_definite()
+        );
+        self.ops.push(HistoryOp {
+            session: reply.session.client.to_string(),
+            key: request.op.key().clone(),
+            op,
+            invoked: request.invoked,
+            returned: if indeterminate { None } else { reply.returned },
+        });
+    }
+
+    fn finish(&mut self, finish: &Finish<'_>, verdict: &mut Findings) {
+        let (non_linearizable, undecided) = check(&self.ops);
+        for detail in non_linearizable {
+            let violation = Violation::new(Property::Linearizability, finish.end_ms, None, detail);
+            verdict.violations.push(violation);
+        }
+        verdict.undecided_keys += undecided;
+    }
 }
 
 #[cfg(test)]

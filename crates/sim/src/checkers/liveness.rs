@@ -2,7 +2,10 @@
 //! a `ryw_read` issued after the heal complete within a bound (each only if
 //! the workload issues that kind at all).
 
-use super::Violation;
+use ryw_core::{ClientOp, OpResult};
+
+use super::{Checker, Finish, Property, Reply, Verdict, Violation};
+use crate::scenario::Scenario;
 
 pub struct Liveness {
     pub healed_at_ms: u64,
@@ -15,6 +18,18 @@ pub struct Liveness {
 }
 
 impl Liveness {
+    /// After the scenario's last heal, within its `expect.liveness_ms`, for
+    /// the kinds its workload issues.
+    pub fn for_scenario(scenario: &Scenario) -> Liveness {
+        let mix = &scenario.workload.mix;
+        Liveness::new(
+            scenario.last_heal_ms(),
+            scenario.expect.liveness_ms,
+            mix.write + mix.cas > 0,
+            mix.ryw_read + mix.ryw_read_leader > 0,
+        )
+    }
+
     pub fn new(healed_at_ms: u64, bound_ms: u64, needs_write: bool, needs_read: bool) -> Liveness {
         Liveness {
             healed_at_ms,
@@ -58,6 +73,22 @@ impl Liveness {
             said("write", self.needs_write, self.write_done_ms),
             said("ryw_read", self.needs_read, self.read_done_ms)
         );
-        Some(Violation::new("liveness", deadline, None, detail))
+        Some(Violation::new(Property::Liveness, deadline, None, detail))
+    }
+}
+
+impl Checker for Liveness {
+    fn on_reply(&mut self, reply: &Reply<'_>) {
+        let is_write = match (&reply.request.op, reply.result) {
+            (ClientOp::Write { .. }, Some(OpResult::WriteOk { .. }))
+            | (ClientOp::Cas { .. }, Some(OpResult::CasOk { .. })) => true,
+            (ClientOp::RywRead { .. }, Some(OpResult::RywReadOk { .. })) => false,
+            _ => return,
+        };
+        self.completed(is_write, reply.request.sent_at.as_ms(), reply.now_ms);
+    }
+
+    fn finish(&mut self, _finish: &Finish<'_>, verdict: &mut Verdict) {
+        verdict.violations.extend(self.verdict());
     }
 }

@@ -4,90 +4,115 @@
 
 use ryw_core::{Key, Value};
 
-use super::raft::LogSafety;
-use super::{Highlight, Violation};
+use super::oracle::ReadFrom;
+use super::{Checker, Finish, Highlight, Property, Reply, Verdict, Violation};
 use crate::workload::Session;
 
-/// Checks one successful read (`ryw_read_ok`, or a `read_ok` which is stronger).
-/// Returns the log index of the value read (0 for "no value").
-pub fn check_read(
-    at_ms: u64,
-    session: &Session,
+pub struct SessionGuarantees {
+    /// Whether sessions expect monotonic reads (they raise their token to
+    /// every index they read at).
     monotonic: bool,
-    key: &Key,
-    value: &Value,
-    log: &LogSafety,
-    violations: &mut Vec<Violation>,
-) -> u64 {
-    let who = session.client.to_string();
-    let acked = session.acked.get(key);
-    let mut report = |checker: &'static str, detail: String| {
-        let mut violation = Violation::new(checker, at_ms, Some(who.clone()), detail);
-        violation.highlights.push(Highlight {
-            lane: who.clone(),
-            at_ms,
-            what: format!("{checker}: this read"),
-        });
-        if let Some(a) = acked {
+    violations: Vec<Violation>,
+}
+
+impl SessionGuarantees {
+    pub fn new(monotonic: bool) -> SessionGuarantees {
+        SessionGuarantees {
+            monotonic,
+            violations: Vec::new(),
+        }
+    }
+
+    /// Checks one successful read (`ryw_read_ok`, or a `read_ok` which is stronger).
+    fn check_read(
+        &mut self,
+        at_ms: u64,
+        session: &Session,
+        key: &Key,
+        value: &Value,
+        from: ReadFrom<'_>,
+    ) {
+        let who = session.client.to_string();
+        let acked = session.acked.get(key);
+        let violations = &mut self.violations;
+        let mut report = |property: Property, detail: String| {
+            let mut violation = Violation::new(property, at_ms, Some(who.clone()), detail);
             violation.highlights.push(Highlight {
                 lane: who.clone(),
-                at_ms: a.at_ms,
-                what: format!(
-                    "acknowledged write of {} at index {} it should have seen",
-                    a.value, a.index
-                ),
+                at_ms,
+                what: format!("{property}: this read"),
             });
-        }
-        violations.push(violation)
-    };
-    let read_index = if value.is_null() {
-        0
-    } else {
-        match log.index_of_value(value) {
-            Some((index, written_key)) if written_key == key => *index,
-            Some((index, written_key)) => {
+            if let Some(a) = acked {
+                violation.highlights.push(Highlight {
+                    lane: who.clone(),
+                    at_ms: a.at_ms,
+                    what: format!(
+                        "acknowledged write of {} at index {} it should have seen",
+                        a.value, a.index
+                    ),
+                });
+            }
+            violations.push(violation)
+        };
+        let read_index = match from {
+            ReadFrom::Nothing | ReadFrom::Write(_) => from.index(),
+            ReadFrom::OtherKey(index, written_key) => {
                 report(
-                    "read-your-writes",
+                    Property::ReadYourWrites,
                     format!("read of key {key} returned {value}, written to key {written_key} at index {index}"),
                 );
-                return *index;
+                return;
             }
-            None => {
+            ReadFrom::Unknown => {
                 report(
-                    "read-your-writes",
+                    Property::ReadYourWrites,
                     format!(
                         "read of key {key} returned {value}, which no committed write produced"
                     ),
                 );
-                return 0;
+                return;
             }
-        }
-    };
-    if let Some(a) = acked {
-        let (acked_index, acked_value) = (a.index, &a.value);
-        if read_index < acked_index {
-            let what = if value.is_null() {
-                "null".to_string()
-            } else {
-                format!("{value} (index {read_index})")
-            };
-            report(
-                "read-your-writes",
-                format!(
-                    "read of key {key} returned {what}, older than the session's own acknowledged write of {acked_value} at index {acked_index}"
-                ),
-            );
-        }
-    }
-    if monotonic {
-        if let Some(&seen) = session.seen.get(key) {
-            if read_index < seen {
+        };
+        if let Some(a) = acked {
+            let (acked_index, acked_value) = (a.index, &a.value);
+            if read_index < acked_index {
+                let what = if value.is_null() {
+                    "null".to_string()
+                } else {
+                    format!("{value} (index {read_index})")
+                };
                 report(
-                    "monotonic reads",
-                    format!("read of key {key} returned index {read_index} after the session had read index {seen}"),
+                    Property::ReadYourWrites,
+                    format!(
+                        "read of key {key} returned {what}, older than the session's own acknowledged write of {acked_value} at index {acked_index}"
+                    ),
                 );
             }
         }
+        if self.monotonic {
+            if let Some(&seen) = session.seen.get(key) {
+                if read_index < seen {
+                    report(
+                        Property::MonotonicReads,
+                        format!("read of key {key} returned index {read_index} after the session had read index {seen}"),
+                    );
+                }
+            }
+        }
     }
-    read_index
+}
+
+impl Checker for SessionGuarantees {
+    fn on_reply(&mut self, reply: &Reply<'_>) {
+        let Some(value) = reply.value_read() else {
+            return;
+        };
+        let key = reply.request.op.key();
+        let from = reply.oracle.read_from(key, value);
+        self.check_read(reply.now_ms, reply.session, key, value, from);
+    }
+
+    fn finish(&mut self, _finish: &Finish<'_>, verdict: &mut Verdict) {
+        verdict.violations.append(&mut self.violations);
+    }
 }

@@ -1,11 +1,12 @@
 //! The run's trace: JSON lines of every delivered, dropped or duplicated
-//! message (as a Maelstrom envelope) and every fault, with simulated time.
+//! message (as the message writes itself) and every fault, with simulated time.
 //! Hashed as it is written, so determinism tests need not keep it.
 
 use std::fmt::Write as _;
 use std::io::Write;
 
-use ryw_core::{codec, Envelope, Millis};
+use crate::process::Message;
+use crate::text::{fnv1a_extend, FNV1A_START};
 
 #[derive(Default)]
 pub struct Trace {
@@ -21,7 +22,7 @@ impl Trace {
         Trace {
             out,
             hashing,
-            hash: 0xcbf2_9ce4_8422_2325,
+            hash: FNV1A_START,
             ..Trace::default()
         }
     }
@@ -30,22 +31,21 @@ impl Trace {
         self.out.is_some() || self.hashing
     }
 
-    pub fn message(&mut self, at: Millis, event: &str, envelope: &Envelope) {
+    pub fn message<M: Message>(&mut self, at_ms: u64, event: &str, message: &M) {
         if !self.enabled() {
             return;
         }
         self.line.clear();
         let _ = write!(
             self.line,
-            "{{\"t\": {}, \"event\": \"{event}\", \"msg\": ",
-            at.as_ms()
+            "{{\"t\": {at_ms}, \"event\": \"{event}\", \"msg\": "
         );
-        codec::encode_into(envelope, &mut self.line);
+        message.write_json(&mut self.line);
         self.line.push('}');
         self.emit();
     }
 
-    pub fn note(&mut self, at: Millis, event: &str, detail: &str) {
+    pub fn note(&mut self, at_ms: u64, event: &str, detail: &str) {
         if !self.enabled() {
             return;
         }
@@ -53,17 +53,14 @@ impl Trace {
         let detail = serde_json::Value::from(detail).to_string();
         let _ = write!(
             self.line,
-            "{{\"t\": {}, \"event\": \"{event}\", \"detail\": {detail}}}",
-            at.as_ms()
+            "{{\"t\": {at_ms}, \"event\": \"{event}\", \"detail\": {detail}}}"
         );
         self.emit();
     }
 
     fn emit(&mut self) {
         self.line.push('\n');
-        for &b in self.line.as_bytes() {
-            self.hash = (self.hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
+        self.hash = fnv1a_extend(self.hash, self.line.as_bytes());
         if let Some(out) = &mut self.out {
             if let Err(e) = out.write_all(self.line.as_bytes()) {
                 self.write_error.get_or_insert(e.to_string());

@@ -7,7 +7,34 @@ use std::collections::BTreeMap;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::scenario;
+use serde::{Deserialize, Serialize};
+
+/// Node-to-node links, as a scenario file writes them. Client links only
+/// get `delay_ms_min..=delay_ms_max`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkParams {
+    pub delay_ms_min: u64,
+    pub delay_ms_max: u64,
+    /// Mean of an exponential extra delay added to every message (0: none).
+    pub delay_tail_ms_mean: f64,
+    /// Probability that a message is lost.
+    pub loss: f64,
+    /// Probability that a message is delivered twice.
+    pub duplicate: f64,
+}
+
+impl Default for NetworkParams {
+    fn default() -> NetworkParams {
+        NetworkParams {
+            delay_ms_min: 1,
+            delay_ms_max: 5,
+            delay_tail_ms_mean: 0.0,
+            loss: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
 
 /// What happens to one node-to-node message.
 pub enum Fate {
@@ -20,7 +47,7 @@ pub enum Fate {
 }
 
 pub struct Network {
-    params: scenario::Network,
+    params: NetworkParams,
     rng: ChaCha8Rng,
     /// Directed cuts, counted so that overlapping faults compose and heal independently.
     cuts: BTreeMap<(usize, usize), u32>,
@@ -29,13 +56,17 @@ pub struct Network {
 }
 
 impl Network {
-    pub fn new(params: scenario::Network, nodes: usize, rng: ChaCha8Rng) -> Network {
+    pub fn new(params: NetworkParams, nodes: usize, rng: ChaCha8Rng) -> Network {
         Network {
             params,
             rng,
             cuts: BTreeMap::new(),
             lag_ms: vec![0; nodes],
         }
+    }
+
+    pub fn params(&self) -> &NetworkParams {
+        &self.params
     }
 
     pub fn cut(&mut self, from: usize, to: usize) {
@@ -105,11 +136,7 @@ mod tests {
     use super::*;
 
     fn network() -> Network {
-        Network::new(
-            scenario::Network::default(),
-            3,
-            ChaCha8Rng::seed_from_u64(1),
-        )
+        Network::new(NetworkParams::default(), 3, ChaCha8Rng::seed_from_u64(1))
     }
 
     #[test]
@@ -145,10 +172,10 @@ mod tests {
 
     #[test]
     fn loss_and_duplication_happen_at_their_rates() {
-        let params = scenario::Network {
+        let params = NetworkParams {
             loss: 0.2,
             duplicate: 0.1,
-            ..scenario::Network::default()
+            ..NetworkParams::default()
         };
         let mut net = Network::new(params, 2, ChaCha8Rng::seed_from_u64(2));
         let (mut lost, mut doubled) = (0, 0);

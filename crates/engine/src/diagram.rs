@@ -1,0 +1,337 @@
+//! Space-time (Lamport) diagrams of a run, in the spirit of Maelstrom's
+//! `messages.svg`: one vertical timeline per node and per client, simulated
+//! time downward, each message a diagonal arrow coloured by type.
+
+use std::fmt::Write as _;
+
+use crate::faults::Shading;
+use crate::text::truncate;
+
+/// What the world records for a diagram (only when asked: it costs memory).
+#[derive(Clone, Debug, Default)]
+pub struct Recording {
+    /// Timeline names: nodes first, then clients.
+    pub lanes: Vec<String>,
+    pub arrows: Vec<Arrow>,
+    pub spans: Vec<Span>,
+    pub marks: Vec<Mark>,
+    pub end_ms: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Arrow {
+    pub from: usize,
+    pub to: usize,
+    pub sent_ms: u64,
+    pub arrived_ms: u64,
+    /// Lost, cut by a partition, or sent to a crashed node.
+    pub dropped: bool,
+    pub kind: &'static str,
+    /// The message as JSON, for hovering.
+    pub title: String,
+}
+
+/// A fault shading a timeline between two moments.
+#[derive(Clone, Debug)]
+pub struct Span {
+    pub lane: usize,
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub kind: Shading,
+    pub title: String,
+}
+
+/// A point on a timeline, e.g. a node becoming leader.
+#[derive(Clone, Debug)]
+pub struct Mark {
+    pub lane: usize,
+    pub at_ms: u64,
+    pub text: String,
+}
+
+/// Most arrows drawn; past that the diagram says how many it left out.
+pub const ARROWS_MAX: usize = 12_000;
+/// Longest hover text per arrow.
+const TITLE_CHARS_MAX: usize = 240;
+
+const LANE_GAP_PX: f64 = 110.0;
+const LEFT_PX: f64 = 70.0;
+const TOP_PX: f64 = 50.0;
+/// Target height of the time axis, in pixels.
+const HEIGHT_PX: f64 = 6_000.0;
+
+/// How a protocol's messages look: a colour per message kind, and the
+/// legend that explains them.
+pub struct Palette {
+    pub colour: fn(&str) -> &'static str,
+    /// (a kind to take the colour of, what the colour means)
+    pub legend: &'static [(&'static str, &'static str)],
+}
+
+/// Replies green, errors red, everything else blue.
+pub const PLAIN: Palette = Palette {
+    colour: plain_colour,
+    legend: &[
+        ("request", "requests"),
+        ("reply_ok", "replies"),
+        ("error", "errors"),
+    ],
+};
+
+fn plain_colour(kind: &str) -> &'static str {
+    match kind {
+        "error" => "#c0392b",
+        k if k.ends_with("_ok") => "#27ae60",
+        _ => "#2471a3",
+    }
+}
+
+/// One moment a checker points at: a timeline (node or client name), a time
+/// and what happened there.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Highlight {
+    pub lane: String,
+    pub at_ms: u64,
+    pub what: String,
+}
+
+/// A finding to draw: its one-line text and the moments it points at.
+pub struct Callout<'a> {
+    pub title: String,
+    pub highlights: &'a [Highlight],
+}
+
+fn span_colour(kind: Shading) -> &'static str {
+    match kind {
+        Shading::Crash => "#e74c3c",
+        Shading::Pause => "#f1c40f",
+        Shading::Lag => "#3498db",
+        Shading::Partition => "#95a5a6",
+    }
+}
+
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub fn truncate_title(text: &str) -> String {
+    truncate(text, TITLE_CHARS_MAX)
+}
+
+/// Draws the window `from_ms..=to_ms` of a recorded run.
+pub fn render(
+    rec: &Recording,
+    palette: &Palette,
+    callouts: &[Callout<'_>],
+    from_ms: u64,
+    to_ms: u64,
+) -> String {
+    let colour = palette.colour;
+    let to_ms = to_ms.min(rec.end_ms).max(from_ms + 1);
+    let window_ms = (to_ms - from_ms) as f64;
+    let px_per_ms = (HEIGHT_PX / window_ms).clamp(0.2, 8.0);
+    let x = |lane: usize| LEFT_PX + LANE_GAP_PX * (lane as f64 + 0.5);
+    let y = |ms: u64| TOP_PX + (ms.saturating_sub(from_ms)) as f64 * px_per_ms;
+    // Room on the right for violation labels.
+    let width = LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 300.0;
+    // Messages sent inside the window may land after it: make room for them.
+    let last_arrival_ms = rec
+        .arrows
+        .iter()
+        .filter(|a| a.sent_ms <= to_ms && a.arrived_ms >= from_ms)
+        .map(|a| a.arrived_ms)
+        .max()
+        .unwrap_or(to_ms)
+        .max(to_ms);
+    let height = y(last_arrival_ms) + 40.0;
+    let mut svg = String::with_capacity(1 << 20);
+    let _ = writeln!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="monospace" font-size="11">"#
+    );
+    svg.push_str(
+        r##"<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>
+<style>.arrow{stroke-width:1.2}.arrow:hover{stroke-width:3}.dropped{stroke-dasharray:4 3}.violation{stroke:#ff0000;stroke-width:4}</style>
+"##,
+    );
+    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    // Legend: what the colours mean.
+    let mut lx = LEFT_PX;
+    let _ = write!(svg, r#"<g class="legend">"#);
+    for &(kind, label) in palette.legend {
+        let _ = write!(
+            svg,
+            r#"<rect x="{lx:.0}" y="4" width="10" height="10" fill="{}"/><text x="{:.0}" y="13">{label}</text>"#,
+            colour(kind),
+            lx + 14.0
+        );
+        lx += 24.0 + 7.0 * label.len() as f64;
+    }
+    let _ = writeln!(svg, "</g>");
+    // Time axis.
+    let step_ms = [1u64, 5, 10, 50, 100, 500, 1000, 5000]
+        .into_iter()
+        .find(|s| *s as f64 * px_per_ms >= 60.0)
+        .unwrap_or(10_000);
+    let mut t = from_ms.div_ceil(step_ms) * step_ms;
+    while t <= to_ms {
+        let _ = writeln!(
+            svg,
+            r##"<text x="4" y="{:.1}" fill="#555">{t} ms</text><line x1="{LEFT_PX}" y1="{:.1}" x2="{width:.0}" y2="{:.1}" stroke="#eee"/>"##,
+            y(t) + 4.0,
+            y(t),
+            y(t)
+        );
+        t += step_ms;
+    }
+    // Fault shading, under everything else.
+    for span in rec
+        .spans
+        .iter()
+        .filter(|s| s.to_ms >= from_ms && s.from_ms <= to_ms)
+    {
+        let (top, bottom) = (y(span.from_ms.max(from_ms)), y(span.to_ms.min(to_ms)));
+        let _ = writeln!(
+            svg,
+            r#"<rect class="fault {}" x="{:.1}" y="{top:.1}" width="24" height="{:.1}" fill="{}" opacity="0.35"><title>{}</title></rect>"#,
+            span.kind.name(),
+            x(span.lane) - 12.0,
+            (bottom - top).max(1.0),
+            span_colour(span.kind),
+            escape(&span.title)
+        );
+    }
+    // Timelines.
+    for (lane, name) in rec.lanes.iter().enumerate() {
+        let _ = writeln!(
+            svg,
+            r##"<g class="timeline"><text x="{:.1}" y="30" text-anchor="middle" font-weight="bold">{}</text><line x1="{:.1}" y1="{TOP_PX}" x2="{:.1}" y2="{:.1}" stroke="#333"/></g>"##,
+            x(lane),
+            escape(name),
+            x(lane),
+            x(lane),
+            y(to_ms)
+        );
+    }
+    // Messages.
+    let visible: Vec<&Arrow> = rec
+        .arrows
+        .iter()
+        .filter(|a| a.arrived_ms >= from_ms && a.sent_ms <= to_ms)
+        .collect();
+    for arrow in visible.iter().take(ARROWS_MAX) {
+        let (x1, y1) = (x(arrow.from), y(arrow.sent_ms));
+        let (mut x2, mut y2) = (x(arrow.to), y(arrow.arrived_ms));
+        if arrow.dropped {
+            // Cut short halfway, ending in a cross.
+            x2 = (x1 + x2) / 2.0;
+            y2 = (y1 + y2) / 2.0;
+        }
+        let class = if arrow.dropped {
+            "arrow dropped"
+        } else {
+            "arrow"
+        };
+        let head = if arrow.dropped {
+            ""
+        } else {
+            r#" marker-end="url(#head)""#
+        };
+        let _ = writeln!(
+            svg,
+            r#"<line class="{class} t-{}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{}"{head}><title>{}{}</title></line>"#,
+            escape(arrow.kind),
+            colour(arrow.kind),
+            if arrow.dropped { "DROPPED " } else { "" },
+            escape(&arrow.title)
+        );
+        if arrow.dropped {
+            let _ = writeln!(
+                svg,
+                r##"<path class="drop-mark" d="M {:.1} {:.1} l 6 6 m 0 -6 l -6 6" stroke="#c0392b"/>"##,
+                x2 - 3.0,
+                y2 - 3.0
+            );
+        }
+    }
+    if visible.len() > ARROWS_MAX {
+        let _ = writeln!(
+            svg,
+            r##"<text x="{LEFT_PX}" y="{:.1}" fill="#c0392b">{} more messages not drawn: narrow the window with --from-ms/--to-ms</text>"##,
+            height - 15.0,
+            visible.len() - ARROWS_MAX
+        );
+    }
+    // Leadership.
+    for mark in rec
+        .marks
+        .iter()
+        .filter(|m| (from_ms..=to_ms).contains(&m.at_ms))
+    {
+        let _ = writeln!(
+            svg,
+            r##"<g class="leader"><circle cx="{:.1}" cy="{:.1}" r="6" fill="#f39c12" stroke="#7e5109"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#7e5109">{}</text></g>"##,
+            x(mark.lane),
+            y(mark.at_ms),
+            escape(&format!("{} at {} ms", mark.text, mark.at_ms)),
+            x(mark.lane) + 8.0,
+            y(mark.at_ms) + 4.0,
+            escape(&mark.text)
+        );
+    }
+    // Violations: circle the moments and redraw the replies that arrived then.
+    let mut labels_at: Vec<(usize, u64)> = Vec::new();
+    for callout in callouts {
+        for h in callout.highlights {
+            let Some(lane) = rec.lanes.iter().position(|l| *l == h.lane) else {
+                continue;
+            };
+            if !(from_ms..=to_ms).contains(&h.at_ms) {
+                continue;
+            }
+            for arrow in rec
+                .arrows
+                .iter()
+                .filter(|a| a.to == lane && a.arrived_ms == h.at_ms && !a.dropped)
+            {
+                let _ = writeln!(
+                    svg,
+                    r#"<line class="violation" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"><title>{}</title></line>"#,
+                    x(arrow.from),
+                    y(arrow.sent_ms),
+                    x(arrow.to),
+                    y(arrow.arrived_ms),
+                    escape(&arrow.title)
+                );
+            }
+            // Several labels at one moment stack downward instead of overlapping.
+            let stacked = labels_at
+                .iter()
+                .filter(|&&at| at == (lane, h.at_ms))
+                .count();
+            labels_at.push((lane, h.at_ms));
+            let _ = writeln!(
+                svg,
+                r##"<g class="highlight"><circle cx="{:.1}" cy="{:.1}" r="10" fill="none" stroke="#ff0000" stroke-width="3"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#ff0000" font-weight="bold">{}</text></g>"##,
+                x(lane),
+                y(h.at_ms),
+                escape(&callout.title),
+                x(lane) + 12.0,
+                y(h.at_ms) - 6.0 + 13.0 * stacked as f64,
+                escape(&h.what)
+            );
+        }
+    }
+    svg.push_str("</svg>\n");
+    svg
+}

@@ -1,0 +1,63 @@
+//! What the engine runs: sans-IO processes that exchange messages.
+//!
+//! The shape follows quinn-proto and stateright's `Actor`: input comes in
+//! through `handle_*` with the time as an argument, output goes out through
+//! `poll_*`. A process never reads a clock, sleeps, spawns or does I/O, so
+//! the engine decides everything about when things happen.
+
+/// Where a message comes from or goes to, as the engine routes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Address {
+    /// Node `i` of the run, counted from 0 (shown as `n{i+1}`).
+    Node(usize),
+    /// Client `i` of the harness, counted from 0 (shown as `c{i+1}`).
+    Client(usize),
+    /// Nobody the engine knows: such a message is dropped and traced.
+    Elsewhere,
+}
+
+/// A message between processes and clients. Cloning must be cheap enough
+/// to duplicate a message on the wire.
+pub trait Message: Clone {
+    fn src(&self) -> Address;
+    fn dest(&self) -> Address;
+    /// The message's kind, for diagrams: `"append_entries"`, `"put_ok"`.
+    fn label(&self) -> &'static str;
+    /// The message as one JSON value, appended to `out` (trace lines and
+    /// diagram hover texts). The same message must always write the same text.
+    fn write_json(&self, out: &mut String);
+}
+
+/// A node under test.
+///
+/// Rules the engine keeps, and a process may rely on:
+/// - calls on one process never overlap, and `now_ms` never goes backwards
+///   from one call to the next (it may stay the same);
+/// - after every `handle_*` call the engine drains `poll_transmit` until it
+///   returns `None`, then asks `poll_timeout` once;
+/// - `handle_timeout` is called at (never before) the time `poll_timeout`
+///   last returned, unless the process is paused or crashed then, in which
+///   case it is called when it resumes;
+/// - a crash drops the process; a restart builds a new one from the value
+///   `durable` returned at the crash (see [`crate::Harness::boot`]).
+///   Nothing else survives: not the outbox, not timers, not messages in
+///   flight to it.
+pub trait Process {
+    type Message: Message;
+    /// What survives a crash (term, vote and log, for Raft).
+    type Durable;
+
+    fn handle_message(&mut self, now_ms: u64, message: Self::Message);
+    fn handle_timeout(&mut self, now_ms: u64);
+    fn poll_transmit(&mut self) -> Option<Self::Message>;
+    /// When the process next wants `handle_timeout`; `None`: never.
+    fn poll_timeout(&self) -> Option<u64>;
+    /// A copy of what a crash keeps.
+    fn durable(&self) -> Self::Durable;
+    /// The term (view, epoch) this process leads, if it believes it leads.
+    /// Faults aimed at `"leader"`, leader triggers, leader message counts
+    /// and diagram marks use it; protocols without leaders keep the default.
+    fn leading(&self) -> Option<u64> {
+        None
+    }
+}

@@ -1,0 +1,491 @@
+//! The run loop: one virtual clock, one event queue, the nodes' slots and
+//! the routing of what they send. Everything runs on one thread; nothing
+//! reads a real clock.
+//!
+//! Fault injection lives in [`inject`]; the protocol's side of the run in
+//! the [`Harness`].
+
+mod inject;
+
+use std::io::Write;
+
+use crate::diagram::{self, Arrow, Mark, Recording};
+use crate::faults::{self, Applied, Fault};
+use crate::guard;
+use crate::harness::{Ctx, End, Harness};
+use crate::network::{Fate, Network};
+use crate::process::{Address, Message, Process};
+use crate::queue::EventQueue;
+use crate::trace::Trace;
+
+/// Everything a run needs besides the harness.
+pub struct Setup {
+    pub nodes: usize,
+    /// The network, seeded from the run's streams.
+    pub network: Network,
+    pub faults: Vec<Fault>,
+    /// Events after this time are not run.
+    pub end_ms: u64,
+    /// Where to write the trace, if anywhere.
+    pub trace: Option<Box<dyn Write + Send>>,
+    /// Hash the trace even when it is not written (determinism checks).
+    pub hash_trace: bool,
+    /// Record messages, faults and leaders for a diagram, with this many
+    /// client timelines after the nodes' (it costs memory).
+    pub record_clients: Option<usize>,
+}
+
+/// What the engine counted.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Messages handed to a node or a client.
+    pub delivered: u64,
+    /// Messages lost, cut by a partition, sent to a crashed node or to nobody.
+    pub dropped: u64,
+    /// Messages the network delivered twice.
+    pub duplicated: u64,
+    /// Messages nodes sent to nodes, lost ones included.
+    pub peer_msgs: u64,
+    /// Messages sent or received by a node that believed it led.
+    pub leader_msgs: u64,
+}
+
+/// A finished run.
+pub struct Finished<O> {
+    pub outcome: O,
+    pub stats: Stats,
+    /// Simulated time of the last event run.
+    pub sim_ms: u64,
+    /// FNV-1a of the trace, when it was written or hashed.
+    pub trace_hash: Option<u64>,
+    /// Why writing the trace failed, if it did (the trace is then incomplete).
+    pub trace_error: Option<String>,
+    pub recording: Option<Recording>,
+}
+
+/// Arrow id of a message that is not being recorded.
+const NO_ARROW: u32 = u32::MAX;
+
+pub(crate) enum Event<M, E> {
+    ToNode {
+        node: usize,
+        message: M,
+        incarnation: u32,
+        arrow: u32,
+    },
+    ToClient(M),
+    Timer {
+        node: usize,
+        generation: u64,
+    },
+    Harness(E),
+    FaultStart(usize),
+    /// A triggered fault's delayed start, aimed at the leader that fired it.
+    FaultTriggered {
+        index: usize,
+        leader: usize,
+    },
+    FaultEnd(usize),
+}
+
+pub(crate) struct Slot<N: Process> {
+    pub(crate) node: Option<N>,
+    /// Durable state kept across a crash.
+    crashed: Option<N::Durable>,
+    /// Bumped by every crash: messages sent to an earlier life are lost.
+    incarnation: u32,
+    paused: bool,
+    backlog: Vec<(N::Message, u32)>,
+    timer_generation: u64,
+    timer_at_ms: Option<u64>,
+}
+
+/// A fault's shading while it lasts.
+struct OpenSpan {
+    lanes: Vec<usize>,
+    from_ms: u64,
+    kind: faults::Shading,
+    title: String,
+}
+
+/// The engine's state: everything but the harness, so that a harness can be
+/// handed a [`Ctx`] on it while the engine holds the harness.
+pub(crate) struct State<N: Process, E> {
+    pub(crate) now_ms: u64,
+    pub(crate) end_ms: u64,
+    queue: EventQueue<Event<N::Message, E>>,
+    pub(crate) slots: Vec<Slot<N>>,
+    network: Network,
+    faults: Vec<Fault>,
+    /// Per fault: what it did while it is active.
+    applied: Vec<Option<Applied>>,
+    /// Faults armed and waiting for their trigger, by index.
+    armed: Vec<usize>,
+    /// The newest term any node has led (to notice a new leader).
+    led_term_max: u64,
+    /// The node `"leader"` names while a triggered fault starts.
+    leader_override: Option<usize>,
+    /// Per fault: the shading it has open.
+    open_spans: Vec<Option<OpenSpan>>,
+    trace: Trace,
+    stats: Stats,
+    recording: Option<Recording>,
+    /// Per node: the term of its last leadership mark.
+    leader_terms: Vec<u64>,
+}
+
+impl<N: Process, E> State<N, E> {
+    pub(crate) fn schedule_harness(&mut self, at_ms: u64, event: E) {
+        self.queue.push(at_ms, Event::Harness(event));
+    }
+
+    pub(crate) fn send_from_client(&mut self, node: usize, message: N::Message) {
+        let delay_ms = self.network.client_link_ms(node);
+        let arrive_ms = self.now_ms.saturating_add(delay_ms);
+        let incarnation = self.slots[node].incarnation;
+        let arrow = self.record_arrow(&message, arrive_ms, false);
+        let event = Event::ToNode {
+            node,
+            message,
+            incarnation,
+            arrow,
+        };
+        self.queue.push(arrive_ms, event);
+    }
+
+    /// Records a message for the diagram; returns its arrow id.
+    fn record_arrow(&mut self, message: &N::Message, arrive_ms: u64, dropped: bool) -> u32 {
+        let Some(rec) = self.recording.as_mut() else {
+            return NO_ARROW;
+        };
+        let nodes = self.slots.len();
+        let lane = |address: Address| match address {
+            Address::Node(k) if k < nodes => Some(k),
+            Address::Client(k) => Some(nodes + k),
+            _ => None,
+        };
+        let (Some(from), Some(to)) = (lane(message.src()), lane(message.dest())) else {
+            return NO_ARROW;
+        };
+        let mut json = String::new();
+        message.write_json(&mut json);
+        rec.arrows.push(Arrow {
+            from,
+            to,
+            sent_ms: self.now_ms,
+            arrived_ms: arrive_ms,
+            dropped,
+            kind: message.label(),
+            title: diagram::truncate_title(&json),
+        });
+        (rec.arrows.len() - 1) as u32
+    }
+
+    fn arrow_arrived(&mut self, arrow: u32, dropped: bool) {
+        let now_ms = self.now_ms;
+        if let Some(a) = self
+            .recording
+            .as_mut()
+            .and_then(|r| r.arrows.get_mut(arrow as usize))
+        {
+            a.arrived_ms = now_ms;
+            a.dropped |= dropped;
+        }
+    }
+
+    fn drop_message(&mut self, message: &N::Message) {
+        self.stats.dropped += 1;
+        self.trace.message(self.now_ms, "drop", message);
+    }
+
+    /// Sends what node `from` sent to node `to` through the network.
+    fn route_to_node(&mut self, from: usize, to: usize, message: N::Message) {
+        let now_ms = self.now_ms;
+        match self.network.node_to_node(from, to) {
+            Fate::Blocked | Fate::Lost => {
+                self.drop_message(&message);
+                let shown_ms = self.network.params().delay_ms_max.max(2);
+                self.record_arrow(&message, now_ms.saturating_add(shown_ms), true);
+            }
+            Fate::Delivered { delays_ms, copies } => {
+                let incarnation = self.slots[to].incarnation;
+                if copies == 2 {
+                    self.stats.duplicated += 1;
+                    self.trace.message(now_ms, "duplicate", &message);
+                    let copy = message.clone();
+                    let arrive_ms = now_ms.saturating_add(delays_ms[1]);
+                    let arrow = self.record_arrow(&copy, arrive_ms, false);
+                    let event = Event::ToNode {
+                        node: to,
+                        message: copy,
+                        incarnation,
+                        arrow,
+                    };
+                    self.queue.push(arrive_ms, event);
+                }
+                let arrive_ms = now_ms.saturating_add(delays_ms[0]);
+                let arrow = self.record_arrow(&message, arrive_ms, false);
+                let event = Event::ToNode {
+                    node: to,
+                    message,
+                    incarnation,
+                    arrow,
+                };
+                self.queue.push(arrive_ms, event);
+            }
+        }
+    }
+
+    /// The live node that leads the highest term, else the lowest-numbered
+    /// live node (else node 0).
+    fn current_leader(&self) -> usize {
+        let live = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| Some((i, s.node.as_ref()?)));
+        live.clone()
+            .filter_map(|(i, n)| Some((i, n.leading()?)))
+            .max_by_key(|&(i, term)| (term, std::cmp::Reverse(i)))
+            .map(|(i, _)| i)
+            .or_else(|| live.map(|(i, _)| i).min())
+            .unwrap_or(0)
+    }
+}
+
+/// One run of a harness's nodes.
+pub struct Engine<H: Harness> {
+    state: State<H::Node, H::Event>,
+    harness: H,
+}
+
+impl<H: Harness> Engine<H> {
+    /// Prepares a run; fails if a fault names a node the run lacks.
+    pub fn new(setup: Setup, harness: H) -> Result<Engine<H>, String> {
+        faults::check_targets(&setup.faults, setup.nodes)?;
+        let nodes = setup.nodes;
+        let slots = (0..nodes)
+            .map(|_| Slot {
+                node: None,
+                crashed: None,
+                incarnation: 0,
+                paused: false,
+                backlog: Vec::new(),
+                timer_generation: 0,
+                timer_at_ms: None,
+            })
+            .collect();
+        let recording = setup.record_clients.map(|clients| Recording {
+            lanes: (1..=nodes)
+                .map(|k| format!("n{k}"))
+                .chain((1..=clients).map(|k| format!("c{k}")))
+                .collect(),
+            ..Recording::default()
+        });
+        let state = State {
+            now_ms: 0,
+            end_ms: setup.end_ms,
+            queue: EventQueue::default(),
+            slots,
+            network: setup.network,
+            applied: setup.faults.iter().map(|_| None).collect(),
+            open_spans: setup.faults.iter().map(|_| None).collect(),
+            faults: setup.faults,
+            armed: Vec::new(),
+            led_term_max: 0,
+            leader_override: None,
+            trace: Trace::new(setup.trace, setup.hash_trace),
+            stats: Stats::default(),
+            recording,
+            leader_terms: vec![0; nodes],
+        };
+        Ok(Engine { state, harness })
+    }
+
+    /// Runs every event up to the end time, then lets the harness judge.
+    pub fn run(mut self) -> Finished<H::Outcome> {
+        self.start();
+        while let Some((at_ms, event)) = self.state.queue.pop() {
+            if at_ms > self.state.end_ms {
+                break;
+            }
+            self.state.now_ms = at_ms;
+            guard::set_now(at_ms);
+            match event {
+                Event::ToNode {
+                    node,
+                    message,
+                    incarnation,
+                    arrow,
+                } => self.deliver_to_node(node, message, incarnation, arrow),
+                Event::ToClient(message) => {
+                    self.state.stats.delivered += 1;
+                    self.state.trace.message(at_ms, "deliver", &message);
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                    };
+                    self.harness.on_client_message(&mut ctx, message);
+                }
+                Event::Timer { node, generation } => {
+                    let slot = &mut self.state.slots[node];
+                    if slot.timer_generation == generation && !slot.paused {
+                        if let Some(n) = slot.node.as_mut() {
+                            slot.timer_at_ms = None;
+                            n.handle_timeout(at_ms);
+                            self.after_step(node);
+                        }
+                    }
+                }
+                Event::Harness(event) => {
+                    let mut ctx = Ctx {
+                        state: &mut self.state,
+                    };
+                    self.harness.on_event(&mut ctx, event);
+                }
+                Event::FaultStart(index) => self.fault_start(index),
+                Event::FaultTriggered { index, leader } => {
+                    let fault = &self.state.faults[index];
+                    if at_ms < fault.until_ms && self.state.applied[index].is_none() {
+                        self.apply_fault(index, Some(leader));
+                    }
+                }
+                Event::FaultEnd(index) => self.fault_end(index),
+            }
+        }
+        self.finish()
+    }
+
+    fn start(&mut self) {
+        for i in 0..self.state.slots.len() {
+            let node = self.harness.boot(i, None, self.state.now_ms);
+            self.state.slots[i].node = Some(node);
+            self.after_step(i);
+        }
+        let mut ctx = Ctx {
+            state: &mut self.state,
+        };
+        self.harness.start(&mut ctx);
+        for (i, fault) in self.state.faults.iter().enumerate() {
+            self.state.queue.push(fault.at_ms, Event::FaultStart(i));
+            self.state.queue.push(fault.until_ms, Event::FaultEnd(i));
+        }
+    }
+
+    fn deliver_to_node(
+        &mut self,
+        node: usize,
+        message: crate::harness::MessageOf<H>,
+        incarnation: u32,
+        arrow: u32,
+    ) {
+        let state = &mut self.state;
+        let slot = &mut state.slots[node];
+        if slot.node.is_none() || slot.incarnation != incarnation {
+            state.drop_message(&message);
+            state.arrow_arrived(arrow, true);
+            return;
+        }
+        if slot.paused {
+            slot.backlog.push((message, arrow));
+            return;
+        }
+        state.stats.delivered += 1;
+        state.trace.message(state.now_ms, "deliver", &message);
+        if let Some(n) = state.slots[node].node.as_mut() {
+            if n.leading().is_some() {
+                state.stats.leader_msgs += 1;
+            }
+            n.handle_message(state.now_ms, message);
+        }
+        self.after_step(node);
+    }
+
+    /// Routes what node `i` sent, lets the harness observe it, re-arms its timer.
+    fn after_step(&mut self, i: usize) {
+        self.fire_triggers(i);
+        let state = &mut self.state;
+        let nodes = state.slots.len();
+        let leads = state.slots[i]
+            .node
+            .as_ref()
+            .is_some_and(|n| n.leading().is_some());
+        while let Some(message) = state.slots[i].node.as_mut().and_then(|n| n.poll_transmit()) {
+            if leads {
+                state.stats.leader_msgs += 1;
+            }
+            match message.dest() {
+                Address::Node(to) if to < nodes => {
+                    state.stats.peer_msgs += 1;
+                    self.harness.on_send(i, &message);
+                    state.route_to_node(i, to, message);
+                }
+                Address::Client(_) => {
+                    let delay_ms = state.network.client_link_ms(i);
+                    let arrive_ms = state.now_ms.saturating_add(delay_ms);
+                    state.record_arrow(&message, arrive_ms, false);
+                    state.queue.push(arrive_ms, Event::ToClient(message));
+                }
+                _ => state.drop_message(&message),
+            }
+        }
+        let now_ms = state.now_ms;
+        let Some(node) = state.slots[i].node.as_ref() else {
+            return;
+        };
+        self.harness.observe(now_ms, i, node);
+        if let (Some(rec), Some(term)) = (state.recording.as_mut(), node.leading()) {
+            if state.leader_terms[i] != term {
+                state.leader_terms[i] = term;
+                rec.marks.push(Mark {
+                    lane: i,
+                    at_ms: now_ms,
+                    text: format!("leader t{term}"),
+                });
+            }
+        }
+        let wake_ms = node.poll_timeout();
+        let slot = &mut state.slots[i];
+        if wake_ms != slot.timer_at_ms {
+            slot.timer_at_ms = wake_ms;
+            slot.timer_generation += 1;
+            if let Some(at_ms) = wake_ms {
+                let generation = slot.timer_generation;
+                state.queue.push(
+                    at_ms.max(now_ms),
+                    Event::Timer {
+                        node: i,
+                        generation,
+                    },
+                );
+            }
+        }
+    }
+
+    fn finish(mut self) -> Finished<H::Outcome> {
+        let end_ms = self.state.now_ms;
+        for index in 0..self.state.open_spans.len() {
+            self.close_span(index);
+        }
+        let mut recording = self.state.recording.take();
+        if let Some(rec) = recording.as_mut() {
+            rec.end_ms = end_ms;
+        }
+        let state = &mut self.state;
+        let end = End {
+            end_ms,
+            nodes: state.slots.iter().map(|s| s.node.as_ref()).collect(),
+            stats: &state.stats,
+            recording: recording.as_ref(),
+        };
+        let outcome = self.harness.finish(end);
+        let hash = state.trace.finish();
+        Finished {
+            outcome,
+            stats: std::mem::take(&mut state.stats),
+            sim_ms: end_ms,
+            trace_hash: state.trace.enabled().then_some(hash),
+            trace_error: state.trace.write_error.take(),
+            recording,
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! Swarm draws (TigerBeetle VOPR's swarm testing): each seed draws its own
+//! network and its own faults, so a sweep explores many fault mixes.
+//!
+//! The order of the draws is part of what a seed means: change it and old
+//! failing seeds stop reproducing. A new kind of draw gets a new function,
+//! and the callers that must keep their seeds keep calling the old ones.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::faults::{Fault, FaultKind, Trigger};
+use crate::network::NetworkParams;
+
+fn coin(rng: &mut ChaCha8Rng) -> bool {
+    rng.random_bool(0.5)
+}
+
+/// A delay tail, loss and duplication, each on for half the seeds.
+pub fn draw_lossy_links(network: &mut NetworkParams, rng: &mut ChaCha8Rng) {
+    network.delay_tail_ms_mean = if coin(rng) {
+        rng.random_range(1..=30) as f64
+    } else {
+        0.0
+    };
+    network.loss = if coin(rng) {
+        rng.random_range(1..=20) as f64 / 100.0
+    } else {
+        0.0
+    };
+    network.duplicate = if coin(rng) {
+        rng.random_range(1..=10) as f64 / 100.0
+    } else {
+        0.0
+    };
+}
+
+/// One timed fault of any kind among `nodes` nodes, within
+/// `0..fault_time_ms`, naming the leader with `leader_share`.
+pub fn draw_fault(
+    rng: &mut ChaCha8Rng,
+    nodes: usize,
+    fault_time_ms: u64,
+    length_ms: std::ops::RangeInclusive<u64>,
+    leader_share: f64,
+) -> Fault {
+    let name = |rng: &mut ChaCha8Rng| -> String {
+        if rng.random_bool(leader_share) {
+            "leader".into()
+        } else {
+            format!("n{}", rng.random_range(1..=nodes))
+        }
+    };
+    let at_ms = rng.random_range(0..fault_time_ms);
+    let until_ms = (at_ms + rng.random_range(length_ms)).min(fault_time_ms);
+    let kind = match rng.random_range(0..7) {
+        0 => FaultKind::Isolate { node: name(rng) },
+        1 => FaultKind::OneWay {
+            from: vec![name(rng)],
+            to: vec![name(rng)],
+        },
+        2 => FaultKind::Split {
+            minority_with: Some(name(rng)),
+        },
+        3 => FaultKind::Ring,
+        4 => FaultKind::Lag {
+            node: name(rng),
+            extra_ms: rng.random_range(50..=500),
+        },
+        5 => FaultKind::Pause { node: name(rng) },
+        _ => FaultKind::Crash { node: name(rng) },
+    };
+    Fault {
+        at_ms,
+        until_ms,
+        when: None,
+        after_ms: 0,
+        kind,
+    }
+}
+
+/// A majority of `nodes` crashing at once and restarting from their disks.
+pub fn draw_majority_crash(
+    rng: &mut ChaCha8Rng,
+    nodes: usize,
+    fault_time_ms: u64,
+    length_ms: std::ops::RangeInclusive<u64>,
+) -> Vec<Fault> {
+    let length_ms = rng.random_range(length_ms);
+    let at_ms = rng.random_range(0..fault_time_ms);
+    let until_ms = (at_ms + length_ms).min(fault_time_ms);
+    let mut members: Vec<usize> = (1..=nodes).collect();
+    (0..nodes / 2 + 1)
+        .map(|k| {
+            let pick = rng.random_range(k..members.len());
+            members.swap(k, pick);
+            Fault {
+                at_ms,
+                until_ms,
+                when: None,
+                after_ms: 0,
+                kind: FaultKind::Crash {
+                    node: format!("n{}", members[k]),
+                },
+            }
+        })
+        .collect()
+}
+
+/// With probability `share`, turns a crash, isolation or pause into one
+/// that hits the next leader the moment it is elected.
+pub fn maybe_aim_at_next_leader(fault: &mut Fault, rng: &mut ChaCha8Rng, share: f64) {
+    let triggerable = matches!(
+        fault.kind,
+        FaultKind::Crash { .. } | FaultKind::Isolate { .. } | FaultKind::Pause { .. }
+    );
+    if triggerable && rng.random_bool(share) {
+        if let FaultKind::Crash { node } | FaultKind::Isolate { node } | FaultKind::Pause { node } =
+            &mut fault.kind
+        {
+            *node = "leader".into();
+        }
+        fault.when = Some(Trigger::LeaderElected);
+    }
+}

@@ -1,0 +1,91 @@
+//! The committed log as the run has seen it: every entry as first seen
+//! committed on any node, and which committed write produced each value.
+//! Checkers compare against it; it judges nothing itself.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ryw_core::{Command, Entry, Key, Node, RequestId, Value};
+
+#[derive(Default)]
+pub struct CommittedLog {
+    /// Entry `i` of the log at position `i - 1`.
+    pub committed: Vec<Entry>,
+    /// Value -> log index and key of the committed write that produced it
+    /// (workloads write unique values).
+    value_index: BTreeMap<String, (u64, Key)>,
+    /// Forwarded requests already committed: a later copy takes no effect.
+    requests: BTreeSet<RequestId>,
+}
+
+/// Values are compared by their JSON text: workloads write unique values.
+pub fn value_key(value: &Value) -> String {
+    value.to_string()
+}
+
+/// What a read's value says about which write it saw.
+pub enum ReadFrom<'a> {
+    /// No value: before any write of the key.
+    Nothing,
+    /// The committed write at this index.
+    Write(u64),
+    /// A committed write at this index, but to another key.
+    OtherKey(u64, &'a Key),
+    /// No committed write produced the value.
+    Unknown,
+}
+
+impl ReadFrom<'_> {
+    /// The log index the read saw (0 for none).
+    pub fn index(&self) -> u64 {
+        match self {
+            ReadFrom::Write(i) | ReadFrom::OtherKey(i, _) => *i,
+            ReadFrom::Nothing | ReadFrom::Unknown => 0,
+        }
+    }
+}
+
+impl CommittedLog {
+    /// Learns the entries `node` has committed beyond what is known.
+    pub fn observe(&mut self, node: &Node) {
+        let commit = node.commit_index();
+        while (self.committed.len() as u64) < commit {
+            let i = self.committed.len() as u64 + 1;
+            let Some(entry) = node.log().get(i) else {
+                return; // the log checker reports a commit beyond the log
+            };
+            self.committed.push(entry.clone());
+            let duplicate = entry
+                .request
+                .as_ref()
+                .is_some_and(|r| !self.requests.insert(r.clone()));
+            if duplicate {
+                continue;
+            }
+            let written = match &entry.command {
+                Command::Write { key, value } => Some((key, value)),
+                Command::Cas { key, to, .. } => Some((key, to)),
+                Command::Noop => None,
+            };
+            if let Some((key, value)) = written {
+                self.value_index.insert(value_key(value), (i, key.clone()));
+            }
+        }
+    }
+
+    /// Which committed write a read of `key` that returned `value` saw.
+    pub fn read_from(&self, key: &Key, value: &Value) -> ReadFrom<'_> {
+        if value.is_null() {
+            return ReadFrom::Nothing;
+        }
+        match self.value_index.get(&value_key(value)) {
+            Some((index, written)) if written == key => ReadFrom::Write(*index),
+            Some((index, written)) => ReadFrom::OtherKey(*index, written),
+            None => ReadFrom::Unknown,
+        }
+    }
+
+    /// The committed entry at `index`, if any.
+    pub fn entry(&self, index: u64) -> Option<&Entry> {
+        self.committed.get((index as usize).checked_sub(1)?)
+    }
+}

@@ -1,0 +1,379 @@
+//! The store as one harness of the engine: it boots the store's nodes,
+//! drives the client sessions (Maelstrom style, one request outstanding
+//! each), keeps the committed-log oracle, feeds every step and reply to the
+//! checkers, and turns the run into a [`Summary`].
+
+use std::collections::BTreeMap;
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use ryw_core::{Body, ClientOp, Config, Durable, ErrorCode, Id, Millis, OpResult, Payload, Served};
+use sim_engine::{Ctx, End, Harness};
+
+use crate::checkers::oracle::CommittedLog;
+use crate::checkers::{self, Checker, Finish, Reply, Step, Verdict};
+use crate::node::{NodeFactory, SimNode, Wire};
+use crate::report::Summary;
+use crate::scenario::Scenario;
+use crate::workload::{Acked, Outstanding, Session};
+
+/// How a client request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Outcome {
+    /// It took effect (or read what it read).
+    Ok,
+    /// It certainly took no effect.
+    Fail,
+    /// Unknown: it may or may not have taken effect (a timeout, error 0).
+    Info,
+}
+
+impl Outcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Fail => "fail",
+            Outcome::Info => "info",
+        }
+    }
+}
+
+/// The harness's timed events.
+pub enum ClientEvent {
+    /// A session sends its next request.
+    Next { session: usize },
+    /// A session gives up on request `msg_id` if it is still waiting.
+    Timeout { session: usize, msg_id: u64 },
+}
+
+pub struct Store<'a> {
+    scenario: Scenario,
+    configs: Vec<Config>,
+    factory: &'a NodeFactory,
+    sessions: Vec<Session>,
+    workload_rng: ChaCha8Rng,
+    next_value: u64,
+    /// Orders invocations and completions (several can share a millisecond).
+    history_clock: u64,
+    oracle: CommittedLog,
+    checkers: Vec<Box<dyn Checker>>,
+    /// (operation kind, outcome) -> count; copied into the summary at the end.
+    op_counts: BTreeMap<(&'static str, Outcome), u64>,
+    latencies_ms: BTreeMap<&'static str, Vec<u64>>,
+    summary: Summary,
+}
+
+impl<'a> Store<'a> {
+    /// `scenario` as drawn for this seed; `summary` carries what the run
+    /// already knows (name, seed, swarm draws).
+    pub fn new(
+        scenario: Scenario,
+        configs: Vec<Config>,
+        factory: &'a NodeFactory,
+        sessions: Vec<Session>,
+        workload_rng: ChaCha8Rng,
+        summary: Summary,
+    ) -> Store<'a> {
+        Store {
+            checkers: checkers::standard(&scenario),
+            scenario,
+            configs,
+            factory,
+            sessions,
+            workload_rng,
+            next_value: 0,
+            history_clock: 0,
+            oracle: CommittedLog::default(),
+            op_counts: BTreeMap::new(),
+            latencies_ms: BTreeMap::new(),
+            summary,
+        }
+    }
+
+    fn think(&mut self, ctx: &mut Ctx<'_, Self>, session: usize) {
+        let think_ms = self
+            .workload_rng
+            .random_range(0..=self.scenario.workload.think_ms_max);
+        let at_ms = ctx.now_ms().saturating_add(think_ms);
+        ctx.schedule(at_ms, ClientEvent::Next { session });
+    }
+
+    fn session_next(&mut self, ctx: &mut Ctx<'_, Self>, session: usize) {
+        let now_ms = ctx.now_ms();
+        // The workload stops at the scenario's end, unless liveness still needs it.
+        let liveness_until_ms = self
+            .scenario
+            .last_heal_ms()
+            .saturating_add(self.scenario.expect.liveness_ms);
+        if now_ms >= self.scenario.duration_ms.max(liveness_until_ms) {
+            return;
+        }
+        let request = self.sessions[session].next_request(
+            &self.scenario.workload,
+            self.scenario.nodes,
+            &mut self.next_value,
+            &mut self.workload_rng,
+            Millis(now_ms),
+            self.history_clock,
+        );
+        self.history_clock += 1;
+        let envelope = ryw_core::Envelope {
+            src: self.sessions[session].client.clone(),
+            dest: Id::Node(request.node as u32 + 1),
+            body: Body {
+                msg_id: Some(request.msg_id),
+                in_reply_to: None,
+                payload: Payload::Request(request.op),
+            },
+        };
+        ctx.send_to_node(request.node, Wire(envelope));
+        let timeout_ms = now_ms.saturating_add(self.scenario.workload.client_timeout_ms);
+        let msg_id = request.msg_id;
+        ctx.schedule(timeout_ms, ClientEvent::Timeout { session, msg_id });
+    }
+
+    fn session_timeout(&mut self, ctx: &mut Ctx<'_, Self>, session: usize, msg_id: u64) {
+        let s = &mut self.sessions[session];
+        if s.outstanding.as_ref().is_some_and(|o| o.msg_id == msg_id) {
+            let request = s.outstanding.take().expect("checked");
+            self.count(&request.op, Outcome::Info);
+            self.ended(ctx.now_ms(), session, &request, None, None);
+            self.think(ctx, session);
+        }
+    }
+
+    /// Tallies an outcome; static keys keep the per-operation path allocation-free.
+    fn count(&mut self, op: &ClientOp, outcome: Outcome) {
+        *self.op_counts.entry((op_kind(op), outcome)).or_insert(0) += 1;
+    }
+
+    /// Shows a request's end to every checker.
+    fn ended(
+        &mut self,
+        now_ms: u64,
+        session: usize,
+        request: &Outstanding,
+        result: Option<&OpResult>,
+        returned: Option<u64>,
+    ) {
+        let reply = Reply {
+            now_ms,
+            session: &self.sessions[session],
+            request,
+            result,
+            returned,
+            oracle: &self.oracle,
+        };
+        for checker in &mut self.checkers {
+            checker.on_reply(&reply);
+        }
+    }
+
+    /// A reply reached its session: check it, then let the session learn from it.
+    fn complete(&mut self, now_ms: u64, session: usize, request: Outstanding, result: OpResult) {
+        if !matches!(result, OpResult::Error { .. }) {
+            let latency_ms = now_ms.saturating_sub(request.sent_at.as_ms());
+            self.latencies_ms
+                .entry(op_kind(&request.op))
+                .or_default()
+                .push(latency_ms);
+        }
+        let returned = self.history_clock;
+        self.history_clock += 1;
+        self.ended(now_ms, session, &request, Some(&result), Some(returned));
+        let monotonic = self.scenario.workload.monotonic;
+        let key = request.op.key();
+        let s = &mut self.sessions[session];
+        let outcome = match (&request.op, &result) {
+            (ClientOp::Write { value, .. }, OpResult::WriteOk { commit_index })
+            | (ClientOp::Cas { to: value, .. }, OpResult::CasOk { commit_index }) => {
+                s.token = s.token.max(*commit_index);
+                if s.acked.get(key).is_none_or(|a| a.index < *commit_index) {
+                    let acked = Acked {
+                        index: *commit_index,
+                        value: value.clone(),
+                        at_ms: now_ms,
+                    };
+                    s.acked.insert(key.clone(), acked);
+                }
+                s.learn_value(key, value);
+                Outcome::Ok
+            }
+            (ClientOp::Read { .. }, OpResult::ReadOk { .. })
+            | (ClientOp::RywRead { .. }, OpResult::RywReadOk { .. }) => {
+                let applied_index = match &result {
+                    OpResult::RywReadOk {
+                        applied_index, how, ..
+                    } => {
+                        match how {
+                            Served::Locally { waited_ms: 0 } => self.summary.reads_local += 1,
+                            Served::Locally { .. } => self.summary.reads_after_wait += 1,
+                            Served::Redirected { .. } => self.summary.reads_redirected += 1,
+                        }
+                        Some(*applied_index)
+                    }
+                    _ => None,
+                };
+                let value = match &result {
+                    OpResult::ReadOk { value } | OpResult::RywReadOk { value, .. } => value,
+                    _ => unreachable!("matched above"),
+                };
+                let read_index = self.oracle.read_from(key, value).index();
+                learn_read(s, key, value, read_index, applied_index, monotonic);
+                Outcome::Ok
+            }
+            (ClientOp::Read { .. }, OpResult::Error { code, .. })
+                if *code == ErrorCode::KEY_DOES_NOT_EXIST =>
+            {
+                learn_read(s, key, &ryw_core::Value::Null, 0, None, monotonic);
+                Outcome::Ok
+            }
+            (_, OpResult::Error { code, .. }) if code.is_definite() => Outcome::Fail,
+            (_, OpResult::Error { .. }) => Outcome::Info,
+            // A reply of the wrong kind: the protocol checker reports it.
+            _ => return,
+        };
+        self.count(&request.op, outcome);
+    }
+}
+
+/// What a session learns from a successful read.
+fn learn_read(
+    s: &mut Session,
+    key: &ryw_core::Key,
+    value: &ryw_core::Value,
+    read_index: u64,
+    applied_index: Option<u64>,
+    monotonic: bool,
+) {
+    let seen = s.seen.entry(key.clone()).or_insert(0);
+    *seen = (*seen).max(read_index);
+    s.learn_value(key, value);
+    if monotonic {
+        s.token = s.token.max(applied_index.unwrap_or(read_index));
+    }
+}
+
+/// How summaries name an operation kind.
+fn op_kind(op: &ClientOp) -> &'static str {
+    match op {
+        ClientOp::RywRead {
+            prefer_follower: false,
+            ..
+        } => "ryw_read(leader)",
+        other => other.type_name(),
+    }
+}
+
+impl Harness for Store<'_> {
+    type Node = Box<dyn SimNode>;
+    type Event = ClientEvent;
+    type Outcome = Summary;
+
+    fn boot(&mut self, node: usize, durable: Option<Durable>, now_ms: u64) -> Box<dyn SimNode> {
+        (self.factory)(self.configs[node].clone(), durable, Millis(now_ms))
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
+        for session in 0..self.sessions.len() {
+            self.think(ctx, session);
+        }
+    }
+
+    fn on_event(&mut self, ctx: &mut Ctx<'_, Self>, event: ClientEvent) {
+        match event {
+            ClientEvent::Next { session } => self.session_next(ctx, session),
+            ClientEvent::Timeout { session, msg_id } => self.session_timeout(ctx, session, msg_id),
+        }
+    }
+
+    fn on_client_message(&mut self, ctx: &mut Ctx<'_, Self>, message: Wire) {
+        let envelope = message.0;
+        let Id::Client(k) = envelope.dest else { return };
+        let Some(session) = (k as usize).checked_sub(1) else {
+            return;
+        };
+        let Some(s) = self.sessions.get_mut(session) else {
+            return;
+        };
+        let matches = s.outstanding.as_ref().map(|o| o.msg_id) == envelope.body.in_reply_to;
+        if !matches {
+            return; // a reply after the session gave up
+        }
+        let request = s.outstanding.take().expect("checked");
+        if let Payload::Reply(result) = envelope.body.payload {
+            self.complete(ctx.now_ms(), session, request, result);
+        }
+        self.think(ctx, session);
+    }
+
+    fn on_send(&mut self, _from: usize, message: &Wire) {
+        if let Payload::AppendEntries(append) = &message.0.body.payload {
+            self.summary.entries_sent += append.entries.len() as u64;
+        }
+    }
+
+    fn observe(&mut self, now_ms: u64, node: usize, process: &Box<dyn SimNode>) {
+        let core = process.core();
+        self.oracle.observe(core);
+        let step = Step {
+            now_ms,
+            node,
+            core,
+            oracle: &self.oracle,
+        };
+        for checker in &mut self.checkers {
+            checker.on_step(&step);
+        }
+    }
+
+    fn on_restart(&mut self, node: usize) {
+        for checker in &mut self.checkers {
+            checker.on_restart(node);
+        }
+    }
+
+    fn finish(mut self, end: End<'_, Box<dyn SimNode>>) -> Summary {
+        let end_ms = end.end_ms;
+        // Make sure the oracle has everything any node committed.
+        for (i, node) in end.nodes.iter().enumerate() {
+            if let Some(node) = node {
+                self.observe(end_ms, i, node);
+            }
+        }
+        // Requests still in flight at the end may yet take effect.
+        for session in 0..self.sessions.len() {
+            if let Some(request) = self.sessions[session].outstanding.take() {
+                self.ended(end_ms, session, &request, None, None);
+            }
+        }
+        let mut summary = std::mem::take(&mut self.summary);
+        summary.delivered = end.stats.delivered;
+        summary.dropped = end.stats.dropped;
+        summary.duplicated = end.stats.duplicated;
+        summary.peer_msgs = end.stats.peer_msgs;
+        summary.leader_msgs = end.stats.leader_msgs;
+        summary.ops = self
+            .op_counts
+            .iter()
+            .map(|(&(kind, outcome), &n)| (format!("{kind} {}", outcome.name()), n))
+            .collect();
+        let finish = Finish {
+            end_ms,
+            summary: &summary,
+            oracle: &self.oracle,
+        };
+        let mut verdict = Verdict::default();
+        for checker in &mut self.checkers {
+            checker.finish(&finish, &mut verdict);
+        }
+        verdict.violations.sort_by_key(|v| v.at_ms);
+        summary.violations = verdict.violations;
+        summary.linearizability_undecided_keys = verdict.undecided_keys;
+        summary.latencies_ms = std::mem::take(&mut self.latencies_ms)
+            .into_iter()
+            .map(|(kind, v)| (kind.to_owned(), v))
+            .collect();
+        summary
+    }
+}

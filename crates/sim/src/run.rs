@@ -1,0 +1,133 @@
+//! One run of the store: a scenario and a seed in, a [`Summary`] out. The
+//! seed is split into streams in a fixed order (swarm draws, network,
+//! clients, then each node's timers), the store's [`Store`] harness is
+//! built, and the engine runs it.
+
+use std::io::Write;
+use std::time::Instant;
+
+use sim_engine::network::Network;
+use sim_engine::seeds::SeedStreams;
+use sim_engine::{guarded, Engine, Panicked, Setup};
+
+use crate::checkers::{Property, Violation};
+use crate::harness::Store;
+use crate::node::NodeFactory;
+use crate::report::Summary;
+use crate::scenario::{Scenario, SwarmRanges};
+use crate::workload::Session;
+
+pub struct RunOptions<'a> {
+    pub seed: u64,
+    pub trace: Option<Box<dyn Write + Send>>,
+    /// Hash the trace even when it is not written (determinism checks).
+    pub hash_trace: bool,
+    pub factory: &'a NodeFactory,
+    /// Record every message, fault and leader change for a diagram.
+    pub record: bool,
+}
+
+impl<'a> RunOptions<'a> {
+    /// A plain run: no trace, no recording.
+    pub fn new(seed: u64, factory: &'a NodeFactory) -> RunOptions<'a> {
+        RunOptions {
+            seed,
+            trace: None,
+            hash_trace: false,
+            factory,
+            record: false,
+        }
+    }
+}
+
+/// Runs one scenario with one seed. A panic inside the run (a node's own
+/// invariant assertion, or the simulator's) becomes a violation named
+/// "panic", at the simulated time it happened, rather than taking the
+/// caller down: it is a finding like any other.
+pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
+    let seed = options.seed;
+    // Wall time feeds only wall_ms and delivered_per_s, never the simulation.
+    let wall_start = Instant::now();
+    let mut summary = match guarded(|| run_unguarded(scenario, options)) {
+        Ok(summary) => summary,
+        Err(Panicked { at_ms, message }) => Summary {
+            scenario: scenario.name.clone(),
+            seed,
+            violations: vec![Violation::new(Property::Panic, at_ms, None, message)],
+            ..Summary::default()
+        },
+    };
+    summary.wall_ms = wall_start.elapsed().as_millis() as u64;
+    let wall_s = wall_start.elapsed().as_secs_f64().max(1e-9);
+    summary.delivered_per_s = (summary.delivered as f64 / wall_s) as u64;
+    summary
+}
+
+fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
+    let mut seeds = SeedStreams::new(options.seed);
+    let mut scenario = scenario.clone();
+    let mut drawn = None;
+    if scenario.swarm {
+        scenario.draw_swarm(&mut seeds.stream("swarm"));
+        let mut parameters = serde_json::json!({
+            "network": scenario.network,
+            "sticky": scenario.workload.sticky,
+            "faults": scenario.faults,
+        });
+        if scenario.swarm_ranges == SwarmRanges::Wide {
+            // Everything else the wide ranges draw, so a person can see it.
+            parameters["nodes"] = serde_json::json!(scenario.nodes);
+            parameters["node"] = serde_json::json!(scenario.node);
+            parameters["workload"] = serde_json::json!(scenario.workload);
+        }
+        drawn = Some(parameters);
+    }
+    let network = Network::new(
+        scenario.network.clone(),
+        scenario.nodes,
+        seeds.stream("network"),
+    );
+    let mut workload_rng = seeds.stream("clients");
+    let configs = (0..scenario.nodes)
+        .map(|i| scenario.node_config(i, seeds.seed("node timers")))
+        .collect();
+    let sessions = (0..scenario.workload.sessions)
+        .map(|i| Session::new(i, scenario.nodes, &mut workload_rng))
+        .collect();
+    let end_ms = scenario.duration_ms.max(
+        scenario
+            .last_heal_ms()
+            .saturating_add(scenario.expect.liveness_ms),
+    );
+    let setup = Setup {
+        nodes: scenario.nodes,
+        network,
+        faults: scenario.faults.clone(),
+        end_ms,
+        trace: options.trace,
+        hash_trace: options.hash_trace,
+        record_clients: options.record.then_some(scenario.workload.sessions),
+    };
+    let summary = Summary {
+        scenario: scenario.name.clone(),
+        seed: options.seed,
+        drawn,
+        ..Summary::default()
+    };
+    let store = Store::new(
+        scenario,
+        configs,
+        options.factory,
+        sessions,
+        workload_rng,
+        summary,
+    );
+    let engine = Engine::new(setup, store).unwrap_or_else(|why| panic!("{why}"));
+    let finished = engine.run();
+    let mut summary = finished.outcome;
+    summary.sim_ms = finished.sim_ms;
+    summary.trace_hash = finished.trace_hash.map(|hash| format!("{hash:016x}"));
+    summary.trace_error = finished.trace_error;
+    summary.recording = finished.recording;
+    summary
+}
