@@ -1,0 +1,3 @@
+//! Protocols the engine's own tests (and examples) run.
+
+pub mod register;
