@@ -9,8 +9,8 @@ use std::fmt::Write as _;
 
 use serde_json::{Map, Value as Json};
 
+use crate::data::{Key, Value};
 use crate::id::Id;
-use crate::kv::{Key, Value};
 use crate::message::*;
 
 // ---------------------------------------------------------------- encoding
@@ -54,18 +54,18 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
         Payload::InitOk => {}
         Payload::Request(op) => encode_op_fields(obj, op),
         Payload::Reply(result) => encode_result_fields(obj, result),
-        Payload::RequestVote(rv) => {
+        Payload::Peer(PeerMsg::RequestVote(rv)) => {
             obj.field("term").u64(rv.term);
             obj.field("last_log_index").u64(rv.last_log_index);
             obj.field("last_log_term").u64(rv.last_log_term);
             obj.field("pre_vote").bool(rv.pre_vote);
         }
-        Payload::RequestVoteOk(r) => {
+        Payload::Peer(PeerMsg::RequestVoteOk(r)) => {
             obj.field("term").u64(r.term);
             obj.field("vote_granted").bool(r.vote_granted);
             obj.field("pre_vote").bool(r.pre_vote);
         }
-        Payload::AppendEntries(ae) => {
+        Payload::Peer(PeerMsg::AppendEntries(ae)) => {
             obj.field("term").u64(ae.term);
             obj.field("prev_log_index").u64(ae.prev_log_index);
             obj.field("prev_log_term").u64(ae.prev_log_term);
@@ -73,14 +73,14 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
             obj.field("leader_commit").u64(ae.leader_commit);
             obj.field("seq").u64(ae.seq);
         }
-        Payload::AppendEntriesOk(r) => {
+        Payload::Peer(PeerMsg::AppendEntriesOk(r)) => {
             obj.field("term").u64(r.term);
             obj.field("success").bool(r.success);
             obj.field("match_index").u64(r.match_index);
             obj.field("next_index_hint").u64(r.next_index_hint);
             obj.field("seq").u64(r.seq);
         }
-        Payload::Forward(f) => {
+        Payload::Peer(PeerMsg::Forward(f)) => {
             obj.field("fwd_id").u64(f.fwd_id);
             obj.field("op");
             let mut op = Obj::open(obj.out);
@@ -91,7 +91,7 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
                 obj.field("reason").string(reason.as_str());
             }
         }
-        Payload::ForwardOk(f) => {
+        Payload::Peer(PeerMsg::ForwardOk(f)) => {
             obj.field("fwd_id").u64(f.fwd_id);
             obj.field("result");
             let mut result = Obj::open(obj.out);
@@ -99,7 +99,7 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
             encode_result_fields(&mut result, &f.result);
             result.close();
         }
-        Payload::Invalid { code, text, .. } => {
+        Payload::Invalid(Invalid { code, text, .. }) => {
             // Never sent by a node; encoded only so traces can show it.
             obj.field("code").u64(code.0);
             obj.field("text").string(text);
@@ -372,6 +372,16 @@ impl std::fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
+/// The longest prefix of `text` of at most `bytes_max` bytes that ends on
+/// a character boundary (for quoting input in messages).
+pub fn cut_at_char_boundary(text: &str, bytes_max: usize) -> &str {
+    let end = (0..=text.len().min(bytes_max))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    &text[..end]
+}
+
 /// Decodes one line. A well-formed envelope whose body is wrong still decodes,
 /// to `Payload::Invalid`, so the node can answer with an error naming the field.
 pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
@@ -418,11 +428,12 @@ fn salvage(line: &str, error: &serde_json::Error) -> Option<Envelope> {
         body: Body {
             msg_id: Some(msg_id),
             in_reply_to: None,
-            payload: Payload::Invalid {
+            payload: Payload::Invalid(Invalid {
+                peer: head.body.type_name.as_deref().is_some_and(is_peer_type),
                 type_name: head.body.type_name.unwrap_or_default(),
                 code: ErrorCode::MALFORMED_REQUEST,
                 text: format!("unreadable JSON: {error}"),
-            },
+            }),
         },
     })
 }
@@ -444,11 +455,12 @@ fn decode_body(body: &Fields<'_>) -> Body {
         Err((code, text)) => Body {
             msg_id: msg_id.ok().flatten(),
             in_reply_to: in_reply_to.ok().flatten(),
-            payload: Payload::Invalid {
+            payload: Payload::Invalid(Invalid {
+                peer: type_name.as_ref().is_ok_and(|t| is_peer_type(t)),
                 type_name: type_name.unwrap_or_default().to_owned(),
                 code,
                 text,
-            },
+            }),
         },
     }
 }
@@ -460,6 +472,9 @@ fn malformed(text: String) -> Failure {
 }
 
 fn decode_payload(type_name: &str, f: &Fields<'_>) -> Result<Payload, Failure> {
+    if let Some(peer) = decode_peer(type_name, f) {
+        return peer.map(Payload::Peer);
+    }
     let payload = match type_name {
         "init" => Payload::Init {
             node_id: f.id("node_id").map_err(malformed)?,
@@ -470,18 +485,35 @@ fn decode_payload(type_name: &str, f: &Fields<'_>) -> Result<Payload, Failure> {
         "write_ok" | "cas_ok" | "read_ok" | "ryw_read_ok" | "error" => {
             Payload::Reply(decode_result(type_name, f)?)
         }
-        "request_vote" => Payload::RequestVote(RequestVote {
+        other => {
+            return Err((
+                ErrorCode::NOT_SUPPORTED,
+                format!("unknown message type {other:?}"),
+            ))
+        }
+    };
+    Ok(payload)
+}
+
+/// A message between members, if `type_name` names one.
+fn decode_peer(type_name: &str, f: &Fields<'_>) -> Option<Result<PeerMsg, Failure>> {
+    peer_message(type_name, f).transpose()
+}
+
+fn peer_message(type_name: &str, f: &Fields<'_>) -> Result<Option<PeerMsg>, Failure> {
+    Ok(Some(match type_name {
+        "request_vote" => PeerMsg::RequestVote(RequestVote {
             term: f.u64("term").map_err(malformed)?,
             last_log_index: f.u64("last_log_index").map_err(malformed)?,
             last_log_term: f.u64("last_log_term").map_err(malformed)?,
             pre_vote: f.opt_bool("pre_vote", false).map_err(malformed)?,
         }),
-        "request_vote_ok" => Payload::RequestVoteOk(RequestVoteOk {
+        "request_vote_ok" => PeerMsg::RequestVoteOk(RequestVoteOk {
             term: f.u64("term").map_err(malformed)?,
             vote_granted: f.bool("vote_granted").map_err(malformed)?,
             pre_vote: f.opt_bool("pre_vote", false).map_err(malformed)?,
         }),
-        "append_entries" => Payload::AppendEntries(AppendEntries {
+        "append_entries" => PeerMsg::AppendEntries(AppendEntries {
             term: f.u64("term").map_err(malformed)?,
             prev_log_index: f.u64("prev_log_index").map_err(malformed)?,
             prev_log_term: f.u64("prev_log_term").map_err(malformed)?,
@@ -489,7 +521,7 @@ fn decode_payload(type_name: &str, f: &Fields<'_>) -> Result<Payload, Failure> {
             leader_commit: f.u64("leader_commit").map_err(malformed)?,
             seq: f.u64("seq").map_err(malformed)?,
         }),
-        "append_entries_ok" => Payload::AppendEntriesOk(AppendEntriesOk {
+        "append_entries_ok" => PeerMsg::AppendEntriesOk(AppendEntriesOk {
             term: f.u64("term").map_err(malformed)?,
             success: f.bool("success").map_err(malformed)?,
             match_index: f.u64("match_index").map_err(malformed)?,
@@ -506,7 +538,7 @@ fn decode_payload(type_name: &str, f: &Fields<'_>) -> Result<Payload, Failure> {
                 })?),
                 Some(other) => return Err(malformed(f.wrong_type("reason", "a string", other))),
             };
-            Payload::Forward(Forward {
+            PeerMsg::Forward(Forward {
                 fwd_id: f.u64("fwd_id").map_err(malformed)?,
                 op: decode_op(op_type, &op)?,
                 reason,
@@ -515,19 +547,19 @@ fn decode_payload(type_name: &str, f: &Fields<'_>) -> Result<Payload, Failure> {
         "forward_ok" => {
             let result = f.object("result").map_err(malformed)?;
             let result_type = result.string("type").map_err(malformed)?;
-            Payload::ForwardOk(ForwardOk {
+            PeerMsg::ForwardOk(ForwardOk {
                 fwd_id: f.u64("fwd_id").map_err(malformed)?,
                 result: decode_result(result_type, &result)?,
             })
         }
-        other => {
-            return Err((
-                ErrorCode::NOT_SUPPORTED,
-                format!("unknown message type {other:?}"),
-            ))
-        }
-    };
-    Ok(payload)
+        _ => return Ok(None),
+    }))
+}
+
+/// Whether `type_name` names a message only members send each other (the
+/// decoder recognises it, even with no fields to decode).
+fn is_peer_type(type_name: &str) -> bool {
+    decode_peer(type_name, &Fields::root(&Map::new())).is_some()
 }
 
 fn decode_op(type_name: &str, f: &Fields<'_>) -> Result<ClientOp, Failure> {
@@ -674,12 +706,7 @@ impl<'a> Fields<'a> {
     fn wrong_type(&self, name: &str, expected: &str, got: &Json) -> String {
         let mut shown = got.to_string();
         if shown.len() > 40 {
-            let cut = (0..=40)
-                .rev()
-                .find(|&i| shown.is_char_boundary(i))
-                .unwrap_or(0);
-            shown.truncate(cut);
-            shown.push_str("...");
+            shown = format!("{}...", cut_at_char_boundary(&shown, 40));
         }
         format!("{} must be {expected}, got {shown}", self.path(name))
     }
@@ -821,7 +848,7 @@ mod tests {
 
     fn invalid_text(line: &str) -> (ErrorCode, String) {
         match body(line).payload {
-            Payload::Invalid { code, text, .. } => (code, text),
+            Payload::Invalid(Invalid { code, text, .. }) => (code, text),
             other => panic!("expected Invalid, got {other:?}"),
         }
     }
@@ -910,13 +937,13 @@ mod tests {
                 prefer_follower: false,
             }),
             Payload::Reply(OpResult::error(ErrorCode::PRECONDITION_FAILED, "no")),
-            Payload::RequestVote(RequestVote {
+            Payload::Peer(PeerMsg::RequestVote(RequestVote {
                 term: 3,
                 last_log_index: 4,
                 last_log_term: 2,
                 pre_vote: true,
-            }),
-            Payload::AppendEntries(AppendEntries {
+            })),
+            Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
                 term: 3,
                 prev_log_index: 1,
                 prev_log_term: 1,
@@ -940,20 +967,20 @@ mod tests {
                 ],
                 leader_commit: 1,
                 seq: 7,
-            }),
-            Payload::AppendEntriesOk(AppendEntriesOk {
+            })),
+            Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
                 term: 3,
                 success: false,
                 match_index: 0,
                 next_index_hint: 2,
                 seq: 7,
-            }),
-            Payload::Forward(Forward {
+            })),
+            Payload::Peer(PeerMsg::Forward(Forward {
                 fwd_id: 4,
                 op: ClientOp::Read { key: key.clone() },
                 reason: Some(Redirect::LeaderRequested),
-            }),
-            Payload::ForwardOk(ForwardOk {
+            })),
+            Payload::Peer(PeerMsg::ForwardOk(ForwardOk {
                 fwd_id: 4,
                 result: OpResult::RywReadOk {
                     value,
@@ -963,7 +990,7 @@ mod tests {
                         reason: Redirect::FollowerBehind,
                     },
                 },
-            }),
+            })),
         ];
         for payload in payloads {
             let envelope = Envelope {

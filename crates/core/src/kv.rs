@@ -2,29 +2,10 @@
 //! remembering the log index of the write that produced it.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
+use crate::data::{Key, Value};
 use crate::id::Id;
 use crate::message::{Command, Entry};
-
-/// Values are arbitrary JSON, as in Maelstrom's lin-kv workload.
-pub type Value = serde_json::Value;
-
-/// Keys are JSON strings or integers.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Key {
-    Int(i64),
-    Str(String),
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Key::Int(k) => write!(f, "{k}"),
-            Key::Str(k) => write!(f, "{k:?}"),
-        }
-    }
-}
 
 /// A stored value and the log index of the entry that wrote it.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,6 +7,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod data;
 pub mod durable;
 pub mod id;
 pub mod kv;
@@ -19,9 +20,10 @@ pub mod time;
 pub(crate) mod testkit;
 
 pub use config::{Cluster, Config};
+pub use data::{Key, Value};
 pub use durable::Durable;
 pub use id::Id;
-pub use kv::{Key, Kv, Value};
+pub use kv::Kv;
 pub use message::*;
 pub use node::{Node, RoleKind};
 pub use time::Millis;

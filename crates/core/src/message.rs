@@ -3,8 +3,8 @@
 
 use std::fmt;
 
+use crate::data::{Key, Value};
 use crate::id::Id;
-use crate::kv::{Key, Value};
 
 /// One Maelstrom message.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +22,8 @@ pub struct Body {
     pub payload: Payload,
 }
 
+/// What a message carries: the Maelstrom handshake, a client's request or
+/// its reply, a message between members, or a body that could not be read.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Payload {
     Init {
@@ -33,52 +35,71 @@ pub enum Payload {
     Request(ClientOp),
     /// A reply to a client operation, including `error`.
     Reply(OpResult),
+    /// A message only cluster members may send each other.
+    Peer(PeerMsg),
+    /// A body the codec could not accept; the node answers it with an error.
+    /// Never encoded.
+    Invalid(Invalid),
+}
+
+/// A body the codec could not accept, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalid {
+    /// The body's `type`, as sent (empty if it had none).
+    pub type_name: String,
+    pub code: ErrorCode,
+    pub text: String,
+    /// Whether `type_name` names a peer message: then only a member may
+    /// have sent it, and nobody is answered.
+    pub peer: bool,
+}
+
+/// The messages between members: Raft's RPCs and forwarded client operations.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PeerMsg {
     RequestVote(RequestVote),
     RequestVoteOk(RequestVoteOk),
     AppendEntries(AppendEntries),
     AppendEntriesOk(AppendEntriesOk),
     Forward(Forward),
     ForwardOk(ForwardOk),
-    /// A body the codec could not accept; the node answers it with an error.
-    /// Never encoded.
-    Invalid {
-        type_name: String,
-        code: ErrorCode,
-        text: String,
-    },
+}
+
+impl PeerMsg {
+    /// The Maelstrom `type` string.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            PeerMsg::RequestVote(_) => "request_vote",
+            PeerMsg::RequestVoteOk(_) => "request_vote_ok",
+            PeerMsg::AppendEntries(_) => "append_entries",
+            PeerMsg::AppendEntriesOk(_) => "append_entries_ok",
+            PeerMsg::Forward(_) => "forward",
+            PeerMsg::ForwardOk(_) => "forward_ok",
+        }
+    }
 }
 
 impl Payload {
-    /// The Maelstrom `type` string.
-    pub fn type_name(&self) -> &str {
+    /// The message's kind as a fixed name: its Maelstrom `type`, or
+    /// `"invalid"` for a body that could not be read.
+    pub fn kind(&self) -> &'static str {
         match self {
             Payload::Init { .. } => "init",
             Payload::InitOk => "init_ok",
             Payload::Request(op) => op.type_name(),
             Payload::Reply(result) => result.type_name(),
-            Payload::RequestVote(_) => "request_vote",
-            Payload::RequestVoteOk(_) => "request_vote_ok",
-            Payload::AppendEntries(_) => "append_entries",
-            Payload::AppendEntriesOk(_) => "append_entries_ok",
-            Payload::Forward(_) => "forward",
-            Payload::ForwardOk(_) => "forward_ok",
-            Payload::Invalid { type_name, .. } => type_name,
+            Payload::Peer(peer) => peer.type_name(),
+            Payload::Invalid(_) => "invalid",
         }
     }
-}
 
-/// Message types only cluster members may send each other.
-pub const INTERNAL_TYPES: [&str; 6] = [
-    "request_vote",
-    "request_vote_ok",
-    "append_entries",
-    "append_entries_ok",
-    "forward",
-    "forward_ok",
-];
-
-pub fn is_internal_type(type_name: &str) -> bool {
-    INTERNAL_TYPES.contains(&type_name)
+    /// The Maelstrom `type` string (as sent, for a body that could not be read).
+    pub fn type_name(&self) -> &str {
+        match self {
+            Payload::Invalid(invalid) => &invalid.type_name,
+            other => other.kind(),
+        }
+    }
 }
 
 /// A client operation.

@@ -17,7 +17,10 @@ fn main() {
         let (verdict, hash) = run(flavour, seed, true);
         if let Some(first) = verdict.violations.first() {
             println!("{flavour:?}: seed {seed} fails: {first}");
-            println!("trace hash {:016x}: the same seed replays it exactly", hash.unwrap_or(0));
+            println!(
+                "trace hash {:016x}: the same seed replays it exactly",
+                hash.unwrap_or(0)
+            );
             return;
         }
     }

@@ -29,9 +29,5 @@ pub fn handle_line(node: &mut Node, now: Millis, line: &[u8]) -> Result<(), Stri
 }
 
 fn preview(text: &str) -> &str {
-    let end = (0..=text.len().min(120))
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    &text[..end]
+    codec::cut_at_char_boundary(text, 120)
 }

@@ -306,14 +306,14 @@ impl Planted {
                 self.send(from, msg_id, Payload::Reply(result));
                 true
             }
-            (Bug::StaleLeaderRead, Payload::Forward(f))
+            (Bug::StaleLeaderRead, Payload::Peer(PeerMsg::Forward(f)))
                 if leads && matches!(f.op, ClientOp::Read { .. }) =>
             {
                 let result = self.lin_read(f.op.key());
-                let reply = Payload::ForwardOk(ForwardOk {
+                let reply = Payload::Peer(PeerMsg::ForwardOk(ForwardOk {
                     fwd_id: f.fwd_id,
                     result,
-                });
+                }));
                 self.send(from, None, reply);
                 true
             }
@@ -330,16 +330,16 @@ impl Planted {
                 );
                 true
             }
-            (Bug::AckBeforeCommit, Payload::Forward(f))
+            (Bug::AckBeforeCommit, Payload::Peer(PeerMsg::Forward(f)))
                 if leads && matches!(f.op, ClientOp::Write { .. }) =>
             {
                 self.inner.handle_message(now, envelope.clone());
                 let commit_index = self.inner.log().last_index();
                 self.hidden_forwards.insert((from.clone(), f.fwd_id));
-                let reply = Payload::ForwardOk(ForwardOk {
+                let reply = Payload::Peer(PeerMsg::ForwardOk(ForwardOk {
                     fwd_id: f.fwd_id,
                     result: OpResult::WriteOk { commit_index },
-                });
+                }));
                 self.send(from, None, reply);
                 true
             }
@@ -353,7 +353,7 @@ impl Planted {
         let log = self.inner.log();
         let (my_term, my_index) = (log.last_term(), log.last_index());
         match (self.bug, &mut envelope.body.payload) {
-            (Bug::VoteIgnoresLastTerm, Payload::RequestVote(request)) => {
+            (Bug::VoteIgnoresLastTerm, Payload::Peer(PeerMsg::RequestVote(request))) => {
                 // Judge by length alone: present the candidate's last term so
                 // that the core's (term, index) comparison gives the same answer.
                 request.last_log_term = if request.last_log_index >= my_index {
@@ -362,7 +362,7 @@ impl Planted {
                     request.last_log_term.min(my_term)
                 };
             }
-            (Bug::CommitByCountFromOldTerm, Payload::AppendEntriesOk(reply))
+            (Bug::CommitByCountFromOldTerm, Payload::Peer(PeerMsg::AppendEntriesOk(reply)))
                 if reply.success && reply.term == self.inner.term() =>
             {
                 let from = member_position(&envelope.src);
@@ -384,7 +384,7 @@ impl Planted {
 
     /// Rewrites a message the core sends, for the same kind of bug.
     fn rewrite_outgoing(&self, envelope: &mut Envelope) {
-        if let (Bug::CommitByCountFromOldTerm, Payload::AppendEntries(request)) =
+        if let (Bug::CommitByCountFromOldTerm, Payload::Peer(PeerMsg::AppendEntries(request))) =
             (self.bug, &mut envelope.body.payload)
         {
             request.leader_commit = request.leader_commit.max(self.commit_by_count());
@@ -439,7 +439,7 @@ impl Planted {
                 .body
                 .in_reply_to
                 .is_some_and(|id| self.hidden_replies.remove(&(envelope.dest.clone(), id))),
-            Payload::ForwardOk(f) => self
+            Payload::Peer(PeerMsg::ForwardOk(f)) => self
                 .hidden_forwards
                 .remove(&(envelope.dest.clone(), f.fwd_id)),
             _ => false,

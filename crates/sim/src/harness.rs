@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use ryw_core::{Body, ClientOp, Config, Durable, ErrorCode, Id, Millis, OpResult, Payload, Served};
+use ryw_core::{
+    Body, ClientOp, Config, Durable, ErrorCode, Id, Millis, OpResult, Payload, PeerMsg, Served,
+};
 use sim_engine::{Ctx, End, Harness};
 
 use crate::checkers::oracle::CommittedLog;
@@ -308,7 +310,7 @@ impl Harness for Store<'_> {
     }
 
     fn on_send(&mut self, _from: usize, message: &Wire) {
-        if let Payload::AppendEntries(append) = &message.0.body.payload {
+        if let Payload::Peer(PeerMsg::AppendEntries(append)) = &message.0.body.payload {
             self.summary.entries_sent += append.entries.len() as u64;
         }
     }

@@ -1,7 +1,7 @@
 //! The store's nodes as the engine runs them: the real core, or a wrapper
 //! around it (planted bugs) behind the same face.
 
-use ryw_core::{codec, Config, Durable, Envelope, Id, Millis, Node, Payload, RoleKind};
+use ryw_core::{codec, Config, Durable, Envelope, Id, Millis, Node, RoleKind};
 use sim_engine::{Address, Message, Process};
 
 /// The simulator's view of a store node: the real core, or a wrapper around
@@ -70,19 +70,7 @@ impl Message for Wire {
     }
 
     fn label(&self) -> &'static str {
-        match &self.0.body.payload {
-            Payload::Init { .. } => "init",
-            Payload::InitOk => "init_ok",
-            Payload::Request(op) => op.type_name(),
-            Payload::Reply(result) => result.type_name(),
-            Payload::RequestVote(_) => "request_vote",
-            Payload::RequestVoteOk(_) => "request_vote_ok",
-            Payload::AppendEntries(_) => "append_entries",
-            Payload::AppendEntriesOk(_) => "append_entries_ok",
-            Payload::Forward(_) => "forward",
-            Payload::ForwardOk(_) => "forward_ok",
-            Payload::Invalid { .. } => "invalid",
-        }
+        self.0.body.payload.kind()
     }
 
     fn write_json(&self, out: &mut String) {

@@ -29,7 +29,6 @@ pub struct Outstanding {
 }
 
 pub struct Session {
-    pub index: usize,
     pub client: Id,
     home: usize,
     pub outstanding: Option<Outstanding>,
@@ -47,7 +46,6 @@ pub struct Session {
 impl Session {
     pub fn new(index: usize, nodes: usize, rng: &mut ChaCha8Rng) -> Session {
         Session {
-            index,
             client: Id::Client(index as u32 + 1),
             home: rng.random_range(0..nodes),
             outstanding: None,

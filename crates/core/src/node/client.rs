@@ -9,8 +9,9 @@
 use std::collections::BTreeMap;
 
 use super::{Node, Role};
+use crate::data::{Key, Value};
 use crate::id::Id;
-use crate::kv::{Applied, Key, Value};
+use crate::kv::Applied;
 use crate::message::*;
 use crate::time::Millis;
 
@@ -229,7 +230,7 @@ impl Node {
                     op: pending.op.clone(),
                     reason: pending.redirect,
                 };
-                self.send_to_member(leader, Payload::Forward(forward));
+                self.send_to_member(leader, Payload::Peer(PeerMsg::Forward(forward)));
             }
             None => {
                 pending.stage = Stage::NeedLeader {
@@ -581,9 +582,10 @@ impl Node {
     fn respond(&mut self, reply_to: ReplyTo, result: OpResult) {
         match reply_to {
             ReplyTo::Local(id) => self.finish(id, result),
-            ReplyTo::Remote { node, fwd_id } => {
-                self.send_to_member(node, Payload::ForwardOk(ForwardOk { fwd_id, result }))
-            }
+            ReplyTo::Remote { node, fwd_id } => self.send_to_member(
+                node,
+                Payload::Peer(PeerMsg::ForwardOk(ForwardOk { fwd_id, result })),
+            ),
         }
     }
 

@@ -25,21 +25,34 @@ impl Node {
         if self.members().majority() == 1 {
             return self.start_election(now);
         }
-        let mut votes = vec![false; self.members().ids.len()];
-        votes[self.members().me] = true;
-        self.role = Role::PreCandidate { votes };
+        self.role = Role::PreCandidate {
+            votes: self.own_vote_only(),
+        };
         // The term is unchanged, so the last leader stays the best place to
         // forward to: under a one-way cut it may well still be leading.
         self.arm_election_timer(now);
+        self.ask_for_votes(self.durable.current_term + 1, true);
+    }
+
+    /// A vote table holding this node's own vote only.
+    fn own_vote_only(&self) -> Vec<bool> {
+        let mut votes = vec![false; self.members().ids.len()];
+        votes[self.members().me] = true;
+        votes
+    }
+
+    /// Sends RequestVote for `term` to every peer, with this node's last
+    /// log position (the election restriction, §5.4.1).
+    fn ask_for_votes(&mut self, term: u64, pre_vote: bool) {
         let request = RequestVote {
-            term: self.durable.current_term + 1,
+            term,
             last_log_index: self.durable.log.last_index(),
             last_log_term: self.durable.log.last_term(),
-            pre_vote: true,
+            pre_vote,
         };
         let peers: Vec<usize> = self.members().peers().collect();
         for peer in peers {
-            self.send_to_member(peer, Payload::RequestVote(request.clone()));
+            self.send_to_member(peer, Payload::Peer(PeerMsg::RequestVote(request.clone())));
         }
     }
 
@@ -56,24 +69,15 @@ impl Node {
         }
         self.durable.current_term += 1;
         self.durable.voted_for = Some(self.me());
-        let mut votes = vec![false; self.members().ids.len()];
-        votes[self.members().me] = true;
-        self.role = Role::Candidate { votes };
+        self.role = Role::Candidate {
+            votes: self.own_vote_only(),
+        };
         self.set_leader(None);
         self.arm_election_timer(now);
         if self.members().majority() == 1 {
             return self.become_leader(now);
         }
-        let request = RequestVote {
-            term: self.durable.current_term,
-            last_log_index: self.durable.log.last_index(),
-            last_log_term: self.durable.log.last_term(),
-            pre_vote: false,
-        };
-        let peers: Vec<usize> = self.members().peers().collect();
-        for peer in peers {
-            self.send_to_member(peer, Payload::RequestVote(request.clone()));
-        }
+        self.ask_for_votes(self.durable.current_term, false);
     }
 
     /// Adopts a newer term seen in any message (§5.1) and follows it.
@@ -113,7 +117,7 @@ impl Node {
                 vote_granted: granted,
                 pre_vote: true,
             };
-            return self.send_to_member(from, Payload::RequestVoteOk(reply));
+            return self.send_to_member(from, Payload::Peer(PeerMsg::RequestVoteOk(reply)));
         }
         if request.term > self.durable.current_term {
             self.adopt_term(now, request.term);
@@ -133,7 +137,7 @@ impl Node {
             vote_granted: granted,
             pre_vote: false,
         };
-        self.send_to_member(from, Payload::RequestVoteOk(reply));
+        self.send_to_member(from, Payload::Peer(PeerMsg::RequestVoteOk(reply)));
     }
 
     pub(super) fn on_request_vote_ok(&mut self, now: Millis, from: usize, reply: RequestVoteOk) {

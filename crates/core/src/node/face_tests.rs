@@ -110,11 +110,12 @@ fn init_naming_a_node_outside_its_own_list_is_malformed() {
 #[test]
 fn input_the_codec_refused_is_answered_with_its_code_and_type() {
     let mut cluster = TestCluster::new(1, 3);
-    let invalid = Payload::Invalid {
+    let invalid = Payload::Invalid(Invalid {
         type_name: "write".into(),
         code: ErrorCode::MALFORMED_REQUEST,
         text: "missing field 'key'".into(),
-    };
+        peer: false,
+    });
     cluster.with_node(0, |node, now| {
         node.handle_message(now, envelope(Id::Client(2), "n1", Some(9), invalid))
     });
@@ -128,12 +129,12 @@ fn input_the_codec_refused_is_answered_with_its_code_and_type() {
 #[test]
 fn a_peer_message_from_a_client_before_init_is_dropped_with_a_warning() {
     let mut node = uninitialised();
-    let vote = Payload::RequestVote(RequestVote {
+    let vote = Payload::Peer(PeerMsg::RequestVote(RequestVote {
         term: 1,
         last_log_index: 0,
         last_log_term: 0,
         pre_vote: false,
-    });
+    }));
     node.handle_message(Millis::ZERO, envelope(Id::Client(1), "n1", Some(1), vote));
     assert!(drain(&mut node).is_empty(), "nothing to answer before init");
     let warning = node.poll_warning().expect("a diagnostic");
@@ -159,14 +160,14 @@ fn diagnostics_are_kept_up_to_a_bound() {
     {}
     // Append entries whose terms fall: malformed, so each one is dropped with a warning.
     let malformed = |seq| {
-        Payload::AppendEntries(AppendEntries {
+        Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
             term: 1,
             prev_log_index: 0,
             prev_log_term: 2,
             entries: vec![],
             leader_commit: 0,
             seq,
-        })
+        }))
     };
     let node = cluster.nodes[f].as_mut().expect("up");
     let now = cluster.now;

@@ -181,16 +181,11 @@ impl Node {
             Payload::Init { node_id, node_ids } => {
                 self.on_init(now, src, dest, msg_id, node_id, node_ids)
             }
-            Payload::Invalid {
-                type_name,
-                code,
-                text,
-            } => self.on_invalid(src, dest, msg_id, &type_name, code, text),
-            Payload::Request(op) if self.members.is_none() => {
+            Payload::Invalid(invalid) => self.on_invalid(src, dest, msg_id, invalid),
+            Payload::Request(_) if self.members.is_none() => {
                 let text = format!("{} is not initialised yet: send init first", dest);
                 let error = OpResult::error(ErrorCode::TEMPORARILY_UNAVAILABLE, text);
                 self.send_from(dest, src, msg_id, Payload::Reply(error));
-                let _ = op;
             }
             Payload::Request(op) => self.on_client_request(now, src, msg_id, op),
             Payload::InitOk | Payload::Reply(_) => {
@@ -199,25 +194,22 @@ impl Node {
                     payload.type_name()
                 ));
             }
-            internal => match self.member_index(&src) {
-                Some(from) if from != self.members().me => {
-                    self.on_peer_message(now, from, internal)
-                }
-                _ => self.refuse_internal(src, dest, msg_id, internal.type_name()),
+            Payload::Peer(message) => match self.member_index(&src) {
+                Some(from) if from != self.members().me => self.on_peer_message(now, from, message),
+                _ => self.refuse_internal(src, dest, msg_id, message.type_name()),
             },
         }
         self.settle(now);
     }
 
-    fn on_peer_message(&mut self, now: Millis, from: usize, payload: Payload) {
-        match payload {
-            Payload::RequestVote(rv) => self.on_request_vote(now, from, rv),
-            Payload::RequestVoteOk(r) => self.on_request_vote_ok(now, from, r),
-            Payload::AppendEntries(ae) => self.on_append_entries(now, from, ae),
-            Payload::AppendEntriesOk(r) => self.on_append_entries_ok(now, from, r),
-            Payload::Forward(f) => self.on_forward(now, from, f),
-            Payload::ForwardOk(f) => self.on_forward_ok(now, f),
-            other => unreachable!("{} is not a peer message", other.type_name()),
+    fn on_peer_message(&mut self, now: Millis, from: usize, message: PeerMsg) {
+        match message {
+            PeerMsg::RequestVote(rv) => self.on_request_vote(now, from, rv),
+            PeerMsg::RequestVoteOk(r) => self.on_request_vote_ok(now, from, r),
+            PeerMsg::AppendEntries(ae) => self.on_append_entries(now, from, ae),
+            PeerMsg::AppendEntriesOk(r) => self.on_append_entries_ok(now, from, r),
+            PeerMsg::Forward(f) => self.on_forward(now, from, f),
+            PeerMsg::ForwardOk(f) => self.on_forward_ok(now, f),
         }
     }
 
@@ -386,18 +378,16 @@ impl Node {
         }
     }
 
-    fn on_invalid(
-        &mut self,
-        src: Id,
-        dest: Id,
-        msg_id: Option<u64>,
-        type_name: &str,
-        code: ErrorCode,
-        text: String,
-    ) {
-        if is_internal_type(type_name) {
+    fn on_invalid(&mut self, src: Id, dest: Id, msg_id: Option<u64>, invalid: Invalid) {
+        let Invalid {
+            type_name,
+            code,
+            text,
+            peer,
+        } = invalid;
+        if peer {
             if self.member_index(&src).is_none() {
-                return self.refuse_internal(src, dest, msg_id, type_name);
+                return self.refuse_internal(src, dest, msg_id, &type_name);
             }
             // A peer's message we cannot read: answering would only confuse it.
             return self.warn(format!("dropping malformed {type_name} from {src}: {text}"));

@@ -4,7 +4,7 @@
 //! draws (Figures 7 and 8) can be met exactly.
 
 use super::*;
-use crate::kv::{Key, Value};
+use crate::data::{Key, Value};
 use crate::testkit::*;
 
 /// An entry whose command names its (index, term), so that two logs holding
@@ -83,14 +83,14 @@ fn lone_node(size: usize, me: usize, durable: Durable) -> Node {
 
 fn vote_reply(payloads: &[Payload]) -> &RequestVoteOk {
     match payloads {
-        [Payload::RequestVoteOk(reply)] => reply,
+        [Payload::Peer(PeerMsg::RequestVoteOk(reply))] => reply,
         other => panic!("expected one request_vote_ok, got {other:?}"),
     }
 }
 
 fn append_reply(payloads: &[Payload]) -> &AppendEntriesOk {
     match payloads {
-        [Payload::AppendEntriesOk(reply)] => reply,
+        [Payload::Peer(PeerMsg::AppendEntriesOk(reply))] => reply,
         other => panic!("expected one append_entries_ok, got {other:?}"),
     }
 }
@@ -100,7 +100,7 @@ fn ask(node: &mut Node, from: usize, request: RequestVote) -> bool {
     let replies = deliver(
         node,
         Millis::ZERO,
-        peer_envelope(from, 0, Payload::RequestVote(request)),
+        peer_envelope(from, 0, Payload::Peer(PeerMsg::RequestVote(request))),
     );
     vote_reply(&replies).vote_granted
 }
@@ -166,7 +166,7 @@ fn figure_7_followers_a_to_f_converge_on_the_new_leaders_log() {
         .iter()
         .filter(|(_, e)| e.src == node_id(6))
         .filter_map(|(_, e)| match &e.body.payload {
-            Payload::AppendEntriesOk(r) if !r.success => Some(r.next_index_hint),
+            Payload::Peer(PeerMsg::AppendEntriesOk(r)) if !r.success => Some(r.next_index_hint),
             _ => None,
         })
         .collect();
@@ -298,14 +298,14 @@ fn commit_needs_exactly_a_majority_of_replicas() {
 #[test]
 fn append_entries_truncates_conflicts_and_hints_at_the_first_index_of_the_term() {
     let append = |prev_log_index, prev_log_term, entries: Vec<Entry>, leader_commit| {
-        Payload::AppendEntries(AppendEntries {
+        Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
             term: 5,
             prev_log_index,
             prev_log_term,
             entries,
             leader_commit,
             seq: 1,
-        })
+        }))
     };
     let node = || lone_node(3, 0, durable_with(4, &[1, 1, 2, 2, 2, 2]));
     let now = Millis::ZERO;
@@ -377,14 +377,14 @@ fn append_entries_truncates_conflicts_and_hints_at_the_first_index_of_the_term()
 
     // A request from an older term is refused with the current term.
     let mut n = node();
-    let stale = Payload::AppendEntries(AppendEntries {
+    let stale = Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
         term: 3,
         prev_log_index: 0,
         prev_log_term: 0,
         entries: vec![entry_at(1, 3)],
         leader_commit: 1,
         seq: 1,
-    });
+    }));
     let replies = deliver(&mut n, now, peer_envelope(1, 0, stale));
     let reply = append_reply(&replies);
     assert!(!reply.success);
@@ -511,7 +511,7 @@ fn pre_vote_keeps_a_returning_partitioned_node_from_deposing_the_leader() {
     let replies = deliver(
         node,
         now,
-        peer_envelope(f, other, Payload::RequestVote(request)),
+        peer_envelope(f, other, Payload::Peer(PeerMsg::RequestVote(request))),
     );
     assert!(!vote_reply(&replies).vote_granted, "the leader is alive");
 }
@@ -631,11 +631,11 @@ fn pre_votes_count_only_grants_for_the_asked_term_and_teach_newer_terms() {
         node
     };
     let answer = |node: &mut Node, from: usize, term: u64, vote_granted: bool| {
-        let reply = Payload::RequestVoteOk(RequestVoteOk {
+        let reply = Payload::Peer(PeerMsg::RequestVoteOk(RequestVoteOk {
             term,
             vote_granted,
             pre_vote: true,
-        });
+        }));
         node.handle_message(Millis(1_001), peer_envelope(from, 0, reply));
     };
     // Refusals at the asked term (4) are not votes.
@@ -672,13 +672,13 @@ fn acknowledgements_from_an_older_term_count_for_nothing() {
     let msg = cluster.request(leader, 1, write("x", 1));
     let index = cluster.node(leader).log().last_index();
     for f in (0..3).filter(|&f| f != leader) {
-        let stale = Payload::AppendEntriesOk(AppendEntriesOk {
+        let stale = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
             term: term - 1,
             success: true,
             match_index: index,
             next_index_hint: 0,
             seq: 1,
-        });
+        }));
         cluster.with_node(leader, |node, now| {
             node.handle_message(now, peer_envelope(f, leader, stale))
         });
@@ -729,14 +729,14 @@ fn append_entries_no_leader_could_send_are_refused_and_change_nothing() {
     ];
     for (prev_log_index, prev_log_term, entries) in malformed {
         let mut node = lone_node(3, 0, durable_with(4, &[1, 1, 2]));
-        let request = Payload::AppendEntries(AppendEntries {
+        let request = Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
             term: 5,
             prev_log_index,
             prev_log_term,
             entries,
             leader_commit: 3,
             seq: 1,
-        });
+        }));
         let replies = deliver(&mut node, Millis::ZERO, peer_envelope(1, 0, request));
         assert!(replies.is_empty(), "no answer to a malformed request");
         assert_eq!(terms_of(node.log()), [1, 1, 2], "log unchanged");

@@ -42,7 +42,7 @@ impl Node {
             leader_commit: self.commit_index,
             seq: leader.seq,
         };
-        self.send_to_member(peer, Payload::AppendEntries(request));
+        self.send_to_member(peer, Payload::Peer(PeerMsg::AppendEntries(request)));
     }
 
     pub(super) fn on_append_entries(&mut self, now: Millis, from: usize, request: AppendEntries) {
@@ -61,7 +61,7 @@ impl Node {
                 next_index_hint: 0,
                 seq: request.seq,
             };
-            return self.send_to_member(from, Payload::AppendEntriesOk(reply));
+            return self.send_to_member(from, Payload::Peer(PeerMsg::AppendEntriesOk(reply)));
         }
         if request.term > self.durable.current_term {
             self.adopt_term(now, request.term);
@@ -132,7 +132,7 @@ impl Node {
                 reply.match_index = match_index;
             }
         }
-        self.send_to_member(from, Payload::AppendEntriesOk(reply));
+        self.send_to_member(from, Payload::Peer(PeerMsg::AppendEntriesOk(reply)));
     }
 
     pub(super) fn on_append_entries_ok(

@@ -1,7 +1,7 @@
 //! Cluster-level tests of the node: Raft (sections cited) and the read path.
 
 use super::*;
-use crate::kv::Key;
+use crate::data::Key;
 use crate::testkit::*;
 
 fn value_of(result: &OpResult) -> &Value {
@@ -23,7 +23,7 @@ fn served(result: &OpResult) -> (&Id, u64, &Served) {
     }
 }
 
-use crate::kv::Value;
+use crate::data::Value;
 
 /// Picks a follower other than `not`.
 fn follower(cluster: &TestCluster, leader: usize, not: &[usize]) -> usize {
@@ -488,14 +488,14 @@ fn internal_message_from_a_non_member_is_refused_and_changes_nothing() {
         body: Body {
             msg_id: Some(1),
             in_reply_to: None,
-            payload: Payload::AppendEntries(AppendEntries {
+            payload: Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
                 term: term + 10,
                 prev_log_index: 0,
                 prev_log_term: 0,
                 entries: vec![],
                 leader_commit: 0,
                 seq: 1,
-            }),
+            })),
         },
     };
     let log_before = cluster.node(f).log().clone();
@@ -529,11 +529,11 @@ fn duplicated_forward_of_a_write_applies_once() {
         body: Body {
             msg_id: Some(1_000),
             in_reply_to: None,
-            payload: Payload::Forward(Forward {
+            payload: Payload::Peer(PeerMsg::Forward(Forward {
                 fwd_id: 77,
                 op: write("x", 1),
                 reason: None,
-            }),
+            })),
         },
     };
     cluster.with_node(leader, |node, now| {
@@ -619,12 +619,12 @@ fn peer_message_claiming_to_come_from_this_node_is_refused() {
         body: Body {
             msg_id: Some(1),
             in_reply_to: None,
-            payload: Payload::RequestVote(RequestVote {
+            payload: Payload::Peer(PeerMsg::RequestVote(RequestVote {
                 term: term + 5,
                 last_log_index: 100,
                 last_log_term: term + 5,
                 pre_vote: false,
-            }),
+            })),
         },
     };
     cluster.with_node(f, |node, now| node.handle_message(now, forged));

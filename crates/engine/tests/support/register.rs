@@ -77,7 +77,10 @@ impl Message for Msg {
 
     fn write_json(&self, out: &mut String) {
         let (src, dest, label) = (name(self.src), name(self.dest), self.label());
-        let _ = write!(out, r#"{{"src": "{src}", "dest": "{dest}", "type": "{label}""#);
+        let _ = write!(
+            out,
+            r#"{{"src": "{src}", "dest": "{dest}", "type": "{label}""#
+        );
         let _ = match self.body {
             Body::Put { id, value } => write!(out, r#", "id": {id}, "value": {value}}}"#),
             Body::PutOk { id, seq } => write!(out, r#", "id": {id}, "seq": {seq}}}"#),
@@ -264,7 +267,10 @@ impl AckedEverywhere {
 
     fn acknowledged(&mut self, now_ms: u64, seq: u64, value: u64, backups: usize) {
         for backup in 1..=backups {
-            let held = self.held.get(&backup).and_then(|log| log.get(seq as usize - 1));
+            let held = self
+                .held
+                .get(&backup)
+                .and_then(|log| log.get(seq as usize - 1));
             if held != Some(&value) {
                 self.violations.push(format!(
                     "at {now_ms} ms: put of {value} acknowledged at seq {seq}, but n{} holds {}",
