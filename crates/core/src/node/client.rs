@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use super::read_index::{ApplyRead, IndexRead, ReadKind, ReadQueue};
 use super::{Node, Role};
 use crate::data::{Key, Value};
 use crate::id::Id;
@@ -25,10 +26,8 @@ pub(super) struct Ops {
     /// was overwritten may lead again and propose at the same index. The
     /// entry that commits there decides them all.
     commit_waiters: BTreeMap<u64, Vec<CommitWaiter>>,
-    /// Leader side: reads awaiting confirmation that this node still leads.
-    index_reads: Vec<IndexRead>,
-    /// Reads awaiting `applied_index >= index`.
-    apply_reads: Vec<ApplyRead>,
+    /// Leader side: reads awaiting their leadership round, then their apply.
+    reads: ReadQueue,
 }
 
 struct Pending {
@@ -58,7 +57,7 @@ enum Stage {
 
 /// Who gets a leader-side outcome.
 #[derive(Clone, Copy, Debug)]
-enum ReplyTo {
+pub(super) enum ReplyTo {
     /// This node's own pending op.
     Local(u64),
     /// An origin node's forwarded op.
@@ -68,34 +67,6 @@ enum ReplyTo {
 struct CommitWaiter {
     term: u64,
     cas: bool,
-    reply_to: ReplyTo,
-    deadline: Millis,
-}
-
-#[derive(Clone, Copy)]
-enum ReadKind {
-    Linearizable,
-    Ryw {
-        token: u64,
-        reason: Option<Redirect>,
-    },
-}
-
-struct IndexRead {
-    key: Key,
-    kind: ReadKind,
-    reply_to: ReplyTo,
-    deadline: Millis,
-    read_index: u64,
-    /// First broadcast sent after the read was registered; 0 until the leader
-    /// has committed in its term and knows a current commit index.
-    seq_needed: u64,
-}
-
-struct ApplyRead {
-    index: u64,
-    key: Key,
-    kind: ReadKind,
     reply_to: ReplyTo,
     deadline: Millis,
 }
@@ -122,13 +93,7 @@ impl Ops {
             stage.min(p.deadline)
         });
         let waiters = self.commit_waiters.values().flatten().map(|w| w.deadline);
-        let index_reads = self.index_reads.iter().map(|r| r.deadline);
-        let apply_reads = self.apply_reads.iter().map(|r| r.deadline);
-        pending
-            .chain(waiters)
-            .chain(index_reads)
-            .chain(apply_reads)
-            .min()
+        pending.chain(waiters).chain(self.reads.deadlines()).min()
     }
 }
 
@@ -284,7 +249,7 @@ impl Node {
                         reply_to,
                         deadline,
                     };
-                    self.ops.apply_reads.push(read);
+                    self.ops.reads.wait_for_apply(read);
                 } else {
                     // Beyond the commit index: either the token is not yet
                     // committed here, or no acknowledged write has it. Confirm
@@ -352,11 +317,11 @@ impl Node {
         if leader.committed_in_term {
             read.read_index = self.commit_index;
             read.seq_needed = leader.seq + 1;
-            self.ops.index_reads.push(read);
+            self.ops.reads.wait_for_round(read);
             self.broadcast_append(now);
             self.confirm_index_reads(now);
         } else {
-            self.ops.index_reads.push(read);
+            self.ops.reads.wait_for_round(read);
         }
     }
 
@@ -366,19 +331,7 @@ impl Node {
         let Role::Leader(leader) = &self.role else {
             return;
         };
-        let seq_needed = leader.seq + 1;
-        let mut armed = false;
-        for read in self
-            .ops
-            .index_reads
-            .iter_mut()
-            .filter(|r| r.seq_needed == 0)
-        {
-            read.read_index = self.commit_index;
-            read.seq_needed = seq_needed;
-            armed = true;
-        }
-        if armed {
+        if self.ops.reads.arm(self.commit_index, leader.seq + 1) {
             self.broadcast_append(now);
             self.confirm_index_reads(now);
         }
@@ -389,20 +342,10 @@ impl Node {
         let Role::Leader(leader) = &self.role else {
             return;
         };
-        let members = self.members.as_ref().expect("a leader has members");
-        let confirmed_seq = |seq: u64| {
-            seq > 0
-                && 1 + members
-                    .peers()
-                    .filter(|&p| leader.progress[p].acked_seq >= seq)
-                    .count()
-                    >= members.majority()
-        };
-        let (confirmed, waiting): (Vec<IndexRead>, Vec<IndexRead>) =
-            std::mem::take(&mut self.ops.index_reads)
-                .into_iter()
-                .partition(|r| confirmed_seq(r.seq_needed));
-        self.ops.index_reads = waiting;
+        let confirmed = self
+            .ops
+            .reads
+            .take_confirmed(|seq| leader.progress.acked_by_majority(seq));
         if confirmed.is_empty() {
             return;
         }
@@ -426,7 +369,7 @@ impl Node {
                     continue;
                 }
             };
-            self.ops.apply_reads.push(ApplyRead {
+            self.ops.reads.wait_for_apply(ApplyRead {
                 index,
                 key: read.key,
                 kind: read.kind,
@@ -441,16 +384,8 @@ impl Node {
     /// the origin's own waiting `ryw_read`s.
     pub(super) fn serve_applied_reads(&mut self, now: Millis) {
         let applied = self.kv.applied_index();
-        if self.ops.apply_reads.iter().any(|r| r.index <= applied) {
-            let (ready, waiting): (Vec<ApplyRead>, Vec<ApplyRead>) = self
-                .ops
-                .apply_reads
-                .drain(..)
-                .partition(|r| r.index <= applied);
-            self.ops.apply_reads = waiting;
-            for read in ready {
-                self.deliver_read(now, &read.key, read.kind, read.reply_to);
-            }
+        for read in self.ops.reads.take_applied(applied) {
+            self.deliver_read(now, &read.key, read.kind, read.reply_to);
         }
         let ready: Vec<u64> = self
             .ops
@@ -600,7 +535,7 @@ impl Node {
     /// their origins so they retry with the next leader. Proposals stay: their
     /// entries may still commit under the next leader.
     pub(super) fn on_leadership_lost(&mut self, now: Millis) {
-        let reads = std::mem::take(&mut self.ops.index_reads);
+        let reads = self.ops.reads.take_unconfirmed();
         let me = self.me();
         for read in reads {
             match read.reply_to {
@@ -669,8 +604,7 @@ impl Node {
             waiters.retain(|w| w.deadline > now);
             !waiters.is_empty()
         });
-        self.ops.index_reads.retain(|r| r.deadline > now);
-        self.ops.apply_reads.retain(|r| r.deadline > now);
+        self.ops.reads.expire(now);
     }
 }
 

@@ -5,7 +5,8 @@
 
 use rand::Rng;
 
-use super::{Leader, Node, Progress, Role};
+use super::progress::Followers;
+use super::{Leader, Node, Role};
 use crate::message::*;
 use crate::time::Millis;
 
@@ -182,14 +183,9 @@ impl Node {
             Some(&self.me()),
             "a leader voted for itself in its term"
         );
-        let progress = Progress {
-            next_index: self.durable.log.last_index() + 1,
-            match_index: 0,
-            acked_seq: 0,
-            last_heard: now,
-        };
+        let next_index = self.durable.log.last_index() + 1;
         self.role = Role::Leader(Leader {
-            progress: vec![progress; self.members().ids.len()],
+            progress: Followers::new(self.members(), next_index, now),
             seq: 0,
             heartbeat_due: now,
             since: now,
@@ -216,14 +212,6 @@ impl Node {
             return false;
         };
         let window_ms = self.config.election_timeout_ms_max;
-        if now.since(leader.since) < window_ms {
-            return true;
-        }
-        let members = self.members();
-        let heard = members
-            .peers()
-            .filter(|&p| now.since(leader.progress[p].last_heard) < window_ms)
-            .count();
-        1 + heard >= members.majority()
+        now.since(leader.since) < window_ms || leader.progress.heard_from_majority(now, window_ms)
     }
 }

@@ -9,8 +9,10 @@
 
 mod client;
 mod election;
+mod progress;
 #[cfg(test)]
 mod raft_tests;
+mod read_index;
 mod replication;
 #[cfg(test)]
 mod tests;
@@ -86,21 +88,13 @@ enum Role {
 
 /// Volatile state on leaders (Raft Figure 2) plus what ReadIndex and check-quorum need.
 struct Leader {
-    progress: Vec<Progress>,
+    progress: progress::Followers,
     /// Number of the latest AppendEntries broadcast; acknowledgements echo it.
     seq: u64,
     heartbeat_due: Millis,
     since: Millis,
     /// Whether an entry of this term is committed (then `commit_index` is current, §8).
     committed_in_term: bool,
-}
-
-#[derive(Clone)]
-struct Progress {
-    next_index: u64,
-    match_index: u64,
-    acked_seq: u64,
-    last_heard: Millis,
 }
 
 impl Node {

@@ -183,8 +183,6 @@ impl Node {
     /// Reference: Raft §5.4.2 (Figure 8): older terms' entries commit only
     /// indirectly, never by counting their replicas.
     pub(super) fn advance_commit(&mut self, now: Millis) {
-        let majority = self.members().majority();
-        let me = self.members().me;
         let term = self.durable.current_term;
         let Role::Leader(leader) = &mut self.role else {
             return;
@@ -195,13 +193,7 @@ impl Node {
             if log.term_at(index) != Some(term) {
                 break;
             }
-            let replicas = 1 + leader
-                .progress
-                .iter()
-                .enumerate()
-                .filter(|&(peer, p)| peer != me && p.match_index >= index)
-                .count();
-            if replicas >= majority {
+            if leader.progress.replicated_on_majority(index) {
                 self.commit_index = index;
                 if !leader.committed_in_term {
                     leader.committed_in_term = true;

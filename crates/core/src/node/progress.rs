@@ -1,0 +1,121 @@
+//! What a leader knows of every member: Raft's nextIndex and matchIndex
+//! (Figure 2), the newest heartbeat round each acknowledged (ReadIndex), and
+//! when each was last heard from (check-quorum). Every question the leader
+//! asks of it is "does a majority, counting me, ...?".
+
+use super::Members;
+use crate::time::Millis;
+
+#[derive(Clone)]
+pub(super) struct Progress {
+    pub(super) next_index: u64,
+    pub(super) match_index: u64,
+    /// Newest AppendEntries round (`seq`) the member acknowledged.
+    pub(super) acked_seq: u64,
+    pub(super) last_heard: Millis,
+}
+
+pub(super) struct Followers {
+    all: Vec<Progress>,
+    me: usize,
+    majority: usize,
+}
+
+impl Followers {
+    /// A new leader's view: every member's log presumed as long as its own
+    /// (`next_index`), nothing known to match, everyone just heard from.
+    pub(super) fn new(members: &Members, next_index: u64, now: Millis) -> Followers {
+        let progress = Progress {
+            next_index,
+            match_index: 0,
+            acked_seq: 0,
+            last_heard: now,
+        };
+        Followers {
+            all: vec![progress; members.ids.len()],
+            me: members.me,
+            majority: members.majority(),
+        }
+    }
+
+    /// Whether this leader and enough peers satisfying `holds` make a majority.
+    fn majority_where(&self, holds: impl Fn(&Progress) -> bool) -> bool {
+        let peers = self
+            .all
+            .iter()
+            .enumerate()
+            .filter(|&(peer, p)| peer != self.me && holds(p))
+            .count();
+        1 + peers >= self.majority
+    }
+
+    /// Whether a majority holds log entry `index` (the leader holds its own log).
+    pub(super) fn replicated_on_majority(&self, index: u64) -> bool {
+        self.majority_where(|p| p.match_index >= index)
+    }
+
+    /// Whether a majority acknowledged heartbeat round `seq` or a later one.
+    pub(super) fn acked_by_majority(&self, seq: u64) -> bool {
+        seq > 0 && self.majority_where(|p| p.acked_seq >= seq)
+    }
+
+    /// Whether a majority was heard from within the last `window_ms`.
+    pub(super) fn heard_from_majority(&self, now: Millis, window_ms: u64) -> bool {
+        self.majority_where(|p| now.since(p.last_heard) < window_ms)
+    }
+}
+
+impl std::ops::Index<usize> for Followers {
+    type Output = Progress;
+
+    fn index(&self, member: usize) -> &Progress {
+        &self.all[member]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Followers {
+    fn index_mut(&mut self, member: usize) -> &mut Progress {
+        &mut self.all[member]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::Id;
+
+    fn five_members_led_by(me: usize) -> Followers {
+        let members = Members {
+            me,
+            ids: (1..=5).map(Id::Node).collect(),
+        };
+        Followers::new(&members, 10, Millis(0))
+    }
+
+    #[test]
+    fn the_leader_counts_itself_toward_every_majority() {
+        let mut followers = five_members_led_by(2);
+        followers[0].match_index = 7;
+        assert!(!followers.replicated_on_majority(7), "leader + one of five");
+        followers[4].match_index = 9;
+        assert!(followers.replicated_on_majority(7), "leader + two of five");
+        assert!(!followers.replicated_on_majority(8));
+        // The leader's own slot never counts twice.
+        followers[2].acked_seq = 3;
+        followers[1].acked_seq = 3;
+        assert!(!followers.acked_by_majority(3));
+        followers[3].acked_seq = 4;
+        assert!(followers.acked_by_majority(3));
+        assert!(!followers.acked_by_majority(0), "round 0 was never sent");
+    }
+
+    #[test]
+    fn contact_is_judged_within_the_window() {
+        let mut followers = five_members_led_by(0);
+        for (member, heard_ms) in [(1, 10), (2, 50), (3, 95), (4, 99)] {
+            followers[member].last_heard = Millis(heard_ms);
+        }
+        assert!(followers.heard_from_majority(Millis(100), 10), "n4 and n5");
+        assert!(!followers.heard_from_majority(Millis(100), 5), "only n5");
+    }
+}
