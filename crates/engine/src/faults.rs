@@ -207,28 +207,20 @@ pub fn plan(kind: &FaultKind, nodes: usize, resolve: impl Fn(&str) -> usize) -> 
     }
 }
 
-/// Switches a fault's network part on (cuts and lag; pause and crash are
-/// the engine's, which owns the nodes).
-pub fn apply_to_network(applied: &Applied, network: &mut Network) {
+/// Switches a fault's network part on (`active`) or off: its cuts and lag.
+/// Pause and crash are the engine's, which owns the nodes.
+pub fn switch_network(applied: &Applied, network: &mut Network, active: bool) {
     match applied {
         Applied::Cuts(cuts) => {
             for &(a, b) in cuts {
-                network.cut(a, b);
+                if active {
+                    network.cut(a, b);
+                } else {
+                    network.uncut(a, b);
+                }
             }
         }
-        Applied::Lag(x, ms) => network.add_lag(*x, *ms),
-        Applied::Pause(_) | Applied::Crash(_) => {}
-    }
-}
-
-/// Undoes [`apply_to_network`].
-pub fn heal_network(applied: &Applied, network: &mut Network) {
-    match applied {
-        Applied::Cuts(cuts) => {
-            for &(a, b) in cuts {
-                network.uncut(a, b);
-            }
-        }
+        Applied::Lag(x, ms) if active => network.add_lag(*x, *ms),
         Applied::Lag(x, ms) => network.remove_lag(*x, *ms),
         Applied::Pause(_) | Applied::Crash(_) => {}
     }

@@ -32,36 +32,3 @@ pub fn sweep(
     };
     sim_engine::sweep::sweep(plan, jobs, &one, report)
 }
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use super::*;
-    use crate::node::real_node;
-
-    #[test]
-    fn store_runs_arrive_in_seed_order_with_their_scenario() {
-        let scenario =
-            Scenario::parse(r#"{"name": "s", "nodes": 3, "duration_ms": 300}"#).expect("valid");
-        let plan = Plan {
-            scenarios: vec![("a".into(), scenario.clone()), ("b".into(), scenario)],
-            seeds: SeedRange { first: 0, end: 6 },
-            shard: Shard::WHOLE,
-        };
-        let order = Mutex::new(Vec::new());
-        sweep(&plan, &real_node, 3, &|f| {
-            assert_eq!(f.seed, f.result.seed);
-            order
-                .lock()
-                .expect("lock")
-                .push((f.path.to_owned(), f.seed));
-            true
-        })
-        .expect("ran to the end");
-        let expected: Vec<(String, u64)> = (0..6)
-            .flat_map(|s| [("a".to_owned(), s), ("b".to_owned(), s)])
-            .collect();
-        assert_eq!(order.into_inner().expect("lock"), expected);
-    }
-}

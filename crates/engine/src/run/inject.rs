@@ -64,7 +64,7 @@ impl<H: Harness> Engine<H> {
         let applied = faults::plan(&kind, self.state.slots.len(), |name| self.resolve(name));
         self.state.leader_override = None;
         let state = &mut self.state;
-        faults::apply_to_network(&applied, &mut state.network);
+        faults::switch_network(&applied, &mut state.network, true);
         match applied {
             Applied::Pause(x) => state.slots[x].paused = true,
             Applied::Crash(x) => {
@@ -107,7 +107,7 @@ impl<H: Harness> Engine<H> {
         let now_ms = self.state.now_ms;
         self.state.trace.note(now_ms, "heal", &detail);
         self.close_span(index);
-        faults::heal_network(&applied, &mut self.state.network);
+        faults::switch_network(&applied, &mut self.state.network, false);
         match applied {
             Applied::Cuts(_) | Applied::Lag(..) => {}
             Applied::Pause(x) => {
