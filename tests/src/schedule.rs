@@ -53,11 +53,13 @@ fn fault(nodes: usize, shape: Shape, at_ms: u64, length_ms: u64) -> Fault {
         }
         Shape::Split(a) => FaultKind::Split {
             minority_with: Some(n(a)),
+            groups: Vec::new(),
         },
         Shape::Ring => FaultKind::Ring,
         Shape::Lag(a, extra_ms) => FaultKind::Lag {
             node: n(a),
             extra_ms,
+            spare_clients: false,
         },
         Shape::Pause(a) => FaultKind::Pause { node: n(a) },
         Shape::Crash(a) => FaultKind::Crash { node: n(a) },

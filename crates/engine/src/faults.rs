@@ -1,8 +1,13 @@
 //! Faults: what a scenario file says (data), and what a started fault does
 //! to the network and the nodes, so that its heal undoes exactly that.
 //!
-//! Network cuts are counted per directed link, so overlapping partitions
-//! compose and heal independently; lag adds up the same way.
+//! Every fault composes with every other: network cuts are counted per
+//! directed link and lag adds up, so overlapping partitions heal
+//! independently; pauses and crashes are counted per node, so a node
+//! resumes (or restarts) only when the last fault holding it ends.
+//!
+//! Faults name nodes by [`Target`]: a fixed node (`n3`) or a role resolved
+//! when the fault starts (`leader`, `old_leader`, `follower`, ...).
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +21,9 @@ use crate::network::Network;
 #[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct Fault {
     pub at_ms: u64,
+    /// When the fault heals; [`NEVER`] (written `"never"`) for a fault that
+    /// lasts to the end of the run.
+    #[serde(with = "until")]
     pub until_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<Trigger>,
@@ -31,6 +39,47 @@ fn is_zero(ms: &u64) -> bool {
     *ms == 0
 }
 
+/// `until_ms` of a fault that never heals.
+pub const NEVER: u64 = u64::MAX;
+
+/// `until_ms` is a number of milliseconds, or `"never"`.
+mod until {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::NEVER;
+
+    pub fn serialize<S: Serializer>(ms: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        if *ms == NEVER {
+            serializer.serialize_str("never")
+        } else {
+            serializer.serialize_u64(*ms)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Until {
+            Ms(u64),
+            Word(String),
+        }
+        match Until::deserialize(deserializer) {
+            Ok(Until::Ms(ms)) => Ok(ms),
+            Ok(Until::Word(word)) if word == "never" => Ok(NEVER),
+            _ => Err(serde::de::Error::custom(
+                "expected milliseconds (a non-negative integer) or \"never\"",
+            )),
+        }
+    }
+}
+
+impl Fault {
+    /// Whether the fault lasts to the end of the run.
+    pub fn never_heals(&self) -> bool {
+        self.until_ms == NEVER
+    }
+}
+
 /// Moments a fault can wait for instead of a time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -43,26 +92,43 @@ pub enum Trigger {
     LeaderElected,
 }
 
+/// What a fault does. `node`, `from`, `to` and `groups` name a [`Target`]:
+/// one node or, for `majority` and `followers_but_one`, several; a fault
+/// aimed at several nodes does to each what it would do to one.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum FaultKind {
-    /// Cut every link of one node, both ways.
+    /// Cut every link of the node(s), both ways.
     Isolate { node: String },
     /// Cut the links from `from` to `to` only (one way).
     OneWay { from: Vec<String>, to: Vec<String> },
-    /// Split into a minority (with the node named, if any) and the rest.
+    /// Split into a minority (with the node named, if any) and the rest; or,
+    /// with `groups`, into each group and the rest (several minorities).
     Split {
         #[serde(default)]
         minority_with: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        groups: Vec<Vec<String>>,
     },
     /// Each node talks only to its two neighbours in id order.
     Ring,
-    /// Extra delay on every link of one node.
-    Lag { node: String, extra_ms: u64 },
-    /// Freeze a node: no deliveries, no timers; it resumes with its backlog.
+    /// Extra delay on every link of the node(s), client links included
+    /// unless `spare_clients`.
+    Lag {
+        node: String,
+        extra_ms: u64,
+        #[serde(default, skip_serializing_if = "is_false")]
+        spare_clients: bool,
+    },
+    /// Freeze the node(s): no deliveries, no timers; they resume with their backlog.
     Pause { node: String },
-    /// Crash a node (volatile state and in-flight messages lost), restart at `until_ms`.
+    /// Crash the node(s) (volatile state and in-flight messages lost),
+    /// restart from durable state at `until_ms`.
     Crash { node: String },
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl FaultKind {
@@ -74,9 +140,14 @@ impl FaultKind {
             | FaultKind::Pause { node }
             | FaultKind::Crash { node } => vec![node],
             FaultKind::OneWay { from, to } => from.iter().chain(to).map(String::as_str).collect(),
-            FaultKind::Split { minority_with } => {
-                minority_with.iter().map(String::as_str).collect()
-            }
+            FaultKind::Split {
+                minority_with,
+                groups,
+            } => minority_with
+                .iter()
+                .chain(groups.iter().flatten())
+                .map(String::as_str)
+                .collect(),
             FaultKind::Ring => vec![],
         }
     }
@@ -92,20 +163,55 @@ impl FaultKind {
     }
 }
 
-/// What a node name in a fault points at.
+/// What a node name in a fault points at. Roles are resolved when the
+/// fault starts; faults starting in the same millisecond agree on who leads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// Whichever node leads when the fault starts (or the node that fired
-    /// the fault's trigger).
-    Leader,
+    /// `n1`..`nN`.
     Node(usize),
+    /// `leader`: the node leading the highest term. If nobody leads, the
+    /// fault waits for the next leader (still before `until_ms`); a
+    /// triggered fault names the leader that fired it.
+    Leader,
+    /// `old_leader`: the last node that led before the current leader.
+    OldLeader,
+    /// `follower`: one live node that does not lead, drawn by the seed.
+    Follower,
+    /// `followers_but_one`: every live node that does not lead, except one
+    /// drawn by the seed.
+    FollowersButOne,
+    /// `longest_log`: the live node with the longest log (the lowest
+    /// numbered among equals).
+    LongestLog,
+    /// `majority`: a majority of all nodes, drawn by the seed among the
+    /// live ones.
+    Majority,
 }
 
-/// Reads a node name: `leader` or `n1..=nN`, written exactly so (`n01` and
-/// `n+1` are not `n1`).
+/// The role names a fault may use besides `n1`..`nN`.
+pub const ROLE_NAMES: [&str; 6] = [
+    "leader",
+    "old_leader",
+    "follower",
+    "followers_but_one",
+    "longest_log",
+    "majority",
+];
+
+/// Reads a node name: a role (see [`ROLE_NAMES`]) or `n1..=nN`, written
+/// exactly so (`n01` and `n+1` are not `n1`).
 pub fn parse_target(name: &str, nodes: usize) -> Result<Target, String> {
-    if name == "leader" {
-        return Ok(Target::Leader);
+    let role = match name {
+        "leader" => Some(Target::Leader),
+        "old_leader" => Some(Target::OldLeader),
+        "follower" => Some(Target::Follower),
+        "followers_but_one" => Some(Target::FollowersButOne),
+        "longest_log" => Some(Target::LongestLog),
+        "majority" => Some(Target::Majority),
+        _ => None,
+    };
+    if let Some(role) = role {
+        return Ok(role);
     }
     let digits = name
         .strip_prefix('n')
@@ -113,16 +219,63 @@ pub fn parse_target(name: &str, nodes: usize) -> Result<Target, String> {
     match digits.and_then(|k| k.parse::<usize>().ok()) {
         Some(k) if (1..=nodes).contains(&k) => Ok(Target::Node(k - 1)),
         _ => Err(format!(
-            "node {name:?} is neither \"leader\" nor one of n1..n{nodes}"
+            "node {name:?} is neither one of n1..n{nodes} nor a role ({})",
+            ROLE_NAMES.join(", ")
         )),
     }
 }
 
-/// Checks every node name of every fault; the error names the fault.
-pub fn check_targets(faults: &[Fault], nodes: usize) -> Result<(), String> {
+/// Checks that every fault names nodes a run of `nodes` nodes has. The
+/// error names the fault.
+pub fn check_names(faults: &[Fault], nodes: usize) -> Result<(), String> {
     for (i, fault) in faults.iter().enumerate() {
         for name in fault.kind.node_names() {
             parse_target(name, nodes).map_err(|e| format!("field 'faults[{i}]': {e}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks every fault a person wrote: its names, and that it can cut
+/// something. (Swarm draws are only name-checked: their draws stay as they
+/// were, so old seeds keep meaning the same runs.) The error names the fault.
+pub fn check(faults: &[Fault], nodes: usize) -> Result<(), String> {
+    check_names(faults, nodes)?;
+    for (i, fault) in faults.iter().enumerate() {
+        let here = format!("field 'faults[{i}]'");
+        match &fault.kind {
+            FaultKind::Split { .. } if nodes <= 2 => {
+                return Err(format!("{here}: a split of {nodes} node(s) has no majority to keep apart from a minority"));
+            }
+            FaultKind::Split {
+                minority_with: Some(_),
+                groups,
+            } if !groups.is_empty() => {
+                return Err(format!(
+                    "{here}: a split takes 'minority_with' or 'groups', not both"
+                ));
+            }
+            FaultKind::Split { groups, .. } if groups.iter().any(Vec::is_empty) => {
+                return Err(format!("{here}: every group of a split needs a node"));
+            }
+            FaultKind::Ring if nodes <= 3 => {
+                return Err(format!("{here}: a ring of {nodes} nodes cuts nothing (every node neighbours every other)"));
+            }
+            FaultKind::OneWay { from, to } if from.is_empty() || to.is_empty() => {
+                return Err(format!(
+                    "{here}: one_way needs nodes in both 'from' and 'to'"
+                ));
+            }
+            FaultKind::OneWay { from, to } => {
+                let fixed =
+                    |name: &String| matches!(parse_target(name, nodes), Ok(Target::Node(_)));
+                if let Some(both) = from.iter().find(|f| fixed(f) && to.contains(f)) {
+                    return Err(format!(
+                        "{here}: one_way from {both} to itself cuts nothing"
+                    ));
+                }
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -152,45 +305,85 @@ impl Shading {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Applied {
     Cuts(Vec<(usize, usize)>),
-    Lag(usize, u64),
-    Pause(usize),
-    Crash(usize),
+    Lag {
+        nodes: Vec<usize>,
+        extra_ms: u64,
+        spare_clients: bool,
+    },
+    Pause(Vec<usize>),
+    Crash(Vec<usize>),
 }
 
-/// What `kind` does among `nodes` nodes, names resolved by `resolve`.
-pub fn plan(kind: &FaultKind, nodes: usize, resolve: impl Fn(&str) -> usize) -> Applied {
+/// Every directed link between two nodes of different sides (`side[i]`).
+fn cuts_between_sides(side: &[usize]) -> Vec<(usize, usize)> {
+    let n = side.len();
+    let mut cuts = Vec::new();
+    for a in 0..n {
+        for b in 0..n {
+            if side[a] != side[b] {
+                cuts.push((a, b));
+            }
+        }
+    }
+    cuts
+}
+
+/// What `kind` does among `nodes` nodes, each name resolved by `resolve`
+/// to the node(s) it points at now.
+pub fn plan(
+    kind: &FaultKind,
+    nodes: usize,
+    mut resolve: impl FnMut(&str) -> Vec<usize>,
+) -> Applied {
     let n = nodes;
     match kind {
         FaultKind::Isolate { node } => {
-            let x = resolve(node);
-            Applied::Cuts(
-                (0..n)
-                    .filter(|&j| j != x)
-                    .flat_map(|j| [(x, j), (j, x)])
-                    .collect(),
-            )
-        }
-        FaultKind::OneWay { from, to } => {
-            let from: Vec<usize> = from.iter().map(|f| resolve(f)).collect();
-            let to: Vec<usize> = to.iter().map(|t| resolve(t)).collect();
-            Applied::Cuts(
-                from.iter()
-                    .flat_map(|&f| to.iter().filter(move |&&t| t != f).map(move |&t| (f, t)))
-                    .collect(),
-            )
-        }
-        FaultKind::Split { minority_with } => {
-            let first = minority_with.as_deref().map_or(0, &resolve);
-            let minority: Vec<usize> = (0..(n - 1) / 2).map(|k| (first + k) % n).collect();
+            let set = resolve(node);
             let mut cuts = Vec::new();
-            for a in 0..n {
-                for b in 0..n {
-                    if minority.contains(&a) != minority.contains(&b) {
-                        cuts.push((a, b));
+            for &x in &set {
+                for j in (0..n).filter(|&j| j != x) {
+                    // A link between two isolated nodes is cut once.
+                    if !(set.contains(&j) && j < x) {
+                        cuts.extend([(x, j), (j, x)]);
                     }
                 }
             }
             Applied::Cuts(cuts)
+        }
+        FaultKind::OneWay { from, to } => {
+            let from: Vec<usize> = from.iter().flat_map(|f| resolve(f)).collect();
+            let to: Vec<usize> = to.iter().flat_map(|t| resolve(t)).collect();
+            let mut cuts: Vec<(usize, usize)> = from
+                .iter()
+                .flat_map(|&f| to.iter().filter(move |&&t| t != f).map(move |&t| (f, t)))
+                .collect();
+            let mut seen = std::collections::BTreeSet::new();
+            cuts.retain(|cut| seen.insert(*cut));
+            Applied::Cuts(cuts)
+        }
+        FaultKind::Split {
+            minority_with,
+            groups,
+        } if groups.is_empty() => {
+            let first = match minority_with.as_deref() {
+                Some(name) => resolve(name).first().copied().unwrap_or(0),
+                None => 0,
+            };
+            let minority: Vec<usize> = (0..(n - 1) / 2).map(|k| (first + k) % n).collect();
+            let side: Vec<usize> = (0..n).map(|i| usize::from(minority.contains(&i))).collect();
+            Applied::Cuts(cuts_between_sides(&side))
+        }
+        FaultKind::Split { groups, .. } => {
+            // Side 0 is everyone in no group; group g is side g + 1.
+            let mut side = vec![0; n];
+            for (g, group) in groups.iter().enumerate() {
+                for name in group {
+                    for x in resolve(name) {
+                        side[x] = g + 1;
+                    }
+                }
+            }
+            Applied::Cuts(cuts_between_sides(&side))
         }
         FaultKind::Ring => {
             let near = |a: usize, b: usize| (a + 1) % n == b || (b + 1) % n == a;
@@ -201,7 +394,15 @@ pub fn plan(kind: &FaultKind, nodes: usize, resolve: impl Fn(&str) -> usize) -> 
                     .collect(),
             )
         }
-        FaultKind::Lag { node, extra_ms } => Applied::Lag(resolve(node), *extra_ms),
+        FaultKind::Lag {
+            node,
+            extra_ms,
+            spare_clients,
+        } => Applied::Lag {
+            nodes: resolve(node),
+            extra_ms: *extra_ms,
+            spare_clients: *spare_clients,
+        },
         FaultKind::Pause { node } => Applied::Pause(resolve(node)),
         FaultKind::Crash { node } => Applied::Crash(resolve(node)),
     }
@@ -220,8 +421,19 @@ pub fn switch_network(applied: &Applied, network: &mut Network, active: bool) {
                 }
             }
         }
-        Applied::Lag(x, ms) if active => network.add_lag(*x, *ms),
-        Applied::Lag(x, ms) => network.remove_lag(*x, *ms),
+        Applied::Lag {
+            nodes,
+            extra_ms,
+            spare_clients,
+        } => {
+            for &x in nodes {
+                if active {
+                    network.add_lag(x, *extra_ms, *spare_clients);
+                } else {
+                    network.remove_lag(x, *extra_ms, *spare_clients);
+                }
+            }
+        }
         Applied::Pause(_) | Applied::Crash(_) => {}
     }
 }
@@ -229,6 +441,14 @@ pub fn switch_network(applied: &Applied, network: &mut Network, active: bool) {
 /// For traces: `isolate: cut n1->n2 n2->n1`, `pause n3`.
 pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
     let name = |i: &usize| format!("n{}", i + 1);
+    let names = |nodes: &[usize]| {
+        let named: Vec<String> = nodes.iter().map(name).collect();
+        if named.is_empty() {
+            "nobody".to_owned()
+        } else {
+            named.join(" ")
+        }
+    };
     match applied {
         Applied::Cuts(cuts) => {
             let links: Vec<String> = cuts
@@ -243,16 +463,29 @@ pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
             };
             format!("{what}: cut {}", links.join(" "))
         }
-        Applied::Lag(x, ms) => format!("lag {} by {ms} ms", name(x)),
-        Applied::Pause(x) => format!("pause {}", name(x)),
-        Applied::Crash(x) => format!("crash {}", name(x)),
+        Applied::Lag {
+            nodes,
+            extra_ms,
+            spare_clients,
+        } => {
+            let spared = if *spare_clients {
+                " (client links spared)"
+            } else {
+                ""
+            };
+            format!("lag {} by {extra_ms} ms{spared}", names(nodes))
+        }
+        Applied::Pause(nodes) => format!("pause {}", names(nodes)),
+        Applied::Crash(nodes) => format!("crash {}", names(nodes)),
     }
 }
 
 /// The timelines a fault shades: the nodes it cuts off, slows, pauses or crashes.
 pub fn shaded_lanes(kind: &FaultKind, applied: &Applied) -> Vec<usize> {
     let mut lanes: Vec<usize> = match (kind, applied) {
-        (_, Applied::Lag(x, _) | Applied::Pause(x) | Applied::Crash(x)) => vec![*x],
+        (_, Applied::Lag { nodes, .. } | Applied::Pause(nodes) | Applied::Crash(nodes)) => {
+            nodes.clone()
+        }
         // Isolate cuts one node from all others: shade the node common to every cut.
         (FaultKind::Isolate { .. }, Applied::Cuts(cuts)) => {
             let first = cuts.first().map_or(0, |&(a, _)| a);
@@ -288,7 +521,9 @@ mod tests {
     fn names_are_read_exactly() {
         assert_eq!(parse_target("leader", 3), Ok(Target::Leader));
         assert_eq!(parse_target("n3", 3), Ok(Target::Node(2)));
-        for bad in ["n4", "n0", "n01", "n+1", "N1", "", "n"] {
+        assert_eq!(parse_target("old_leader", 3), Ok(Target::OldLeader));
+        assert_eq!(parse_target("majority", 3), Ok(Target::Majority));
+        for bad in ["n4", "n0", "n01", "n+1", "N1", "", "n", "Leader"] {
             assert!(parse_target(bad, 3).is_err(), "{bad:?}");
         }
     }
@@ -297,8 +532,9 @@ mod tests {
     fn a_split_cuts_the_minority_off_both_ways() {
         let kind = FaultKind::Split {
             minority_with: Some("n2".into()),
+            groups: Vec::new(),
         };
-        let applied = plan(&kind, 5, |_| 1);
+        let applied = plan(&kind, 5, |_| vec![1]);
         let Applied::Cuts(cuts) = &applied else {
             panic!("a split cuts links");
         };
@@ -311,7 +547,7 @@ mod tests {
 
     #[test]
     fn a_ring_keeps_only_neighbours() {
-        let Applied::Cuts(cuts) = plan(&FaultKind::Ring, 5, |_| 0) else {
+        let Applied::Cuts(cuts) = plan(&FaultKind::Ring, 5, |_| vec![0]) else {
             panic!("a ring cuts links");
         };
         assert!(!cuts.contains(&(0, 1)) && !cuts.contains(&(0, 4)));

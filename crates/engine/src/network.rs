@@ -51,8 +51,11 @@ pub struct Network {
     rng: ChaCha8Rng,
     /// Directed cuts, counted so that overlapping faults compose and heal independently.
     cuts: BTreeMap<(usize, usize), u32>,
-    /// Extra delay per node, summed over active lag faults.
+    /// Extra delay per node on its links to nodes, summed over active lag faults.
     lag_ms: Vec<u64>,
+    /// Extra delay per node on its client links (lag that spares clients
+    /// adds to `lag_ms` only).
+    client_lag_ms: Vec<u64>,
 }
 
 impl Network {
@@ -62,6 +65,7 @@ impl Network {
             rng,
             cuts: BTreeMap::new(),
             lag_ms: vec![0; nodes],
+            client_lag_ms: vec![0; nodes],
         }
     }
 
@@ -82,12 +86,21 @@ impl Network {
         }
     }
 
-    pub fn add_lag(&mut self, node: usize, extra_ms: u64) {
-        self.lag_ms[node] += extra_ms;
+    /// Slows every link of `node` by `extra_ms`, its client links too
+    /// unless `spare_clients`.
+    pub fn add_lag(&mut self, node: usize, extra_ms: u64, spare_clients: bool) {
+        self.lag_ms[node] = self.lag_ms[node].saturating_add(extra_ms);
+        if !spare_clients {
+            self.client_lag_ms[node] = self.client_lag_ms[node].saturating_add(extra_ms);
+        }
     }
 
-    pub fn remove_lag(&mut self, node: usize, extra_ms: u64) {
+    /// Undoes [`Network::add_lag`].
+    pub fn remove_lag(&mut self, node: usize, extra_ms: u64, spare_clients: bool) {
         self.lag_ms[node] = self.lag_ms[node].saturating_sub(extra_ms);
+        if !spare_clients {
+            self.client_lag_ms[node] = self.client_lag_ms[node].saturating_sub(extra_ms);
+        }
     }
 
     fn delay_ms(&mut self) -> u64 {
@@ -95,7 +108,8 @@ impl Network {
         let mut ms = self.rng.random_range(p.delay_ms_min..=p.delay_ms_max);
         if p.delay_tail_ms_mean > 0.0 {
             let u: f64 = self.rng.random_range(0.0..1.0);
-            ms += (-p.delay_tail_ms_mean * (1.0 - u).ln()) as u64;
+            // `as` saturates: a tail beyond u64 is the longest delay, not a wrap.
+            ms = ms.saturating_add((-p.delay_tail_ms_mean * (1.0 - u).ln()) as u64);
         }
         ms
     }
@@ -107,10 +121,10 @@ impl Network {
         if self.params.loss > 0.0 && self.rng.random_bool(self.params.loss) {
             return Fate::Lost;
         }
-        let lag_ms = self.lag_ms[from] + self.lag_ms[to];
-        let first = self.delay_ms() + lag_ms;
+        let lag_ms = self.lag_ms[from].saturating_add(self.lag_ms[to]);
+        let first = self.delay_ms().saturating_add(lag_ms);
         if self.params.duplicate > 0.0 && self.rng.random_bool(self.params.duplicate) {
-            let second = self.delay_ms() + lag_ms;
+            let second = self.delay_ms().saturating_add(lag_ms);
             return Fate::Delivered {
                 delays_ms: [first, second],
                 copies: 2,
@@ -125,7 +139,8 @@ impl Network {
     /// Client links are never cut or lossy (as in Maelstrom), but a lagging node is slow to reach.
     pub fn client_link_ms(&mut self, node: usize) -> u64 {
         let p = &self.params;
-        self.rng.random_range(p.delay_ms_min..=p.delay_ms_max) + self.lag_ms[node]
+        let delay_ms = self.rng.random_range(p.delay_ms_min..=p.delay_ms_max);
+        delay_ms.saturating_add(self.client_lag_ms[node])
     }
 }
 
@@ -160,13 +175,13 @@ mod tests {
     #[test]
     fn lag_adds_to_every_link_of_the_node_until_removed() {
         let mut net = network();
-        net.add_lag(2, 300);
+        net.add_lag(2, 300, false);
         let Fate::Delivered { delays_ms, .. } = net.node_to_node(0, 2) else {
             panic!("delivered");
         };
         assert!(delays_ms[0] >= 300);
         assert!(net.client_link_ms(2) >= 300);
-        net.remove_lag(2, 300);
+        net.remove_lag(2, 300, false);
         assert!(net.client_link_ms(2) <= 5);
     }
 

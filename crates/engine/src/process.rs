@@ -60,4 +60,9 @@ pub trait Process {
     fn leading(&self) -> Option<u64> {
         None
     }
+    /// How long this process's log is, for faults aimed at `longest_log`;
+    /// protocols without a log keep the default.
+    fn log_length(&self) -> u64 {
+        0
+    }
 }

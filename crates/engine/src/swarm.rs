@@ -60,11 +60,13 @@ pub fn draw_fault(
         },
         2 => FaultKind::Split {
             minority_with: Some(name(rng)),
+            groups: Vec::new(),
         },
         3 => FaultKind::Ring,
         4 => FaultKind::Lag {
             node: name(rng),
             extra_ms: rng.random_range(50..=500),
+            spare_clients: false,
         },
         5 => FaultKind::Pause { node: name(rng) },
         _ => FaultKind::Crash { node: name(rng) },

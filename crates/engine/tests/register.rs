@@ -2,9 +2,10 @@
 //! `support/register.rs`) as it tests the store, finds the register's
 //! planted bug, and replays the failing run exactly from its seed.
 
-mod support;
+#[path = "support/register.rs"]
+mod register;
 
-use support::register::{run, Flavour};
+use register::{run, Flavour};
 
 const SEEDS: std::ops::Range<u64> = 0..100;
 

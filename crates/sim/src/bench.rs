@@ -51,6 +51,7 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
             kind: FaultKind::Lag {
                 node: format!("n{nodes}"),
                 extra_ms: LAG_MS,
+                spare_clients: false,
             },
         }]
     } else {

@@ -103,11 +103,7 @@ impl<'a> Store<'a> {
     fn session_next(&mut self, ctx: &mut Ctx<'_, Self>, session: usize) {
         let now_ms = ctx.now_ms();
         // The workload stops at the scenario's end, unless liveness still needs it.
-        let liveness_until_ms = self
-            .scenario
-            .last_heal_ms()
-            .saturating_add(self.scenario.expect.liveness_ms);
-        if now_ms >= self.scenario.duration_ms.max(liveness_until_ms) {
+        if now_ms >= self.scenario.end_ms() {
             return;
         }
         let request = self.sessions[session].next_request(

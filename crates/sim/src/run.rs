@@ -1,6 +1,7 @@
 //! One run of the store: a scenario and a seed in, a [`Summary`] out. The
 //! seed is split into streams in a fixed order (swarm draws, network,
-//! clients, then each node's timers), the store's [`Store`] harness is
+//! clients, each node's timers, then the faults' choice of
+//! nodes), the store's [`Store`] harness is
 //! built, and the engine runs it.
 
 use std::io::Write;
@@ -94,16 +95,12 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     let sessions = (0..scenario.workload.sessions)
         .map(|i| Session::new(i, scenario.nodes, &mut workload_rng))
         .collect();
-    let end_ms = scenario.duration_ms.max(
-        scenario
-            .last_heal_ms()
-            .saturating_add(scenario.expect.liveness_ms),
-    );
     let setup = Setup {
         nodes: scenario.nodes,
         network,
         faults: scenario.faults.clone(),
-        end_ms,
+        fault_rng: seeds.stream("fault targets"),
+        end_ms: scenario.end_ms(),
         trace: options.trace,
         hash_trace: options.hash_trace,
         record_clients: options.record.then_some(scenario.workload.sessions),
@@ -130,4 +127,31 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     summary.trace_error = finished.trace_error;
     summary.recording = finished.recording;
     summary
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::real_node;
+
+    #[test]
+    fn a_run_whose_clock_stops_ends_with_a_clear_error() {
+        // Files with zero delays and zero think time are refused; a scenario
+        // built in code is not checked, and must still not hang.
+        let mut scenario =
+            Scenario::parse(r#"{"name": "z", "nodes": 1, "duration_ms": 100}"#).expect("valid");
+        scenario.network.delay_ms_min = 0;
+        scenario.network.delay_ms_max = 0;
+        scenario.workload.think_ms_max = 0;
+        let summary = run(&scenario, RunOptions::new(0, &real_node));
+        let violation = summary.violations.first().expect("the run was stopped");
+        assert_eq!(violation.checker, Property::Panic);
+        assert!(
+            violation
+                .detail
+                .contains("simulated time stopped advancing"),
+            "{}",
+            violation.detail
+        );
+    }
 }

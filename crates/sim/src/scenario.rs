@@ -150,6 +150,10 @@ impl Default for Mix {
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Expect {
+    /// Whether the run is held to recovering after its faults heal. Off
+    /// only for scenarios with faults that never heal.
+    #[serde(skip_serializing_if = "is_true")]
+    pub liveness: bool,
     /// After the last fault heals, a write and a ryw_read must complete within this.
     pub liveness_ms: u64,
     /// At most this many node-to-node messages per client operation (unbounded if absent).
@@ -163,6 +167,7 @@ pub struct Expect {
 impl Default for Expect {
     fn default() -> Expect {
         Expect {
+            liveness: true,
             liveness_ms: 5_000,
             peer_msgs_per_op_max: None,
             entries_sent_per_op_max: None,
@@ -199,30 +204,8 @@ impl Scenario {
             }
         })?;
         scenario.validate()?;
-        scenario.refuse_faults_that_cut_nothing()?;
+        sim_engine::faults::check(&scenario.faults, scenario.nodes)?;
         Ok(scenario)
-    }
-
-    /// A fault written in a file that can cut nothing is a mistake. (The
-    /// classic swarm may still draw one: its draws stay as they were, so
-    /// its seeds keep meaning the same runs.)
-    fn refuse_faults_that_cut_nothing(&self) -> Result<(), String> {
-        for (i, fault) in self.faults.iter().enumerate() {
-            let FaultKind::OneWay { from, to } = &fault.kind else {
-                continue;
-            };
-            if from.is_empty() || to.is_empty() {
-                return Err(format!(
-                    "field 'faults[{i}]': one_way needs nodes in both 'from' and 'to'"
-                ));
-            }
-            if let Some(both) = from.iter().find(|f| *f != "leader" && to.contains(f)) {
-                return Err(format!(
-                    "field 'faults[{i}]': one_way from {both} to itself cuts nothing"
-                ));
-            }
-        }
-        Ok(())
     }
 
     /// Checks every number against its documented bound (see [`LIMITS`])
@@ -274,6 +257,15 @@ impl Scenario {
                 return Err(format!("field 'expect.{name}' must be a positive number"));
             }
         }
+        if n.delay_ms_max == 0 && w.think_ms_max == 0 {
+            return Err(
+                "field 'workload.think_ms_max' is 0 while every network delay is 0 \
+                 ('network.delay_ms_max'): clients and nodes would answer each other forever \
+                 without simulated time moving; make one of them positive"
+                    .into(),
+            );
+        }
+        sim_engine::faults::check_names(&self.faults, self.nodes)?;
         let m = &w.mix;
         if m.write + m.ryw_read + m.ryw_read_leader + m.read + m.cas == 0 {
             return Err("field 'workload.mix' must give some operation a weight".into());
@@ -288,7 +280,18 @@ impl Scenario {
                     "field '{here}.after_ms' needs a trigger in '{here}.when'"
                 ));
             }
-            for (field, ms) in [("until_ms", fault.until_ms), ("after_ms", fault.after_ms)] {
+            if fault.never_heals() && self.expect.liveness {
+                return Err(format!(
+                    "field '{here}.until_ms' is \"never\": a run that stays faulted cannot be \
+                     held to recovering, so set 'expect.liveness' to false"
+                ));
+            }
+            let until_ms = if fault.never_heals() {
+                0
+            } else {
+                fault.until_ms
+            };
+            for (field, ms) in [("until_ms", until_ms), ("after_ms", fault.after_ms)] {
                 if ms > TIME_MS_MAX {
                     return Err(format!(
                         "field '{here}.{field}' must be at most {TIME_MS_MAX}, got {ms}"
@@ -302,21 +305,8 @@ impl Scenario {
                     ));
                 }
             }
-            for name in fault.kind.node_names() {
-                self.resolve_name(name)
-                    .map_err(|e| format!("field '{here}': {e}"))?;
-            }
         }
         Ok(())
-    }
-
-    /// Checks a node name: `leader` or `n1..=nN`, written exactly so
-    /// (`n01` and `n+1` are not `n1`). `Ok(None)` is the leader.
-    pub fn resolve_name(&self, name: &str) -> Result<Option<usize>, String> {
-        match sim_engine::faults::parse_target(name, self.nodes)? {
-            sim_engine::faults::Target::Leader => Ok(None),
-            sim_engine::faults::Target::Node(i) => Ok(Some(i)),
-        }
     }
 
     /// The core's config for node `index`.
@@ -341,9 +331,24 @@ impl Scenario {
         }
     }
 
-    /// When the last fault heals (0 without faults).
+    /// When the run ends: at `duration_ms`, or later if liveness needs
+    /// time after the last heal.
+    pub fn end_ms(&self) -> u64 {
+        if !self.expect.liveness {
+            return self.duration_ms;
+        }
+        let liveness_until_ms = self.last_heal_ms().saturating_add(self.expect.liveness_ms);
+        self.duration_ms.max(liveness_until_ms)
+    }
+
+    /// When the last fault that heals heals (0 without faults).
     pub fn last_heal_ms(&self) -> u64 {
-        self.faults.iter().map(|f| f.until_ms).max().unwrap_or(0)
+        self.faults
+            .iter()
+            .filter(|f| !f.never_heals())
+            .map(|f| f.until_ms)
+            .max()
+            .unwrap_or(0)
     }
 
     /// Swarm mode: replaces network parameters and faults by ones drawn from
@@ -420,6 +425,10 @@ impl Scenario {
             .saturating_sub(self.expect.liveness_ms)
             .max(1)
     }
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Longest simulated time anything in a scenario may name: ten minutes.
@@ -640,6 +649,34 @@ mod tests {
                 "after_ms",
             ),
             ("[]".to_owned(), "JSON object"),
+            (
+                r#"{"name": "m", "nodes": 2, "duration_ms": 1000, "faults": [{"at_ms": 1, "until_ms": 2, "kind": "split"}]}"#.to_owned(),
+                "a split of 2 node(s)",
+            ),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "ring"}}]}}"#),
+                "a ring of 3 nodes cuts nothing",
+            ),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": "never", "kind": "ring"}}]}}"#),
+                "expect.liveness",
+            ),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": "soon", "kind": "ring"}}]}}"#),
+                "\"never\"",
+            ),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "network": {{"delay_ms_min": 0, "delay_ms_max": 0}}, "workload": {{"think_ms_max": 0}}}}"#),
+                "workload.think_ms_max",
+            ),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "split", "minority_with": "n1", "groups": [["n2"]]}}]}}"#),
+                "not both",
+            ),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "pause", "node": "chief"}}]}}"#),
+                "old_leader",
+            ),
         ];
         for (text, named) in cases {
             let err = Scenario::parse(&text).expect_err(&text);
@@ -651,6 +688,26 @@ mod tests {
             wrong_type.starts_with("field 'duration_ms'"),
             "{wrong_type}"
         );
+    }
+
+    #[test]
+    fn new_fault_forms_parse() {
+        let base = r#""name": "m", "nodes": 7, "duration_ms": 1000"#;
+        let text = format!(
+            r#"{{{base}, "expect": {{"liveness": false}}, "faults": [
+                {{"at_ms": 1, "until_ms": "never", "kind": "split", "groups": [["n1", "n2"], ["n3", "n4"]]}},
+                {{"at_ms": 1, "until_ms": 5, "kind": "lag", "node": "follower", "extra_ms": 50, "spare_clients": true}},
+                {{"at_ms": 1, "until_ms": 5, "kind": "crash", "node": "majority"}}
+            ]}}"#
+        );
+        let s = Scenario::parse(&text).expect("valid");
+        assert!(s.faults[0].never_heals());
+        assert_eq!(s.last_heal_ms(), 5, "a fault that never heals is no heal");
+        assert_eq!(s.end_ms(), 1000, "no liveness: the run ends on time");
+        // And it writes back as it was read.
+        let again =
+            Scenario::parse(&serde_json::to_string(&s).expect("serialises")).expect("valid");
+        assert!(again.faults[0].never_heals());
     }
 
     #[test]

@@ -1,5 +1,8 @@
 //! Where faults are injected and healed: the engine's side of
-//! [`crate::faults`], which owns the nodes that pause, crash and restart.
+//! [`crate::faults`], which owns the nodes that pause, crash and restart,
+//! and resolves the roles faults aim at.
+
+use rand::Rng;
 
 use super::{Engine, OpenSpan};
 use crate::diagram::Span;
@@ -8,21 +11,94 @@ use crate::harness::Harness;
 use crate::process::Process;
 
 impl<H: Harness> Engine<H> {
-    /// The node a fault's name points at now.
-    fn resolve(&self, name: &str) -> usize {
-        match faults::parse_target(name, self.state.slots.len()) {
-            Ok(Target::Node(i)) => i,
-            Ok(Target::Leader) => self
-                .state
-                .leader_override
-                .unwrap_or_else(|| self.state.current_leader()),
-            // Engine::new checked every name.
-            Err(why) => unreachable!("{why}"),
+    /// Who leads now: the node that fired a trigger, else the live node
+    /// leading the highest term, the same for every fault of this millisecond.
+    fn leader_now(&mut self) -> Option<usize> {
+        if let Some(leader) = self.state.leader_override {
+            return Some(leader);
+        }
+        let now_ms = self.state.now_ms;
+        match self.state.leader_seen {
+            Some((at_ms, leader)) if at_ms == now_ms => leader,
+            _ => {
+                let leader = self.state.current_leader();
+                self.state.leader_seen = Some((now_ms, leader));
+                leader
+            }
         }
     }
 
-    /// Starts the faults waiting for a new leader when node `i` has just
-    /// won, before anything it sent as leader is routed.
+    fn live_nodes(&self) -> Vec<usize> {
+        (0..self.state.slots.len())
+            .filter(|&i| self.state.slots[i].node.is_some())
+            .collect()
+    }
+
+    /// `count` of `from`, drawn by the fault stream, in index order.
+    fn draw(&mut self, mut from: Vec<usize>, count: usize) -> Vec<usize> {
+        let count = count.min(from.len());
+        for k in 0..count {
+            let pick = self.state.fault_rng.random_range(k..from.len());
+            from.swap(k, pick);
+        }
+        from.truncate(count);
+        from.sort_unstable();
+        from
+    }
+
+    /// The nodes a fault's name points at now; `None` when it names the
+    /// leader and nobody leads.
+    fn resolve(&mut self, name: &str) -> Option<Vec<usize>> {
+        let target = faults::parse_target(name, self.state.slots.len())
+            .unwrap_or_else(|why| unreachable!("Engine::new checked every name: {why}"));
+        let followers = |engine: &mut Self| {
+            let leader = engine.leader_now();
+            let mut live = engine.live_nodes();
+            live.retain(|&i| Some(i) != leader);
+            live
+        };
+        Some(match target {
+            Target::Node(i) => vec![i],
+            Target::Leader => vec![self.leader_now()?],
+            Target::OldLeader => {
+                let leader = self.leader_now();
+                let history = &self.state.leader_history;
+                history
+                    .iter()
+                    .rev()
+                    .find(|&&i| Some(i) != leader)
+                    .map(|&i| vec![i])
+                    .unwrap_or_default()
+            }
+            Target::Follower => {
+                let candidates = followers(self);
+                self.draw(candidates, 1)
+            }
+            Target::FollowersButOne => {
+                let candidates = followers(self);
+                let keep = candidates.len().saturating_sub(1);
+                self.draw(candidates, keep)
+            }
+            Target::LongestLog => {
+                let longest = self.live_nodes().into_iter().max_by_key(|&i| {
+                    let length = self.state.slots[i]
+                        .node
+                        .as_ref()
+                        .map_or(0, |n| n.log_length());
+                    (length, std::cmp::Reverse(i))
+                });
+                longest.into_iter().collect()
+            }
+            Target::Majority => {
+                let live = self.live_nodes();
+                let majority = self.state.slots.len() / 2 + 1;
+                self.draw(live, majority)
+            }
+        })
+    }
+
+    /// Notes a new leader and starts the faults waiting for one, when node
+    /// `i` has just won, before anything it sent as leader is routed.
     pub(super) fn fire_triggers(&mut self, i: usize) {
         let Some(term) = self.state.slots[i].node.as_ref().and_then(|n| n.leading()) else {
             return;
@@ -31,6 +107,9 @@ impl<H: Harness> Engine<H> {
             return;
         }
         self.state.led_term_max = term;
+        if self.state.leader_history.last() != Some(&i) {
+            self.state.leader_history.push(i);
+        }
         for index in std::mem::take(&mut self.state.armed) {
             let fault = &self.state.faults[index];
             let start_ms = self.state.now_ms.saturating_add(fault.after_ms);
@@ -57,26 +136,48 @@ impl<H: Harness> Engine<H> {
         }
     }
 
-    /// Starts fault `index`; `leader`, when given, is the node `"leader"` names.
+    /// Starts fault `index`; `leader`, when given, is the node `"leader"`
+    /// names. A fault that names the leader while nobody leads waits for
+    /// the next one instead.
     pub(super) fn apply_fault(&mut self, index: usize, leader: Option<usize>) {
         self.state.leader_override = leader;
         let kind = self.state.faults[index].kind.clone();
-        let applied = faults::plan(&kind, self.state.slots.len(), |name| self.resolve(name));
+        let mut leaderless = false;
+        let applied = faults::plan(&kind, self.state.slots.len(), |name| {
+            self.resolve(name).unwrap_or_else(|| {
+                leaderless = true;
+                Vec::new()
+            })
+        });
         self.state.leader_override = None;
         let state = &mut self.state;
+        if leaderless {
+            let detail =
+                format!("wait faults[{index}]: nobody leads; starts when a leader is elected");
+            state.trace.note(state.now_ms, "fault", &detail);
+            state.armed.push(index);
+            return;
+        }
         faults::switch_network(&applied, &mut state.network, true);
-        match applied {
-            Applied::Pause(x) => state.slots[x].paused = true,
-            Applied::Crash(x) => {
-                let slot = &mut state.slots[x];
-                if let Some(crashed) = slot.node.take() {
-                    slot.crashed = Some(crashed.durable());
-                    slot.incarnation += 1;
-                    slot.timer_at_ms = None;
-                    slot.backlog.clear();
+        match &applied {
+            Applied::Pause(nodes) => {
+                for &x in nodes {
+                    state.slots[x].paused += 1;
                 }
             }
-            Applied::Cuts(_) | Applied::Lag(..) => {}
+            Applied::Crash(nodes) => {
+                for &x in nodes {
+                    let slot = &mut state.slots[x];
+                    slot.crashes += 1;
+                    if let Some(crashed) = slot.node.take() {
+                        slot.crashed = Some(crashed.durable());
+                        slot.incarnation += 1;
+                        slot.timer_at_ms = None;
+                        slot.backlog.clear();
+                    }
+                }
+            }
+            Applied::Cuts(_) | Applied::Lag { .. } => {}
         }
         let detail = format!(
             "start faults[{index}] {}",
@@ -109,36 +210,53 @@ impl<H: Harness> Engine<H> {
         self.close_span(index);
         faults::switch_network(&applied, &mut self.state.network, false);
         match applied {
-            Applied::Cuts(_) | Applied::Lag(..) => {}
-            Applied::Pause(x) => {
-                let state = &mut self.state;
-                state.slots[x].paused = false;
-                let backlog = std::mem::take(&mut state.slots[x].backlog);
-                for &(_, arrow) in &backlog {
-                    state.arrow_arrived(arrow, false);
-                }
-                if let Some(node) = state.slots[x].node.as_mut() {
-                    for (message, _) in backlog {
-                        state.stats.delivered += 1;
-                        state.trace.message(now_ms, "deliver", &message);
-                        node.handle_message(now_ms, message);
-                    }
-                    if node.poll_timeout().is_some_and(|t| t <= now_ms) {
-                        node.handle_timeout(now_ms);
+            Applied::Cuts(_) | Applied::Lag { .. } => {}
+            Applied::Pause(nodes) => {
+                for x in nodes {
+                    self.state.slots[x].paused -= 1;
+                    if self.state.slots[x].paused == 0 {
+                        self.resume(x);
                     }
                 }
-                state.slots[x].timer_at_ms = None;
-                self.after_step(x);
             }
-            Applied::Crash(x) => {
-                if let Some(durable) = self.state.slots[x].crashed.take() {
-                    let node = self.harness.boot(x, Some(durable), now_ms);
-                    self.state.slots[x].node = Some(node);
-                    self.harness.on_restart(x);
-                    self.after_step(x);
+            Applied::Crash(nodes) => {
+                for x in nodes {
+                    self.state.slots[x].crashes -= 1;
+                    if self.state.slots[x].crashes > 0 {
+                        continue; // another crash fault still holds it down
+                    }
+                    if let Some(durable) = self.state.slots[x].crashed.take() {
+                        let node = self.harness.boot(x, Some(durable), now_ms);
+                        self.state.slots[x].node = Some(node);
+                        self.harness.on_restart(x);
+                        self.after_step(x);
+                    }
                 }
             }
         }
+    }
+
+    /// The last pause holding node `x` has ended: it takes its backlog, and
+    /// a timer that fell due while it was frozen.
+    fn resume(&mut self, x: usize) {
+        let now_ms = self.state.now_ms;
+        let state = &mut self.state;
+        let backlog = std::mem::take(&mut state.slots[x].backlog);
+        for &(_, arrow) in &backlog {
+            state.arrow_arrived(arrow, false);
+        }
+        if let Some(node) = state.slots[x].node.as_mut() {
+            for (message, _) in backlog {
+                state.stats.delivered += 1;
+                state.trace.message(now_ms, "deliver", &message);
+                node.handle_message(now_ms, message);
+            }
+            if node.poll_timeout().is_some_and(|t| t <= now_ms) {
+                node.handle_timeout(now_ms);
+            }
+        }
+        state.slots[x].timer_at_ms = None;
+        self.after_step(x);
     }
 
     /// Turns a fault's open shading into spans on its timelines.

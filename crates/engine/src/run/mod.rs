@@ -9,6 +9,8 @@ mod inject;
 
 use std::io::Write;
 
+use rand_chacha::ChaCha8Rng;
+
 use crate::diagram::{self, Arrow, Mark, Recording};
 use crate::faults::{self, Applied, Fault};
 use crate::guard;
@@ -24,6 +26,9 @@ pub struct Setup {
     /// The network, seeded from the run's streams.
     pub network: Network,
     pub faults: Vec<Fault>,
+    /// Draws the nodes that role targets such as `follower` and `majority`
+    /// pick (a stream of its own, so other draws do not shift).
+    pub fault_rng: ChaCha8Rng,
     /// Events after this time are not run.
     pub end_ms: u64,
     /// Where to write the trace, if anywhere.
@@ -63,6 +68,10 @@ pub struct Finished<O> {
     pub recording: Option<Recording>,
 }
 
+/// Most events one simulated millisecond may hold before the run is
+/// declared stuck.
+pub const EVENTS_PER_MS_MAX: u64 = 1_000_000;
+
 /// Arrow id of a message that is not being recorded.
 const NO_ARROW: u32 = u32::MAX;
 
@@ -94,7 +103,10 @@ pub(crate) struct Slot<N: Process> {
     crashed: Option<N::Durable>,
     /// Bumped by every crash: messages sent to an earlier life are lost.
     incarnation: u32,
-    paused: bool,
+    /// Active pause faults holding the node: it runs again at zero.
+    paused: u32,
+    /// Active crash faults holding the node down: it restarts at zero.
+    crashes: u32,
     backlog: Vec<(N::Message, u32)>,
     timer_generation: u64,
     timer_at_ms: Option<u64>,
@@ -125,6 +137,12 @@ pub(crate) struct State<N: Process, E> {
     led_term_max: u64,
     /// The node `"leader"` names while a triggered fault starts.
     leader_override: Option<usize>,
+    /// Who led when `"leader"` was last resolved, and at what time: faults
+    /// starting in the same millisecond agree on the leader.
+    leader_seen: Option<(u64, Option<usize>)>,
+    /// Every node that became leader of a newer term, in order.
+    leader_history: Vec<usize>,
+    fault_rng: ChaCha8Rng,
     /// Per fault: the shading it has open.
     open_spans: Vec<Option<OpenSpan>>,
     trace: Trace,
@@ -236,20 +254,14 @@ impl<N: Process, E> State<N, E> {
         }
     }
 
-    /// The live node that leads the highest term, else the lowest-numbered
-    /// live node (else node 0).
-    fn current_leader(&self) -> usize {
-        let live = self
-            .slots
+    /// The live node that leads the highest term, if any.
+    fn current_leader(&self) -> Option<usize> {
+        self.slots
             .iter()
             .enumerate()
-            .filter_map(|(i, s)| Some((i, s.node.as_ref()?)));
-        live.clone()
-            .filter_map(|(i, n)| Some((i, n.leading()?)))
+            .filter_map(|(i, s)| Some((i, s.node.as_ref()?.leading()?)))
             .max_by_key(|&(i, term)| (term, std::cmp::Reverse(i)))
             .map(|(i, _)| i)
-            .or_else(|| live.map(|(i, _)| i).min())
-            .unwrap_or(0)
     }
 }
 
@@ -262,14 +274,15 @@ pub struct Engine<H: Harness> {
 impl<H: Harness> Engine<H> {
     /// Prepares a run; fails if a fault names a node the run lacks.
     pub fn new(setup: Setup, harness: H) -> Result<Engine<H>, String> {
-        faults::check_targets(&setup.faults, setup.nodes)?;
+        faults::check_names(&setup.faults, setup.nodes)?;
         let nodes = setup.nodes;
         let slots = (0..nodes)
             .map(|_| Slot {
                 node: None,
                 crashed: None,
                 incarnation: 0,
-                paused: false,
+                paused: 0,
+                crashes: 0,
                 backlog: Vec::new(),
                 timer_generation: 0,
                 timer_at_ms: None,
@@ -294,6 +307,9 @@ impl<H: Harness> Engine<H> {
             armed: Vec::new(),
             led_term_max: 0,
             leader_override: None,
+            leader_seen: None,
+            leader_history: Vec::new(),
+            fault_rng: setup.fault_rng,
             trace: Trace::new(setup.trace, setup.hash_trace),
             stats: Stats::default(),
             recording,
@@ -303,11 +319,28 @@ impl<H: Harness> Engine<H> {
     }
 
     /// Runs every event up to the end time, then lets the harness judge.
+    ///
+    /// Panics if simulated time stops advancing (more than
+    /// [`EVENTS_PER_MS_MAX`] events in one millisecond): a scenario whose
+    /// messages and clients all take zero time would otherwise run forever.
     pub fn run(mut self) -> Finished<H::Outcome> {
         self.start();
+        let mut events_this_ms = 0u64;
+        let mut this_ms = 0u64;
         while let Some((at_ms, event)) = self.state.queue.pop() {
             if at_ms > self.state.end_ms {
                 break;
+            }
+            if at_ms == this_ms {
+                events_this_ms += 1;
+                assert!(
+                    events_this_ms <= EVENTS_PER_MS_MAX,
+                    "simulated time stopped advancing at {at_ms} ms: {EVENTS_PER_MS_MAX} events \
+                     without the clock moving (zero delays and zero think time let clients and \
+                     nodes answer each other forever)"
+                );
+            } else {
+                (this_ms, events_this_ms) = (at_ms, 1);
             }
             self.state.now_ms = at_ms;
             guard::set_now(at_ms);
@@ -328,7 +361,7 @@ impl<H: Harness> Engine<H> {
                 }
                 Event::Timer { node, generation } => {
                     let slot = &mut self.state.slots[node];
-                    if slot.timer_generation == generation && !slot.paused {
+                    if slot.timer_generation == generation && slot.paused == 0 {
                         if let Some(n) = slot.node.as_mut() {
                             slot.timer_at_ms = None;
                             n.handle_timeout(at_ms);
@@ -367,7 +400,9 @@ impl<H: Harness> Engine<H> {
         self.harness.start(&mut ctx);
         for (i, fault) in self.state.faults.iter().enumerate() {
             self.state.queue.push(fault.at_ms, Event::FaultStart(i));
-            self.state.queue.push(fault.until_ms, Event::FaultEnd(i));
+            if !fault.never_heals() {
+                self.state.queue.push(fault.until_ms, Event::FaultEnd(i));
+            }
         }
     }
 
@@ -385,7 +420,7 @@ impl<H: Harness> Engine<H> {
             state.arrow_arrived(arrow, true);
             return;
         }
-        if slot.paused {
+        if slot.paused > 0 {
             slot.backlog.push((message, arrow));
             return;
         }

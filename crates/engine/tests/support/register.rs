@@ -407,6 +407,7 @@ pub fn run(flavour: Flavour, seed: u64, hash_trace: bool) -> (Verdict, Option<u6
         nodes,
         network: Network::new(params, nodes, seeds.stream("network")),
         faults: faults(),
+        fault_rng: seeds.stream("fault targets"),
         end_ms: 1_500,
         trace: None,
         hash_trace,

@@ -22,11 +22,12 @@ impl Liveness {
     /// the kinds its workload issues.
     pub fn for_scenario(scenario: &Scenario) -> Liveness {
         let mix = &scenario.workload.mix;
+        let on = scenario.expect.liveness;
         Liveness::new(
             scenario.last_heal_ms(),
             scenario.expect.liveness_ms,
-            mix.write + mix.cas > 0,
-            mix.ryw_read + mix.ryw_read_leader > 0,
+            on && mix.write + mix.cas > 0,
+            on && mix.ryw_read + mix.ryw_read_leader > 0,
         )
     }
 

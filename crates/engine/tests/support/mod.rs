@@ -1,3 +1,0 @@
-//! Protocols the engine's own tests (and examples) run.
-
-pub mod register;
