@@ -106,6 +106,7 @@ fn span_colour(kind: Shading) -> &'static str {
         Shading::Crash => "#e74c3c",
         Shading::Pause => "#f1c40f",
         Shading::Lag => "#3498db",
+        Shading::Link => "#1abc9c",
         Shading::Partition => "#95a5a6",
     }
 }

@@ -120,6 +120,25 @@ pub enum FaultKind {
         #[serde(default, skip_serializing_if = "is_false")]
         spare_clients: bool,
     },
+    /// Make the links from `from` to `to` lossy (`loss`, a probability)
+    /// and slow (`extra_ms`), one way.
+    Link {
+        from: Vec<String>,
+        to: Vec<String>,
+        #[serde(default)]
+        loss: f64,
+        #[serde(default)]
+        extra_ms: u64,
+    },
+    /// Make the links between every client and the node(s) lossy and slow;
+    /// `loss` 1 cuts them, so clients time out and try elsewhere.
+    ClientLink {
+        node: String,
+        #[serde(default)]
+        loss: f64,
+        #[serde(default)]
+        extra_ms: u64,
+    },
     /// Freeze the node(s): no deliveries, no timers; they resume with their backlog.
     Pause { node: String },
     /// Crash the node(s) (volatile state and in-flight messages lost),
@@ -137,9 +156,12 @@ impl FaultKind {
         match self {
             FaultKind::Isolate { node }
             | FaultKind::Lag { node, .. }
+            | FaultKind::ClientLink { node, .. }
             | FaultKind::Pause { node }
             | FaultKind::Crash { node } => vec![node],
-            FaultKind::OneWay { from, to } => from.iter().chain(to).map(String::as_str).collect(),
+            FaultKind::OneWay { from, to } | FaultKind::Link { from, to, .. } => {
+                from.iter().chain(to).map(String::as_str).collect()
+            }
             FaultKind::Split {
                 minority_with,
                 groups,
@@ -156,6 +178,7 @@ impl FaultKind {
     pub fn shading(&self) -> Shading {
         match self {
             FaultKind::Lag { .. } => Shading::Lag,
+            FaultKind::Link { .. } | FaultKind::ClientLink { .. } => Shading::Link,
             FaultKind::Pause { .. } => Shading::Pause,
             FaultKind::Crash { .. } => Shading::Crash,
             _ => Shading::Partition,
@@ -261,10 +284,21 @@ pub fn check(faults: &[Fault], nodes: usize) -> Result<(), String> {
             FaultKind::Ring if nodes <= 3 => {
                 return Err(format!("{here}: a ring of {nodes} nodes cuts nothing (every node neighbours every other)"));
             }
-            FaultKind::OneWay { from, to } if from.is_empty() || to.is_empty() => {
-                return Err(format!(
-                    "{here}: one_way needs nodes in both 'from' and 'to'"
-                ));
+            FaultKind::OneWay { from, to } | FaultKind::Link { from, to, .. }
+                if from.is_empty() || to.is_empty() =>
+            {
+                return Err(format!("{here}: needs nodes in both 'from' and 'to'"));
+            }
+            FaultKind::Link { loss, extra_ms, .. }
+            | FaultKind::ClientLink { loss, extra_ms, .. } => {
+                if !(0.0..=1.0).contains(loss) {
+                    return Err(format!("{here}: 'loss' must be within 0..=1, got {loss}"));
+                }
+                if *loss == 0.0 && *extra_ms == 0 {
+                    return Err(format!(
+                        "{here}: a link fault with no 'loss' and no 'extra_ms' changes nothing"
+                    ));
+                }
             }
             FaultKind::OneWay { from, to } => {
                 let fixed =
@@ -286,6 +320,8 @@ pub fn check(faults: &[Fault], nodes: usize) -> Result<(), String> {
 pub enum Shading {
     Partition,
     Lag,
+    /// Lossy or slow links.
+    Link,
     Pause,
     Crash,
 }
@@ -295,6 +331,7 @@ impl Shading {
         match self {
             Shading::Partition => "partition",
             Shading::Lag => "lag",
+            Shading::Link => "link",
             Shading::Pause => "pause",
             Shading::Crash => "crash",
         }
@@ -302,13 +339,23 @@ impl Shading {
 }
 
 /// What a started fault did, so its end can undo exactly that.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Applied {
     Cuts(Vec<(usize, usize)>),
     Lag {
         nodes: Vec<usize>,
         extra_ms: u64,
         spare_clients: bool,
+    },
+    Links {
+        links: Vec<(usize, usize)>,
+        loss: f64,
+        extra_ms: u64,
+    },
+    ClientLinks {
+        nodes: Vec<usize>,
+        loss: f64,
+        extra_ms: u64,
     },
     Pause(Vec<usize>),
     Crash(Vec<usize>),
@@ -326,6 +373,23 @@ fn cuts_between_sides(side: &[usize]) -> Vec<(usize, usize)> {
         }
     }
     cuts
+}
+
+/// Every link from a node of `from` to another node of `to`, once.
+fn directed_links(
+    from: &[String],
+    to: &[String],
+    resolve: &mut impl FnMut(&str) -> Vec<usize>,
+) -> Vec<(usize, usize)> {
+    let from: Vec<usize> = from.iter().flat_map(|f| resolve(f)).collect();
+    let to: Vec<usize> = to.iter().flat_map(|t| resolve(t)).collect();
+    let mut links: Vec<(usize, usize)> = from
+        .iter()
+        .flat_map(|&f| to.iter().filter(move |&&t| t != f).map(move |&t| (f, t)))
+        .collect();
+    let mut seen = std::collections::BTreeSet::new();
+    links.retain(|link| seen.insert(*link));
+    links
 }
 
 /// What `kind` does among `nodes` nodes, each name resolved by `resolve`
@@ -350,17 +414,26 @@ pub fn plan(
             }
             Applied::Cuts(cuts)
         }
-        FaultKind::OneWay { from, to } => {
-            let from: Vec<usize> = from.iter().flat_map(|f| resolve(f)).collect();
-            let to: Vec<usize> = to.iter().flat_map(|t| resolve(t)).collect();
-            let mut cuts: Vec<(usize, usize)> = from
-                .iter()
-                .flat_map(|&f| to.iter().filter(move |&&t| t != f).map(move |&t| (f, t)))
-                .collect();
-            let mut seen = std::collections::BTreeSet::new();
-            cuts.retain(|cut| seen.insert(*cut));
-            Applied::Cuts(cuts)
-        }
+        FaultKind::OneWay { from, to } => Applied::Cuts(directed_links(from, to, &mut resolve)),
+        FaultKind::Link {
+            from,
+            to,
+            loss,
+            extra_ms,
+        } => Applied::Links {
+            links: directed_links(from, to, &mut resolve),
+            loss: *loss,
+            extra_ms: *extra_ms,
+        },
+        FaultKind::ClientLink {
+            node,
+            loss,
+            extra_ms,
+        } => Applied::ClientLinks {
+            nodes: resolve(node),
+            loss: *loss,
+            extra_ms: *extra_ms,
+        },
         FaultKind::Split {
             minority_with,
             groups,
@@ -434,6 +507,24 @@ pub fn switch_network(applied: &Applied, network: &mut Network, active: bool) {
                 }
             }
         }
+        Applied::Links {
+            links,
+            loss,
+            extra_ms,
+        } => {
+            for &(a, b) in links {
+                network.degrade_link(a, b, *loss, *extra_ms, active);
+            }
+        }
+        Applied::ClientLinks {
+            nodes,
+            loss,
+            extra_ms,
+        } => {
+            for &x in nodes {
+                network.degrade_client_links(x, *loss, *extra_ms, active);
+            }
+        }
         Applied::Pause(_) | Applied::Crash(_) => {}
     }
 }
@@ -475,6 +566,25 @@ pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
             };
             format!("lag {} by {extra_ms} ms{spared}", names(nodes))
         }
+        Applied::Links {
+            links,
+            loss,
+            extra_ms,
+        } => {
+            let links: Vec<String> = links
+                .iter()
+                .map(|(a, b)| format!("{}->{}", name(a), name(b)))
+                .collect();
+            format!("links {}: loss {loss}, +{extra_ms} ms", links.join(" "))
+        }
+        Applied::ClientLinks {
+            nodes,
+            loss,
+            extra_ms,
+        } => format!(
+            "client links of {}: loss {loss}, +{extra_ms} ms",
+            names(nodes)
+        ),
         Applied::Pause(nodes) => format!("pause {}", names(nodes)),
         Applied::Crash(nodes) => format!("crash {}", names(nodes)),
     }
@@ -483,9 +593,14 @@ pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
 /// The timelines a fault shades: the nodes it cuts off, slows, pauses or crashes.
 pub fn shaded_lanes(kind: &FaultKind, applied: &Applied) -> Vec<usize> {
     let mut lanes: Vec<usize> = match (kind, applied) {
-        (_, Applied::Lag { nodes, .. } | Applied::Pause(nodes) | Applied::Crash(nodes)) => {
-            nodes.clone()
-        }
+        (
+            _,
+            Applied::Lag { nodes, .. }
+            | Applied::ClientLinks { nodes, .. }
+            | Applied::Pause(nodes)
+            | Applied::Crash(nodes),
+        ) => nodes.clone(),
+        (_, Applied::Links { links, .. }) => links.iter().map(|&(a, _)| a).collect(),
         // Isolate cuts one node from all others: shade the node common to every cut.
         (FaultKind::Isolate { .. }, Applied::Cuts(cuts)) => {
             let first = cuts.first().map_or(0, |&(a, _)| a);

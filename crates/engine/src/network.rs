@@ -56,6 +56,10 @@ pub struct Network {
     /// Extra delay per node on its client links (lag that spares clients
     /// adds to `lag_ms` only).
     client_lag_ms: Vec<u64>,
+    /// Lossy or slow directed links: every active fault's (loss, extra_ms).
+    degraded_links: BTreeMap<(usize, usize), Vec<(f64, u64)>>,
+    /// Per node: every active fault's (loss, extra_ms) on its client links.
+    degraded_client_links: Vec<Vec<(f64, u64)>>,
 }
 
 impl Network {
@@ -66,6 +70,8 @@ impl Network {
             cuts: BTreeMap::new(),
             lag_ms: vec![0; nodes],
             client_lag_ms: vec![0; nodes],
+            degraded_links: BTreeMap::new(),
+            degraded_client_links: vec![Vec::new(); nodes],
         }
     }
 
@@ -103,6 +109,24 @@ impl Network {
         }
     }
 
+    /// Adds (`active`) or removes one fault's loss and delay on link `from -> to`.
+    pub fn degrade_link(&mut self, from: usize, to: usize, loss: f64, extra_ms: u64, active: bool) {
+        let faults = self.degraded_links.entry((from, to)).or_default();
+        switch(faults, (loss, extra_ms), active);
+        if faults.is_empty() {
+            self.degraded_links.remove(&(from, to));
+        }
+    }
+
+    /// Adds (`active`) or removes one fault's loss and delay on every client link of `node`.
+    pub fn degrade_client_links(&mut self, node: usize, loss: f64, extra_ms: u64, active: bool) {
+        switch(
+            &mut self.degraded_client_links[node],
+            (loss, extra_ms),
+            active,
+        );
+    }
+
     fn delay_ms(&mut self) -> u64 {
         let p = &self.params;
         let mut ms = self.rng.random_range(p.delay_ms_min..=p.delay_ms_max);
@@ -118,10 +142,20 @@ impl Network {
         if self.cuts.contains_key(&(from, to)) {
             return Fate::Blocked;
         }
+        let mut degraded_ms = 0;
+        if let Some(faults) = self.degraded_links.get(&(from, to)) {
+            let (loss, extra_ms) = combined(faults);
+            if loss > 0.0 && self.rng.random_bool(loss) {
+                return Fate::Lost;
+            }
+            degraded_ms = extra_ms;
+        }
         if self.params.loss > 0.0 && self.rng.random_bool(self.params.loss) {
             return Fate::Lost;
         }
-        let lag_ms = self.lag_ms[from].saturating_add(self.lag_ms[to]);
+        let lag_ms = self.lag_ms[from]
+            .saturating_add(self.lag_ms[to])
+            .saturating_add(degraded_ms);
         let first = self.delay_ms().saturating_add(lag_ms);
         if self.params.duplicate > 0.0 && self.rng.random_bool(self.params.duplicate) {
             let second = self.delay_ms().saturating_add(lag_ms);
@@ -136,12 +170,45 @@ impl Network {
         }
     }
 
-    /// Client links are never cut or lossy (as in Maelstrom), but a lagging node is slow to reach.
-    pub fn client_link_ms(&mut self, node: usize) -> u64 {
+    /// The delay of one message between a client and `node`, or `None`
+    /// if it is lost. Client links lose nothing (as in Maelstrom) unless a
+    /// client-link fault says so; a lagging node is slow to reach.
+    pub fn client_link(&mut self, node: usize) -> Option<u64> {
+        let mut degraded_ms = 0;
+        if !self.degraded_client_links[node].is_empty() {
+            let (loss, extra_ms) = combined(&self.degraded_client_links[node]);
+            if loss > 0.0 && self.rng.random_bool(loss) {
+                return None;
+            }
+            degraded_ms = extra_ms;
+        }
         let p = &self.params;
         let delay_ms = self.rng.random_range(p.delay_ms_min..=p.delay_ms_max);
-        delay_ms.saturating_add(self.client_lag_ms[node])
+        Some(
+            delay_ms
+                .saturating_add(self.client_lag_ms[node])
+                .saturating_add(degraded_ms),
+        )
     }
+}
+
+/// Adds or removes one fault's (loss, extra_ms).
+fn switch(faults: &mut Vec<(f64, u64)>, fault: (f64, u64), active: bool) {
+    if active {
+        faults.push(fault);
+    } else if let Some(k) = faults.iter().position(|&f| f == fault) {
+        faults.remove(k);
+    }
+}
+
+/// Several faults on one link: a message survives only if it survives
+/// each, and is delayed by each.
+fn combined(faults: &[(f64, u64)]) -> (f64, u64) {
+    let survives: f64 = faults.iter().map(|&(loss, _)| 1.0 - loss).product();
+    let extra_ms = faults
+        .iter()
+        .fold(0u64, |sum, &(_, ms)| sum.saturating_add(ms));
+    ((1.0 - survives).clamp(0.0, 1.0), extra_ms)
 }
 
 #[cfg(test)]
@@ -180,9 +247,41 @@ mod tests {
             panic!("delivered");
         };
         assert!(delays_ms[0] >= 300);
-        assert!(net.client_link_ms(2) >= 300);
+        assert!(net.client_link(2).is_some_and(|ms| ms >= 300));
         net.remove_lag(2, 300, false);
-        assert!(net.client_link_ms(2) <= 5);
+        assert!(net.client_link(2).is_some_and(|ms| ms <= 5));
+    }
+
+    #[test]
+    fn lag_that_spares_clients_slows_only_node_links() {
+        let mut net = network();
+        net.add_lag(1, 300, true);
+        assert!(net.client_link(1).is_some_and(|ms| ms <= 5));
+        let Fate::Delivered { delays_ms, .. } = net.node_to_node(0, 1) else {
+            panic!("delivered");
+        };
+        assert!(delays_ms[0] >= 300);
+    }
+
+    #[test]
+    fn degraded_links_lose_and_slow_one_way_until_healed() {
+        let mut net = network();
+        net.degrade_link(0, 1, 1.0, 0, true);
+        net.degrade_link(0, 1, 0.0, 200, true);
+        assert!(matches!(net.node_to_node(0, 1), Fate::Lost));
+        net.degrade_link(0, 1, 1.0, 0, false);
+        let Fate::Delivered { delays_ms, .. } = net.node_to_node(0, 1) else {
+            panic!("the lossy fault healed");
+        };
+        assert!(delays_ms[0] >= 200, "the slow one still holds");
+        assert!(
+            matches!(net.node_to_node(1, 0), Fate::Delivered { .. }),
+            "one way"
+        );
+        net.degrade_client_links(2, 1.0, 0, true);
+        assert_eq!(net.client_link(2), None);
+        net.degrade_client_links(2, 1.0, 0, false);
+        assert!(net.client_link(2).is_some());
     }
 
     #[test]

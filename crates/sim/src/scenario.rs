@@ -105,6 +105,10 @@ pub struct Workload {
     pub client_timeout_ms: u64,
     /// Relative weights of the operation kinds.
     pub mix: Mix,
+    /// Later mixes, each from its time on (a burst of writes, then reads
+    /// only, say). Before the first, `mix` holds.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<Phase>,
     /// Sessions stick to one node instead of picking one at random per request.
     pub sticky: bool,
     /// Sessions raise their token to every applied index they read at.
@@ -119,9 +123,38 @@ impl Default for Workload {
             think_ms_max: 20,
             client_timeout_ms: 2_000,
             mix: Mix::default(),
+            phases: Vec::new(),
             sticky: false,
             monotonic: true,
         }
+    }
+}
+
+/// A mix of operations from a moment on.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Phase {
+    pub from_ms: u64,
+    /// Weights not given are 0 here (unlike `workload.mix`, whose missing
+    /// weights take their defaults): `{"ryw_read": 1}` is reads only.
+    #[serde(deserialize_with = "Mix::zero_based")]
+    pub mix: Mix,
+}
+
+impl Workload {
+    /// The mix in effect at `at_ms`.
+    pub fn mix_at(&self, at_ms: u64) -> &Mix {
+        self.phases
+            .iter()
+            .rev()
+            .find(|p| p.from_ms <= at_ms)
+            .map_or(&self.mix, |p| &p.mix)
+    }
+
+    /// Every mix in effect at some moment from `at_ms` on.
+    pub fn mixes_from(&self, at_ms: u64) -> impl Iterator<Item = &Mix> {
+        let later = self.phases.iter().filter(move |p| p.from_ms > at_ms);
+        std::iter::once(self.mix_at(at_ms)).chain(later.map(|p| &p.mix))
     }
 }
 
@@ -144,6 +177,48 @@ impl Default for Mix {
             read: 10,
             cas: 5,
         }
+    }
+}
+
+impl Mix {
+    /// The sum of the weights.
+    pub fn total(&self) -> u64 {
+        [
+            self.write,
+            self.ryw_read,
+            self.ryw_read_leader,
+            self.read,
+            self.cas,
+        ]
+        .into_iter()
+        .map(u64::from)
+        .sum()
+    }
+
+    /// Reads a mix whose missing weights are 0.
+    fn zero_based<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Mix, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Weights {
+            #[serde(default)]
+            write: u32,
+            #[serde(default)]
+            ryw_read: u32,
+            #[serde(default)]
+            ryw_read_leader: u32,
+            #[serde(default)]
+            read: u32,
+            #[serde(default)]
+            cas: u32,
+        }
+        let w = Weights::deserialize(deserializer)?;
+        Ok(Mix {
+            write: w.write,
+            ryw_read: w.ryw_read,
+            ryw_read_leader: w.ryw_read_leader,
+            read: w.read,
+            cas: w.cas,
+        })
     }
 }
 
@@ -266,9 +341,21 @@ impl Scenario {
             );
         }
         sim_engine::faults::check_names(&self.faults, self.nodes)?;
-        let m = &w.mix;
-        if m.write + m.ryw_read + m.ryw_read_leader + m.read + m.cas == 0 {
+        if w.mix.total() == 0 {
             return Err("field 'workload.mix' must give some operation a weight".into());
+        }
+        for (i, phase) in w.phases.iter().enumerate() {
+            let here = format!("workload.phases[{i}]");
+            if phase.mix.total() == 0 {
+                return Err(format!(
+                    "field '{here}.mix' must give some operation a weight"
+                ));
+            }
+            if i > 0 && phase.from_ms <= w.phases[i - 1].from_ms {
+                return Err(format!(
+                    "field '{here}.from_ms' must come after the phase before it"
+                ));
+            }
         }
         for (i, fault) in self.faults.iter().enumerate() {
             let here = format!("faults[{i}]");
@@ -298,7 +385,10 @@ impl Scenario {
                     ));
                 }
             }
-            if let FaultKind::Lag { extra_ms, .. } = fault.kind {
+            if let FaultKind::Lag { extra_ms, .. }
+            | FaultKind::Link { extra_ms, .. }
+            | FaultKind::ClientLink { extra_ms, .. } = fault.kind
+            {
                 if extra_ms > DELAY_MS_MAX {
                     return Err(format!(
                         "field '{here}.extra_ms' must be at most {DELAY_MS_MAX}, got {extra_ms}"
@@ -464,7 +554,7 @@ const fn limit(
 /// They keep a run's memory and time bounded: the simulator holds every
 /// operation of a run for the checkers, so sessions, keys and simulated
 /// time are what it costs.
-pub const LIMITS: [Limit; 20] = [
+pub const LIMITS: [Limit; 22] = [
     limit("nodes", 1, 9, |s| Some(s.nodes as u64)),
     limit("duration_ms", 1, TIME_MS_MAX, |s| Some(s.duration_ms)),
     limit("network.delay_ms_max", 0, DELAY_MS_MAX, |s| {
@@ -486,6 +576,12 @@ pub const LIMITS: [Limit; 20] = [
         Some(s.node.append_entries_max as u64)
     }),
     limit("faults", 0, 256, |s| Some(s.faults.len() as u64)),
+    limit("workload.phases", 0, 16, |s| {
+        Some(s.workload.phases.len() as u64)
+    }),
+    limit("workload.phases[].from_ms", 0, TIME_MS_MAX, |s| {
+        s.workload.phases.iter().map(|p| p.from_ms).max()
+    }),
     limit("workload.sessions", 1, 64, |s| {
         Some(s.workload.sessions as u64)
     }),

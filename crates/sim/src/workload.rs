@@ -68,7 +68,7 @@ impl Session {
         invoked: u64,
     ) -> Outstanding {
         let key = Key::Int(rng.random_range(0..workload.keys) as i64);
-        let m = &workload.mix;
+        let m = workload.mix_at(now.as_ms());
         let total = m.write + m.ryw_read + m.ryw_read_leader + m.read + m.cas;
         let mut pick = rng.random_range(0..total);
         let mut take = |weight: u32| {

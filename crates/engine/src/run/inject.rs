@@ -177,7 +177,10 @@ impl<H: Harness> Engine<H> {
                     }
                 }
             }
-            Applied::Cuts(_) | Applied::Lag { .. } => {}
+            Applied::Cuts(_)
+            | Applied::Lag { .. }
+            | Applied::Links { .. }
+            | Applied::ClientLinks { .. } => {}
         }
         let detail = format!(
             "start faults[{index}] {}",
@@ -210,7 +213,10 @@ impl<H: Harness> Engine<H> {
         self.close_span(index);
         faults::switch_network(&applied, &mut self.state.network, false);
         match applied {
-            Applied::Cuts(_) | Applied::Lag { .. } => {}
+            Applied::Cuts(_)
+            | Applied::Lag { .. }
+            | Applied::Links { .. }
+            | Applied::ClientLinks { .. } => {}
             Applied::Pause(nodes) => {
                 for x in nodes {
                     self.state.slots[x].paused -= 1;

@@ -158,7 +158,9 @@ impl<N: Process, E> State<N, E> {
     }
 
     pub(crate) fn send_from_client(&mut self, node: usize, message: N::Message) {
-        let delay_ms = self.network.client_link_ms(node);
+        let Some(delay_ms) = self.network.client_link(node) else {
+            return self.lose_on_client_link(&message);
+        };
         let arrive_ms = self.now_ms.saturating_add(delay_ms);
         let incarnation = self.slots[node].incarnation;
         let arrow = self.record_arrow(&message, arrive_ms, false);
@@ -209,6 +211,13 @@ impl<N: Process, E> State<N, E> {
             a.arrived_ms = now_ms;
             a.dropped |= dropped;
         }
+    }
+
+    /// A client-link fault lost `message`.
+    fn lose_on_client_link(&mut self, message: &N::Message) {
+        self.drop_message(message);
+        let shown_ms = self.network.params().delay_ms_max.max(2);
+        self.record_arrow(message, self.now_ms.saturating_add(shown_ms), true);
     }
 
     fn drop_message(&mut self, message: &N::Message) {
@@ -455,7 +464,10 @@ impl<H: Harness> Engine<H> {
                     state.route_to_node(i, to, message);
                 }
                 Address::Client(_) => {
-                    let delay_ms = state.network.client_link_ms(i);
+                    let Some(delay_ms) = state.network.client_link(i) else {
+                        state.lose_on_client_link(&message);
+                        continue;
+                    };
                     let arrive_ms = state.now_ms.saturating_add(delay_ms);
                     state.record_arrow(&message, arrive_ms, false);
                     state.queue.push(arrive_ms, Event::ToClient(message));

@@ -21,13 +21,19 @@ impl Liveness {
     /// After the scenario's last heal, within its `expect.liveness_ms`, for
     /// the kinds its workload issues.
     pub fn for_scenario(scenario: &Scenario) -> Liveness {
-        let mix = &scenario.workload.mix;
+        let healed_at_ms = scenario.last_heal_ms();
         let on = scenario.expect.liveness;
+        let issued = |weight: fn(&crate::scenario::Mix) -> u32| {
+            on && scenario
+                .workload
+                .mixes_from(healed_at_ms)
+                .any(|m| weight(m) > 0)
+        };
         Liveness::new(
-            scenario.last_heal_ms(),
+            healed_at_ms,
             scenario.expect.liveness_ms,
-            on && mix.write + mix.cas > 0,
-            on && mix.ryw_read + mix.ryw_read_leader > 0,
+            issued(|m| m.write + m.cas),
+            issued(|m| m.ryw_read + m.ryw_read_leader),
         )
     }
 
