@@ -202,7 +202,7 @@ mod tests {
             r#"{"name": "s", "nodes": 3, "duration_ms": 4000,
                 "workload": {"sessions": 4},
                 "faults": [
-                  {"at_ms": 100, "until_ms": 300, "kind": "ring"},
+                  {"at_ms": 100, "until_ms": 300, "kind": "isolate", "node": "n3"},
                   {"at_ms": 400, "until_ms": 900, "kind": "crash", "node": "n2"},
                   {"at_ms": 1000, "until_ms": 1200, "kind": "pause", "node": "n1"}
                 ]}"#,
