@@ -180,8 +180,13 @@ fn smaller(s: &Scenario) -> Vec<Scenario> {
         out.push(c);
     }
     // A shorter run, keeping every fault inside it.
-    let faults_end_ms = s.faults.iter().map(|f| f.until_ms).max().unwrap_or(0);
-    let shorter_ms = (s.duration_ms / 2).max(faults_end_ms + 500);
+    let faults_end_ms = s
+        .faults
+        .iter()
+        .map(|f| if f.never_heals() { f.at_ms } else { f.until_ms })
+        .max()
+        .unwrap_or(0);
+    let shorter_ms = (s.duration_ms / 2).max(faults_end_ms.saturating_add(500));
     if shorter_ms < s.duration_ms {
         let mut c = s.clone();
         c.duration_ms = shorter_ms;
