@@ -41,6 +41,10 @@ pub struct Config {
     pub forward_retry_ms: u64,
     /// Most entries in one AppendEntries.
     pub append_entries_max: usize,
+    /// How long after this node learns an entry is committed it applies it:
+    /// a slow state machine (0: in the same step). Reads still wait for
+    /// the applied index, so this slows them without weakening them.
+    pub apply_delay_ms: u64,
     /// Membership when known up front (the simulator); otherwise `init` sets it.
     pub cluster: Option<Cluster>,
 }
@@ -56,6 +60,7 @@ impl Default for Config {
             request_timeout_ms: 1000,
             forward_retry_ms: 250,
             append_entries_max: 64,
+            apply_delay_ms: 0,
             cluster: None,
         }
     }

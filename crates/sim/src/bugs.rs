@@ -23,10 +23,11 @@ pub enum Bug {
     ServeStaleAfterWait,
     VoteIgnoresLastTerm,
     CommitByCountFromOldTerm,
+    ServeByCommitIndex,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 7] = [
+    pub const ALL: [Bug; 8] = [
         Bug::SkipTokenCheck,
         Bug::ReadUncommitted,
         Bug::AckBeforeCommit,
@@ -34,6 +35,7 @@ impl Bug {
         Bug::ServeStaleAfterWait,
         Bug::VoteIgnoresLastTerm,
         Bug::CommitByCountFromOldTerm,
+        Bug::ServeByCommitIndex,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +47,7 @@ impl Bug {
             Bug::ServeStaleAfterWait => "serve-stale-after-wait",
             Bug::VoteIgnoresLastTerm => "vote-ignores-last-term",
             Bug::CommitByCountFromOldTerm => "commit-by-count-from-old-term",
+            Bug::ServeByCommitIndex => "serve-by-commit-index",
         }
     }
 
@@ -65,6 +68,9 @@ impl Bug {
             Bug::CommitByCountFromOldTerm => {
                 "the leader commits any entry a majority stores, of whatever term (Raft §5.4.2 removed, Figure 8)"
             }
+            Bug::ServeByCommitIndex => {
+                "ryw_read checks the token against the commit index, not the applied index, and reads a state that has not applied it yet (TiDB #43583)"
+            }
         }
     }
 
@@ -74,9 +80,10 @@ impl Bug {
     /// that a committed entry is never overwritten (a `panic` violation).
     pub fn caught_by(self) -> &'static [Property] {
         match self {
-            Bug::SkipTokenCheck | Bug::ReadUncommitted | Bug::ServeStaleAfterWait => {
-                &[Property::ReadYourWrites]
-            }
+            Bug::SkipTokenCheck
+            | Bug::ReadUncommitted
+            | Bug::ServeStaleAfterWait
+            | Bug::ServeByCommitIndex => &[Property::ReadYourWrites],
             Bug::AckBeforeCommit => &[Property::Durability],
             Bug::StaleLeaderRead => &[Property::Linearizability],
             Bug::VoteIgnoresLastTerm | Bug::CommitByCountFromOldTerm => &[
@@ -299,6 +306,20 @@ impl Planted {
                     until: now.plus(self.inner.config().ryw_wait_ms_max),
                 });
                 self.serve_held(now);
+                true
+            }
+            (
+                Bug::ServeByCommitIndex,
+                Payload::Request(ClientOp::RywRead {
+                    key,
+                    last_write_index,
+                    ..
+                }),
+            ) if self.inner.id().is_some() && *last_write_index <= self.inner.commit_index() => {
+                // The mistake: "committed" read as "applied". The state
+                // machine may still be behind the commit index.
+                let reply = self.ryw_reply(self.value(key), self.inner.commit_index());
+                self.send(from, msg_id, reply);
                 true
             }
             (Bug::StaleLeaderRead, Payload::Request(ClientOp::Read { key })) if leads => {

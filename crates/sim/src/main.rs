@@ -113,9 +113,13 @@ struct SweepArgs {
 
 #[derive(Args)]
 struct ReshrinkArgs {
-    /// Folder of the scenarios to search; cases go to DIR/shrunk/.
+    /// Folder of the scenarios to search (and its real-bugs/ folder); cases
+    /// go to DIR/shrunk/.
     #[arg(long, value_name = "DIR", default_value = "sim-scenarios")]
     dir: PathBuf,
+    /// Only this planted bug (repeat for several) [default: every one]
+    #[arg(long = "bug", value_name = "NAME", value_parser = parse_bug)]
+    bugs: Vec<Bug>,
 }
 
 #[derive(Args)]
@@ -398,11 +402,21 @@ fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 /// a committed case no longer exposes its bug.
 fn cmd_reshrink(args: ReshrinkArgs) -> Outcome {
     let dir = args.dir;
-    let scenarios = load_all(&scenario_files(&dir)?)?;
+    let mut files = scenario_files(&dir)?;
+    let real_bugs = dir.join("real-bugs");
+    if real_bugs.is_dir() {
+        files.extend(scenario_files(&real_bugs)?);
+    }
+    let scenarios = load_all(&files)?;
     let out_dir = dir.join("shrunk");
     std::fs::create_dir_all(&out_dir).map_err(|e| format!("{}: {e}", out_dir.display()))?;
     let mut all_found = true;
-    for bug in Bug::ALL {
+    let bugs = if args.bugs.is_empty() {
+        Bug::ALL.to_vec()
+    } else {
+        args.bugs
+    };
+    for bug in bugs {
         let Some(case) = ryw_sim::shrink::find_and_shrink(bug, &scenarios) else {
             say(&format!(
                 "{}: not caught within the standard scenarios' first seeds",

@@ -41,6 +41,10 @@ pub struct Summary {
     pub peer_msgs: u64,
     /// Log entries carried by the AppendEntries that nodes sent.
     pub entries_sent: u64,
+    /// Whether the run stopped at its event bound, before its end time
+    /// (its liveness and end-of-run checks then judge a partial run).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cut_short: bool,
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
     #[serde(skip)]
     pub latencies_ms: BTreeMap<String, Vec<u64>>,

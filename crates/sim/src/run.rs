@@ -26,6 +26,8 @@ pub struct RunOptions<'a> {
     pub factory: &'a NodeFactory,
     /// Record every message, fault and leader change for a diagram.
     pub record: bool,
+    /// Stop after this many events (`u64::MAX`: at the scenario's end).
+    pub events_max: u64,
 }
 
 impl<'a> RunOptions<'a> {
@@ -37,6 +39,7 @@ impl<'a> RunOptions<'a> {
             hash_trace: false,
             factory,
             record: false,
+            events_max: u64::MAX,
         }
     }
 }
@@ -101,6 +104,7 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         faults: scenario.faults.clone(),
         fault_rng: seeds.stream("fault targets"),
         end_ms: scenario.end_ms(),
+        events_max: options.events_max,
         trace: options.trace,
         hash_trace: options.hash_trace,
         record_clients: options.record.then_some(scenario.workload.sessions),
@@ -126,6 +130,7 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     summary.trace_hash = finished.trace_hash.map(|hash| format!("{hash:016x}"));
     summary.trace_error = finished.trace_error;
     summary.recording = finished.recording;
+    summary.cut_short = finished.cut_short;
     summary
 }
 

@@ -75,6 +75,13 @@ pub struct NodeSettings {
     /// follower catch up in many steps (and old-term entries commit apart
     /// from the new leader's own).
     pub append_entries_max: usize,
+    /// How long every node takes to apply an entry after it learns the
+    /// entry is committed (a slow state machine).
+    #[serde(skip_serializing_if = "is_zero_ms")]
+    pub apply_delay_ms: u64,
+    /// Per node, an apply delay in place of `apply_delay_ms`: `{"n3": 400}`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub apply_delay_ms_of: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for NodeSettings {
@@ -87,6 +94,8 @@ impl Default for NodeSettings {
             ryw_wait_ms_max: c.ryw_wait_ms_max,
             request_timeout_ms: c.request_timeout_ms,
             append_entries_max: c.append_entries_max,
+            apply_delay_ms: c.apply_delay_ms,
+            apply_delay_ms_of: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -313,6 +322,22 @@ impl Scenario {
         self.node_config(0, 0)
             .validate()
             .map_err(|e| format!("field 'node': {e}"))?;
+        for (name, &ms) in &self.node.apply_delay_ms_of {
+            match sim_engine::faults::parse_target(name, self.nodes) {
+                Ok(sim_engine::faults::Target::Node(_)) => {}
+                _ => {
+                    return Err(format!(
+                        "field 'node.apply_delay_ms_of': {name:?} is not one of n1..n{}",
+                        self.nodes
+                    ))
+                }
+            }
+            if ms > DELAY_MS_MAX {
+                return Err(format!(
+                    "field 'node.apply_delay_ms_of.{name}' must be at most {DELAY_MS_MAX}, got {ms}"
+                ));
+            }
+        }
         if n.delay_tail_ms_mean > DELAY_TAIL_MS_MEAN_MAX {
             return Err(format!(
                 "field 'network.delay_tail_ms_mean' must be at most {DELAY_TAIL_MS_MEAN_MAX}, got {}",
@@ -413,6 +438,11 @@ impl Scenario {
             ryw_wait_ms_max: s.ryw_wait_ms_max,
             request_timeout_ms: s.request_timeout_ms,
             append_entries_max: s.append_entries_max,
+            apply_delay_ms: s
+                .apply_delay_ms_of
+                .get(&format!("n{}", index + 1))
+                .copied()
+                .unwrap_or(s.apply_delay_ms),
             cluster: Some(ryw_core::Cluster {
                 me: members.get(index).cloned().unwrap_or(ryw_core::Id::Node(1)),
                 members,
@@ -517,6 +547,10 @@ impl Scenario {
     }
 }
 
+fn is_zero_ms(ms: &u64) -> bool {
+    *ms == 0
+}
+
 fn is_true(b: &bool) -> bool {
     *b
 }
@@ -554,7 +588,7 @@ const fn limit(
 /// They keep a run's memory and time bounded: the simulator holds every
 /// operation of a run for the checkers, so sessions, keys and simulated
 /// time are what it costs.
-pub const LIMITS: [Limit; 22] = [
+pub const LIMITS: [Limit; 23] = [
     limit("nodes", 1, 9, |s| Some(s.nodes as u64)),
     limit("duration_ms", 1, TIME_MS_MAX, |s| Some(s.duration_ms)),
     limit("network.delay_ms_max", 0, DELAY_MS_MAX, |s| {
@@ -571,6 +605,9 @@ pub const LIMITS: [Limit; 22] = [
     }),
     limit("node.request_timeout_ms", 1, TIME_MS_MAX, |s| {
         Some(s.node.request_timeout_ms)
+    }),
+    limit("node.apply_delay_ms", 0, DELAY_MS_MAX, |s| {
+        Some(s.node.apply_delay_ms)
     }),
     limit("node.append_entries_max", 1, 10_000, |s| {
         Some(s.node.append_entries_max as u64)

@@ -55,6 +55,9 @@ pub struct Node {
     /// When the current leader was last heard from (for pre-vote stickiness).
     leader_contact: Millis,
     commit_index: u64,
+    /// When this node learnt each commit index it has not yet applied up to:
+    /// (index, time), oldest first. Entries apply `apply_delay_ms` after.
+    commits_learnt: VecDeque<(u64, Millis)>,
     kv: Kv,
     election_deadline: Millis,
     outbox: VecDeque<Envelope>,
@@ -122,6 +125,7 @@ impl Node {
             leader_changed: false,
             leader_contact: now,
             commit_index: 0,
+            commits_learnt: VecDeque::new(),
             kv: Kv::default(),
             election_deadline: now,
             outbox: VecDeque::new(),
@@ -242,7 +246,9 @@ impl Node {
             Role::Leader(leader) => leader.heartbeat_due,
             _ => self.election_deadline,
         };
-        Some(self.ops.next_timer().map_or(raft, |t| t.min(raft)))
+        let apply = self.next_apply_at();
+        let soonest = [self.ops.next_timer(), apply].into_iter().flatten().min();
+        Some(soonest.map_or(raft, |t| t.min(raft)))
     }
 
     /// Diagnostics for a human (bad peer input, step-downs); drained by the runtime.

@@ -205,7 +205,14 @@ impl Node {
         }
     }
 
-    /// Applies committed entries strictly in order and resolves what waited on them.
+    /// When the oldest committed but unapplied entries become due.
+    pub(super) fn next_apply_at(&self) -> Option<Millis> {
+        let &(_, learnt) = self.commits_learnt.front()?;
+        Some(learnt.plus(self.config.apply_delay_ms))
+    }
+
+    /// Applies committed entries strictly in order, each `apply_delay_ms`
+    /// after this node learnt it committed, and resolves what waited on them.
     pub(super) fn apply_committed(&mut self, now: Millis) {
         assert!(
             self.kv.applied_index() <= self.commit_index
@@ -218,7 +225,27 @@ impl Node {
         if self.kv.applied_index() == self.commit_index {
             return;
         }
-        while self.kv.applied_index() < self.commit_index {
+        if self
+            .commits_learnt
+            .back()
+            .is_none_or(|&(index, _)| index < self.commit_index)
+        {
+            self.commits_learnt.push_back((self.commit_index, now));
+        }
+        // Apply up to the newest commit index learnt long enough ago.
+        let delay_ms = self.config.apply_delay_ms;
+        let mut applicable = self.kv.applied_index();
+        while let Some(&(index, learnt)) = self.commits_learnt.front() {
+            if now.since(learnt) < delay_ms {
+                break;
+            }
+            applicable = applicable.max(index);
+            self.commits_learnt.pop_front();
+        }
+        if applicable == self.kv.applied_index() {
+            return;
+        }
+        while self.kv.applied_index() < applicable {
             let index = self.kv.applied_index() + 1;
             let entry = self
                 .durable

@@ -684,3 +684,30 @@ fn a_forwarded_read_whose_forward_was_lost_is_retried_before_its_deadline() {
     let reply = cluster.reply(msg).expect("answered").clone();
     assert_eq!(value_of(&reply), &Value::from(3), "served by the retry");
 }
+
+// TiDB #43583's shape: a follower knows an entry is committed but has not
+// applied it yet. A read whose token it has not applied must wait for the
+// apply (or go to the leader), never answer from the older state.
+#[test]
+fn apply_lags_commit_and_reads_still_see_their_writes() {
+    let mut cluster = TestCluster::with_config(3, 4, |c| c.apply_delay_ms = 80);
+    let leader = cluster.stable_leader();
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 7)));
+    let f = follower(&cluster, leader, &[]);
+    let lagging =
+        |c: &TestCluster| c.node(f).commit_index() >= token && c.node(f).applied_index() < token;
+    assert!(
+        cluster.run_until(1_000, lagging),
+        "the follower knows the write committed before it applies it"
+    );
+    let reply = cluster.call(f, 1, ryw("x", token));
+    let (_, applied, how) = served(&reply);
+    assert!(applied >= token, "served at an index covering the token");
+    assert_eq!(value_of(&reply), &Value::from(7));
+    assert!(
+        !matches!(how, Served::Locally { waited_ms: 0 }),
+        "it could not have been served at once: {how:?}"
+    );
+    // And apply catches up on its own, without any message.
+    assert!(cluster.run_until(200, |c| (0..3).all(|i| c.node(i).applied_index() >= token)));
+}

@@ -31,6 +31,9 @@ pub struct Setup {
     pub fault_rng: ChaCha8Rng,
     /// Events after this time are not run.
     pub end_ms: u64,
+    /// Most events to run; the run stops early past it (fuzzing, bounded
+    /// runs). `u64::MAX`: no bound but the end time.
+    pub events_max: u64,
     /// Where to write the trace, if anywhere.
     pub trace: Option<Box<dyn Write + Send>>,
     /// Hash the trace even when it is not written (determinism checks).
@@ -66,6 +69,10 @@ pub struct Finished<O> {
     /// Why writing the trace failed, if it did (the trace is then incomplete).
     pub trace_error: Option<String>,
     pub recording: Option<Recording>,
+    /// Events run.
+    pub events: u64,
+    /// Whether the run stopped at `events_max`, before its end time.
+    pub cut_short: bool,
 }
 
 /// Most events one simulated millisecond may hold before the run is
@@ -125,6 +132,9 @@ struct OpenSpan {
 pub(crate) struct State<N: Process, E> {
     pub(crate) now_ms: u64,
     pub(crate) end_ms: u64,
+    events_max: u64,
+    events: u64,
+    cut_short: bool,
     queue: EventQueue<Event<N::Message, E>>,
     pub(crate) slots: Vec<Slot<N>>,
     network: Network,
@@ -307,6 +317,9 @@ impl<H: Harness> Engine<H> {
         let state = State {
             now_ms: 0,
             end_ms: setup.end_ms,
+            events_max: setup.events_max,
+            events: 0,
+            cut_short: false,
             queue: EventQueue::default(),
             slots,
             network: setup.network,
@@ -340,6 +353,11 @@ impl<H: Harness> Engine<H> {
             if at_ms > self.state.end_ms {
                 break;
             }
+            if self.state.events >= self.state.events_max {
+                self.state.cut_short = true;
+                break;
+            }
+            self.state.events += 1;
             if at_ms == this_ms {
                 events_this_ms += 1;
                 assert!(
@@ -533,6 +551,8 @@ impl<H: Harness> Engine<H> {
             trace_hash: state.trace.enabled().then_some(hash),
             trace_error: state.trace.write_error.take(),
             recording,
+            events: state.events,
+            cut_short: state.cut_short,
         }
     }
 }

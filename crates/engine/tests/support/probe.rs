@@ -217,6 +217,7 @@ impl Scene {
             faults,
             fault_rng: seeds.stream("fault targets"),
             end_ms: self.end_ms,
+            events_max: u64::MAX,
             trace: Some(Box::new(trace.clone())),
             hash_trace: false,
             record_clients: None,

@@ -409,6 +409,7 @@ pub fn run(flavour: Flavour, seed: u64, hash_trace: bool) -> (Verdict, Option<u6
         faults: faults(),
         fault_rng: seeds.stream("fault targets"),
         end_ms: 1_500,
+        events_max: u64::MAX,
         trace: None,
         hash_trace,
         record_clients: None,
