@@ -90,6 +90,21 @@ pub enum Trigger {
     /// of its term held by a minority, the step that builds Raft's Figure
     /// 8, is staged.
     LeaderElected,
+    /// The leader has just appended an entry to its log (a client's write,
+    /// not the entry its election adds), before it sends it anywhere: a
+    /// crash then leaves the entry on the leader alone, a cut keeps it
+    /// from the others. `"leader"` names that leader.
+    LeaderAppended,
+}
+
+impl Trigger {
+    /// For traces: "a leader is elected".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Trigger::LeaderElected => "a leader is elected",
+            Trigger::LeaderAppended => "the leader appends an entry",
+        }
+    }
 }
 
 /// What a fault does. `node`, `from`, `to` and `groups` name a [`Target`]:

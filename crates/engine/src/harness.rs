@@ -36,7 +36,7 @@ pub trait Harness: Sized {
     type Outcome;
 
     /// Builds node `node`: fresh (`durable: None`) or restarting from what
-    /// its crash kept.
+    /// its crash kept. `now_ms` is what the node's own clock reads.
     fn boot(&mut self, node: usize, durable: Option<DurableOf<Self>>, now_ms: u64) -> Self::Node;
 
     /// Schedules the first client events.

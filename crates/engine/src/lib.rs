@@ -17,6 +17,7 @@
 //! from its seed. `examples/` and `tests/register.rs` test a second,
 //! unrelated protocol with it.
 
+pub mod clock;
 pub mod diagram;
 pub mod faults;
 mod guard;

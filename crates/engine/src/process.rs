@@ -28,7 +28,8 @@ pub trait Message: Clone {
     fn write_json(&self, out: &mut String);
 }
 
-/// A node under test.
+/// A node under test. Every `now_ms` it is given, and every time it asks
+/// for in `poll_timeout`, is on its own clock (see [`crate::clock`]).
 ///
 /// Rules the engine keeps, and a process may rely on:
 /// - calls on one process never overlap, and `now_ms` never goes backwards

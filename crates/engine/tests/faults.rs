@@ -180,6 +180,51 @@ fn the_old_leader_is_the_one_before_the_current_one() {
 }
 
 #[test]
+fn a_leader_append_trigger_fires_on_the_first_entry_after_the_election() {
+    let mut scene = Scene::new(3);
+    scene.leads_from_ms = vec![None, Some(100), None];
+    scene.grows = true;
+    let (seen, trace) = scene.run(
+        vec![fault(
+            r#"{"at_ms": 0, "until_ms": 400, "when": "leader_appended", "kind": "crash", "node": "leader"}"#,
+        )],
+        8,
+    );
+    let notes = trace.fault_notes();
+    assert_eq!(
+        notes,
+        [
+            "0 arm faults[0]: starts when the leader appends an entry",
+            "110 start faults[0] crash n2",
+            "400 end faults[0] crash n2",
+        ],
+        "n2 leads (and appends) at its tick at 100, appends again at 110"
+    );
+    assert_eq!(seen.restarts_of(1), vec![400]);
+}
+
+#[test]
+fn a_node_on_a_fast_clock_ticks_more_often() {
+    use sim_engine::clock::Clock;
+    let mut scene = Scene::new(2);
+    let (exact, _) = scene.run(Vec::new(), 9);
+    scene.clocks = vec![Clock {
+        offset_ms: 1_000,
+        drift_ppm: 1_000_000,
+    }];
+    let (fast, _) = scene.run(Vec::new(), 9);
+    // n1 steps on each of its ticks and on each ping from n2 (20 in 200 ms).
+    let (before, after) = (
+        exact.steps_of(0, 0..200).len(),
+        fast.steps_of(0, 0..200).len(),
+    );
+    assert!(
+        (before + 16..=before + 24).contains(&after),
+        "at double speed n1 ticks 20 more times in 200 ms: {before} steps, then {after}"
+    );
+}
+
+#[test]
 fn a_clock_that_stops_is_reported_not_run_forever() {
     let mut scene = Scene::new(2);
     scene.tick_ms = 0; // always due: every tick lands in the same millisecond

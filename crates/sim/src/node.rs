@@ -106,4 +106,8 @@ impl Process for Box<dyn SimNode> {
         let core = self.core();
         (core.role() == RoleKind::Leader).then(|| core.term())
     }
+
+    fn log_length(&self) -> u64 {
+        self.core().log().last_index()
+    }
 }

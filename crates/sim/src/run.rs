@@ -105,6 +105,7 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         fault_rng: seeds.stream("fault targets"),
         end_ms: scenario.end_ms(),
         events_max: options.events_max,
+        clocks: scenario.clocks(),
         trace: options.trace,
         hash_trace: options.hash_trace,
         record_clients: options.record.then_some(scenario.workload.sessions),

@@ -82,6 +82,11 @@ pub struct NodeSettings {
     /// Per node, an apply delay in place of `apply_delay_ms`: `{"n3": 400}`.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub apply_delay_ms_of: std::collections::BTreeMap<String, u64>,
+    /// Per node, a clock that is ahead and runs fast or slow:
+    /// `{"n2": {"offset_ms": 5000, "drift_ppm": 200000}}`. The store uses no
+    /// leases, so only its timers feel it.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub clocks: std::collections::BTreeMap<String, sim_engine::clock::Clock>,
 }
 
 impl Default for NodeSettings {
@@ -96,6 +101,7 @@ impl Default for NodeSettings {
             append_entries_max: c.append_entries_max,
             apply_delay_ms: c.apply_delay_ms,
             apply_delay_ms_of: std::collections::BTreeMap::new(),
+            clocks: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -322,16 +328,35 @@ impl Scenario {
         self.node_config(0, 0)
             .validate()
             .map_err(|e| format!("field 'node': {e}"))?;
-        for (name, &ms) in &self.node.apply_delay_ms_of {
-            match sim_engine::faults::parse_target(name, self.nodes) {
-                Ok(sim_engine::faults::Target::Node(_)) => {}
-                _ => {
-                    return Err(format!(
-                        "field 'node.apply_delay_ms_of': {name:?} is not one of n1..n{}",
-                        self.nodes
-                    ))
-                }
+        let named = self
+            .node
+            .apply_delay_ms_of
+            .keys()
+            .map(|n| ("apply_delay_ms_of", n));
+        for (field, name) in named.chain(self.node.clocks.keys().map(|n| ("clocks", n))) {
+            if self.node_index(name).is_none() {
+                return Err(format!(
+                    "field 'node.{field}': {name:?} is not one of n1..n{}",
+                    self.nodes
+                ));
             }
+        }
+        for (name, clock) in &self.node.clocks {
+            use sim_engine::clock::{DRIFT_PPM_MAX, DRIFT_PPM_MIN};
+            if clock.offset_ms > TIME_MS_MAX {
+                return Err(format!(
+                    "field 'node.clocks.{name}.offset_ms' must be at most {TIME_MS_MAX}, got {}",
+                    clock.offset_ms
+                ));
+            }
+            if !(DRIFT_PPM_MIN..=DRIFT_PPM_MAX).contains(&clock.drift_ppm) {
+                return Err(format!(
+                    "field 'node.clocks.{name}.drift_ppm' must be within {DRIFT_PPM_MIN}..={DRIFT_PPM_MAX}, got {}",
+                    clock.drift_ppm
+                ));
+            }
+        }
+        for (name, &ms) in &self.node.apply_delay_ms_of {
             if ms > DELAY_MS_MAX {
                 return Err(format!(
                     "field 'node.apply_delay_ms_of.{name}' must be at most {DELAY_MS_MAX}, got {ms}"
@@ -422,6 +447,24 @@ impl Scenario {
             }
         }
         Ok(())
+    }
+
+    /// The index of node `name` (`n1`..`nN` only).
+    fn node_index(&self, name: &str) -> Option<usize> {
+        match sim_engine::faults::parse_target(name, self.nodes) {
+            Ok(sim_engine::faults::Target::Node(i)) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// Every node's clock, in node order.
+    pub fn clocks(&self) -> Vec<sim_engine::clock::Clock> {
+        (1..=self.nodes)
+            .map(|k| {
+                let name = format!("n{k}");
+                self.node.clocks.get(&name).copied().unwrap_or_default()
+            })
+            .collect()
     }
 
     /// The core's config for node `index`.

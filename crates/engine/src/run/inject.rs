@@ -10,6 +10,9 @@ use crate::faults::{self, Applied, Target, Trigger};
 use crate::harness::Harness;
 use crate::process::Process;
 
+/// A fault waiting for its trigger: (index, trigger).
+type Armed = (usize, Trigger);
+
 impl<H: Harness> Engine<H> {
     /// Who leads now: the node that fired a trigger, else the live node
     /// leading the highest term, the same for every fault of this millisecond.
@@ -97,20 +100,36 @@ impl<H: Harness> Engine<H> {
         })
     }
 
-    /// Notes a new leader and starts the faults waiting for one, when node
-    /// `i` has just won, before anything it sent as leader is routed.
+    /// Notes a new leader, and starts the faults whose trigger node `i`'s
+    /// last step fired, before anything it sent is routed: a crash or a cut
+    /// then loses the messages that step produced.
     pub(super) fn fire_triggers(&mut self, i: usize) {
-        let Some(term) = self.state.slots[i].node.as_ref().and_then(|n| n.leading()) else {
+        let Some(node) = self.state.slots[i].node.as_ref() else {
             return;
         };
-        if term <= self.state.led_term_max {
+        let (leading, log_length) = (node.leading(), node.log_length());
+        let (led_before, length_before) =
+            std::mem::replace(&mut self.state.last_seen[i], (leading, log_length));
+        let elected = leading.is_some_and(|term| term > self.state.led_term_max);
+        // Appended while it already led: not the entry its election adds.
+        let appended = leading.is_some() && led_before == leading && log_length > length_before;
+        if let (true, Some(term)) = (elected, leading) {
+            self.state.led_term_max = term;
+            if self.state.leader_history.last() != Some(&i) {
+                self.state.leader_history.push(i);
+            }
+        }
+        if !elected && !appended {
             return;
         }
-        self.state.led_term_max = term;
-        if self.state.leader_history.last() != Some(&i) {
-            self.state.leader_history.push(i);
-        }
-        for index in std::mem::take(&mut self.state.armed) {
+        let (fired, waiting): (Vec<Armed>, Vec<Armed>) = std::mem::take(&mut self.state.armed)
+            .into_iter()
+            .partition(|&(_, trigger)| match trigger {
+                Trigger::LeaderElected => elected,
+                Trigger::LeaderAppended => appended,
+            });
+        self.state.armed = waiting;
+        for (index, _) in fired {
             let fault = &self.state.faults[index];
             let start_ms = self.state.now_ms.saturating_add(fault.after_ms);
             if start_ms >= fault.until_ms {
@@ -127,10 +146,10 @@ impl<H: Harness> Engine<H> {
 
     pub(super) fn fault_start(&mut self, index: usize) {
         match self.state.faults[index].when {
-            Some(Trigger::LeaderElected) => {
-                let detail = format!("arm faults[{index}]: starts when a leader is elected");
+            Some(trigger) => {
+                let detail = format!("arm faults[{index}]: starts when {}", trigger.describe());
                 self.state.trace.note(self.state.now_ms, "fault", &detail);
-                self.state.armed.push(index);
+                self.state.armed.push((index, trigger));
             }
             None => self.apply_fault(index, None),
         }
@@ -155,7 +174,7 @@ impl<H: Harness> Engine<H> {
             let detail =
                 format!("wait faults[{index}]: nobody leads; starts when a leader is elected");
             state.trace.note(state.now_ms, "fault", &detail);
-            state.armed.push(index);
+            state.armed.push((index, Trigger::LeaderElected));
             return;
         }
         faults::switch_network(&applied, &mut state.network, true);
@@ -200,7 +219,7 @@ impl<H: Harness> Engine<H> {
 
     pub(super) fn fault_end(&mut self, index: usize) {
         // A triggered fault whose trigger never fired expires unstarted.
-        self.state.armed.retain(|&armed| armed != index);
+        self.state.armed.retain(|&(armed, _)| armed != index);
         let Some(applied) = self.state.applied[index].take() else {
             return;
         };
@@ -232,7 +251,8 @@ impl<H: Harness> Engine<H> {
                         continue; // another crash fault still holds it down
                     }
                     if let Some(durable) = self.state.slots[x].crashed.take() {
-                        let node = self.harness.boot(x, Some(durable), now_ms);
+                        let clock_ms = self.state.node_ms(x);
+                        let node = self.harness.boot(x, Some(durable), clock_ms);
                         self.state.slots[x].node = Some(node);
                         self.harness.on_restart(x);
                         self.after_step(x);
@@ -251,14 +271,15 @@ impl<H: Harness> Engine<H> {
         for &(_, arrow) in &backlog {
             state.arrow_arrived(arrow, false);
         }
+        let clock_ms = state.node_ms(x);
         if let Some(node) = state.slots[x].node.as_mut() {
             for (message, _) in backlog {
                 state.stats.delivered += 1;
                 state.trace.message(now_ms, "deliver", &message);
-                node.handle_message(now_ms, message);
+                node.handle_message(clock_ms, message);
             }
-            if node.poll_timeout().is_some_and(|t| t <= now_ms) {
-                node.handle_timeout(now_ms);
+            if node.poll_timeout().is_some_and(|t| t <= clock_ms) {
+                node.handle_timeout(clock_ms);
             }
         }
         state.slots[x].timer_at_ms = None;

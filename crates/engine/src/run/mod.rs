@@ -11,6 +11,7 @@ use std::io::Write;
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::clock::Clock;
 use crate::diagram::{self, Arrow, Mark, Recording};
 use crate::faults::{self, Applied, Fault};
 use crate::guard;
@@ -34,6 +35,8 @@ pub struct Setup {
     /// Most events to run; the run stops early past it (fuzzing, bounded
     /// runs). `u64::MAX`: no bound but the end time.
     pub events_max: u64,
+    /// Each node's clock (offset and drift); missing ones read run time.
+    pub clocks: Vec<Clock>,
     /// Where to write the trace, if anywhere.
     pub trace: Option<Box<dyn Write + Send>>,
     /// Hash the trace even when it is not written (determinism checks).
@@ -137,12 +140,17 @@ pub(crate) struct State<N: Process, E> {
     cut_short: bool,
     queue: EventQueue<Event<N::Message, E>>,
     pub(crate) slots: Vec<Slot<N>>,
+    /// Per node: its clock.
+    clocks: Vec<Clock>,
     network: Network,
     faults: Vec<Fault>,
     /// Per fault: what it did while it is active.
     applied: Vec<Option<Applied>>,
     /// Faults armed and waiting for their trigger, by index.
-    armed: Vec<usize>,
+    armed: Vec<(usize, faults::Trigger)>,
+    /// Per node: what it led and how long its log was after its last step
+    /// (to see a leader append).
+    last_seen: Vec<(Option<u64>, u64)>,
     /// The newest term any node has led (to notice a new leader).
     led_term_max: u64,
     /// The node `"leader"` names while a triggered fault starts.
@@ -163,6 +171,11 @@ pub(crate) struct State<N: Process, E> {
 }
 
 impl<N: Process, E> State<N, E> {
+    /// What node `i`'s clock reads now.
+    pub(crate) fn node_ms(&self, i: usize) -> u64 {
+        self.clocks[i].node_ms(self.now_ms)
+    }
+
     pub(crate) fn schedule_harness(&mut self, at_ms: u64, event: E) {
         self.queue.push(at_ms, Event::Harness(event));
     }
@@ -322,11 +335,17 @@ impl<H: Harness> Engine<H> {
             cut_short: false,
             queue: EventQueue::default(),
             slots,
+            clocks: {
+                let mut clocks = setup.clocks;
+                clocks.resize(nodes, Clock::default());
+                clocks
+            },
             network: setup.network,
             applied: setup.faults.iter().map(|_| None).collect(),
             open_spans: setup.faults.iter().map(|_| None).collect(),
             faults: setup.faults,
             armed: Vec::new(),
+            last_seen: vec![(None, 0); nodes],
             led_term_max: 0,
             leader_override: None,
             leader_seen: None,
@@ -387,11 +406,12 @@ impl<H: Harness> Engine<H> {
                     self.harness.on_client_message(&mut ctx, message);
                 }
                 Event::Timer { node, generation } => {
+                    let clock_ms = self.state.node_ms(node);
                     let slot = &mut self.state.slots[node];
                     if slot.timer_generation == generation && slot.paused == 0 {
                         if let Some(n) = slot.node.as_mut() {
                             slot.timer_at_ms = None;
-                            n.handle_timeout(at_ms);
+                            n.handle_timeout(clock_ms);
                             self.after_step(node);
                         }
                     }
@@ -417,7 +437,7 @@ impl<H: Harness> Engine<H> {
 
     fn start(&mut self) {
         for i in 0..self.state.slots.len() {
-            let node = self.harness.boot(i, None, self.state.now_ms);
+            let node = self.harness.boot(i, None, self.state.node_ms(i));
             self.state.slots[i].node = Some(node);
             self.after_step(i);
         }
@@ -453,11 +473,12 @@ impl<H: Harness> Engine<H> {
         }
         state.stats.delivered += 1;
         state.trace.message(state.now_ms, "deliver", &message);
+        let clock_ms = state.node_ms(node);
         if let Some(n) = state.slots[node].node.as_mut() {
             if n.leading().is_some() {
                 state.stats.leader_msgs += 1;
             }
-            n.handle_message(state.now_ms, message);
+            n.handle_message(clock_ms, message);
         }
         self.after_step(node);
     }
@@ -508,7 +529,7 @@ impl<H: Harness> Engine<H> {
                 });
             }
         }
-        let wake_ms = node.poll_timeout();
+        let wake_ms = node.poll_timeout().map(|t| state.clocks[i].run_ms(t));
         let slot = &mut state.slots[i];
         if wake_ms != slot.timer_at_ms {
             slot.timer_at_ms = wake_ms;

@@ -45,6 +45,8 @@ pub struct Ticker {
     leads_from_ms: Option<u64>,
     log_length: u64,
     tick_ms: u64,
+    /// Whether its log grows by one entry per tick while it leads.
+    grows: bool,
 }
 
 impl Process for Ticker {
@@ -58,6 +60,9 @@ impl Process for Ticker {
     fn handle_timeout(&mut self, now_ms: u64) {
         self.now_ms = now_ms;
         self.next_tick_ms = now_ms + self.tick_ms;
+        if self.grows && self.leading().is_some() {
+            self.log_length += 1;
+        }
         self.outbox.push(Ping {
             from: self.me,
             to: (self.me + 1) % self.nodes,
@@ -120,6 +125,7 @@ pub struct ProbeHarness {
     leads_from_ms: Vec<Option<u64>>,
     log_lengths: Vec<u64>,
     tick_ms: u64,
+    grows: bool,
     seen: Seen,
 }
 
@@ -139,6 +145,7 @@ impl Harness for ProbeHarness {
             leads_from_ms: self.leads_from_ms[node],
             log_length: self.log_lengths[node],
             tick_ms: self.tick_ms,
+            grows: self.grows,
         }
     }
 
@@ -189,6 +196,9 @@ pub struct Scene {
     pub end_ms: u64,
     /// How often nodes tick (0: always due, which stops the clock).
     pub tick_ms: u64,
+    /// Leaders append one entry per tick.
+    pub grows: bool,
+    pub clocks: Vec<sim_engine::clock::Clock>,
 }
 
 impl Scene {
@@ -199,6 +209,8 @@ impl Scene {
             log_lengths: vec![0; nodes],
             end_ms: 1_000,
             tick_ms: TICK_MS,
+            grows: false,
+            clocks: Vec::new(),
         }
     }
 
@@ -218,6 +230,7 @@ impl Scene {
             fault_rng: seeds.stream("fault targets"),
             end_ms: self.end_ms,
             events_max: u64::MAX,
+            clocks: self.clocks.clone(),
             trace: Some(Box::new(trace.clone())),
             hash_trace: false,
             record_clients: None,
@@ -227,6 +240,7 @@ impl Scene {
             leads_from_ms: self.leads_from_ms.clone(),
             log_lengths: self.log_lengths.clone(),
             tick_ms: self.tick_ms,
+            grows: self.grows,
             seen: Seen::default(),
         };
         let finished = Engine::new(setup, harness).expect("valid faults").run();

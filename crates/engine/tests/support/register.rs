@@ -410,6 +410,7 @@ pub fn run(flavour: Flavour, seed: u64, hash_trace: bool) -> (Verdict, Option<u6
         fault_rng: seeds.stream("fault targets"),
         end_ms: 1_500,
         events_max: u64::MAX,
+        clocks: Vec::new(),
         trace: None,
         hash_trace,
         record_clients: None,
