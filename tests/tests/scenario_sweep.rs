@@ -95,3 +95,51 @@ fn a_node_that_panics_is_reported_as_a_violation_not_a_crash() {
     );
     assert!(summary.violations[0].detail.contains("n2 refuses to start"));
 }
+
+/// A phase switches the mix from its time on: after a write burst, the
+/// sessions only read.
+#[test]
+fn a_phase_changes_the_mix_from_its_time_on() {
+    let scenario = Scenario::parse(
+        r#"{"name": "phases", "nodes": 3, "duration_ms": 2000,
+            "network": {"delay_ms_min": 1, "delay_ms_max": 5},
+            "workload": {"sessions": 4, "mix": {"write": 1, "ryw_read": 0, "ryw_read_leader": 0, "read": 0, "cas": 0},
+                         "phases": [{"from_ms": 1000, "mix": {"ryw_read": 1}}]}}"#,
+    )
+    .expect("valid");
+    let trace = std::env::temp_dir().join(format!("ryw-phases-{}.jsonl", std::process::id()));
+    let file = std::fs::File::create(&trace).expect("temp file");
+    let summary = run(
+        &scenario,
+        RunOptions {
+            trace: Some(Box::new(file)),
+            ..RunOptions::new(3, &real_node)
+        },
+    );
+    assert!(summary.violations.is_empty(), "{:?}", summary.violations);
+    let text = std::fs::read_to_string(&trace).expect("trace written");
+    let _ = std::fs::remove_file(&trace);
+    let requests: Vec<(u64, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let json: serde_json::Value = serde_json::from_str(line).ok()?;
+            let msg = json.get("msg")?;
+            let from_client = msg["src"].as_str()?.starts_with('c');
+            let kind = msg["body"]["type"].as_str()?.to_owned();
+            (json["event"] == "deliver" && from_client)
+                .then(|| (json["t"].as_u64().unwrap_or(0), kind))
+        })
+        .collect();
+    assert!(requests.iter().any(|(t, k)| *t < 1000 && k == "write"));
+    assert!(requests.iter().any(|(t, k)| *t > 1000 && k == "ryw_read"));
+    // Sent before 1000 ms, a write arrives by 1005 ms at the latest.
+    let late: Vec<_> = requests
+        .iter()
+        .filter(|(t, k)| *t > 1005 && k == "write")
+        .collect();
+    assert!(
+        late.is_empty(),
+        "writes after the read-only phase began: {late:?}"
+    );
+    assert!(!requests.iter().any(|(t, k)| *t < 1000 && k == "ryw_read"));
+}

@@ -676,6 +676,28 @@ mod tests {
     }
 
     #[test]
+    fn a_split_into_groups_makes_each_group_an_island() {
+        let kind = FaultKind::Split {
+            minority_with: None,
+            groups: vec![
+                vec!["n1".into(), "n2".into()],
+                vec!["n3".into(), "n4".into()],
+            ],
+        };
+        let resolve = |name: &str| vec![name[1..].parse::<usize>().expect("nK") - 1];
+        let Applied::Cuts(cuts) = plan(&kind, 7, resolve) else {
+            panic!("a split cuts links");
+        };
+        let linked = |a: usize, b: usize| !cuts.contains(&(a, b));
+        assert!(linked(0, 1) && linked(1, 0), "n1 and n2 together");
+        assert!(linked(2, 3), "n3 and n4 together");
+        assert!(linked(4, 6) && linked(5, 4), "the rest together");
+        assert!(!linked(0, 2) && !linked(3, 1) && !linked(0, 4) && !linked(6, 3));
+        // 7 nodes in islands of 2, 2 and 3: 7*6 links less those inside.
+        assert_eq!(cuts.len(), 42 - (2 + 2 + 6));
+    }
+
+    #[test]
     fn a_ring_keeps_only_neighbours() {
         let Applied::Cuts(cuts) = plan(&FaultKind::Ring, 5, |_| vec![0]) else {
             panic!("a ring cuts links");
