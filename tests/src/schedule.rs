@@ -107,6 +107,8 @@ pub fn run_strategy() -> impl Strategy<Value = (Scenario, u64)> {
                     .map(|(shape, at_ms, length_ms)| {
                         fault(nodes, shape, at_ms.min(duration_ms), length_ms)
                     })
+                    // A ring of 3 nodes or a split of 2 cuts nothing: files refuse them.
+                    .filter(|f| !ryw_sim::engine::faults::cuts_nothing(&f.kind, nodes))
                     .collect(),
                 workload: Workload {
                     sessions,

@@ -274,6 +274,29 @@ pub fn check_names(faults: &[Fault], nodes: usize) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether a fault of `kind` among `nodes` nodes changes nothing whatever
+/// its names resolve to: a split with no minority, a ring where every node
+/// neighbours every other, a one-way cut from a node to itself alone.
+pub fn cuts_nothing(kind: &FaultKind, nodes: usize) -> bool {
+    match kind {
+        FaultKind::Split { .. } => nodes <= 2,
+        FaultKind::Ring => nodes <= 3,
+        FaultKind::OneWay { from, to } => {
+            let fixed = |name: &String| match parse_target(name, nodes) {
+                Ok(Target::Node(i)) => Some(i),
+                _ => None,
+            };
+            let from: Option<Vec<usize>> = from.iter().map(fixed).collect();
+            let to: Option<Vec<usize>> = to.iter().map(fixed).collect();
+            match (from, to) {
+                (Some(from), Some(to)) => from.iter().all(|f| to.iter().all(|t| t == f)),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Checks every fault a person wrote: its names, and that it can cut
 /// something. (Swarm draws are only name-checked: their draws stay as they
 /// were, so old seeds keep meaning the same runs.) The error names the fault.

@@ -26,3 +26,5 @@ pub use node::{real_node, NodeFactory, SimNode};
 pub use report::Summary;
 pub use run::{run, RunOptions};
 pub use scenario::Scenario;
+/// The protocol-free engine the store runs on.
+pub use sim_engine as engine;
