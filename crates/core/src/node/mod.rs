@@ -66,6 +66,25 @@ pub struct Node {
     ops: client::Ops,
 }
 
+/// The node's timers, by name; `handle_timeout` is due at the soonest.
+struct Timers {
+    /// A leader's next heartbeat, or anyone else's election deadline.
+    raft: Millis,
+    /// The next deadline, wait bound or retry of a client operation.
+    client_ops: Option<Millis>,
+    /// When committed entries fall due to be applied (apply lag).
+    apply: Option<Millis>,
+}
+
+impl Timers {
+    fn soonest(&self) -> Millis {
+        [self.client_ops, self.apply]
+            .into_iter()
+            .flatten()
+            .fold(self.raft, Millis::min)
+    }
+}
+
 /// Membership with this node's own position, fixed after `init`.
 struct Members {
     me: usize,
@@ -242,13 +261,19 @@ impl Node {
     /// When the node next needs `handle_timeout`; `None` before `init`.
     pub fn poll_timeout(&self) -> Option<Millis> {
         self.members.as_ref()?;
-        let raft = match &self.role {
-            Role::Leader(leader) => leader.heartbeat_due,
-            _ => self.election_deadline,
-        };
-        let apply = self.next_apply_at();
-        let soonest = [self.ops.next_timer(), apply].into_iter().flatten().min();
-        Some(soonest.map_or(raft, |t| t.min(raft)))
+        Some(self.timers().soonest())
+    }
+
+    /// Every timer the node keeps, by name.
+    fn timers(&self) -> Timers {
+        Timers {
+            raft: match &self.role {
+                Role::Leader(leader) => leader.heartbeat_due,
+                _ => self.election_deadline,
+            },
+            client_ops: self.ops.next_timer(),
+            apply: self.next_apply_at(),
+        }
     }
 
     /// Diagnostics for a human (bad peer input, step-downs); drained by the runtime.
