@@ -8,14 +8,35 @@ use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use clap::Parser;
 use ryw_core::{codec, Config, Millis, Node};
 use ryw_node::handle_line;
 
 /// Lines handled before stdout is flushed, so a burst is written in one go.
 const BATCH_LINES_MAX: usize = 1024;
 
+/// A Maelstrom node of the read-your-writes store: JSON lines on stdin,
+/// JSON lines on stdout, diagnostics on stderr. Maelstrom starts it with no
+/// arguments; every setting also has an environment variable.
+#[derive(Parser)]
+#[command(version, long_about = None)]
+struct Cli {
+    /// Seed of the node's election timeouts [default: drawn from the clock
+    /// and the process id, and printed so a run can be repeated]
+    #[arg(long, env = "RYW_SEED", value_name = "N")]
+    seed: Option<u64>,
+    /// How long a follower waits to apply a ryw_read's token before it
+    /// forwards the read to the leader
+    #[arg(long, env = "RYW_WAIT_MS_MAX", value_name = "MS", default_value_t = Config::default().ryw_wait_ms_max)]
+    ryw_wait_ms_max: u64,
+    /// Overall deadline for answering any client request
+    #[arg(long, env = "RYW_REQUEST_TIMEOUT_MS", value_name = "MS", default_value_t = Config::default().request_timeout_ms)]
+    request_timeout_ms: u64,
+}
+
 fn main() -> ExitCode {
-    let config = match config_from_env() {
+    let cli = Cli::parse();
+    let config = match config_from(&cli) {
         Ok(config) => config,
         Err(why) => {
             eprintln!("ryw-node: {why}");
@@ -23,7 +44,7 @@ fn main() -> ExitCode {
         }
     };
     eprintln!(
-        "ryw-node: rng seed {} (set RYW_SEED to replay)",
+        "ryw-node: rng seed {} (set RYW_SEED or --seed to replay)",
         config.rng_seed
     );
     match run(config) {
@@ -35,39 +56,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Settings from the environment: `RYW_SEED`, `RYW_WAIT_MS_MAX`, `RYW_REQUEST_TIMEOUT_MS`.
-fn config_from_env() -> Result<Config, String> {
-    let read = |name: &str| -> Result<Option<u64>, String> {
-        match std::env::var(name) {
-            Ok(text) => text
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("{name} must be a non-negative integer, got {text:?}")),
-            Err(_) => Ok(None),
-        }
-    };
-    let rng_seed = match read("RYW_SEED")? {
-        Some(seed) => seed,
-        // Real processes need distinct timeouts more than replayability;
-        // the seed is printed so a run can still be repeated.
-        None => {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_nanos() as u64)
-                ^ u64::from(std::process::id())
-        }
-    };
-    let mut config = Config {
+/// The core's config from the command line (and its environment variables).
+fn config_from(cli: &Cli) -> Result<Config, String> {
+    // Real processes need distinct timeouts more than replayability; the
+    // seed is printed so a run can still be repeated.
+    let rng_seed = cli.seed.unwrap_or_else(|| {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id())
+    });
+    let config = Config {
         rng_seed,
+        ryw_wait_ms_max: cli.ryw_wait_ms_max,
+        request_timeout_ms: cli.request_timeout_ms,
         ..Config::default()
     };
-    if let Some(ms) = read("RYW_WAIT_MS_MAX")? {
-        config.ryw_wait_ms_max = ms;
-    }
-    if let Some(ms) = read("RYW_REQUEST_TIMEOUT_MS")? {
-        config.request_timeout_ms = ms;
-    }
     config.validate()?;
     Ok(config)
 }

@@ -1,0 +1,72 @@
+//! `ryw-node`'s command line: help and version on stdout with exit 0, every
+//! setting by flag or environment variable, bad values refused with exit 2.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use ryw_tests::workspace_binary;
+
+fn node() -> Command {
+    Command::new(workspace_binary("ryw-node"))
+}
+
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    let help = node().arg("--help").output().expect("runs");
+    assert_eq!(help.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--seed",
+        "--ryw-wait-ms-max",
+        "--request-timeout-ms",
+        "RYW_SEED",
+        "[default: 100]",
+    ] {
+        assert!(text.contains(flag), "help names {flag}:\n{text}");
+    }
+    let version = node().arg("--version").output().expect("runs");
+    assert_eq!(version.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&version.stdout).starts_with("ryw-node "));
+}
+
+#[test]
+fn bad_settings_exit_2_naming_them() {
+    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+        (&["--seed", "x"], &[], "--seed"),
+        (&[], &[("RYW_SEED", "-1")], "--seed"),
+        (&["--request-timeout-ms", "0"], &[], "request_timeout_ms"),
+        (&["--frob"], &[], "--frob"),
+    ];
+    for (args, env, named) in cases {
+        let out = node()
+            .args(args)
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .expect("runs");
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_flag_sets_what_its_variable_sets() {
+    let mut child = node()
+        .args(["--seed", "42"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(br#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#)
+        .expect("written");
+    let out = child.wait_with_output().expect("exits");
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rng seed 42"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("init_ok"));
+}
