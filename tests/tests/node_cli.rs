@@ -29,9 +29,12 @@ fn help_and_version_print_to_stdout_and_exit_0() {
     assert!(String::from_utf8_lossy(&version.stdout).starts_with("ryw-node "));
 }
 
+/// (arguments, environment, what the error must name)
+type Case = (&'static [&'static str], &'static [(&'static str, &'static str)], &'static str);
+
 #[test]
 fn bad_settings_exit_2_naming_them() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 4] = [
+    let cases: [Case; 4] = [
         (&["--seed", "x"], &[], "--seed"),
         (&[], &[("RYW_SEED", "-1")], "--seed"),
         (&["--request-timeout-ms", "0"], &[], "request_timeout_ms"),
