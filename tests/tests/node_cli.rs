@@ -30,7 +30,11 @@ fn help_and_version_print_to_stdout_and_exit_0() {
 }
 
 /// (arguments, environment, what the error must name)
-type Case = (&'static [&'static str], &'static [(&'static str, &'static str)], &'static str);
+type Case = (
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+    &'static str,
+);
 
 #[test]
 fn bad_settings_exit_2_naming_them() {

@@ -460,3 +460,65 @@ fn undecided_keys_are_reported_and_are_not_a_pass() {
     assert!(stdout.contains("1 of them with undecided keys"), "{stdout}");
     let _ = std::fs::remove_file(&file);
 }
+
+/// `--history` writes what an outside checker needs: every operation's
+/// invocation and completion, in the order they happened, and the trace
+/// records every client send at the moment it happened.
+#[test]
+fn history_lists_every_operation_from_invocation_to_completion() {
+    let dir = std::env::temp_dir().join(format!("ryw-history-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (history_file, trace_file) = (dir.join("h.jsonl"), dir.join("t.jsonl"));
+    let (code, stdout, stderr) = sim(&[
+        "run",
+        "sim-scenarios/minority-split.json",
+        "--seed",
+        "3",
+        "--history",
+        history_file.to_str().expect("UTF-8 path"),
+        "--trace",
+        trace_file.to_str().expect("UTF-8 path"),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let history = std::fs::read_to_string(&history_file).expect("history written");
+    let trace = std::fs::read_to_string(&trace_file).expect("trace written");
+    let _ = std::fs::remove_dir_all(&dir);
+    let events: Vec<serde_json::Value> = history
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let mut open: std::collections::BTreeMap<String, (String, u64)> = Default::default();
+    let (mut invokes, mut kinds) = (0, std::collections::BTreeSet::new());
+    let mut last_ms = 0;
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["index"], i as u64, "indexes count up from 0");
+        let time_ms = e["time_ms"].as_u64().expect("time_ms");
+        assert!(time_ms >= last_ms, "events in time order");
+        last_ms = time_ms;
+        let process = e["process"].as_str().expect("process").to_owned();
+        let f = e["f"].as_str().expect("f").to_owned();
+        let kind = e["type"].as_str().expect("type").to_owned();
+        assert!(e.get("key").is_some());
+        if kind == "invoke" {
+            invokes += 1;
+            let earlier = open.insert(process.clone(), (f, time_ms));
+            assert!(earlier.is_none(), "{process} has one operation at a time");
+        } else {
+            assert!(["ok", "fail", "info"].contains(&kind.as_str()), "{e}");
+            let (invoked_f, invoked_ms) = open.remove(&process).expect("completes an invocation");
+            assert_eq!(invoked_f, f);
+            assert!(time_ms >= invoked_ms);
+            kinds.insert(kind);
+        }
+    }
+    assert!(
+        open.is_empty(),
+        "every operation ends, if only as info at the end"
+    );
+    assert!(kinds.contains("ok") && kinds.contains("fail"), "{kinds:?}");
+    let sends = trace
+        .lines()
+        .filter(|l| l.contains(r#""event": "send""#))
+        .count();
+    assert_eq!(sends, invokes, "one traced send per invocation");
+}

@@ -14,6 +14,7 @@ use sim_engine::{Ctx, End, Harness};
 
 use crate::checkers::oracle::CommittedLog;
 use crate::checkers::{self, Checker, Finish, Reply, Step, Verdict};
+use crate::history::{EventType, History};
 use crate::node::{NodeFactory, SimNode, Wire};
 use crate::report::Summary;
 use crate::scenario::Scenario;
@@ -63,6 +64,8 @@ pub struct Store<'a> {
     op_counts: BTreeMap<(&'static str, Outcome), u64>,
     latencies_ms: BTreeMap<&'static str, Vec<u64>>,
     summary: Summary,
+    /// The client history, if the run keeps one.
+    history: Option<History>,
 }
 
 impl<'a> Store<'a> {
@@ -89,7 +92,14 @@ impl<'a> Store<'a> {
             op_counts: BTreeMap::new(),
             latencies_ms: BTreeMap::new(),
             summary,
+            history: None,
         }
+    }
+
+    /// Keeps the run's client history (see [`History`]).
+    pub fn keeping_history(mut self) -> Store<'a> {
+        self.history = Some(History::default());
+        self
     }
 
     fn think(&mut self, ctx: &mut Ctx<'_, Self>, session: usize) {
@@ -115,6 +125,10 @@ impl<'a> Store<'a> {
             self.history_clock,
         );
         self.history_clock += 1;
+        if let Some(history) = &mut self.history {
+            let client = self.sessions[session].client.to_string();
+            history.invoke(now_ms, client, &request.op);
+        }
         let envelope = ryw_core::Envelope {
             src: self.sessions[session].client.clone(),
             dest: Id::Node(request.node as u32 + 1),
@@ -134,6 +148,10 @@ impl<'a> Store<'a> {
         let s = &mut self.sessions[session];
         if s.outstanding.as_ref().is_some_and(|o| o.msg_id == msg_id) {
             let request = s.outstanding.take().expect("checked");
+            if let Some(history) = &mut self.history {
+                let why = "the client gave up (client_timeout_ms)";
+                history.unknown(ctx.now_ms(), s.client.to_string(), &request.op, why);
+            }
             self.count(&request.op, Outcome::Info);
             self.ended(ctx.now_ms(), session, &request, None, None);
             self.think(ctx, session);
@@ -167,8 +185,16 @@ impl<'a> Store<'a> {
         }
     }
 
-    /// A reply reached its session: check it, then let the session learn from it.
-    fn complete(&mut self, now_ms: u64, session: usize, request: Outstanding, result: OpResult) {
+    /// A reply reached its session: check it, then let the session learn
+    /// from it. `body` is the reply as sent, for the history.
+    fn complete(
+        &mut self,
+        now_ms: u64,
+        session: usize,
+        request: Outstanding,
+        result: OpResult,
+        body: serde_json::Value,
+    ) {
         if !matches!(result, OpResult::Error { .. }) {
             let latency_ms = now_ms.saturating_sub(request.sent_at.as_ms());
             self.latencies_ms
@@ -229,10 +255,37 @@ impl<'a> Store<'a> {
             (_, OpResult::Error { code, .. }) if code.is_definite() => Outcome::Fail,
             (_, OpResult::Error { .. }) => Outcome::Info,
             // A reply of the wrong kind: the protocol checker reports it.
-            _ => return,
+            _ => {
+                if let Some(history) = &mut self.history {
+                    let client = s.client.to_string();
+                    history.complete(now_ms, client, &request.op, &result, EventType::Info, body);
+                }
+                return;
+            }
         };
+        if let Some(history) = &mut self.history {
+            let client = self.sessions[session].client.to_string();
+            let event = match outcome {
+                Outcome::Ok => EventType::Ok,
+                Outcome::Fail => EventType::Fail,
+                Outcome::Info => EventType::Info,
+            };
+            history.complete(now_ms, client, &request.op, &result, event, body);
+        }
         self.count(&request.op, outcome);
     }
+}
+
+/// A reply's body as the node sent it, without its message ids.
+fn reply_body(envelope: &ryw_core::Envelope) -> serde_json::Value {
+    let text = ryw_core::codec::encode(envelope);
+    let mut json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    let mut body = json["body"].take();
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("msg_id");
+        fields.remove("in_reply_to");
+    }
+    body
 }
 
 /// What a session learns from a successful read.
@@ -286,6 +339,10 @@ impl Harness for Store<'_> {
     }
 
     fn on_client_message(&mut self, ctx: &mut Ctx<'_, Self>, message: Wire) {
+        let body = match &self.history {
+            Some(_) => reply_body(&message.0),
+            None => serde_json::Value::Null,
+        };
         let envelope = message.0;
         let Id::Client(k) = envelope.dest else { return };
         let Some(session) = (k as usize).checked_sub(1) else {
@@ -300,7 +357,7 @@ impl Harness for Store<'_> {
         }
         let request = s.outstanding.take().expect("checked");
         if let Payload::Reply(result) = envelope.body.payload {
-            self.complete(ctx.now_ms(), session, request, result);
+            self.complete(ctx.now_ms(), session, request, result, body);
         }
         self.think(ctx, session);
     }
@@ -342,6 +399,15 @@ impl Harness for Store<'_> {
         // Requests still in flight at the end may yet take effect.
         for session in 0..self.sessions.len() {
             if let Some(request) = self.sessions[session].outstanding.take() {
+                if let Some(history) = &mut self.history {
+                    let client = self.sessions[session].client.to_string();
+                    history.unknown(
+                        end_ms,
+                        client,
+                        &request.op,
+                        "still in flight when the run ended",
+                    );
+                }
                 self.ended(end_ms, session, &request, None, None);
             }
         }
@@ -368,6 +434,7 @@ impl Harness for Store<'_> {
         verdict.violations.sort_by_key(|v| v.at_ms);
         summary.violations = verdict.violations;
         summary.linearizability_undecided_keys = verdict.undecided_keys;
+        summary.history = self.history.take();
         summary.latencies_ms = std::mem::take(&mut self.latencies_ms)
             .into_iter()
             .map(|(kind, v)| (kind.to_owned(), v))

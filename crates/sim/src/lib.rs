@@ -13,6 +13,7 @@ pub mod bugs;
 pub mod checkers;
 pub mod diagram;
 pub mod harness;
+pub mod history;
 pub mod node;
 pub mod report;
 pub mod run;

@@ -73,6 +73,11 @@ struct RunArgs {
     /// Write every event as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Write the client history as JSON Lines to FILE (Jepsen style: an
+    /// invoke and an ok/fail/info event per operation, for Porcupine,
+    /// Knossos or Elle).
+    #[arg(long, value_name = "FILE")]
+    history: Option<PathBuf>,
     /// Print the summary as one JSON object.
     #[arg(long)]
     json: bool,
@@ -231,10 +236,15 @@ fn cmd_run(args: RunArgs) -> Outcome {
         RunOptions {
             trace,
             record: args.svg.is_some(),
+            history: args.history.is_some(),
             ..RunOptions::new(args.seed, &*factory)
         },
     );
     summary.bug = args.bug.bug.map(|b| b.name().to_owned());
+    if let (Some(file), Some(history)) = (&args.history, summary.history.take()) {
+        std::fs::write(file, history.json_lines())
+            .map_err(|e| format!("--history {}: {e}", file.display()))?;
+    }
     if let (Some(file), Some(why)) = (&args.trace, &summary.trace_error) {
         return Err(format!(
             "--trace {}: writing failed, the trace is incomplete: {why}",

@@ -48,6 +48,9 @@ pub struct Summary {
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
     #[serde(skip)]
     pub latencies_ms: BTreeMap<String, Vec<u64>>,
+    /// The client history, when the run was asked to keep it.
+    #[serde(skip)]
+    pub history: Option<crate::history::History>,
     /// What a diagram needs, when the run was asked to record it.
     #[serde(skip)]
     pub recording: Option<crate::diagram::Recording>,

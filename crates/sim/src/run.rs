@@ -28,6 +28,8 @@ pub struct RunOptions<'a> {
     pub record: bool,
     /// Stop after this many events (`u64::MAX`: at the scenario's end).
     pub events_max: u64,
+    /// Keep the client history (`Summary::history`).
+    pub history: bool,
 }
 
 impl<'a> RunOptions<'a> {
@@ -40,6 +42,7 @@ impl<'a> RunOptions<'a> {
             factory,
             record: false,
             events_max: u64::MAX,
+            history: false,
         }
     }
 }
@@ -116,7 +119,7 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         drawn,
         ..Summary::default()
     };
-    let store = Store::new(
+    let mut store = Store::new(
         scenario,
         configs,
         options.factory,
@@ -124,6 +127,9 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         workload_rng,
         summary,
     );
+    if options.history {
+        store = store.keeping_history();
+    }
     let engine = Engine::new(setup, store).unwrap_or_else(|why| panic!("{why}"));
     let finished = engine.run();
     let mut summary = finished.outcome;

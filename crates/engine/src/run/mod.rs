@@ -181,6 +181,9 @@ impl<N: Process, E> State<N, E> {
     }
 
     pub(crate) fn send_from_client(&mut self, node: usize, message: N::Message) {
+        // A client's send is traced when it happens: outside checkers need
+        // the exact invocation time (the trace has every delivery anyway).
+        self.trace.message(self.now_ms, "send", &message);
         let Some(delay_ms) = self.network.client_link(node) else {
             return self.lose_on_client_link(&message);
         };
