@@ -210,7 +210,7 @@ fn svg_of_a_failing_run_shows_timelines_arrows_and_the_violation() {
 fn svg_of_a_healthy_run_has_no_highlight_and_stays_small() {
     let file = std::env::temp_dir().join(format!("ryw-healthy-{}.svg", std::process::id()));
     let path = file.to_str().expect("utf-8");
-    let (code, _, _) = sim(&[
+    let (code, _, stderr) = sim(&[
         "run",
         "sim-scenarios/loss-duplication.json",
         "--seed",
@@ -219,6 +219,10 @@ fn svg_of_a_healthy_run_has_no_highlight_and_stays_small() {
         path,
     ]);
     assert_eq!(code, 0);
+    assert!(
+        stderr.contains("0..500 ms, the first 500 ms (nothing failed)"),
+        "the default window is said: {stderr}"
+    );
     let svg = std::fs::read_to_string(&file).expect("svg written");
     parse_svg(&svg);
     assert!(!svg.contains(r#"class="highlight""#));
@@ -227,10 +231,57 @@ fn svg_of_a_healthy_run_has_no_highlight_and_stays_small() {
         "lost messages are drawn cut short"
     );
     assert!(
-        svg.len() < 6_000_000,
-        "a whole run stays browser-sized: {} bytes",
+        svg.len() < 1_500_000,
+        "the default window stays browser-sized: {} bytes",
         svg.len()
     );
+    assert!(
+        svg.contains(r#"<g class="legend">"#),
+        "the colours are explained"
+    );
+    let _ = std::fs::remove_file(&file);
+}
+
+#[test]
+fn svg_without_a_window_centres_on_the_first_violation_and_says_what_it_left_out() {
+    let file = std::env::temp_dir().join(format!("ryw-window-{}.svg", std::process::id()));
+    let path = file.to_str().expect("utf-8");
+    let failing = [
+        "run",
+        "sim-scenarios/examples/ack-before-commit-paused.json",
+        "--bug",
+        "skip-token-check",
+        "--svg",
+        path,
+        "--seed",
+    ];
+    let seed = (0..50u64)
+        .map(|s| s.to_string())
+        .find(|s| {
+            let mut args = failing.to_vec();
+            args.push(s);
+            sim(&args).0 == 1
+        })
+        .expect("a failing seed");
+    let mut args = failing.to_vec();
+    args.push(&seed);
+    let (_, _, stderr) = sim(&args);
+    assert!(stderr.contains("around the first violation"), "{stderr}");
+    // A whole run asked for explicitly: too many messages, and it says so.
+    let (code, _, stderr) = sim(&[
+        "run",
+        "sim-scenarios/healthy.json",
+        "--seed",
+        "1",
+        "--svg",
+        path,
+        "--from-ms",
+        "0",
+    ]);
+    assert_eq!(code, 0);
+    assert!(stderr.contains("messages not drawn"), "{stderr}");
+    let svg = std::fs::read_to_string(&file).expect("svg written");
+    assert!(svg.contains("more messages not drawn"));
     let _ = std::fs::remove_file(&file);
 }
 

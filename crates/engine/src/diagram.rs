@@ -55,6 +55,8 @@ pub const ARROWS_MAX: usize = 12_000;
 const TITLE_CHARS_MAX: usize = 240;
 
 const LANE_GAP_PX: f64 = 110.0;
+/// How far across a dropped message's arrow runs before its cross.
+const DROP_MARK_PX: f64 = 40.0;
 const LEFT_PX: f64 = 70.0;
 const TOP_PX: f64 = 50.0;
 /// Target height of the time axis, in pixels.
@@ -137,6 +139,25 @@ pub fn render(
     from_ms: u64,
     to_ms: u64,
 ) -> String {
+    draw(rec, palette, callouts, from_ms, to_ms).svg
+}
+
+/// A drawn diagram and what it had to leave out.
+pub struct Drawn {
+    pub svg: String,
+    /// Messages in the window past [`ARROWS_MAX`], not drawn.
+    pub arrows_omitted: usize,
+}
+
+/// Draws the window `from_ms..=to_ms` of a recorded run, and says how many
+/// messages it left out.
+pub fn draw(
+    rec: &Recording,
+    palette: &Palette,
+    callouts: &[Callout<'_>],
+    from_ms: u64,
+    to_ms: u64,
+) -> Drawn {
     let colour = palette.colour;
     let to_ms = to_ms.min(rec.end_ms).max(from_ms + 1);
     let window_ms = (to_ms - from_ms) as f64;
@@ -234,9 +255,12 @@ pub fn render(
         let (x1, y1) = (x(arrow.from), y(arrow.sent_ms));
         let (mut x2, mut y2) = (x(arrow.to), y(arrow.arrived_ms));
         if arrow.dropped {
-            // Cut short halfway, ending in a cross.
-            x2 = (x1 + x2) / 2.0;
-            y2 = (y1 + y2) / 2.0;
+            // Cut short near its sender, ending in a cross that stays clear
+            // of every other timeline: at most 40 px across (lanes are 110
+            // px apart), and halfway for a message to a neighbour.
+            let part = (DROP_MARK_PX / (x2 - x1).abs().max(1.0)).min(0.5);
+            x2 = x1 + (x2 - x1) * part;
+            y2 = y1 + (y2 - y1) * part;
         }
         let class = if arrow.dropped {
             "arrow dropped"
@@ -334,5 +358,8 @@ pub fn render(
         }
     }
     svg.push_str("</svg>\n");
-    svg
+    Drawn {
+        svg,
+        arrows_omitted: visible.len().saturating_sub(ARROWS_MAX),
+    }
 }

@@ -88,10 +88,12 @@ struct RunArgs {
     /// Draw a space-time diagram of the run to FILE (SVG).
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
-    /// Start the diagram at this simulated time.
-    #[arg(long, value_name = "MS", requires = "svg", default_value_t = 0)]
-    from_ms: u64,
-    /// End the diagram at this simulated time [default: the end of the run].
+    /// Start the diagram at this simulated time [default: a window around
+    /// the first violation, or the run's first 500 ms if nothing failed].
+    #[arg(long, value_name = "MS", requires = "svg")]
+    from_ms: Option<u64>,
+    /// End the diagram at this simulated time [default: as for --from-ms;
+    /// with only --from-ms, the end of the run].
     #[arg(long, value_name = "MS", requires = "svg")]
     to_ms: Option<u64>,
 }
@@ -223,12 +225,10 @@ fn cmd_run(args: RunArgs) -> Outcome {
         }
         None => None,
     };
-    let to_ms = args.to_ms.unwrap_or(u64::MAX);
-    if args.from_ms >= to_ms {
-        return Err(format!(
-            "--from-ms {} must be below --to-ms {to_ms}",
-            args.from_ms
-        ));
+    if let (Some(from_ms), Some(to_ms)) = (args.from_ms, args.to_ms) {
+        if from_ms >= to_ms {
+            return Err(format!("--from-ms {from_ms} must be below --to-ms {to_ms}"));
+        }
     }
     let factory = factory(args.bug.bug);
     let mut summary = run(
@@ -252,14 +252,38 @@ fn cmd_run(args: RunArgs) -> Outcome {
         ));
     }
     if let (Some(file), Some(recording)) = (&args.svg, summary.recording.take()) {
-        if args.from_ms >= recording.end_ms {
+        let end_ms = recording.end_ms;
+        let (from_ms, to_ms, why) = match (args.from_ms, args.to_ms) {
+            (None, None) => ryw_sim::diagram::default_window(&summary.violations, end_ms),
+            (from_ms, to_ms) => (
+                from_ms.unwrap_or(0),
+                to_ms.unwrap_or(end_ms),
+                "as asked".into(),
+            ),
+        };
+        if from_ms >= end_ms {
             return Err(format!(
-                "--from-ms {} is past the end of the run ({} ms): the diagram would be empty",
-                args.from_ms, recording.end_ms
+                "--from-ms {from_ms} is past the end of the run ({end_ms} ms): the diagram would be empty"
             ));
         }
-        let svg = ryw_sim::diagram::render(&recording, &summary.violations, args.from_ms, to_ms);
-        std::fs::write(file, svg).map_err(|e| format!("--svg {}: {e}", file.display()))?;
+        let drawn = ryw_sim::diagram::render(&recording, &summary.violations, from_ms, to_ms);
+        std::fs::write(file, &drawn.svg).map_err(|e| format!("--svg {}: {e}", file.display()))?;
+        let mut note = format!(
+            "diagram: {}: {from_ms}..{} ms, {why}",
+            file.display(),
+            to_ms.min(end_ms)
+        );
+        if drawn.arrows_omitted > 0 {
+            note.push_str(&format!(
+                "; {} messages not drawn (at most {} are): narrow the window with --from-ms/--to-ms",
+                drawn.arrows_omitted,
+                ryw_sim::diagram::ARROWS_MAX
+            ));
+        }
+        if args.from_ms.is_none() && args.to_ms.is_none() {
+            note.push_str(" (--from-ms/--to-ms choose another window)");
+        }
+        eprintln!("{note}");
     }
     let text = if args.json {
         serde_json::to_string(&summary).map_err(|e| e.to_string())?
