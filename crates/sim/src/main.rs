@@ -231,15 +231,23 @@ fn cmd_run(args: RunArgs) -> Outcome {
         }
     }
     let factory = factory(args.bug.bug);
+    let bar = run_progress_bar(scenario.end_ms());
+    let progress = bar.clone().map(|bar| {
+        Box::new(move |sim_ms: u64| bar.set_position(sim_ms)) as Box<dyn FnMut(u64) + Send>
+    });
     let mut summary = run(
         &scenario,
         RunOptions {
             trace,
             record: args.svg.is_some(),
             history: args.history.is_some(),
+            progress,
             ..RunOptions::new(args.seed, &*factory)
         },
     );
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     summary.bug = args.bug.bug.map(|b| b.name().to_owned());
     if let (Some(file), Some(history)) = (&args.history, summary.history.take()) {
         std::fs::write(file, history.json_lines())
@@ -313,6 +321,20 @@ fn progress_bar(runs: u64) -> Option<indicatif::ProgressBar> {
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message("0");
+    Some(bar)
+}
+
+/// A single run's progress in simulated time, on a terminal only.
+fn run_progress_bar(end_ms: u64) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(end_ms);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} simulated ms, {elapsed} elapsed, ETA {eta}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
     Some(bar)
 }
 

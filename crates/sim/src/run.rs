@@ -30,6 +30,8 @@ pub struct RunOptions<'a> {
     pub events_max: u64,
     /// Keep the client history (`Summary::history`).
     pub history: bool,
+    /// Told the simulated time now and then (a progress bar).
+    pub progress: Option<Box<dyn FnMut(u64) + Send>>,
 }
 
 impl<'a> RunOptions<'a> {
@@ -43,6 +45,7 @@ impl<'a> RunOptions<'a> {
             record: false,
             events_max: u64::MAX,
             history: false,
+            progress: None,
         }
     }
 }
@@ -109,6 +112,7 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         end_ms: scenario.end_ms(),
         events_max: options.events_max,
         clocks: scenario.clocks(),
+        progress: options.progress,
         trace: options.trace,
         hash_trace: options.hash_trace,
         record_clients: options.record.then_some(scenario.workload.sessions),
@@ -145,6 +149,28 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
 mod tests {
     use super::*;
     use crate::node::real_node;
+
+    #[test]
+    fn a_long_run_reports_its_progress_in_simulated_time() {
+        let scenario =
+            Scenario::parse(r#"{"name": "p", "nodes": 3, "duration_ms": 60000}"#).expect("valid");
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let options = RunOptions {
+            progress: Some(Box::new(move |ms| sink.lock().expect("lock").push(ms))),
+            ..RunOptions::new(1, &real_node)
+        };
+        let with = run(&scenario, options);
+        let without = run(&scenario, RunOptions::new(1, &real_node));
+        let seen = seen.lock().expect("lock").clone();
+        assert!(seen.len() >= 2, "told {} times", seen.len());
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "time only grows");
+        assert!(seen.iter().all(|&ms| ms <= 60_000));
+        assert_eq!(
+            with.delivered, without.delivered,
+            "watching changes nothing"
+        );
+    }
 
     #[test]
     fn a_run_whose_clock_stops_ends_with_a_clear_error() {

@@ -37,6 +37,9 @@ pub struct Setup {
     pub events_max: u64,
     /// Each node's clock (offset and drift); missing ones read run time.
     pub clocks: Vec<Clock>,
+    /// Told the simulated time now and then (every [`PROGRESS_EVERY`]
+    /// events), for a progress bar. It must not touch the run.
+    pub progress: Option<Box<dyn FnMut(u64) + Send>>,
     /// Where to write the trace, if anywhere.
     pub trace: Option<Box<dyn Write + Send>>,
     /// Hash the trace even when it is not written (determinism checks).
@@ -81,6 +84,9 @@ pub struct Finished<O> {
 /// Most events one simulated millisecond may hold before the run is
 /// declared stuck.
 pub const EVENTS_PER_MS_MAX: u64 = 1_000_000;
+
+/// How many events pass between two calls of `Setup::progress`.
+pub const PROGRESS_EVERY: u64 = 1 << 14;
 
 /// Arrow id of a message that is not being recorded.
 const NO_ARROW: u32 = u32::MAX;
@@ -138,6 +144,7 @@ pub(crate) struct State<N: Process, E> {
     events_max: u64,
     events: u64,
     cut_short: bool,
+    progress: Option<Box<dyn FnMut(u64) + Send>>,
     queue: EventQueue<Event<N::Message, E>>,
     pub(crate) slots: Vec<Slot<N>>,
     /// Per node: its clock.
@@ -336,6 +343,7 @@ impl<H: Harness> Engine<H> {
             events_max: setup.events_max,
             events: 0,
             cut_short: false,
+            progress: setup.progress,
             queue: EventQueue::default(),
             slots,
             clocks: {
@@ -380,6 +388,11 @@ impl<H: Harness> Engine<H> {
                 break;
             }
             self.state.events += 1;
+            if self.state.events % PROGRESS_EVERY == 0 {
+                if let Some(progress) = self.state.progress.as_mut() {
+                    progress(at_ms);
+                }
+            }
             if at_ms == this_ms {
                 events_this_ms += 1;
                 assert!(

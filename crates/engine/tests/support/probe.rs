@@ -231,6 +231,7 @@ impl Scene {
             end_ms: self.end_ms,
             events_max: u64::MAX,
             clocks: self.clocks.clone(),
+            progress: None,
             trace: Some(Box::new(trace.clone())),
             hash_trace: false,
             record_clients: None,

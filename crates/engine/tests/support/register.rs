@@ -411,6 +411,7 @@ pub fn run(flavour: Flavour, seed: u64, hash_trace: bool) -> (Verdict, Option<u6
         end_ms: 1_500,
         events_max: u64::MAX,
         clocks: Vec::new(),
+        progress: None,
         trace: None,
         hash_trace,
         record_clients: None,
