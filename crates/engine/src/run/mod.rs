@@ -388,7 +388,7 @@ impl<H: Harness> Engine<H> {
                 break;
             }
             self.state.events += 1;
-            if self.state.events % PROGRESS_EVERY == 0 {
+            if self.state.events.is_multiple_of(PROGRESS_EVERY) {
                 if let Some(progress) = self.state.progress.as_mut() {
                     progress(at_ms);
                 }
