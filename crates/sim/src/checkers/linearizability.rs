@@ -71,7 +71,7 @@ pub struct HistoryOp {
 }
 
 /// Most (linearized set, state) pairs explored per key before giving up.
-pub const STATES_MAX: usize = 200_000;
+pub const STATES_MAX: usize = 1_000_000;
 
 pub enum Verdict {
     Linearizable,
@@ -108,6 +108,15 @@ enum Step {
 }
 
 impl Step {
+    /// Whether the operation only looks at the register (a read, a refused
+    /// cas). Such operations always completed: they are never indeterminate.
+    fn observes(&self) -> bool {
+        matches!(
+            self,
+            Step::Read(_) | Step::CasMissing | Step::CasDiffers { .. }
+        )
+    }
+
     /// The state after this operation takes effect in `state`, if it can.
     fn apply(&self, state: State) -> Option<State> {
         match *self {
@@ -137,6 +146,40 @@ fn observed_values(ops: &[HistoryOp]) -> BTreeSet<String> {
             _ => None,
         })
         .collect()
+}
+
+/// A set of operations already linearized, by index in invocation order:
+/// every index below `prefix`, and the ones listed above it. Searches
+/// linearize roughly in invocation order, so the list stays as short as
+/// the history's concurrency, whatever its length.
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct Done {
+    prefix: usize,
+    /// Sorted; every entry above `prefix`.
+    beyond: Vec<usize>,
+}
+
+impl Done {
+    fn has(&self, i: usize) -> bool {
+        i < self.prefix || self.beyond.binary_search(&i).is_ok()
+    }
+
+    /// This set and `i`.
+    fn with(&self, i: usize) -> Done {
+        let mut next = self.clone();
+        if let Err(at) = next.beyond.binary_search(&i) {
+            next.beyond.insert(at, i);
+        }
+        let absorbed = next
+            .beyond
+            .iter()
+            .enumerate()
+            .take_while(|&(k, &j)| j == next.prefix + k)
+            .count();
+        next.prefix += absorbed;
+        next.beyond.drain(..absorbed);
+        next
+    }
 }
 
 /// Checks the operations on one key.
@@ -183,26 +226,51 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
         })
         .collect();
     let n = ops.len();
-    let words = n.div_ceil(64).max(1);
     let must = ops.iter().filter(|o| o.returned.is_some()).count();
     // (linearized set, state, blind writes used)
-    let mut seen: BTreeSet<(Vec<u64>, State, usize)> = BTreeSet::new();
+    let mut seen: BTreeSet<(Done, State, usize)> = BTreeSet::new();
     // Depth-first: (linearized set, state, blind writes used, how many
     // determinate ops are in the set).
-    let mut stack: Vec<(Vec<u64>, State, usize, usize)> = vec![(vec![0; words], None, 0, 0)];
+    let mut stack: Vec<(Done, State, usize, usize)> = vec![(Done::default(), None, 0, 0)];
     let mut deepest = 0;
     while let Some((done, state, blind_used, determinate)) = stack.pop() {
         if determinate == must {
             return Verdict::Linearizable;
         }
         deepest = deepest.max(determinate);
-        let is_done = |i: usize| done[i / 64] & (1 << (i % 64)) != 0;
-        // An op can go next only if it was invoked before every pending op returned.
-        let horizon = (0..n)
-            .filter(|&i| !is_done(i))
-            .filter_map(|i| ops[i].returned)
-            .min()
-            .unwrap_or(u64::MAX);
+        // The operations not yet linearized, in invocation order.
+        let pending = || (done.prefix..n).filter(|&i| !done.has(i));
+        // An op can go next only if it was invoked before every pending op
+        // returned. (Ops are sorted by invocation and return after it, so
+        // the scan stops at the first invoked after the smallest return.)
+        let mut horizon = u64::MAX;
+        for i in pending() {
+            if ops[i].invoked > horizon {
+                break;
+            }
+            if let Some(returned) = ops[i].returned {
+                horizon = horizon.min(returned);
+            }
+        }
+        let ready = || pending().take_while(|&i| ops[i].invoked <= horizon);
+        // An operation that may go now, leaves the register as it is and
+        // fits it (a read of the current value, a cas refused as this state
+        // says) can go first without losing any linearization: moving an
+        // observer earlier, to a moment the register holds what it saw,
+        // breaks no order between operations. So take it, and do not branch.
+        let observer =
+            ready().find(|&i| steps[i].observes() && steps[i].apply(state) == Some(state));
+        if let Some(i) = observer {
+            let next = done.with(i);
+            if seen.insert((next.clone(), state, blind_used)) {
+                if seen.len() > STATES_MAX {
+                    return Verdict::Undecided;
+                }
+                let determinate = determinate + usize::from(ops[i].returned.is_some());
+                stack.push((next, state, blind_used, determinate));
+            }
+            continue;
+        }
         // One more blind write, if one was invoked in time and is unused.
         let blind_ready = blind_invoked.partition_point(|&t| t <= horizon);
         if blind_used < blind_ready
@@ -214,15 +282,11 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
             }
             stack.push((done.clone(), UNOBSERVED, blind_used + 1, determinate));
         }
-        for i in (0..n).filter(|&i| !is_done(i)) {
-            if ops[i].invoked > horizon {
-                break;
-            }
+        for i in ready() {
             let Some(next_state) = steps[i].apply(state) else {
                 continue;
             };
-            let mut next = done.clone();
-            next[i / 64] |= 1 << (i % 64);
+            let next = done.with(i);
             if seen.insert((next.clone(), next_state, blind_used)) {
                 if seen.len() > STATES_MAX {
                     return Verdict::Undecided;
