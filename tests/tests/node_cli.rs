@@ -77,3 +77,18 @@ fn a_flag_sets_what_its_variable_sets() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("rng seed 42"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("init_ok"));
 }
+
+#[test]
+fn the_readme_shows_the_help_as_it_is() {
+    let readme =
+        std::fs::read_to_string(ryw_tests::scenarios_dir().join("../README.md")).expect("README");
+    let help = node().arg("--help").output().expect("runs");
+    let shown = format!(
+        "$ ryw-node --help\n{}",
+        String::from_utf8_lossy(&help.stdout).trim_end()
+    );
+    assert!(
+        readme.contains(&shown),
+        "the README lacks, or shows an old:\n{shown}"
+    );
+}

@@ -573,3 +573,29 @@ fn history_lists_every_operation_from_invocation_to_completion() {
         .count();
     assert_eq!(sends, invokes, "one traced send per invocation");
 }
+
+/// The README shows `ryw-sim --help` and every subcommand's help as they
+/// are: a changed flag must be changed there too.
+#[test]
+fn the_readme_shows_every_help_as_it_is() {
+    let readme = std::fs::read_to_string(scenarios_dir().join("../README.md")).expect("README");
+    for sub in [
+        None,
+        Some("run"),
+        Some("sweep"),
+        Some("bugs"),
+        Some("reshrink"),
+        Some("bench"),
+        Some("speed"),
+    ] {
+        let mut args: Vec<&str> = sub.into_iter().collect();
+        args.push("--help");
+        let (code, stdout, _) = sim(&args);
+        assert_eq!(code, 0);
+        let shown = format!("$ ryw-sim {}\n{}", args.join(" "), stdout.trim_end());
+        assert!(
+            readme.contains(&shown),
+            "the README lacks, or shows an old:\n{shown}"
+        );
+    }
+}
