@@ -268,16 +268,7 @@ fn svg_without_a_window_centres_on_the_first_violation_and_says_what_it_left_out
     let (_, _, stderr) = sim(&args);
     assert!(stderr.contains("around the first violation"), "{stderr}");
     // A whole run asked for explicitly: too many messages, and it says so.
-    let (code, _, stderr) = sim(&[
-        "run",
-        "sim-scenarios/healthy.json",
-        "--seed",
-        "1",
-        "--svg",
-        path,
-        "--from-ms",
-        "0",
-    ]);
+    let (code, stderr) = healthy_svg_from(path, "0");
     assert_eq!(code, 0);
     assert!(stderr.contains("messages not drawn"), "{stderr}");
     let svg = std::fs::read_to_string(&file).expect("svg written");
@@ -395,11 +386,9 @@ fn bad_usage_exits_2_with_a_message_naming_the_flag() {
     }
 }
 
-#[test]
-fn an_svg_window_outside_the_run_is_an_error_not_an_empty_diagram() {
-    let file = std::env::temp_dir().join(format!("ryw-empty-{}.svg", std::process::id()));
-    let path = file.to_str().expect("utf-8");
-    let (code, _, stderr) = sim(&[
+/// Draws `healthy.json` seed 1 to `path` from `from_ms` to the end: (exit code, stderr).
+fn healthy_svg_from(path: &str, from_ms: &str) -> (i32, String) {
+    let args = [
         "run",
         "sim-scenarios/healthy.json",
         "--seed",
@@ -407,8 +396,17 @@ fn an_svg_window_outside_the_run_is_an_error_not_an_empty_diagram() {
         "--svg",
         path,
         "--from-ms",
-        "999999",
-    ]);
+        from_ms,
+    ];
+    let (code, _, stderr) = sim(&args);
+    (code, stderr)
+}
+
+#[test]
+fn an_svg_window_outside_the_run_is_an_error_not_an_empty_diagram() {
+    let file = std::env::temp_dir().join(format!("ryw-empty-{}.svg", std::process::id()));
+    let path = file.to_str().expect("utf-8");
+    let (code, stderr) = healthy_svg_from(path, "999999");
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("past the end of the run"), "{stderr}");
     assert!(!file.exists(), "no empty diagram written");

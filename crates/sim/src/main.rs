@@ -310,32 +310,30 @@ fn cmd_run(args: RunArgs) -> Outcome {
 }
 
 /// Progress on a terminal only: never `\r` text in a redirected file.
-fn progress_bar(runs: u64) -> Option<indicatif::ProgressBar> {
+/// `what` is the unit counted (`runs`, `simulated ms`).
+fn terminal_bar(length: u64, what: &str) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let bar = indicatif::ProgressBar::new(runs);
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} runs, {msg} failed, {elapsed} elapsed, ETA {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let bar = indicatif::ProgressBar::new(length);
+    let template =
+        format!("{{bar:30}} {{pos}}/{{len}} {what}{{msg}}, {{elapsed}} elapsed, ETA {{eta}}");
+    let style = indicatif::ProgressStyle::with_template(&template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_message("0");
     Some(bar)
 }
 
-/// A single run's progress in simulated time, on a terminal only.
-fn run_progress_bar(end_ms: u64) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(end_ms);
-    let style = indicatif::ProgressStyle::with_template(
-        "{bar:30} {pos}/{len} simulated ms, {elapsed} elapsed, ETA {eta}",
-    )
-    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-    bar.set_style(style);
+/// A sweep's progress: runs done and how many failed.
+fn progress_bar(runs: u64) -> Option<indicatif::ProgressBar> {
+    let bar = terminal_bar(runs, "runs")?;
+    bar.set_message(", 0 failed");
     Some(bar)
+}
+
+/// A single run's progress in simulated time.
+fn run_progress_bar(end_ms: u64) -> Option<indicatif::ProgressBar> {
+    terminal_bar(end_ms, "simulated ms")
 }
 
 fn load_all(paths: &[PathBuf]) -> Result<Vec<(String, Scenario)>, String> {
@@ -401,7 +399,7 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
             match &bar {
                 Some(bar) => {
                     bar.suspend(|| open = say(&line));
-                    bar.set_message(count.to_string());
+                    bar.set_message(format!(", {count} failed"));
                 }
                 None => open = say(&line),
             }

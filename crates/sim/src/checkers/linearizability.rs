@@ -260,14 +260,17 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
         // breaks no order between operations. So take it, and do not branch.
         let observer =
             ready().find(|&i| steps[i].observes() && steps[i].apply(state) == Some(state));
+        // Queues a state not seen before; false once the budget is spent.
+        let mut visit = |node: (Done, State, usize, usize)| -> bool {
+            if seen.insert((node.0.clone(), node.1, node.2)) {
+                stack.push(node);
+            }
+            seen.len() <= STATES_MAX
+        };
+        let counts = |i: usize| usize::from(ops[i].returned.is_some());
         if let Some(i) = observer {
-            let next = done.with(i);
-            if seen.insert((next.clone(), state, blind_used)) {
-                if seen.len() > STATES_MAX {
-                    return Verdict::Undecided;
-                }
-                let determinate = determinate + usize::from(ops[i].returned.is_some());
-                stack.push((next, state, blind_used, determinate));
+            if !visit((done.with(i), state, blind_used, determinate + counts(i))) {
+                return Verdict::Undecided;
             }
             continue;
         }
@@ -275,24 +278,21 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
         let blind_ready = blind_invoked.partition_point(|&t| t <= horizon);
         if blind_used < blind_ready
             && state != UNOBSERVED
-            && seen.insert((done.clone(), UNOBSERVED, blind_used + 1))
+            && !visit((done.clone(), UNOBSERVED, blind_used + 1, determinate))
         {
-            if seen.len() > STATES_MAX {
-                return Verdict::Undecided;
-            }
-            stack.push((done.clone(), UNOBSERVED, blind_used + 1, determinate));
+            return Verdict::Undecided;
         }
         for i in ready() {
             let Some(next_state) = steps[i].apply(state) else {
                 continue;
             };
-            let next = done.with(i);
-            if seen.insert((next.clone(), next_state, blind_used)) {
-                if seen.len() > STATES_MAX {
-                    return Verdict::Undecided;
-                }
-                let determinate = determinate + usize::from(ops[i].returned.is_some());
-                stack.push((next, next_state, blind_used, determinate));
+            if !visit((
+                done.with(i),
+                next_state,
+                blind_used,
+                determinate + counts(i),
+            )) {
+                return Verdict::Undecided;
             }
         }
     }
