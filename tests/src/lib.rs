@@ -81,9 +81,12 @@ pub fn seeds(default: std::ops::Range<u64>) -> Vec<u64> {
 
 /// The scenario path as a person would type it from the repository root.
 pub fn display_path(path: &std::path::Path) -> String {
-    format!(
-        "sim-scenarios/{}",
-        path.file_name()
-            .map_or(String::new(), |n| n.to_string_lossy().into_owned())
-    )
+    let inside = path
+        .strip_prefix(scenarios_dir())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| {
+            path.file_name()
+                .map_or(String::new(), |n| n.to_string_lossy().into_owned())
+        });
+    format!("sim-scenarios/{inside}")
 }
