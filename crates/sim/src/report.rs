@@ -103,6 +103,13 @@ impl Summary {
                 self.linearizability_undecided_keys
             );
         }
+        if self.cut_short {
+            let _ = writeln!(
+                out,
+                "cut short at {} ms by its event bound: the end-of-run checks judged a partial run",
+                self.sim_ms
+            );
+        }
         if let Some(hash) = &self.trace_hash {
             let _ = writeln!(out, "trace hash {hash}");
         }
