@@ -152,6 +152,9 @@ struct SpeedArgs {
     /// Pipelined requests fed to ryw-node.
     #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     requests: u64,
+    /// Repetitions of every measurement; the table shows the median and the range.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
+    repeat: u64,
 }
 
 fn parse_bug(name: &str) -> Result<Bug, String> {
@@ -530,30 +533,41 @@ fn cmd_speed(args: SpeedArgs) -> Outcome {
         args.scenarios
     };
     let scenarios = load_all(&paths)?;
+    let repeat = args.repeat;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    println!("wall-clock benchmarks: release build expected; {cores} cores visible; one thread per measurement");
-    let mut rows = speed::simulator(&scenarios, seeds);
+    println!(
+        "wall-clock benchmarks: release build expected; {cores} cores visible; one thread per measurement; each repeated {repeat} times"
+    );
+    let mut rows = speed::simulator(&scenarios, seeds, repeat);
     if let Some(last) = rows.last_mut() {
         last.peak_kib = speed::peak_kib("self");
     }
     let dir = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = dir.parent().ok_or("no directory for ryw-sim")?;
     let input = speed::node_input(requests);
-    let (node_ops, node_peak) =
-        speed::pipe_throughput(&dir.join("ryw-node"), &input, requests + 1)?;
-    let (base_ops, base_peak) =
-        speed::pipe_throughput(&dir.join("ryw-parse-baseline"), &input, requests + 1)?;
+    let (mut node_ops, mut base_ops, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut node_peak, mut base_peak) = (None, None);
+    for _ in 0..repeat {
+        let (node, peak) = speed::pipe_throughput(&dir.join("ryw-node"), &input, requests + 1)?;
+        let (base, base_kib) =
+            speed::pipe_throughput(&dir.join("ryw-parse-baseline"), &input, requests + 1)?;
+        (node_peak, base_peak) = (node_peak.max(peak), base_peak.max(base_kib));
+        node_ops.push(node);
+        base_ops.push(base);
+        ratios.push(100.0 * node / base);
+    }
+    let ops = |f: f64| format!("{f:.0}");
     rows.push(speed::Measurement {
         what: format!("ryw-node, one-node cluster, {requests} pipelined write/ryw_read"),
-        figure: format!("{:.0} ops/s", node_ops),
+        figure: format!("{} ops/s", speed::median_of(node_ops, ops)),
         peak_kib: node_peak,
     });
     rows.push(speed::Measurement {
         what: "ryw-parse-baseline, same input (parse + same-size reply only)".into(),
         figure: format!(
-            "{:.0} ops/s; ryw-node reaches {:.0}% of it",
-            base_ops,
-            100.0 * node_ops / base_ops
+            "{} ops/s; ryw-node reaches {} of it",
+            speed::median_of(base_ops, ops),
+            speed::median_of(ratios, |f| format!("{f:.0}%"))
         ),
         peak_kib: base_peak,
     });

@@ -25,25 +25,50 @@ pub fn peak_kib(pid: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Runs `seeds` seeds of each scenario on this thread.
-pub fn simulator(scenarios: &[(String, Scenario)], seeds: u64) -> Vec<Measurement> {
+/// The median of `figures` and their range, as `median (min-max)`
+/// rendered by `show`.
+pub fn median_of(mut figures: Vec<f64>, show: impl Fn(f64) -> String) -> String {
+    figures.sort_by(f64::total_cmp);
+    let (Some(&lowest), Some(&highest)) = (figures.first(), figures.last()) else {
+        return "no measurement".into();
+    };
+    let median = figures[figures.len() / 2];
+    if figures.len() == 1 {
+        return show(median);
+    }
+    format!(
+        "{} (median of {}; {} to {})",
+        show(median),
+        figures.len(),
+        show(lowest),
+        show(highest)
+    )
+}
+
+/// Runs `seeds` seeds of each scenario on this thread, `repeat` times,
+/// and reports the median speed with its range.
+pub fn simulator(scenarios: &[(String, Scenario)], seeds: u64, repeat: u64) -> Vec<Measurement> {
     let mut rows = Vec::new();
     for (path, scenario) in scenarios {
-        let (mut delivered, mut sim_ms) = (0u64, 0u64);
-        let started = Instant::now();
-        for seed in 0..seeds {
-            let options = RunOptions::new(seed, &real_node);
-            let summary = run(scenario, options);
-            delivered += summary.delivered;
-            sim_ms += summary.sim_ms;
+        let (mut msgs_per_s, mut sim_s_per_s) = (Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            let (mut delivered, mut sim_ms) = (0u64, 0u64);
+            let started = Instant::now();
+            for seed in 0..seeds {
+                let summary = run(scenario, RunOptions::new(seed, &real_node));
+                delivered += summary.delivered;
+                sim_ms += summary.sim_ms;
+            }
+            let wall_s = started.elapsed().as_secs_f64().max(1e-9);
+            msgs_per_s.push(delivered as f64 / wall_s);
+            sim_s_per_s.push(sim_ms as f64 / 1000.0 / wall_s);
         }
-        let wall_s = started.elapsed().as_secs_f64().max(1e-9);
         rows.push(Measurement {
             what: format!("simulator, {path} ({seeds} seeds)"),
             figure: format!(
-                "{:.2}M delivered msgs/s, {:.0} simulated s per wall s",
-                delivered as f64 / wall_s / 1e6,
-                sim_ms as f64 / 1000.0 / wall_s
+                "{} delivered msgs/s, {} simulated s per wall s",
+                median_of(msgs_per_s, |f| format!("{:.2}M", f / 1e6)),
+                median_of(sim_s_per_s, |f| format!("{f:.0}"))
             ),
             peak_kib: None,
         });
@@ -153,4 +178,20 @@ pub fn table(rows: &[Measurement]) -> String {
         let _ = writeln!(out, "| {} | {} | {memory} |", r.what, r.figure);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_median_is_reported_with_its_range() {
+        let show = |f: f64| format!("{f:.0}");
+        assert_eq!(
+            median_of(vec![3.0, 1.0, 2.0], show),
+            "2 (median of 3; 1 to 3)"
+        );
+        assert_eq!(median_of(vec![5.0], show), "5");
+        assert_eq!(median_of(Vec::new(), show), "no measurement");
+    }
 }
