@@ -711,3 +711,30 @@ fn apply_lags_commit_and_reads_still_see_their_writes() {
     // And apply catches up on its own, without any message.
     assert!(cluster.run_until(200, |c| (0..3).all(|i| c.node(i).applied_index() >= token)));
 }
+
+// A slow state machine applies an entry when it is due, not at whatever
+// step happens next: the node asks to be woken for it.
+#[test]
+fn a_lagging_apply_happens_when_due_and_the_write_is_acknowledged_then() {
+    let mut cluster = TestCluster::with_config(1, 6, |c| c.apply_delay_ms = 80);
+    let leader = cluster.stable_leader();
+    cluster.run_for(7); // away from any heartbeat boundary
+    let sent_at = cluster.now;
+    let msg_id = cluster.request(leader, 1, write("x", 1));
+    assert!(
+        cluster.node(leader).commit_index() > cluster.node(leader).applied_index(),
+        "a cluster of one commits at once, and applies later"
+    );
+    assert!(cluster.run_until(1_000, |c| c.reply(msg_id).is_some()));
+    let acked_at = cluster
+        .client_inbox
+        .iter()
+        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
+        .map(|(at, _)| *at)
+        .expect("acknowledged");
+    assert_eq!(
+        acked_at.since(sent_at),
+        80,
+        "applied exactly apply_delay_ms later"
+    );
+}
