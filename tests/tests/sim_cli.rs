@@ -283,6 +283,8 @@ fn bench_writes_the_csv_columns_and_a_plot() {
     let (csv, plot) = (dir.join("report.csv"), dir.join("report.svg"));
     let (code, stdout, stderr) = sim(&[
         "bench",
+        "--seeds",
+        "2",
         "--csv",
         csv.to_str().expect("utf-8"),
         "--plot",
@@ -293,13 +295,25 @@ fn bench_writes_the_csv_columns_and_a_plot() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("nodes,mode,network,reads,served_locally_share,waited_share,redirected_share,read_p50_ms,read_p99_ms,write_p50_ms,leader_msgs_per_op")
+        Some("nodes,mode,network,reads,served_locally_share,waited_share,redirected_share,read_p50_ms,read_p99_ms,write_p50_ms,leader_msgs_per_op,seeds,read_p99_ms_min,read_p99_ms_max,leader_msgs_per_op_min,leader_msgs_per_op_max")
     );
     assert_eq!(lines.count(), 12, "3 sizes x 2 networks x 2 modes");
     let svg = std::fs::read_to_string(&plot).expect("plot written");
     let counts = parse_svg(&svg);
     assert!(counts["rect"] >= 24, "a bar per row and chart: {counts:?}");
     assert!(stdout.contains("| 5 | follower | healthy |"), "{stdout}");
+    let row = csv.lines().nth(1).expect("a row");
+    let fields: Vec<&str> = row.split(',').collect();
+    assert_eq!(fields[11], "2", "two seeds per row: {row}");
+    let (p99, low, high): (u64, u64, u64) = (
+        fields[8].parse().expect("p99"),
+        fields[12].parse().expect("min"),
+        fields[13].parse().expect("max"),
+    );
+    assert!(
+        low <= p99 && p99 <= high,
+        "the mean lies in its range: {row}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -24,9 +24,15 @@ pub struct Row {
     pub write_p50_ms: u64,
     pub leader_msgs_per_op: f64,
     pub violations: usize,
+    /// Seeds the row averages over; the figures above are their means.
+    pub seeds: u64,
+    /// The lowest and highest read p99 of one seed.
+    pub read_p99_ms_range: (u64, u64),
+    /// The lowest and highest leader messages per operation of one seed.
+    pub leader_msgs_per_op_range: (f64, f64),
 }
 
-pub const CSV_HEADER: &str = "nodes,mode,network,reads,served_locally_share,waited_share,redirected_share,read_p50_ms,read_p99_ms,write_p50_ms,leader_msgs_per_op";
+pub const CSV_HEADER: &str = "nodes,mode,network,reads,served_locally_share,waited_share,redirected_share,read_p50_ms,read_p99_ms,write_p50_ms,leader_msgs_per_op,seeds,read_p99_ms_min,read_p99_ms_max,leader_msgs_per_op_min,leader_msgs_per_op_max";
 
 /// Simulated length of each configuration's run.
 pub const DURATION_MS: u64 = 20_000;
@@ -123,18 +129,64 @@ fn row(nodes: usize, follower_reads: bool, lagging: bool, summary: &Summary) -> 
         write_p50_ms: percentile(&writes, 50.0),
         leader_msgs_per_op: summary.leader_msgs as f64 / ops,
         violations: summary.violations.len(),
+        seeds: 1,
+        read_p99_ms_range: (percentile(&reads, 99.0), percentile(&reads, 99.0)),
+        leader_msgs_per_op_range: (
+            summary.leader_msgs as f64 / ops,
+            summary.leader_msgs as f64 / ops,
+        ),
     }
 }
 
-/// Runs every configuration: 3, 5 and 7 nodes, healthy and lagging, both modes.
+/// One row from the rows of several seeds: means, and the range of the
+/// figures that vary most.
+fn combine(rows: &[Row]) -> Row {
+    let n = rows.len().max(1) as f64;
+    let mean = |f: fn(&Row) -> f64| rows.iter().map(f).sum::<f64>() / n;
+    let mean_ms =
+        |f: fn(&Row) -> u64| (rows.iter().map(|r| f(r) as f64).sum::<f64>() / n).round() as u64;
+    let p99 = rows.iter().map(|r| r.read_p99_ms);
+    let leader = rows.iter().map(|r| r.leader_msgs_per_op);
+    Row {
+        reads: rows.iter().map(|r| r.reads).sum(),
+        served_locally_share: mean(|r| r.served_locally_share),
+        waited_share: mean(|r| r.waited_share),
+        redirected_share: mean(|r| r.redirected_share),
+        read_p50_ms: mean_ms(|r| r.read_p50_ms),
+        read_p99_ms: mean_ms(|r| r.read_p99_ms),
+        write_p50_ms: mean_ms(|r| r.write_p50_ms),
+        leader_msgs_per_op: mean(|r| r.leader_msgs_per_op),
+        violations: rows.iter().map(|r| r.violations).sum(),
+        seeds: rows.len() as u64,
+        read_p99_ms_range: (p99.clone().min().unwrap_or(0), p99.max().unwrap_or(0)),
+        leader_msgs_per_op_range: (
+            leader.clone().fold(f64::INFINITY, f64::min),
+            leader.fold(0.0, f64::max),
+        ),
+        ..rows[0].clone()
+    }
+}
+
+/// Runs every configuration once: 3, 5 and 7 nodes, healthy and lagging, both modes.
 pub fn report(seed: u64) -> Vec<Row> {
+    report_seeds(seed, 1)
+}
+
+/// Runs every configuration under `seeds` seeds from `first`; each row
+/// holds the means and the spread.
+pub fn report_seeds(first: u64, seeds: u64) -> Vec<Row> {
     let mut rows = Vec::new();
     for nodes in [3, 5, 7] {
         for lagging in [false, true] {
             for follower_reads in [true, false] {
                 let s = scenario(nodes, follower_reads, lagging);
-                let options = RunOptions::new(seed, &real_node);
-                rows.push(row(nodes, follower_reads, lagging, &run(&s, options)));
+                let per_seed: Vec<Row> = (first..first.saturating_add(seeds))
+                    .map(|seed| {
+                        let summary = run(&s, RunOptions::new(seed, &real_node));
+                        row(nodes, follower_reads, lagging, &summary)
+                    })
+                    .collect();
+                rows.push(combine(&per_seed));
             }
         }
     }
@@ -146,7 +198,7 @@ pub fn csv(rows: &[Row]) -> String {
     for r in rows {
         let _ = writeln!(
             out,
-            "{},{},{},{},{:.4},{:.4},{:.4},{},{},{},{:.3}",
+            "{},{},{},{},{:.4},{:.4},{:.4},{},{},{},{:.3},{},{},{},{:.3},{:.3}",
             r.nodes,
             r.mode,
             r.network,
@@ -157,7 +209,12 @@ pub fn csv(rows: &[Row]) -> String {
             r.read_p50_ms,
             r.read_p99_ms,
             r.write_p50_ms,
-            r.leader_msgs_per_op
+            r.leader_msgs_per_op,
+            r.seeds,
+            r.read_p99_ms_range.0,
+            r.read_p99_ms_range.1,
+            r.leader_msgs_per_op_range.0,
+            r.leader_msgs_per_op_range.1
         );
     }
     out
@@ -167,13 +224,13 @@ pub fn table(rows: &[Row]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "| nodes | mode | network | reads | local | waited | redirected | read p50 | read p99 | write p50 | leader msgs/op |"
+        "| nodes | mode | network | reads | local | waited | redirected | read p50 | read p99 (seed range) | write p50 | leader msgs/op (seed range) |"
     );
     let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|");
     for r in rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {:.1}% | {:.1}% | {:.1}% | {} ms | {} ms | {} ms | {:.2} |",
+            "| {} | {} | {} | {} | {:.1}% | {:.1}% | {:.1}% | {} ms | {} ms ({}-{}) | {} ms | {:.2} ({:.2}-{:.2}) |",
             r.nodes,
             r.mode,
             r.network,
@@ -183,8 +240,12 @@ pub fn table(rows: &[Row]) -> String {
             100.0 * r.redirected_share,
             r.read_p50_ms,
             r.read_p99_ms,
+            r.read_p99_ms_range.0,
+            r.read_p99_ms_range.1,
             r.write_p50_ms,
-            r.leader_msgs_per_op
+            r.leader_msgs_per_op,
+            r.leader_msgs_per_op_range.0,
+            r.leader_msgs_per_op_range.1
         );
     }
     out

@@ -131,9 +131,13 @@ struct ReshrinkArgs {
 
 #[derive(Args)]
 struct BenchArgs {
-    /// Master seed of every row.
+    /// First seed of every row.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Seeds per row (from --seed on): rows show means, and the range of
+    /// read p99 and leader load across seeds.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    seeds: u64,
     /// Also write the rows as CSV to FILE.
     #[arg(long, value_name = "FILE")]
     csv: Option<PathBuf>,
@@ -501,9 +505,10 @@ fn cmd_reshrink(args: ReshrinkArgs) -> Outcome {
 
 fn cmd_bench(args: BenchArgs) -> Outcome {
     let seed = args.seed;
-    let rows = ryw_sim::bench::report(seed);
+    let rows = ryw_sim::bench::report_seeds(seed, args.seeds);
     println!(
-        "follower-read report: seed {seed}, {} ms simulated per row, 90% ryw_read / 10% write, 16 sessions over all nodes; lagging = n<last> +{} ms on every link",
+        "follower-read report: seeds {seed}..{}, {} ms simulated per row and seed, 90% ryw_read / 10% write, 16 sessions over all nodes; lagging = n<last> +{} ms on every link",
+        seed.saturating_add(args.seeds),
         ryw_sim::bench::DURATION_MS,
         ryw_sim::bench::LAG_MS
     );
