@@ -738,3 +738,100 @@ fn a_lagging_apply_happens_when_due_and_the_write_is_acknowledged_then() {
         "applied exactly apply_delay_ms later"
     );
 }
+
+// ReadIndex (Raft §8) when the round takes longer than a heartbeat: timers
+// fire while the read waits, and must not drop it.
+#[test]
+fn a_linearizable_read_survives_timers_firing_while_its_round_is_out() {
+    let mut cluster = TestCluster::new(3, 7);
+    let leader = cluster.stable_leader();
+    cluster.call(leader, 1, write("x", 5));
+    cluster.delay_ms = 60; // a round trip spans more than one heartbeat
+    let asked_at = cluster.now;
+    let msg_id = cluster.request(leader, 1, read("x"));
+    assert!(cluster.run_until(900, |c| c.reply(msg_id).is_some()));
+    assert_eq!(
+        cluster.reply(msg_id),
+        Some(&OpResult::ReadOk { value: 5.into() })
+    );
+    let answered_at = cluster
+        .client_inbox
+        .iter()
+        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
+        .map(|(at, _)| *at)
+        .expect("answered");
+    assert!(
+        answered_at.since(asked_at) < 400,
+        "answered after one or two rounds, not at the deadline: {} ms",
+        answered_at.since(asked_at)
+    );
+}
+
+// A leader that loses leadership with reads still waiting for their round
+// hands its own clients' reads back to be retried with the next leader,
+// instead of leaving them to time out.
+#[test]
+fn reads_waiting_on_a_deposed_leader_are_retried_with_the_next_one() {
+    let mut cluster = TestCluster::new(3, 8);
+    let old = cluster.stable_leader();
+    cluster.call(old, 1, write("x", 9));
+    cluster.isolate(old);
+    let asked_at = cluster.now;
+    let msg_id = cluster.request(old, 1, read("x"));
+    // The others elect a leader; the old one steps down (check-quorum).
+    assert!(cluster.run_until(600, |c| c.node(old).role() != RoleKind::Leader));
+    cluster.heal();
+    assert!(cluster.run_until(1_500, |c| c.reply(msg_id).is_some()));
+    let reply = cluster.reply(msg_id).cloned();
+    assert_eq!(
+        reply,
+        Some(OpResult::ReadOk { value: 9.into() }),
+        "served by the new leader"
+    );
+    let answered_at = cluster
+        .client_inbox
+        .iter()
+        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
+        .map(|(at, _)| *at)
+        .expect("answered");
+    let deadline_ms = Config::default().request_timeout_ms;
+    assert!(
+        answered_at.since(asked_at) < deadline_ms,
+        "answered before the deadline, after {} ms",
+        answered_at.since(asked_at)
+    );
+}
+
+// A read waiting at the leader for its token to be applied (apply lags
+// commit) must survive the heartbeats that fire meanwhile.
+#[test]
+fn a_read_waiting_for_a_lagging_apply_survives_timers_firing_meanwhile() {
+    let mut cluster = TestCluster::with_config(3, 9, |c| c.apply_delay_ms = 120);
+    let leader = cluster.stable_leader();
+    cluster.call(leader, 1, write("x", 5));
+    cluster.request(leader, 1, write("x", 6));
+    let lagging = |c: &TestCluster| c.node(leader).commit_index() > c.node(leader).applied_index();
+    assert!(
+        cluster.run_until(500, lagging),
+        "the leader commits before it applies"
+    );
+    let token = cluster.node(leader).commit_index();
+    let asked_at = cluster.now;
+    let msg_id = cluster.request(leader, 2, ryw("x", token));
+    assert!(cluster.run_until(900, |c| c.reply(msg_id).is_some()));
+    assert_eq!(
+        value_of(cluster.reply(msg_id).expect("answered")),
+        &Value::from(6)
+    );
+    let answered_at = cluster
+        .client_inbox
+        .iter()
+        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
+        .map(|(at, _)| *at)
+        .expect("answered");
+    assert!(
+        answered_at.since(asked_at) <= 120,
+        "answered when the token applied, not at the deadline: {} ms",
+        answered_at.since(asked_at)
+    );
+}
