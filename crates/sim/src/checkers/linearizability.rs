@@ -71,7 +71,7 @@ pub struct HistoryOp {
 }
 
 /// Most (linearized set, state) pairs explored per key before giving up.
-pub const STATES_MAX: usize = 1_000_000;
+pub const STATES_MAX: usize = 300_000;
 
 pub enum Verdict {
     Linearizable,
