@@ -154,7 +154,7 @@ fn scenario() -> impl Strategy<Value = Value> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 300,
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
         failure_persistence: None,
         .. ProptestConfig::default()
     })]
