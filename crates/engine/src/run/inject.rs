@@ -107,7 +107,11 @@ impl<H: Harness> Engine<H> {
         let Some(node) = self.state.slots[i].node.as_ref() else {
             return;
         };
-        let (leading, log_length) = (node.leading(), node.log_length());
+        let leading = node.leading();
+        if leading.is_none() && self.state.last_seen[i].0.is_none() {
+            return; // led neither before nor now: nothing to note (the common case)
+        }
+        let log_length = node.log_length();
         let (led_before, length_before) =
             std::mem::replace(&mut self.state.last_seen[i], (leading, log_length));
         let elected = leading.is_some_and(|term| term > self.state.led_term_max);
