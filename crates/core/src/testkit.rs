@@ -262,6 +262,14 @@ impl TestCluster {
         self.reply(msg_id).cloned().expect("reply arrived")
     }
 
+    /// When the first reply to `msg_id` was sent, if it was.
+    pub fn replied_at(&self, msg_id: u64) -> Option<Millis> {
+        self.client_inbox
+            .iter()
+            .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
+            .map(|(at, _)| *at)
+    }
+
     pub fn replies_to(&self, msg_id: u64) -> usize {
         self.client_inbox
             .iter()

@@ -726,12 +726,7 @@ fn a_lagging_apply_happens_when_due_and_the_write_is_acknowledged_then() {
         "a cluster of one commits at once, and applies later"
     );
     assert!(cluster.run_until(1_000, |c| c.reply(msg_id).is_some()));
-    let acked_at = cluster
-        .client_inbox
-        .iter()
-        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
-        .map(|(at, _)| *at)
-        .expect("acknowledged");
+    let acked_at = cluster.replied_at(msg_id).expect("acknowledged");
     assert_eq!(
         acked_at.since(sent_at),
         80,
@@ -754,12 +749,7 @@ fn a_linearizable_read_survives_timers_firing_while_its_round_is_out() {
         cluster.reply(msg_id),
         Some(&OpResult::ReadOk { value: 5.into() })
     );
-    let answered_at = cluster
-        .client_inbox
-        .iter()
-        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
-        .map(|(at, _)| *at)
-        .expect("answered");
+    let answered_at = cluster.replied_at(msg_id).expect("answered");
     assert!(
         answered_at.since(asked_at) < 400,
         "answered after one or two rounds, not at the deadline: {} ms",
@@ -788,12 +778,7 @@ fn reads_waiting_on_a_deposed_leader_are_retried_with_the_next_one() {
         Some(OpResult::ReadOk { value: 9.into() }),
         "served by the new leader"
     );
-    let answered_at = cluster
-        .client_inbox
-        .iter()
-        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
-        .map(|(at, _)| *at)
-        .expect("answered");
+    let answered_at = cluster.replied_at(msg_id).expect("answered");
     let deadline_ms = Config::default().request_timeout_ms;
     assert!(
         answered_at.since(asked_at) < deadline_ms,
@@ -823,12 +808,7 @@ fn a_read_waiting_for_a_lagging_apply_survives_timers_firing_meanwhile() {
         value_of(cluster.reply(msg_id).expect("answered")),
         &Value::from(6)
     );
-    let answered_at = cluster
-        .client_inbox
-        .iter()
-        .find(|(_, e)| e.body.in_reply_to == Some(msg_id))
-        .map(|(at, _)| *at)
-        .expect("answered");
+    let answered_at = cluster.replied_at(msg_id).expect("answered");
     assert!(
         answered_at.since(asked_at) <= 120,
         "answered when the token applied, not at the deadline: {} ms",
