@@ -90,3 +90,25 @@ pub fn display_path(path: &std::path::Path) -> String {
         });
     format!("sim-scenarios/{inside}")
 }
+
+/// The proptest seed every fuzzer here uses unless `PROPTEST_RNG_SEED`
+/// names another.
+pub const FUZZ_SEED: u64 = 20_261_128;
+
+/// Settings for this suite's fuzzers: `cases_default` cases unless
+/// `PROPTEST_CASES` says otherwise, and the fixed [`FUZZ_SEED`] unless
+/// `PROPTEST_RNG_SEED` names a seed. A fixed seed makes `cargo test` try
+/// the same inputs on every machine, so a CI failure reproduces anywhere;
+/// a fuzzing campaign sets `PROPTEST_RNG_SEED` to explore new ones.
+pub fn fuzz_config(cases_default: u32) -> proptest::test_runner::Config {
+    use proptest::test_runner::{Config, RngSeed};
+    // `Config::default()` reads PROPTEST_CASES and PROPTEST_RNG_SEED.
+    let mut config = Config::default();
+    if std::env::var_os("PROPTEST_CASES").is_none() {
+        config.cases = cases_default;
+    }
+    if std::env::var_os("PROPTEST_RNG_SEED").is_none() {
+        config.rng_seed = RngSeed::Fixed(FUZZ_SEED);
+    }
+    config
+}

@@ -122,10 +122,7 @@ fn reply_to(out: &[Envelope], msg_id: u64) -> Option<&OpResult> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000),
-        ..ProptestConfig::default()
-    })]
+    #![proptest_config(ryw_tests::fuzz_config(2_000))]
 
     #[test]
     fn garbage_never_breaks_a_node(lines in prop::collection::vec(garbage_line(), 1..20), one_node in any::<bool>()) {

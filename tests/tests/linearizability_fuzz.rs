@@ -103,9 +103,8 @@ fn history() -> impl Strategy<Value = Vec<HistoryOp>> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000),
         failure_persistence: None,
-        ..ProptestConfig::default()
+        ..ryw_tests::fuzz_config(20_000)
     })]
 
     #[test]

@@ -154,9 +154,8 @@ fn scenario() -> impl Strategy<Value = Value> {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300),
         failure_persistence: None,
-        .. ProptestConfig::default()
+        ..ryw_tests::fuzz_config(300)
     })]
 
     #[test]

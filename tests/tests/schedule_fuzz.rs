@@ -31,13 +31,6 @@ fn exposing_seed(bug: Bug, scenario: &Scenario, seed: u64) -> Option<u64> {
     Some(shrink_bug(bug, scenario, seed, 0)?.seed)
 }
 
-fn cases(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn simulate(scenario: &Scenario, seed: u64, factory: &NodeFactory) -> Summary {
     run(scenario, RunOptions::new(seed, factory))
 }
@@ -52,21 +45,22 @@ fn save_case(name: &str, scenario: &Scenario) -> String {
     path.display().to_string()
 }
 
-fn persistent_config(cases: u32) -> Config {
+/// `base` with shrinking bounded and failures saved to the committed
+/// regression file.
+fn persistent_config(base: Config) -> Config {
     Config {
-        cases,
         max_shrink_iters: 1_000,
         // Next to this file: tests/tests/schedule_fuzz.proptest-regressions.
         failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
             "proptest-regressions",
         ))),
         source_file: Some(file!()),
-        ..Config::default()
+        ..base
     }
 }
 
 proptest! {
-    #![proptest_config(persistent_config(cases(48)))]
+    #![proptest_config(persistent_config(ryw_tests::fuzz_config(48)))]
 
     #[test]
     fn fuzzed_schedules_never_violate_any_checker((scenario, seed) in run_strategy()) {
@@ -143,7 +137,12 @@ fn assert_teeth(bug: Bug) {
 
     // 3. proptest finds a failing schedule and shrinks it to a handful of events.
     let factory = bug.factory();
-    let config = persistent_config(300);
+    // A fixed count: how many cases it takes to find each bug is part of
+    // what the test pins, so PROPTEST_CASES does not change it.
+    let config = persistent_config(Config {
+        cases: 300,
+        ..Config::default()
+    });
     let rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
     let mut runner = TestRunner::new_with_rng(config, rng);
     let result = runner.run(&run_strategy(), |(scenario, seed)| {
