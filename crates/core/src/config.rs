@@ -47,6 +47,10 @@ pub struct Config {
     pub apply_delay_ms: u64,
     /// Membership when known up front (the simulator); otherwise `init` sets it.
     pub cluster: Option<Cluster>,
+    /// Whether the runtime has a disk and keeps the persistence contract
+    /// (`poll_persist`, `handle_persisted`; see [`crate::durable`]). Without
+    /// one, every change counts as durable the moment it is made.
+    pub wait_for_disk: bool,
 }
 
 impl Default for Config {
@@ -62,6 +66,7 @@ impl Default for Config {
             append_entries_max: 64,
             apply_delay_ms: 0,
             cluster: None,
+            wait_for_disk: false,
         }
     }
 }

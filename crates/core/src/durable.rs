@@ -1,12 +1,37 @@
-//! State that survives a crash (Raft Figure 2, "persistent state on all servers").
+//! State that survives a crash (Raft Figure 2, "persistent state on all
+//! servers"), and what the runtime must make durable, and when.
 //!
-//! Kept as one value apart from everything volatile, so a restart is
-//! `Node::restart(config, durable.clone(), now)` and nothing else. The core
-//! updates it before it queues any message that depends on it, so whatever the
-//! caller has sent is always covered by what it would persist.
+//! # The persistence contract
+//!
+//! The node keeps its durable state in memory ([`Durable`]) and says what
+//! changed through [`crate::Node::poll_persist`]: a [`PersistBatch`] with the
+//! new hard state (term, vote) if it changed, and the log entries from the
+//! lowest index that changed to the end of the log. The runtime writes each
+//! batch, in order, then makes it durable (fsync) and reports that with
+//! [`crate::Node::handle_persisted`]. One fsync may cover many batches (group
+//! commit): the runtime polls again while an fsync runs, and reports the
+//! newest batch the next fsync covered.
+//!
+//! What the node guarantees in return:
+//! - no message to a peer that depends on durable state leaves before that
+//!   state is durable: a vote, an `append_entries_ok`, and everything else
+//!   a peer may act on wait in the outbox until the batches queued before
+//!   them are reported durable ([`crate::Node::poll_transmit`] skips them);
+//! - the one exception is a leader's `append_entries`, which may go while
+//!   the leader's own fsync still runs (Raft thesis §10.2.1): the leader
+//!   counts its own log toward a majority only up to what is durable, so no
+//!   write is acknowledged before a majority holds it durably;
+//! - a restart needs nothing but what the batches wrote
+//!   ([`crate::Node::restart`] with the recovered [`Durable`]).
+//!
+//! The contract holds only with [`crate::Config::wait_for_disk`] set. A
+//! runtime without a disk (the seed's samples, Maelstrom) leaves it unset:
+//! then every change counts as durable the moment it is made, and
+//! `poll_persist` never has anything.
 
 use crate::id::Id;
 use crate::log::Log;
+use crate::message::Entry;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Durable {
@@ -15,4 +40,105 @@ pub struct Durable {
     pub log: Log,
     /// How often this node has started; keeps its operation ids unique across restarts.
     pub starts: u64,
+}
+
+impl Durable {
+    pub fn hard_state(&self) -> HardState {
+        HardState {
+            current_term: self.current_term,
+            voted_for: self.voted_for.clone(),
+            starts: self.starts,
+        }
+    }
+}
+
+/// Everything durable but the log.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HardState {
+    pub current_term: u64,
+    pub voted_for: Option<Id>,
+    pub starts: u64,
+}
+
+/// What changed in the durable state since the previous batch.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersistBatch {
+    /// Batches are numbered 1, 2, 3, ... within one run of the node; report
+    /// this number to `handle_persisted` once the batch is durable.
+    pub number: u64,
+    /// The new term, vote and start count, if any of them changed. Write it
+    /// before the entries.
+    pub hard_state: Option<HardState>,
+    /// The log from this index to its end (`Node::log`) is new. An index at
+    /// or below what the disk holds replaces that entry and every later one
+    /// (a conflicting suffix truncated). `None`: the log did not change.
+    pub entries_from: Option<u64>,
+}
+
+/// One thing a log store writes, in the order it was decided.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Record {
+    HardState(HardState),
+    /// The entry at `index`; at or below the log's end it first truncates there.
+    Entry {
+        index: u64,
+        entry: Entry,
+    },
+}
+
+impl PersistBatch {
+    /// The batch as records, reading the entries from `log`.
+    pub fn records<'a>(&'a self, log: &'a Log) -> impl Iterator<Item = Record> + 'a {
+        let hard = self.hard_state.clone().map(Record::HardState);
+        let from = self.entries_from.unwrap_or(log.last_index() + 1);
+        let entries = (from..=log.last_index()).map(move |index| Record::Entry {
+            index,
+            entry: log.get(index).expect("within the log").clone(),
+        });
+        hard.into_iter().chain(entries)
+    }
+}
+
+/// Rebuilds durable state from records, in the order they were written.
+/// An entry record may only extend the log by one or replace an entry in it
+/// (which truncates from there); anything else is an error naming the record.
+pub fn replay(records: impl IntoIterator<Item = Record>) -> Result<Durable, String> {
+    let mut durable = Durable::default();
+    for (k, record) in records.into_iter().enumerate() {
+        match record {
+            Record::HardState(hard) => {
+                durable.current_term = hard.current_term;
+                durable.voted_for = hard.voted_for;
+                durable.starts = hard.starts;
+            }
+            Record::Entry { index, entry } => {
+                let last = durable.log.last_index();
+                if index == 0 || index > last + 1 {
+                    return Err(format!(
+                        "record {k}: entry at index {index}, but the log ends at {last}"
+                    ));
+                }
+                if index <= last {
+                    durable.log.truncate_from(index);
+                }
+                if entry.term < durable.log.last_term() {
+                    return Err(format!(
+                        "record {k}: entry {index} has term {}, older than the entry before it ({})",
+                        entry.term,
+                        durable.log.last_term()
+                    ));
+                }
+                durable.log.append(entry);
+            }
+        }
+    }
+    // Hard state is written before the entries of its batch, so entries of
+    // a newer term than it cannot outlive it. Should they anyway, the node
+    // saw a leader of that term and may not go back to an older one; its
+    // vote in that term was never sent (it was not durable), so it is free.
+    if durable.log.last_term() > durable.current_term {
+        durable.current_term = durable.log.last_term();
+        durable.voted_for = None;
+    }
+    Ok(durable)
 }

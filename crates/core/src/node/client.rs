@@ -271,7 +271,7 @@ impl Node {
         deadline: Millis,
     ) {
         let term = self.durable.current_term;
-        self.durable.log.append(Entry {
+        self.append_to_log(Entry {
             term,
             command,
             request,

@@ -68,8 +68,8 @@ impl Node {
         if self.is_leader() {
             self.on_leadership_lost(now);
         }
-        self.durable.current_term += 1;
-        self.durable.voted_for = Some(self.me());
+        let me = self.me();
+        self.set_term_and_vote(self.durable.current_term + 1, Some(me));
         self.role = Role::Candidate {
             votes: self.own_vote_only(),
         };
@@ -84,8 +84,7 @@ impl Node {
     /// Adopts a newer term seen in any message (§5.1) and follows it.
     pub(super) fn adopt_term(&mut self, now: Millis, term: u64) {
         assert!(term > self.durable.current_term, "terms only grow");
-        self.durable.current_term = term;
-        self.durable.voted_for = None;
+        self.set_term_and_vote(term, None);
         self.become_follower(now);
         self.set_leader(None);
     }
@@ -130,7 +129,7 @@ impl Node {
         };
         let granted = request.term == self.durable.current_term && free && up_to_date;
         if granted {
-            self.durable.voted_for = Some(candidate);
+            self.set_term_and_vote(request.term, Some(candidate));
             self.arm_election_timer(now);
         }
         let reply = RequestVoteOk {
@@ -196,7 +195,7 @@ impl Node {
         // §8: a no-op of the new term lets the leader commit, and learn the
         // commit index, without waiting for a client write.
         let term = self.durable.current_term;
-        self.durable.log.append(Entry {
+        self.append_to_log(Entry {
             term,
             command: Command::Noop,
             request: None,

@@ -9,6 +9,7 @@
 
 mod client;
 mod election;
+mod persist;
 mod progress;
 #[cfg(test)]
 mod raft_tests;
@@ -60,7 +61,9 @@ pub struct Node {
     commits_learnt: VecDeque<(u64, Millis)>,
     kv: Kv,
     election_deadline: Millis,
-    outbox: VecDeque<Envelope>,
+    /// Queued messages, each with the persist batch it waits for (0: none).
+    outbox: VecDeque<(u64, Envelope)>,
+    persist: persist::Persistence,
     next_msg_id: u64,
     warnings: VecDeque<String>,
     ops: client::Ops,
@@ -134,6 +137,8 @@ impl Node {
         durable.starts += 1;
         let cluster = config.cluster.clone();
         let durable_starts = durable.starts;
+        let persist =
+            persist::Persistence::recovered(durable.log.last_index(), !config.wait_for_disk);
         let mut node = Node {
             rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
             config,
@@ -148,6 +153,7 @@ impl Node {
             kv: Kv::default(),
             election_deadline: now,
             outbox: VecDeque::new(),
+            persist,
             next_msg_id: 0,
             warnings: VecDeque::new(),
             ops: client::Ops::starting_at(durable_starts),
@@ -253,9 +259,14 @@ impl Node {
         self.settle(now);
     }
 
-    /// The next message to send, in the order the node produced them.
+    /// The next message to send, in the order the node produced them,
+    /// skipping those that wait for durable state (see [`crate::durable`]).
     pub fn poll_transmit(&mut self) -> Option<Envelope> {
-        self.outbox.pop_front()
+        let ready = self
+            .outbox
+            .iter()
+            .position(|&(waits_for, _)| self.disk_allows(waits_for))?;
+        self.outbox.remove(ready).map(|(_, envelope)| envelope)
     }
 
     /// When the node next needs `handle_timeout`; `None` before `init`.
@@ -471,7 +482,8 @@ impl Node {
     fn send_from(&mut self, src: Id, dest: Id, in_reply_to: Option<u64>, payload: Payload) {
         let msg_id = self.next_msg_id;
         self.next_msg_id += 1;
-        self.outbox.push_back(Envelope {
+        let waits_for = self.batch_to_wait_for(&payload);
+        let envelope = Envelope {
             src,
             dest,
             body: Body {
@@ -479,7 +491,8 @@ impl Node {
                 in_reply_to,
                 payload,
             },
-        });
+        };
+        self.outbox.push_back((waits_for, envelope));
     }
 }
 
@@ -502,3 +515,5 @@ impl Members {
 // name mutants by line).
 #[cfg(test)]
 mod face_tests;
+#[cfg(test)]
+mod persist_tests;

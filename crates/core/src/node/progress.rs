@@ -38,20 +38,29 @@ impl Followers {
         }
     }
 
-    /// Whether this leader and enough peers satisfying `holds` make a majority.
-    fn majority_where(&self, holds: impl Fn(&Progress) -> bool) -> bool {
+    /// Whether this leader (if `me_too`) and enough peers satisfying
+    /// `holds` make a majority.
+    fn majority_with(&self, me_too: bool, holds: impl Fn(&Progress) -> bool) -> bool {
         let peers = self
             .all
             .iter()
             .enumerate()
             .filter(|&(peer, p)| peer != self.me && holds(p))
             .count();
-        1 + peers >= self.majority
+        usize::from(me_too) + peers >= self.majority
     }
 
-    /// Whether a majority holds log entry `index` (the leader holds its own log).
-    pub(super) fn replicated_on_majority(&self, index: u64) -> bool {
-        self.majority_where(|p| p.match_index >= index)
+    /// Whether this leader and enough peers satisfying `holds` make a majority.
+    fn majority_where(&self, holds: impl Fn(&Progress) -> bool) -> bool {
+        self.majority_with(true, holds)
+    }
+
+    /// Whether a majority holds log entry `index` durably. Peers acknowledge
+    /// only durable entries; the leader counts itself once its own log is
+    /// durable up to `index` (`own_synced_index`), so it may replicate while
+    /// its fsync runs (thesis §10.2.1).
+    pub(super) fn replicated_on_majority(&self, index: u64, own_synced_index: u64) -> bool {
+        self.majority_with(own_synced_index >= index, |p| p.match_index >= index)
     }
 
     /// Whether a majority acknowledged heartbeat round `seq` or a later one.
@@ -96,10 +105,25 @@ mod tests {
     fn the_leader_counts_itself_toward_every_majority() {
         let mut followers = five_members_led_by(2);
         followers[0].match_index = 7;
-        assert!(!followers.replicated_on_majority(7), "leader + one of five");
+        assert!(
+            !followers.replicated_on_majority(7, 10),
+            "leader + one of five"
+        );
         followers[4].match_index = 9;
-        assert!(followers.replicated_on_majority(7), "leader + two of five");
-        assert!(!followers.replicated_on_majority(8));
+        assert!(
+            followers.replicated_on_majority(7, 10),
+            "leader + two of five"
+        );
+        assert!(!followers.replicated_on_majority(8, 10));
+        assert!(
+            !followers.replicated_on_majority(7, 6),
+            "the leader's own copy counts only once durable"
+        );
+        followers[3].match_index = 7;
+        assert!(
+            followers.replicated_on_majority(7, 6),
+            "three peers of five"
+        );
         // The leader's own slot never counts twice.
         followers[2].acked_seq = 3;
         followers[1].acked_seq = 3;

@@ -9,7 +9,7 @@ use crate::testkit::*;
 
 /// An entry whose command names its (index, term), so that two logs holding
 /// the same (index, term) hold the same entry (Log Matching, §5.3).
-fn entry_at(index: u64, term: u64) -> Entry {
+pub(super) fn entry_at(index: u64, term: u64) -> Entry {
     Entry {
         term,
         command: Command::Write {
@@ -21,7 +21,7 @@ fn entry_at(index: u64, term: u64) -> Entry {
 }
 
 /// Durable state holding a log with the given entry terms.
-fn durable_with(current_term: u64, terms: &[u64]) -> Durable {
+pub(super) fn durable_with(current_term: u64, terms: &[u64]) -> Durable {
     let mut durable = Durable {
         current_term,
         ..Durable::default()
@@ -47,7 +47,7 @@ fn terms_of(log: &Log) -> Vec<u64> {
 }
 
 /// A message from `from` to `to`, as a peer would send it.
-fn peer_envelope(from: usize, to: usize, payload: Payload) -> Envelope {
+pub(super) fn peer_envelope(from: usize, to: usize, payload: Payload) -> Envelope {
     Envelope {
         src: node_id(from),
         dest: node_id(to),
@@ -60,7 +60,7 @@ fn peer_envelope(from: usize, to: usize, payload: Payload) -> Envelope {
 }
 
 /// Delivers one peer message to a node alone and returns everything it sent.
-fn deliver(node: &mut Node, now: Millis, envelope: Envelope) -> Vec<Payload> {
+pub(super) fn deliver(node: &mut Node, now: Millis, envelope: Envelope) -> Vec<Payload> {
     node.handle_message(now, envelope);
     std::iter::from_fn(|| node.poll_transmit())
         .map(|e| e.body.payload)
@@ -68,7 +68,7 @@ fn deliver(node: &mut Node, now: Millis, envelope: Envelope) -> Vec<Payload> {
 }
 
 /// A lone node (member `me` of `size`) restarted from `durable`.
-fn lone_node(size: usize, me: usize, durable: Durable) -> Node {
+pub(super) fn lone_node(size: usize, me: usize, durable: Durable) -> Node {
     let members: Vec<Id> = (0..size).map(node_id).collect();
     let config = Config {
         rng_seed: 1,

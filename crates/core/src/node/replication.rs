@@ -82,7 +82,7 @@ impl Node {
         self.leader_contact = now;
         self.arm_election_timer(now);
 
-        let log = &mut self.durable.log;
+        let log = &self.durable.log;
         let prev = request.prev_log_index;
         let mut reply = AppendEntriesOk {
             term: self.durable.current_term,
@@ -108,17 +108,16 @@ impl Node {
                 let count = request.entries.len() as u64;
                 for (offset, entry) in request.entries.into_iter().enumerate() {
                     let index = prev + 1 + offset as u64;
-                    match log.term_at(index) {
+                    match self.durable.log.term_at(index) {
                         Some(term) if term == entry.term => {}
                         Some(_) => {
                             assert!(
                                 index > self.commit_index,
                                 "a committed entry ({index}) is never overwritten"
                             );
-                            log.truncate_from(index);
-                            log.append(entry);
+                            self.replace_in_log(index, entry);
                         }
-                        None => log.append(entry),
+                        None => self.append_to_log(entry),
                     }
                 }
                 let match_index = prev + count;
@@ -193,7 +192,10 @@ impl Node {
             if log.term_at(index) != Some(term) {
                 break;
             }
-            if leader.progress.replicated_on_majority(index) {
+            if leader
+                .progress
+                .replicated_on_majority(index, self.persist.synced_index())
+            {
                 self.commit_index = index;
                 if !leader.committed_in_term {
                     leader.committed_in_term = true;
