@@ -10,6 +10,7 @@ use std::fmt::Write as _;
 use serde_json::{Map, Value as Json};
 
 use crate::data::{Key, Value};
+use crate::durable::{HardState, Record};
 use crate::id::Id;
 use crate::message::*;
 
@@ -206,6 +207,59 @@ fn encode_entry(w: Writer<'_>, entry: &Entry) {
         obj.field("request_id").u64(request.id);
     }
     obj.close();
+}
+
+// ---------------------------------------------------------- durable records
+
+/// One durable record as a JSON object: `{"type": "hard_state", "term": 3,
+/// "voted_for": "n2", "starts": 4}` or `{"type": "entry", "index": 7,
+/// "entry": {...}}` with the entry as in `append_entries`.
+pub fn encode_record(record: &Record, out: &mut String) {
+    let mut obj = Obj::open(out);
+    match record {
+        Record::HardState(hard) => {
+            obj.field("type").string("hard_state");
+            obj.field("term").u64(hard.current_term);
+            if let Some(vote) = &hard.voted_for {
+                obj.field("voted_for").id(vote);
+            }
+            obj.field("starts").u64(hard.starts);
+        }
+        Record::Entry { index, entry } => {
+            obj.field("type").string("entry");
+            obj.field("index").u64(*index);
+            obj.field("entry");
+            encode_entry(Writer { out: obj.out }, entry);
+        }
+    }
+    obj.close();
+}
+
+/// Reads what [`encode_record`] wrote; an error names the field.
+pub fn decode_record(text: &str) -> Result<Record, String> {
+    let json: Json = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let Json::Object(top) = json else {
+        return Err("not a JSON object".into());
+    };
+    let top = Fields::root(&top);
+    match top.string("type")? {
+        "hard_state" => Ok(Record::HardState(HardState {
+            current_term: top.u64("term")?,
+            voted_for: match top.get("voted_for") {
+                None => None,
+                Some(_) => Some(top.id("voted_for")?),
+            },
+            starts: top.u64("starts")?,
+        })),
+        "entry" => Ok(Record::Entry {
+            index: top.u64("index")?,
+            entry: top.object("entry")?.entry()?,
+        }),
+        other => Err(format!(
+            "{}: unknown record type {other:?}",
+            top.path("type")
+        )),
+    }
 }
 
 /// An open JSON object being written; tracks whether a separator is due.
@@ -807,34 +861,40 @@ impl<'a> Fields<'a> {
                 obj,
                 at: Place::Item(self, name, i),
             };
-            let command = match e.string("op")? {
-                "noop" => Command::Noop,
-                "write" => Command::Write {
-                    key: e.key("key")?,
-                    value: e.value("value")?,
-                },
-                "cas" => Command::Cas {
-                    key: e.key("key")?,
-                    from: e.value("from")?,
-                    to: e.value("to")?,
-                    create_if_not_exists: e.opt_bool("create_if_not_exists", false)?,
-                },
-                other => return Err(format!("{}: unknown op {other:?}", e.path("op"))),
-            };
-            let request = match e.get("origin") {
-                None => None,
-                Some(_) => Some(RequestId {
-                    origin: e.id("origin")?,
-                    id: e.u64("request_id")?,
-                }),
-            };
-            entries.push(Entry {
-                term: e.u64("term")?,
-                command,
-                request,
-            });
+            entries.push(e.entry()?);
         }
         Ok(entries)
+    }
+
+    /// This object as one log entry.
+    fn entry(&self) -> Result<Entry, String> {
+        let e = self;
+        let command = match e.string("op")? {
+            "noop" => Command::Noop,
+            "write" => Command::Write {
+                key: e.key("key")?,
+                value: e.value("value")?,
+            },
+            "cas" => Command::Cas {
+                key: e.key("key")?,
+                from: e.value("from")?,
+                to: e.value("to")?,
+                create_if_not_exists: e.opt_bool("create_if_not_exists", false)?,
+            },
+            other => return Err(format!("{}: unknown op {other:?}", e.path("op"))),
+        };
+        let request = match e.get("origin") {
+            None => None,
+            Some(_) => Some(RequestId {
+                origin: e.id("origin")?,
+                id: e.u64("request_id")?,
+            }),
+        };
+        Ok(Entry {
+            term: e.u64("term")?,
+            command,
+            request,
+        })
     }
 }
 
