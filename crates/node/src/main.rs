@@ -3,14 +3,17 @@
 //! sans-IO core with milliseconds since start.
 
 use std::io::{self, BufRead, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use ryw_core::{codec, Config, Millis, Node};
+use ryw_core::durable::PersistBatch;
+use ryw_core::{codec, Config, Durable, Millis, Node};
 use ryw_node::handle_line;
+use ryw_storage::{FsDisk, LogStore, LOG_FILE};
 
 /// Lines handled before stdout is flushed, so a burst is written in one go.
 const BATCH_LINES_MAX: usize = 1024;
@@ -32,6 +35,11 @@ struct Cli {
     /// Overall deadline for answering any client request
     #[arg(long, env = "RYW_REQUEST_TIMEOUT_MS", value_name = "MS", default_value_t = Config::default().request_timeout_ms)]
     request_timeout_ms: u64,
+    /// Keep term, vote and log in DIR/raft.log (created if missing) and
+    /// recover them on start: votes and acknowledgements wait for fsync.
+    /// Without it the node keeps everything in memory, as Maelstrom expects
+    #[arg(long, env = "RYW_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -47,7 +55,21 @@ fn main() -> ExitCode {
         "ryw-node: rng seed {} (set RYW_SEED or --seed to replay)",
         config.rng_seed
     );
-    match run(config) {
+    let (store, durable) = match &cli.data_dir {
+        None => (None, Durable::default()),
+        Some(dir) => match recover(dir) {
+            Ok((store, durable)) => (Some(store), durable),
+            Err(why) => {
+                eprintln!("ryw-node: {why}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
+    let config = Config {
+        wait_for_disk: store.is_some(),
+        ..config
+    };
+    match run(config, durable, store) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ryw-node: {e}");
@@ -76,11 +98,60 @@ fn config_from(cli: &Cli) -> Result<Config, String> {
     Ok(config)
 }
 
-fn run(config: Config) -> io::Result<()> {
+/// Opens the log in `dir` and rebuilds the node's durable state from it.
+fn recover(dir: &std::path::Path) -> Result<(Disk, Durable), String> {
+    let at = dir.join(LOG_FILE);
+    let disk = FsDisk::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (store, recovered) = LogStore::open(disk).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let durable = recovered.durable;
+    eprintln!(
+        "ryw-node: recovered term {}, {} log entries and {} earlier starts from {}",
+        durable.current_term,
+        durable.log.last_index(),
+        durable.starts,
+        at.display()
+    );
+    if let Some((offset, bytes, why)) = recovered.cut {
+        eprintln!(
+            "ryw-node: cut a torn tail of {bytes} bytes at byte {offset} of {} ({why})",
+            at.display()
+        );
+    }
+    Ok((store, durable))
+}
+
+type Disk = LogStore<FsDisk>;
+
+/// Writes what the node asks to persist and fsyncs it, once for everything
+/// queued (group commit). Batches that could not be written (a full disk)
+/// wait in `unwritten` and are tried again on the next pass; meanwhile the
+/// node sends no vote or acknowledgement that depends on them.
+fn persist(node: &mut Node, store: &mut Disk, unwritten: &mut Vec<PersistBatch>, now: Millis) {
+    unwritten.extend(std::iter::from_fn(|| node.poll_persist()));
+    let Some(newest) = unwritten.last().map(|batch| batch.number) else {
+        return;
+    };
+    let written = unwritten
+        .iter()
+        .try_for_each(|batch| store.write(batch, node.log()))
+        .and_then(|()| store.sync());
+    match written {
+        Ok(()) => {
+            unwritten.clear();
+            node.handle_persisted(now, newest);
+        }
+        Err(e) => eprintln!(
+            "ryw-node: cannot persist to {LOG_FILE}: {e}; votes and acknowledgements wait until it can"
+        ),
+    }
+}
+
+fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<()> {
     let start = Instant::now();
     let now = || Millis(start.elapsed().as_millis() as u64);
     let lines = spawn_stdin_reader();
-    let mut node = Node::new(config, now());
+    let mut node = Node::restart(config, durable, now());
+    let mut unwritten = Vec::new();
     let mut out = BufWriter::new(io::stdout().lock());
     let mut text = String::new();
     loop {
@@ -108,6 +179,9 @@ fn run(config: Config) -> io::Result<()> {
         }
         if node.poll_timeout().is_some_and(|at| at <= now()) {
             node.handle_timeout(now());
+        }
+        if let Some(store) = &mut store {
+            persist(&mut node, store, &mut unwritten, now());
         }
         write_output(&mut node, &mut out, &mut text)?;
         out.flush()?;

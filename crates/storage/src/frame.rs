@@ -30,7 +30,10 @@ pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) {
 #[derive(Debug, PartialEq)]
 pub(crate) enum Frame<'a> {
     /// An intact record, and where the next one starts.
-    Intact { payload: &'a [u8], next: usize },
+    Intact {
+        payload: &'a [u8],
+        next: usize,
+    },
     /// Not an intact record: too short, too long, or a checksum mismatch.
     Damaged(String),
     End,
@@ -42,7 +45,10 @@ pub(crate) fn read(bytes: &[u8], at: usize) -> Frame<'_> {
         return Frame::End;
     }
     if rest.len() < FRAME_HEADER_BYTES {
-        return Frame::Damaged(format!("{} bytes, too short for a record header", rest.len()));
+        return Frame::Damaged(format!(
+            "{} bytes, too short for a record header",
+            rest.len()
+        ));
     }
     let length = [rest[0], rest[1], rest[2], rest[3]];
     let stored = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);

@@ -37,7 +37,9 @@ pub struct Recovered {
 pub enum RecoveryError {
     Io(io::Error),
     /// The file does not start with our header.
-    NotALog { file: String },
+    NotALog {
+        file: String,
+    },
     /// A damaged record with intact records after it.
     Damaged {
         file: String,
@@ -115,7 +117,8 @@ impl<D: Disk> LogStore<D> {
                         offset: at as u64,
                         why,
                     };
-                    let text = std::str::from_utf8(payload).map_err(|e| unreadable(e.to_string()))?;
+                    let text =
+                        std::str::from_utf8(payload).map_err(|e| unreadable(e.to_string()))?;
                     records.push(decode_record(text).map_err(unreadable)?);
                     at = next;
                 }
@@ -307,7 +310,10 @@ mod tests {
             assert!(again.cut.is_none(), "cut once, clean after");
             kept_entries.push(recovered.records);
         }
-        assert!(kept_entries.windows(2).all(|w| w[0] <= w[1]), "longer file, more kept");
+        assert!(
+            kept_entries.windows(2).all(|w| w[0] <= w[1]),
+            "longer file, more kept"
+        );
     }
 
     #[test]
@@ -318,8 +324,14 @@ mod tests {
         bad.bytes[offset] ^= 0x10;
         let error = LogStore::open(bad).err().expect("refused");
         let text = error.to_string();
-        assert!(matches!(error, RecoveryError::Damaged { offset: 8, .. }), "{text}");
-        assert!(text.contains("raft.log") && text.contains("byte 8"), "{text}");
+        assert!(
+            matches!(error, RecoveryError::Damaged { offset: 8, .. }),
+            "{text}"
+        );
+        assert!(
+            text.contains("raft.log") && text.contains("byte 8"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -361,7 +373,11 @@ mod tests {
             entries_from: None,
         };
         assert!(store.write(&batch, &durable.log).is_err());
-        assert_eq!(store.disk().bytes.len(), length, "the half-written batch is cut back off");
+        assert_eq!(
+            store.disk().bytes.len(),
+            length,
+            "the half-written batch is cut back off"
+        );
         store.disk_mut().full = false;
         store.write(&batch, &durable.log).expect("room again");
         let (_, recovered) = LogStore::open(store.into_disk()).expect("recovers");
