@@ -24,6 +24,12 @@ struct Router {
     children: Vec<Child>,
     stdins: Vec<ChildStdin>,
     lines: Receiver<String>,
+    /// Every node's output goes here (cloned into each reader thread).
+    lines_tx: mpsc::Sender<String>,
+    /// Each node's `--data-dir`, if the nodes keep their state on disk.
+    data_dirs: Option<Vec<std::path::PathBuf>>,
+    /// How many processes were started so far (seeds differ per start).
+    starts: u64,
     /// Node-to-node messages in flight: (deliver at, seq, dest node, line).
     in_flight: BinaryHeap<Reverse<(Instant, u64, usize, String)>>,
     seq: u64,
@@ -38,35 +44,16 @@ fn node_index(id: &str) -> Option<usize> {
 }
 
 impl Router {
-    fn start() -> Router {
-        let (tx, lines) = mpsc::channel();
-        let mut children = Vec::new();
-        let mut stdins = Vec::new();
-        for i in 0..NODES {
-            let mut child = Command::new(workspace_binary("ryw-node"))
-                .env("RYW_SEED", (i + 7).to_string())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("ryw-node starts");
-            stdins.push(child.stdin.take().expect("stdin"));
-            let stdout = child.stdout.take().expect("stdout");
-            let tx = tx.clone();
-            thread::spawn(move || {
-                for line in BufReader::new(stdout).lines() {
-                    let Ok(line) = line else { return };
-                    if tx.send(line).is_err() {
-                        return;
-                    }
-                }
-            });
-            children.push(child);
-        }
+    /// Starts the nodes, in memory or (with `data_dirs`) on disk.
+    fn start(data_dirs: Option<Vec<std::path::PathBuf>>) -> Router {
+        let (lines_tx, lines) = mpsc::channel();
         let mut router = Router {
-            children,
-            stdins,
+            children: Vec::new(),
+            stdins: Vec::new(),
             lines,
+            lines_tx,
+            data_dirs,
+            starts: 0,
             in_flight: BinaryHeap::new(),
             seq: 0,
             isolated: None,
@@ -74,19 +61,72 @@ impl Router {
             replies: BTreeMap::new(),
             next_msg_id: 1,
         };
-        let ids: Vec<String> = (1..=NODES).map(|i| format!("n{i}")).collect();
-        for (i, id) in ids.iter().enumerate() {
-            let body = json!({"type": "init", "node_id": id, "node_ids": ids});
-            let reply = router.call(i, 0, body).expect("init_ok");
-            assert_eq!(reply["type"], "init_ok");
+        for i in 0..NODES {
+            let (child, stdin) = router.spawn(i);
+            router.children.push(child);
+            router.stdins.push(stdin);
+        }
+        for i in 0..NODES {
+            router.init(i);
         }
         router
     }
 
+    fn spawn(&mut self, i: usize) -> (Child, ChildStdin) {
+        self.starts += 1;
+        let mut command = Command::new(workspace_binary("ryw-node"));
+        command.env("RYW_SEED", (i as u64 + 7 * self.starts).to_string());
+        if let Some(dirs) = &self.data_dirs {
+            command.arg("--data-dir").arg(&dirs[i]);
+        }
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ryw-node starts");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let tx = self.lines_tx.clone();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        (child, stdin)
+    }
+
+    fn init(&mut self, i: usize) {
+        let ids: Vec<String> = (1..=NODES).map(|k| format!("n{k}")).collect();
+        let body = json!({"type": "init", "node_id": ids[i], "node_ids": ids});
+        let reply = self.call(i, 0, body).expect("init_ok");
+        assert_eq!(reply["type"], "init_ok");
+    }
+
+    /// `kill -9`: the process gets no chance to flush or sync anything.
+    fn kill(&mut self, i: usize) {
+        let _ = self.children[i].kill();
+        let _ = self.children[i].wait();
+    }
+
+    /// Starts node `i` again on the same data directory.
+    fn restart(&mut self, i: usize) {
+        let (child, stdin) = self.spawn(i);
+        self.children[i] = child;
+        self.stdins[i] = stdin;
+        self.init(i);
+    }
+
     fn send_line(&mut self, node: usize, line: &str) {
+        // A killed node's pipe is closed: what is sent to it is lost, as on
+        // a network to a crashed machine.
         let stdin = &mut self.stdins[node];
-        stdin.write_all(line.as_bytes()).expect("node stdin");
-        stdin.write_all(b"\n").expect("node stdin");
+        let _ = stdin
+            .write_all(line.as_bytes())
+            .and_then(|()| stdin.write_all(b"\n"));
     }
 
     /// Routes output for a while: node-to-node lines through the faulty
@@ -241,7 +281,7 @@ fn run_phase(
 
 #[test]
 fn three_processes_keep_read_your_writes_through_isolation_and_lag() {
-    let mut router = Router::start();
+    let mut router = Router::start(None);
     let mut sessions: Vec<Session> = (1..=3)
         .map(|c| Session {
             client: c,
@@ -307,4 +347,93 @@ fn three_processes_keep_read_your_writes_through_isolation_and_lag() {
         "service returns after the heal: {healed:?}"
     );
     eprintln!("healthy {healthy:?}\nisolated {isolated:?}\nlagged {lagged:?}\nhealed {healed:?}");
+}
+
+fn sessions(count: u32) -> Vec<Session> {
+    (1..=count)
+        .map(|c| Session {
+            client: c,
+            key: format!("k{c}"),
+            token: 0,
+            last_acked: None,
+            maybe_written: Vec::new(),
+        })
+        .collect()
+}
+
+/// Every session's key, read linearizably: the last acknowledged write or
+/// one that timed out after it, never anything older.
+fn assert_no_acknowledged_write_lost(router: &mut Router, sessions: &[Session], when: &str) {
+    for s in sessions {
+        let Some(acked) = s.last_acked else { continue };
+        let mut answer = None;
+        for attempt in 0..30 {
+            let node = attempt % NODES;
+            match router.call(node, s.client, json!({"type": "read", "key": s.key})) {
+                // Error 20: the key does not exist, so the write is gone.
+                Some(r) if r["type"] == "read_ok" || r["code"] == 20 => {
+                    answer = Some(r);
+                    break;
+                }
+                _ => thread::sleep(Duration::from_millis(100)),
+            }
+        }
+        let r = answer.unwrap_or_else(|| panic!("{when}: no node answers a read of {}", s.key));
+        let value = r["value"].as_u64();
+        assert!(
+            value == Some(acked) || value.is_some_and(|v| s.maybe_written.contains(&v)),
+            "{when}: acknowledged write lost: {} was {acked} when acknowledged, now reads {r}",
+            s.key
+        );
+    }
+}
+
+#[test]
+fn three_processes_on_disk_lose_no_acknowledged_write_through_kill_9() {
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("kill-9-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dirs: Vec<_> = (1..=NODES).map(|i| root.join(format!("n{i}"))).collect();
+    let mut router = Router::start(Some(dirs.clone()));
+    let mut sessions = sessions(3);
+    let mut pick = 7;
+    let mut writes_ok = 0;
+    let mut phase = |router: &mut Router, sessions: &mut [Session], ms: u64| {
+        let tally = run_phase(router, sessions, Duration::from_millis(ms), &mut pick);
+        writes_ok += tally.writes_ok;
+    };
+    phase(&mut router, &mut sessions, 1500);
+    // A minority, three times: a different node each time.
+    for victim in [0, 2, 1] {
+        router.kill(victim);
+        phase(&mut router, &mut sessions, 1000);
+        router.restart(victim);
+        phase(&mut router, &mut sessions, 700);
+        assert_no_acknowledged_write_lost(
+            &mut router,
+            &sessions,
+            &format!("after n{} restarted", victim + 1),
+        );
+    }
+    // Every node at once, twice.
+    for round in 0..2 {
+        for i in 0..NODES {
+            router.kill(i);
+        }
+        for i in 0..NODES {
+            router.restart(i);
+        }
+        assert_no_acknowledged_write_lost(
+            &mut router,
+            &sessions,
+            &format!("after all restarted ({round})"),
+        );
+        phase(&mut router, &mut sessions, 1000);
+    }
+    assert!(
+        writes_ok > 20,
+        "the cluster kept taking writes: {writes_ok}"
+    );
+    drop(router);
+    let _ = std::fs::remove_dir_all(&root);
 }
