@@ -19,6 +19,7 @@
 
 pub mod clock;
 pub mod diagram;
+pub mod disk;
 pub mod faults;
 mod guard;
 pub mod harness;

@@ -511,6 +511,15 @@ impl SimNode for Planted {
         }
     }
 
+    fn poll_persist(&mut self) -> Option<ryw_core::durable::PersistBatch> {
+        self.inner.poll_persist()
+    }
+
+    fn handle_persisted(&mut self, now: Millis, number: u64) {
+        self.inner.handle_persisted(now, number);
+        self.serve_held(now);
+    }
+
     fn core(&self) -> &Node {
         &self.inner
     }

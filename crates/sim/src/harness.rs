@@ -7,15 +7,14 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use ryw_core::{
-    Body, ClientOp, Config, Durable, ErrorCode, Id, Millis, OpResult, Payload, PeerMsg, Served,
-};
+use ryw_core::{Body, ClientOp, Config, ErrorCode, Id, Millis, OpResult, Payload, PeerMsg, Served};
+use sim_engine::disk::SimDisk;
 use sim_engine::{Ctx, End, Harness};
 
 use crate::checkers::oracle::CommittedLog;
 use crate::checkers::{self, Checker, Finish, Reply, Step, Verdict};
 use crate::history::{EventType, History};
-use crate::node::{NodeFactory, SimNode, Wire};
+use crate::node::{NodeFactory, OnDisk, Wire};
 use crate::report::Summary;
 use crate::scenario::Scenario;
 use crate::workload::{Acked, Outstanding, Session};
@@ -317,12 +316,14 @@ fn op_kind(op: &ClientOp) -> &'static str {
 }
 
 impl Harness for Store<'_> {
-    type Node = Box<dyn SimNode>;
+    type Node = OnDisk;
     type Event = ClientEvent;
     type Outcome = Summary;
 
-    fn boot(&mut self, node: usize, durable: Option<Durable>, now_ms: u64) -> Box<dyn SimNode> {
-        (self.factory)(self.configs[node].clone(), durable, Millis(now_ms))
+    fn boot(&mut self, node: usize, disk: Option<SimDisk>, now_ms: u64) -> OnDisk {
+        let config = self.configs[node].clone();
+        OnDisk::boot(self.factory, config, disk, Millis(now_ms))
+            .unwrap_or_else(|why| panic!("n{} cannot start from its disk: {why}", node + 1))
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -368,7 +369,7 @@ impl Harness for Store<'_> {
         }
     }
 
-    fn observe(&mut self, now_ms: u64, node: usize, process: &Box<dyn SimNode>) {
+    fn observe(&mut self, now_ms: u64, node: usize, process: &OnDisk) {
         let core = process.core();
         self.oracle.observe(core);
         let step = Step {
@@ -388,7 +389,7 @@ impl Harness for Store<'_> {
         }
     }
 
-    fn finish(mut self, end: End<'_, Box<dyn SimNode>>) -> Summary {
+    fn finish(mut self, end: End<'_, OnDisk>) -> Summary {
         let end_ms = end.end_ms;
         // Make sure the oracle has everything any node committed.
         for (i, node) in end.nodes.iter().enumerate() {
