@@ -282,15 +282,7 @@ fn run_phase(
 #[test]
 fn three_processes_keep_read_your_writes_through_isolation_and_lag() {
     let mut router = Router::start(None);
-    let mut sessions: Vec<Session> = (1..=3)
-        .map(|c| Session {
-            client: c,
-            key: format!("k{c}"),
-            token: 0,
-            last_acked: None,
-            maybe_written: Vec::new(),
-        })
-        .collect();
+    let mut sessions = sessions(3);
     let mut pick = 42;
     // Let an election finish before measuring the healthy phase.
     let warmup = run_phase(
