@@ -49,10 +49,19 @@ pub fn scenarios_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../sim-scenarios")
 }
 
-/// Every scenario file, sorted by name.
+/// Every standard scenario file, sorted by name.
 pub fn scenario_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(scenarios_dir())
-        .expect("sim-scenarios/ exists")
+    json_files_in(&scenarios_dir())
+}
+
+/// The disk-fault scenarios (`sim-scenarios/disk/`), sorted by name.
+pub fn disk_scenario_files() -> Vec<PathBuf> {
+    json_files_in(&scenarios_dir().join("disk"))
+}
+
+fn json_files_in(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| Some(e.ok()?.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();

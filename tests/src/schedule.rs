@@ -62,13 +62,18 @@ fn fault(nodes: usize, shape: Shape, at_ms: u64, length_ms: u64) -> Fault {
             spare_clients: false,
         },
         Shape::Pause(a) => FaultKind::Pause { node: n(a) },
-        Shape::Crash(a) => FaultKind::Crash { node: n(a) },
+        Shape::Crash(a) => FaultKind::Crash {
+            node: n(a),
+            unsynced: Default::default(),
+        },
     };
     Fault {
         at_ms,
         until_ms: at_ms + length_ms,
         when: None,
         after_ms: 0,
+        every_ms: 0,
+        times: 0,
         kind,
     }
 }
@@ -102,6 +107,7 @@ pub fn run_strategy() -> impl Strategy<Value = (Scenario, u64)> {
                     duplicate: f64::from(dup) / 100.0,
                 },
                 node: NodeSettings::default(),
+                disk: Default::default(),
                 faults: faults
                     .into_iter()
                     .map(|(shape, at_ms, length_ms)| {

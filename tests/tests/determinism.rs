@@ -2,7 +2,7 @@
 //! summaries (wall-clock figures aside), run to run and thread to thread.
 
 use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
-use ryw_tests::{scenario_files, seeds};
+use ryw_tests::{disk_scenario_files, scenario_files, seeds};
 
 fn traced(scenario: &Scenario, seed: u64) -> Summary {
     let mut summary = run(
@@ -23,7 +23,7 @@ fn same(a: &Summary, b: &Summary) -> bool {
 
 #[test]
 fn every_scenario_replays_byte_for_byte_from_its_seed() {
-    for path in scenario_files() {
+    for path in scenario_files().into_iter().chain(disk_scenario_files()) {
         let scenario = Scenario::load(&path).expect("parses");
         for seed in seeds(0..3) {
             let first = traced(&scenario, seed);

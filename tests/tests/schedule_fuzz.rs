@@ -16,7 +16,7 @@ use ryw_sim::shrink::{replay_seed, shrink_bug, SEEDS_PER_SCHEDULE};
 use ryw_sim::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
 use ryw_tests::schedule::{events, run_strategy};
-use ryw_tests::{display_path, scenario_files, workspace_binary};
+use ryw_tests::{disk_scenario_files, display_path, scenario_files, workspace_binary};
 
 /// Standard-scenario seeds within which every planted bug must be caught.
 const SEEDS_MAX: u64 = ryw_sim::shrink::CATCH_SEEDS_MAX;
@@ -82,7 +82,21 @@ fn caught(bug: Bug, summary: &Summary) -> bool {
 }
 
 fn standard_scenarios() -> Vec<(String, Scenario)> {
-    scenario_files()
+    load(scenario_files())
+}
+
+/// The standard scenarios, then the disk-fault scenarios.
+fn standard_and_disk_scenarios() -> Vec<(String, Scenario)> {
+    load(
+        scenario_files()
+            .into_iter()
+            .chain(disk_scenario_files())
+            .collect(),
+    )
+}
+
+fn load(files: Vec<std::path::PathBuf>) -> Vec<(String, Scenario)> {
+    files
         .iter()
         .map(|p| (display_path(p), Scenario::load(p).expect("parses")))
         .collect()
@@ -91,7 +105,13 @@ fn standard_scenarios() -> Vec<(String, Scenario)> {
 /// 1. A sweep of the standard scenarios catches `bug` within the bound, and
 /// 2. the printed replay command reproduces exactly that run.
 fn assert_caught_and_replayed(bug: Bug) -> (Vec<(String, Scenario)>, usize, Summary) {
-    let scenarios = standard_scenarios();
+    assert_caught_and_replayed_in(bug, standard_scenarios())
+}
+
+fn assert_caught_and_replayed_in(
+    bug: Bug,
+    scenarios: Vec<(String, Scenario)>,
+) -> (Vec<(String, Scenario)>, usize, Summary) {
     let (k, summary) = bug
         .first_catch(&scenarios, 0..SEEDS_MAX)
         .unwrap_or_else(|| panic!("{} escaped {SEEDS_MAX} seeds of every scenario", bug.name()));
@@ -212,7 +232,11 @@ fn serve_stale_after_wait_is_caught_replayed_and_shrunk() {
 /// rarely reach them, so the standard scenario that caught the bug is shrunk
 /// directly, each candidate tried under several seeds.
 fn assert_teeth_by_scenario_shrinking(bug: Bug) {
-    let (scenarios, k, summary) = assert_caught_and_replayed(bug);
+    assert_teeth_by_shrinking_one_of(bug, standard_scenarios());
+}
+
+fn assert_teeth_by_shrinking_one_of(bug: Bug, scenarios: Vec<(String, Scenario)>) {
+    let (scenarios, k, summary) = assert_caught_and_replayed_in(bug, scenarios);
     let factory = bug.factory();
     let shrunk = shrink_bug(bug, &scenarios[k].1, summary.seed, 120)
         .expect("the catch fails under its own seed");
@@ -247,6 +271,24 @@ fn vote_ignores_last_term_is_caught_replayed_and_shrunk() {
 #[test]
 fn commit_by_count_from_old_term_is_caught_replayed_and_shrunk() {
     assert_teeth_by_scenario_shrinking(Bug::CommitByCountFromOldTerm);
+}
+
+/// Disk bugs need a disk that takes time and faults that lose what it had
+/// not synced: the standard scenarios have neither, so the disk-fault
+/// scenarios join them (still within the same bound of seeds).
+#[test]
+fn ack_before_fsync_is_caught_replayed_and_shrunk() {
+    assert_teeth_by_shrinking_one_of(Bug::AckBeforeFsync, standard_and_disk_scenarios());
+}
+
+#[test]
+fn vote_not_persisted_is_caught_replayed_and_shrunk() {
+    assert_teeth_by_shrinking_one_of(Bug::VoteNotPersisted, standard_and_disk_scenarios());
+}
+
+#[test]
+fn trust_torn_record_is_caught_replayed_and_shrunk() {
+    assert_teeth_by_shrinking_one_of(Bug::TrustTornRecord, standard_and_disk_scenarios());
 }
 
 /// The committed shrunk cases (rewritten by `ryw-sim reshrink`) are a

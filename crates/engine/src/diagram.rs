@@ -110,6 +110,7 @@ fn span_colour(kind: Shading) -> &'static str {
         Shading::Lag => "#3498db",
         Shading::Link => "#1abc9c",
         Shading::Partition => "#95a5a6",
+        Shading::Disk => "#8e44ad",
     }
 }
 

@@ -1,19 +1,37 @@
 //! A simulated disk: files of bytes, each with the prefix an fsync made
 //! durable. A crash keeps the durable prefix and, of what was written after
-//! it, any prefix the run's randomness picks: nothing, some of it (a write
-//! torn at any byte), or all of it.
+//! it, what the crash fault's [`Unsynced`] mode says: a prefix the run's
+//! randomness picks (nothing, some of it torn at any byte, or all of it),
+//! nothing at all, or a torn write whose lost bytes read back as zeros.
 //!
 //! The disk knows no format. A protocol's storage code reads and writes it
 //! like files, so a restart goes through the same recovery code as on a
-//! real machine.
+//! real machine. An fsync takes time: the process asks for one
+//! ([`SimDisk::request_sync`]), the engine completes it after the disk's
+//! latency ([`SimDisk::complete_sync`]) and tells the process
+//! ([`crate::Process::handle_synced`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::fmt;
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SimDisk {
     files: BTreeMap<String, SimFile>,
+    /// Active full-disk faults: while any holds, appends fail.
+    full: u32,
+    /// Appends refused because the disk was full.
+    pub appends_refused: u64,
+    /// fsyncs asked for and not yet started by the engine: (id, length of
+    /// each file when asked).
+    requested: VecDeque<(u64, Vec<(String, usize)>)>,
+    /// fsyncs started and not yet complete.
+    in_flight: VecDeque<(u64, Vec<(String, usize)>)>,
+    syncs_asked: u64,
+    /// fsyncs completed.
+    pub syncs_done: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -23,18 +41,96 @@ struct SimFile {
     synced: usize,
 }
 
+/// What a crash does to writes not yet fsynced.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unsynced {
+    /// Any prefix of them survives, drawn by the seed: all, none, or torn
+    /// at any byte.
+    #[default]
+    Prefix,
+    /// None survives.
+    Lost,
+    /// A torn write: a prefix survives, drawn by the seed, and the rest
+    /// keeps its length but reads as zeros (the file's size reached the
+    /// disk, its last blocks did not).
+    Torn,
+}
+
+/// How long a disk takes: an fsync asked for at `t` completes at `t +
+/// write + fsync`, each drawn uniformly from its range (and never before an
+/// fsync asked for earlier on the same disk). All zero: an fsync completes
+/// within the step that asked for it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DiskLatency {
+    pub write_ms_min: u64,
+    pub write_ms_max: u64,
+    pub fsync_ms_min: u64,
+    pub fsync_ms_max: u64,
+}
+
+impl DiskLatency {
+    /// One fsync's time, write included. Draws nothing from `rng` for a
+    /// range of one value, so a disk without latency draws nothing at all.
+    pub fn draw(&self, rng: &mut impl Rng) -> u64 {
+        let mut pick = |min: u64, max: u64| {
+            if max <= min {
+                min
+            } else {
+                rng.random_range(min..=max)
+            }
+        };
+        let write_ms = pick(self.write_ms_min, self.write_ms_max);
+        write_ms.saturating_add(pick(self.fsync_ms_min, self.fsync_ms_max))
+    }
+
+    /// Why these latencies make no sense, naming the field under `at`.
+    pub fn check(&self, at: &str) -> Result<(), String> {
+        for (name, min, max) in [
+            ("write_ms", self.write_ms_min, self.write_ms_max),
+            ("fsync_ms", self.fsync_ms_min, self.fsync_ms_max),
+        ] {
+            if min > max {
+                return Err(format!(
+                    "field '{at}.{name}_min' ({min}) is above '{at}.{name}_max' ({max})"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An append refused: no space left on the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiskFull;
+
+impl fmt::Display for DiskFull {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no space left on device (simulated full disk)")
+    }
+}
+
+impl std::error::Error for DiskFull {}
+
 impl SimDisk {
     /// Everything in `file`, durable or not (what a running process reads).
     pub fn read(&self, file: &str) -> &[u8] {
         self.files.get(file).map_or(&[], |f| &f.bytes)
     }
 
-    pub fn append(&mut self, file: &str, bytes: &[u8]) {
+    /// Appends to `file`; refused while the disk is full.
+    pub fn append(&mut self, file: &str, bytes: &[u8]) -> Result<(), DiskFull> {
+        if self.full > 0 {
+            self.appends_refused += 1;
+            return Err(DiskFull);
+        }
         self.files
             .entry(file.to_owned())
             .or_default()
             .bytes
             .extend_from_slice(bytes);
+        Ok(())
     }
 
     /// Cuts `file` to `length` bytes, durably.
@@ -45,11 +141,61 @@ impl SimDisk {
         }
     }
 
-    /// fsync: everything written to `file` so far is durable.
+    /// fsync at once: everything written to `file` so far is durable.
     pub fn sync(&mut self, file: &str) {
         if let Some(f) = self.files.get_mut(file) {
             f.synced = f.bytes.len();
         }
+    }
+
+    /// Asks for an fsync of everything written so far, to be completed by
+    /// the engine after the disk's latency; returns its id. (What is
+    /// written after this call is not covered by it.)
+    pub fn request_sync(&mut self) -> u64 {
+        self.syncs_asked += 1;
+        let lengths = self
+            .files
+            .iter()
+            .map(|(name, f)| (name.clone(), f.bytes.len()))
+            .collect();
+        self.requested.push_back((self.syncs_asked, lengths));
+        self.syncs_asked
+    }
+
+    /// The next fsync asked for and not yet started, which is now started.
+    pub fn start_next_sync(&mut self) -> Option<u64> {
+        let sync = self.requested.pop_front()?;
+        let id = sync.0;
+        self.in_flight.push_back(sync);
+        Some(id)
+    }
+
+    /// fsync `id` has completed: what it covered is durable. fsyncs
+    /// complete in the order they started; completing one completes every
+    /// earlier one.
+    pub fn complete_sync(&mut self, id: u64) {
+        while self.in_flight.front().is_some_and(|&(k, _)| k <= id) {
+            let (_, lengths) = self.in_flight.pop_front().expect("checked");
+            for (name, length) in lengths {
+                if let Some(f) = self.files.get_mut(&name) {
+                    f.synced = f.synced.max(length.min(f.bytes.len()));
+                }
+            }
+            self.syncs_done += 1;
+        }
+    }
+
+    /// A full-disk fault starts (`true`) or heals (`false`).
+    pub fn set_full(&mut self, full: bool) {
+        if full {
+            self.full += 1;
+        } else {
+            self.full = self.full.saturating_sub(1);
+        }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.full > 0
     }
 
     /// Bytes written but not yet durable, over all files.
@@ -58,16 +204,49 @@ impl SimDisk {
     }
 
     /// What survives a crash: the durable prefix of each file, and of the
-    /// rest a prefix drawn from `rng` (all of it, none, or torn anywhere).
-    pub fn crash(&mut self, rng: &mut impl Rng) {
+    /// rest what `unsynced` says, drawn from `rng`. fsyncs in flight never
+    /// complete.
+    pub fn crash(&mut self, unsynced: Unsynced, rng: &mut impl Rng) {
         for f in self.files.values_mut() {
-            let unsynced = f.bytes.len() - f.synced;
-            if unsynced > 0 {
-                let kept = rng.random_range(0..=unsynced);
-                f.bytes.truncate(f.synced + kept);
+            let pending = f.bytes.len() - f.synced;
+            if pending > 0 {
+                let kept = match unsynced {
+                    Unsynced::Lost => 0,
+                    Unsynced::Prefix | Unsynced::Torn => rng.random_range(0..=pending),
+                };
+                if unsynced == Unsynced::Torn {
+                    f.bytes[f.synced + kept..].fill(0);
+                } else {
+                    f.bytes.truncate(f.synced + kept);
+                }
             }
             f.synced = f.bytes.len();
         }
+        self.requested.clear();
+        self.in_flight.clear();
+    }
+
+    /// Flips `bits` bits of what the disk holds durably, at places drawn
+    /// from `rng`: corrupted sectors under data already written. Returns
+    /// each (file, byte offset) hit.
+    pub fn corrupt(&mut self, bits: u32, rng: &mut impl Rng) -> Vec<(String, usize)> {
+        let durable: usize = self.files.values().map(|f| f.synced).sum();
+        let mut hit = Vec::new();
+        if durable == 0 {
+            return hit;
+        }
+        for _ in 0..bits {
+            let mut at = rng.random_range(0..durable * 8);
+            for (name, f) in &mut self.files {
+                if at < f.synced * 8 {
+                    f.bytes[at / 8] ^= 1 << (at % 8);
+                    hit.push((name.clone(), at / 8));
+                    break;
+                }
+                at -= f.synced * 8;
+            }
+        }
+        hit
     }
 
     /// Flips bit `bit` (counted over the whole file) of `file`, if it has one:
@@ -101,10 +280,10 @@ mod tests {
         let mut kept = std::collections::BTreeSet::new();
         for _ in 0..200 {
             let mut disk = SimDisk::default();
-            disk.append("f", b"durable");
+            disk.append("f", b"durable").expect("room");
             disk.sync("f");
-            disk.append("f", b"-pending");
-            disk.crash(&mut rng);
+            disk.append("f", b"-pending").expect("room");
+            disk.crash(Unsynced::Prefix, &mut rng);
             let bytes = disk.read("f");
             assert!(bytes.starts_with(b"durable"));
             assert!(b"durable-pending".starts_with(bytes));
@@ -115,5 +294,70 @@ mod tests {
             9,
             "every prefix of the unsynced write is possible"
         );
+    }
+
+    #[test]
+    fn an_fsync_covers_what_was_written_before_it_was_asked_for() {
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut disk = SimDisk::default();
+        disk.append("f", b"one").expect("room");
+        let first = disk.request_sync();
+        disk.append("f", b"two").expect("room");
+        let second = disk.request_sync();
+        assert_eq!(disk.start_next_sync(), Some(first));
+        assert_eq!(disk.start_next_sync(), Some(second));
+        disk.complete_sync(first);
+        assert_eq!(
+            disk.unsynced_bytes(),
+            3,
+            "the second write is not durable yet"
+        );
+        disk.crash(Unsynced::Lost, &mut rng);
+        assert_eq!(disk.read("f"), b"one");
+        disk.complete_sync(second);
+        assert_eq!(disk.read("f"), b"one", "a crash cancels fsyncs in flight");
+    }
+
+    #[test]
+    fn a_torn_write_keeps_its_length_and_reads_zeros_where_it_was_lost() {
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let mut lengths = std::collections::BTreeSet::new();
+        for _ in 0..100 {
+            let mut disk = SimDisk::default();
+            disk.append("f", b"ok").expect("room");
+            disk.sync("f");
+            disk.append("f", b"abcd").expect("room");
+            disk.crash(Unsynced::Torn, &mut rng);
+            let bytes = disk.read("f");
+            assert_eq!(bytes.len(), 6);
+            let kept = bytes[2..].iter().take_while(|&&b| b != 0).count();
+            assert_eq!(&bytes[2..2 + kept], &b"abcd"[..kept]);
+            assert!(bytes[2 + kept..].iter().all(|&b| b == 0));
+            lengths.insert(kept);
+        }
+        assert_eq!(lengths.len(), 5);
+    }
+
+    #[test]
+    fn a_full_disk_refuses_appends_until_it_heals() {
+        let mut disk = SimDisk::default();
+        disk.set_full(true);
+        assert_eq!(disk.append("f", b"x"), Err(DiskFull));
+        disk.set_full(false);
+        assert_eq!(disk.append("f", b"x"), Ok(()));
+        assert_eq!(disk.appends_refused, 1);
+    }
+
+    #[test]
+    fn corruption_hits_only_durable_bytes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let mut disk = SimDisk::default();
+        disk.append("f", b"durable").expect("room");
+        disk.sync("f");
+        disk.append("f", b"pending").expect("room");
+        let hit = disk.corrupt(50, &mut rng);
+        assert_eq!(hit.len(), 50);
+        assert!(hit.iter().all(|(file, at)| file == "f" && *at < 7));
+        assert_eq!(&disk.read("f")[7..], b"pending");
     }
 }

@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::disk::Unsynced;
 use crate::network::Network;
 
 /// One fault. It starts at `at_ms` and heals (or restarts) at `until_ms`.
@@ -31,9 +32,19 @@ pub struct Fault {
     /// `until_ms`); `"leader"` keeps naming the node that won.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub after_ms: u64,
+    /// With `times`: the fault happens `times` times in all, each start and
+    /// end `every_ms` after the one before (a node that crashes again and
+    /// again, a flapping link).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub every_ms: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub times: u64,
     #[serde(flatten)]
     pub kind: FaultKind,
 }
+
+/// Most repetitions of one fault.
+pub const TIMES_MAX: u64 = 10_000;
 
 fn is_zero(ms: &u64) -> bool {
     *ms == 0
@@ -77,6 +88,40 @@ impl Fault {
     /// Whether the fault lasts to the end of the run.
     pub fn never_heals(&self) -> bool {
         self.until_ms == NEVER
+    }
+
+    /// Each time the fault happens, as a fault of its own (one, unless it
+    /// repeats), with the label traces give it: `faults[2]`, `faults[2]#5`.
+    pub fn occurrences(&self, index: usize) -> Vec<(String, Fault)> {
+        if self.times <= 1 {
+            return vec![(format!("faults[{index}]"), self.clone())];
+        }
+        (0..self.times)
+            .map(|k| {
+                let shift_ms = k.saturating_mul(self.every_ms);
+                let fault = Fault {
+                    at_ms: self.at_ms.saturating_add(shift_ms),
+                    until_ms: if self.never_heals() {
+                        NEVER
+                    } else {
+                        self.until_ms.saturating_add(shift_ms)
+                    },
+                    every_ms: 0,
+                    times: 0,
+                    ..self.clone()
+                };
+                (format!("faults[{index}]#{}", k + 1), fault)
+            })
+            .collect()
+    }
+
+    /// When the last occurrence heals.
+    pub fn last_until_ms(&self) -> u64 {
+        if self.never_heals() {
+            return NEVER;
+        }
+        let shift_ms = self.times.saturating_sub(1).saturating_mul(self.every_ms);
+        self.until_ms.saturating_add(shift_ms)
     }
 }
 
@@ -157,8 +202,35 @@ pub enum FaultKind {
     /// Freeze the node(s): no deliveries, no timers; they resume with their backlog.
     Pause { node: String },
     /// Crash the node(s) (volatile state and in-flight messages lost),
-    /// restart from durable state at `until_ms`.
-    Crash { node: String },
+    /// restart from durable state at `until_ms`. On a node with a disk,
+    /// `unsynced` says what becomes of writes not yet fsynced: `prefix`
+    /// (the default: any prefix survives, drawn by the seed), `lost`, or
+    /// `torn` (a prefix survives and the rest reads as zeros).
+    Crash {
+        node: String,
+        #[serde(default, skip_serializing_if = "is_prefix")]
+        unsynced: Unsynced,
+    },
+    /// Flip `bits` bits (default 1), drawn by the seed, of what the
+    /// node(s)' disk holds durably: corrupted sectors. It happens at
+    /// `at_ms`; the damage stays (`until_ms` ends only the shading).
+    Corrupt {
+        node: String,
+        #[serde(default = "one_bit")]
+        bits: u32,
+    },
+    /// The node(s)' disk is full: every write fails until `until_ms`.
+    FullDisk { node: String },
+    /// Every fsync the node(s) start takes `extra_ms` longer.
+    SlowFsync { node: String, extra_ms: u64 },
+}
+
+fn is_prefix(unsynced: &Unsynced) -> bool {
+    *unsynced == Unsynced::Prefix
+}
+
+fn one_bit() -> u32 {
+    1
 }
 
 fn is_false(b: &bool) -> bool {
@@ -173,7 +245,10 @@ impl FaultKind {
             | FaultKind::Lag { node, .. }
             | FaultKind::ClientLink { node, .. }
             | FaultKind::Pause { node }
-            | FaultKind::Crash { node } => vec![node],
+            | FaultKind::Crash { node, .. }
+            | FaultKind::Corrupt { node, .. }
+            | FaultKind::FullDisk { node }
+            | FaultKind::SlowFsync { node, .. } => vec![node],
             FaultKind::OneWay { from, to } | FaultKind::Link { from, to, .. } => {
                 from.iter().chain(to).map(String::as_str).collect()
             }
@@ -196,6 +271,9 @@ impl FaultKind {
             FaultKind::Link { .. } | FaultKind::ClientLink { .. } => Shading::Link,
             FaultKind::Pause { .. } => Shading::Pause,
             FaultKind::Crash { .. } => Shading::Crash,
+            FaultKind::Corrupt { .. }
+            | FaultKind::FullDisk { .. }
+            | FaultKind::SlowFsync { .. } => Shading::Disk,
             _ => Shading::Partition,
         }
     }
@@ -224,16 +302,19 @@ pub enum Target {
     /// `majority`: a majority of all nodes, drawn by the seed among the
     /// live ones.
     Majority,
+    /// `all`: every node, live or not (a power cut, when crashing).
+    All,
 }
 
 /// The role names a fault may use besides `n1`..`nN`.
-pub const ROLE_NAMES: [&str; 6] = [
+pub const ROLE_NAMES: [&str; 7] = [
     "leader",
     "old_leader",
     "follower",
     "followers_but_one",
     "longest_log",
     "majority",
+    "all",
 ];
 
 /// Reads a node name: a role (see [`ROLE_NAMES`]) or `n1..=nN`, written
@@ -246,6 +327,7 @@ pub fn parse_target(name: &str, nodes: usize) -> Result<Target, String> {
         "followers_but_one" => Some(Target::FollowersButOne),
         "longest_log" => Some(Target::LongestLog),
         "majority" => Some(Target::Majority),
+        "all" => Some(Target::All),
         _ => None,
     };
     if let Some(role) = role {
@@ -304,6 +386,20 @@ pub fn check(faults: &[Fault], nodes: usize) -> Result<(), String> {
     check_names(faults, nodes)?;
     for (i, fault) in faults.iter().enumerate() {
         let here = format!("field 'faults[{i}]'");
+        if fault.times > TIMES_MAX {
+            return Err(format!(
+                "{here}: 'times' must be at most {TIMES_MAX}, got {}",
+                fault.times
+            ));
+        }
+        if (fault.times > 1) != (fault.every_ms > 0) {
+            return Err(format!(
+                "{here}: a repeated fault needs both 'every_ms' (at least 1) and 'times' (at least 2)"
+            ));
+        }
+        if fault.times > 1 && fault.never_heals() {
+            return Err(format!("{here}: a fault that never heals cannot repeat"));
+        }
         match &fault.kind {
             FaultKind::Split { .. } if nodes <= 2 => {
                 return Err(format!("{here}: a split of {nodes} node(s) has no majority to keep apart from a minority"));
@@ -338,6 +434,16 @@ pub fn check(faults: &[Fault], nodes: usize) -> Result<(), String> {
                     ));
                 }
             }
+            FaultKind::SlowFsync { extra_ms: 0, .. } => {
+                return Err(format!(
+                    "{here}: a slow_fsync with 'extra_ms' 0 changes nothing"
+                ));
+            }
+            FaultKind::Corrupt { bits: 0, .. } => {
+                return Err(format!(
+                    "{here}: a corrupt fault with 'bits' 0 changes nothing"
+                ));
+            }
             FaultKind::OneWay { from, to } => {
                 let fixed =
                     |name: &String| matches!(parse_target(name, nodes), Ok(Target::Node(_)));
@@ -362,6 +468,8 @@ pub enum Shading {
     Link,
     Pause,
     Crash,
+    /// A disk fault: corruption, a full disk, slow fsyncs.
+    Disk,
 }
 
 impl Shading {
@@ -372,6 +480,7 @@ impl Shading {
             Shading::Link => "link",
             Shading::Pause => "pause",
             Shading::Crash => "crash",
+            Shading::Disk => "disk",
         }
     }
 }
@@ -396,7 +505,17 @@ pub enum Applied {
         extra_ms: u64,
     },
     Pause(Vec<usize>),
-    Crash(Vec<usize>),
+    Crash(Vec<usize>, Unsynced),
+    /// Done when it started; nothing to undo.
+    Corrupt {
+        nodes: Vec<usize>,
+        bits: u32,
+    },
+    FullDisk(Vec<usize>),
+    SlowFsync {
+        nodes: Vec<usize>,
+        extra_ms: u64,
+    },
 }
 
 /// Every directed link between two nodes of different sides (`side[i]`).
@@ -515,7 +634,16 @@ pub fn plan(
             spare_clients: *spare_clients,
         },
         FaultKind::Pause { node } => Applied::Pause(resolve(node)),
-        FaultKind::Crash { node } => Applied::Crash(resolve(node)),
+        FaultKind::Crash { node, unsynced } => Applied::Crash(resolve(node), *unsynced),
+        FaultKind::Corrupt { node, bits } => Applied::Corrupt {
+            nodes: resolve(node),
+            bits: *bits,
+        },
+        FaultKind::FullDisk { node } => Applied::FullDisk(resolve(node)),
+        FaultKind::SlowFsync { node, extra_ms } => Applied::SlowFsync {
+            nodes: resolve(node),
+            extra_ms: *extra_ms,
+        },
     }
 }
 
@@ -563,7 +691,11 @@ pub fn switch_network(applied: &Applied, network: &mut Network, active: bool) {
                 network.degrade_client_links(x, *loss, *extra_ms, active);
             }
         }
-        Applied::Pause(_) | Applied::Crash(_) => {}
+        Applied::Pause(_)
+        | Applied::Crash(..)
+        | Applied::Corrupt { .. }
+        | Applied::FullDisk(_)
+        | Applied::SlowFsync { .. } => {}
     }
 }
 
@@ -624,7 +756,18 @@ pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
             names(nodes)
         ),
         Applied::Pause(nodes) => format!("pause {}", names(nodes)),
-        Applied::Crash(nodes) => format!("crash {}", names(nodes)),
+        Applied::Crash(nodes, unsynced) => match unsynced {
+            Unsynced::Prefix => format!("crash {}", names(nodes)),
+            Unsynced::Lost => format!("crash {} (unsynced writes lost)", names(nodes)),
+            Unsynced::Torn => format!("crash {} (unsynced writes torn)", names(nodes)),
+        },
+        Applied::Corrupt { nodes, bits } => {
+            format!("corrupt {bits} bit(s) on the disk of {}", names(nodes))
+        }
+        Applied::FullDisk(nodes) => format!("full disk on {}", names(nodes)),
+        Applied::SlowFsync { nodes, extra_ms } => {
+            format!("fsync +{extra_ms} ms on {}", names(nodes))
+        }
     }
 }
 
@@ -636,7 +779,10 @@ pub fn shaded_lanes(kind: &FaultKind, applied: &Applied) -> Vec<usize> {
             Applied::Lag { nodes, .. }
             | Applied::ClientLinks { nodes, .. }
             | Applied::Pause(nodes)
-            | Applied::Crash(nodes),
+            | Applied::Crash(nodes, _)
+            | Applied::Corrupt { nodes, .. }
+            | Applied::FullDisk(nodes)
+            | Applied::SlowFsync { nodes, .. },
         ) => nodes.clone(),
         (_, Applied::Links { links, .. }) => links.iter().map(|&(a, _)| a).collect(),
         // Isolate cuts one node from all others: shade the node common to every cut.

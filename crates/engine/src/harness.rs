@@ -36,8 +36,15 @@ pub trait Harness: Sized {
     type Outcome;
 
     /// Builds node `node`: fresh (`durable: None`) or restarting from what
-    /// its crash kept. `now_ms` is what the node's own clock reads.
-    fn boot(&mut self, node: usize, durable: Option<DurableOf<Self>>, now_ms: u64) -> Self::Node;
+    /// its crash kept. `now_ms` is what the node's own clock reads. An
+    /// error is a node that refuses to start from what it found (a damaged
+    /// disk): it stays down for the rest of the run, and the trace says why.
+    fn boot(
+        &mut self,
+        node: usize,
+        durable: Option<DurableOf<Self>>,
+        now_ms: u64,
+    ) -> Result<Self::Node, String>;
 
     /// Schedules the first client events.
     fn start(&mut self, _ctx: &mut Ctx<'_, Self>) {}
@@ -48,9 +55,9 @@ pub trait Harness: Sized {
     /// A node's message reached client `Address::Client(..)`.
     fn on_client_message(&mut self, _ctx: &mut Ctx<'_, Self>, _message: MessageOf<Self>) {}
 
-    /// Node `from` sent a message to another node (before the network
-    /// decides its fate).
-    fn on_send(&mut self, _from: usize, _message: &MessageOf<Self>) {}
+    /// Node `from` sent a message to another node at `now_ms` (before the
+    /// network decides its fate).
+    fn on_send(&mut self, _now_ms: u64, _from: usize, _message: &MessageOf<Self>) {}
 
     /// Node `node` has just taken a step: check what must hold after every
     /// step here, so a violation is caught when it happens.

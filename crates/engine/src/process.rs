@@ -5,6 +5,8 @@
 //! `poll_*`. A process never reads a clock, sleeps, spawns or does I/O, so
 //! the engine decides everything about when things happen.
 
+use crate::disk::SimDisk;
+
 /// Where a message comes from or goes to, as the engine routes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Address {
@@ -40,7 +42,11 @@ pub trait Message: Clone {
 ///   last returned, unless the process is paused or crashed then, in which
 ///   case it is called when it resumes;
 /// - a crash drops the process; a restart builds a new one from the value
-///   `durable` returned at the crash (see [`crate::Harness::boot`]).
+///   `durable` returned at the crash (see [`crate::Harness::boot`]), whose
+///   disk, if it has one, lost what the crash fault says of its unsynced
+///   writes;
+/// - `handle_synced` comes after the step that asked for the fsync, in the
+///   order they were asked for, and never to a later life of the process.
 ///   Nothing else survives: not the outbox, not timers, not messages in
 ///   flight to it.
 pub trait Process {
@@ -66,4 +72,19 @@ pub trait Process {
     fn log_length(&self) -> u64 {
         0
     }
+    /// The process's simulated disk, if it keeps one. The engine starts
+    /// the fsyncs it asks for ([`SimDisk::request_sync`]) after every step,
+    /// completes them after the disk's latency, loses what is unsynced at a
+    /// crash, and applies disk faults to it.
+    fn disk_mut(&mut self) -> Option<&mut SimDisk> {
+        None
+    }
+    /// The disk inside what a crash kept, so that faults reach the disk of
+    /// a node that is down; it must be the disk `disk_mut` returned.
+    fn disk_of(_durable: &mut Self::Durable) -> Option<&mut SimDisk> {
+        None
+    }
+    /// fsync `sync` (an id from [`SimDisk::request_sync`]) has completed:
+    /// what it covered is durable.
+    fn handle_synced(&mut self, _now_ms: u64, _sync: u64) {}
 }

@@ -8,6 +8,7 @@
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::disk::{DiskLatency, Unsynced};
 use crate::faults::{Fault, FaultKind, Trigger};
 use crate::network::NetworkParams;
 
@@ -69,13 +70,18 @@ pub fn draw_fault(
             spare_clients: false,
         },
         5 => FaultKind::Pause { node: name(rng) },
-        _ => FaultKind::Crash { node: name(rng) },
+        _ => FaultKind::Crash {
+            node: name(rng),
+            unsynced: Unsynced::Prefix,
+        },
     };
     Fault {
         at_ms,
         until_ms,
         when: None,
         after_ms: 0,
+        every_ms: 0,
+        times: 0,
         kind,
     }
 }
@@ -100,8 +106,11 @@ pub fn draw_majority_crash(
                 until_ms,
                 when: None,
                 after_ms: 0,
+                every_ms: 0,
+                times: 0,
                 kind: FaultKind::Crash {
                     node: format!("n{}", members[k]),
+                    unsynced: Unsynced::Prefix,
                 },
             }
         })
@@ -116,11 +125,83 @@ pub fn maybe_aim_at_next_leader(fault: &mut Fault, rng: &mut ChaCha8Rng, share: 
         FaultKind::Crash { .. } | FaultKind::Isolate { .. } | FaultKind::Pause { .. }
     );
     if triggerable && rng.random_bool(share) {
-        if let FaultKind::Crash { node } | FaultKind::Isolate { node } | FaultKind::Pause { node } =
-            &mut fault.kind
+        if let FaultKind::Crash { node, .. }
+        | FaultKind::Isolate { node }
+        | FaultKind::Pause { node } = &mut fault.kind
         {
             *node = "leader".into();
         }
         fault.when = Some(Trigger::LeaderElected);
     }
+}
+
+/// A disk for every node of the run, with latency drawn per seed (a few
+/// seeds get one slow disk), and `count` disk faults within
+/// `0..fault_time_ms`: crashes that lose or tear unsynced writes (one in
+/// four of them a power cut of every node), corruption of one node's disk
+/// (always the same node),
+/// a full disk, slow fsyncs.
+pub fn draw_disks(
+    rng: &mut ChaCha8Rng,
+    nodes: usize,
+    fault_time_ms: u64,
+    count: usize,
+) -> (Vec<DiskLatency>, Vec<Fault>) {
+    let fsync_ms_max = rng.random_range(1..=20);
+    let disk = DiskLatency {
+        write_ms_min: 0,
+        write_ms_max: rng.random_range(0..=2),
+        fsync_ms_min: rng.random_range(0..=fsync_ms_max),
+        fsync_ms_max,
+    };
+    let mut disks = vec![disk; nodes];
+    if coin(rng) {
+        let slow = rng.random_range(0..nodes);
+        disks[slow].fsync_ms_min += 20;
+        disks[slow].fsync_ms_max += rng.random_range(20..=80);
+    }
+    let node = |rng: &mut ChaCha8Rng| format!("n{}", rng.random_range(1..=nodes));
+    // Corruption hits one node only: a node that finds its disk corrupt
+    // refuses to start, and a majority refusing would stop the cluster.
+    let victim = node(rng);
+    let faults = (0..count)
+        .map(|_| {
+            let at_ms = rng.random_range(0..fault_time_ms);
+            let until_ms = (at_ms + rng.random_range(50..=1_500)).min(fault_time_ms.max(at_ms + 1));
+            let unsynced = |rng: &mut ChaCha8Rng| match rng.random_range(0..3) {
+                0 => Unsynced::Prefix,
+                1 => Unsynced::Lost,
+                _ => Unsynced::Torn,
+            };
+            let kind = match rng.random_range(0..6) {
+                0 | 1 => FaultKind::Crash {
+                    node: if rng.random_bool(0.25) {
+                        "all".into()
+                    } else {
+                        node(rng)
+                    },
+                    unsynced: unsynced(rng),
+                },
+                2 => FaultKind::Corrupt {
+                    node: victim.clone(),
+                    bits: rng.random_range(1..=4),
+                },
+                3 => FaultKind::FullDisk { node: node(rng) },
+                _ => FaultKind::SlowFsync {
+                    node: node(rng),
+                    extra_ms: rng.random_range(20..=300),
+                },
+            };
+            Fault {
+                at_ms,
+                until_ms,
+                when: None,
+                after_ms: 0,
+                every_ms: 0,
+                times: 0,
+                kind,
+            }
+        })
+        .collect();
+    (disks, faults)
 }

@@ -10,10 +10,9 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use ryw_core::durable::PersistBatch;
 use ryw_core::{codec, Config, Durable, Millis, Node};
 use ryw_node::handle_line;
-use ryw_storage::{FsDisk, LogStore, LOG_FILE};
+use ryw_storage::{FsDisk, LogStore, Unwritten, LOG_FILE};
 
 /// Lines handled before stdout is flushed, so a burst is written in one go.
 const BATCH_LINES_MAX: usize = 1024;
@@ -122,27 +121,40 @@ fn recover(dir: &std::path::Path) -> Result<(Disk, Durable), String> {
 
 type Disk = LogStore<FsDisk>;
 
+/// What the node asked to persist and the disk has not yet taken.
+#[derive(Default)]
+struct Pending {
+    unwritten: Unwritten,
+    /// The newest batch written whose fsync failed, to sync again.
+    unsynced: Option<u64>,
+}
+
 /// Writes what the node asks to persist and fsyncs it, once for everything
 /// queued (group commit). Batches that could not be written (a full disk)
 /// wait in `unwritten` and are tried again on the next pass; meanwhile the
 /// node sends no vote or acknowledgement that depends on them.
-fn persist(node: &mut Node, store: &mut Disk, unwritten: &mut Vec<PersistBatch>, now: Millis) {
-    unwritten.extend(std::iter::from_fn(|| node.poll_persist()));
-    let Some(newest) = unwritten.last().map(|batch| batch.number) else {
-        return;
-    };
-    let written = unwritten
-        .iter()
-        .try_for_each(|batch| store.write(batch, node.log()))
-        .and_then(|()| store.sync());
-    match written {
-        Ok(()) => {
-            unwritten.clear();
-            node.handle_persisted(now, newest);
+fn persist(node: &mut Node, store: &mut Disk, pending: &mut Pending, now: Millis) {
+    while let Some(batch) = node.poll_persist() {
+        pending.unwritten.push(batch);
+    }
+    let written = pending.unwritten.write_to(store, node.log());
+    let mut synced = Ok(());
+    if let Some(newest) = written.newest.or(pending.unsynced) {
+        synced = store.sync();
+        match synced {
+            Ok(()) => {
+                pending.unsynced = None;
+                node.handle_persisted(now, newest);
+            }
+            Err(_) => pending.unsynced = Some(newest),
         }
-        Err(e) => eprintln!(
-            "ryw-node: cannot persist to {LOG_FILE}: {e}; votes and acknowledgements wait until it can"
-        ),
+    }
+    if let Some(e) = written.error.or(synced.err()) {
+        let why = format!("{LOG_FILE}: {e}");
+        eprintln!(
+            "ryw-node: cannot persist to {why}; votes and acknowledgements wait until it can"
+        );
+        node.handle_persist_failed(&why);
     }
 }
 
@@ -151,7 +163,7 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
     let now = || Millis(start.elapsed().as_millis() as u64);
     let lines = spawn_stdin_reader();
     let mut node = Node::restart(config, durable, now());
-    let mut unwritten = Vec::new();
+    let mut pending = Pending::default();
     let mut out = BufWriter::new(io::stdout().lock());
     let mut text = String::new();
     loop {
@@ -181,7 +193,7 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
             node.handle_timeout(now());
         }
         if let Some(store) = &mut store {
-            persist(&mut node, store, &mut unwritten, now());
+            persist(&mut node, store, &mut pending, now());
         }
         write_output(&mut node, &mut out, &mut text)?;
         out.flush()?;

@@ -54,6 +54,8 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
             until_ms: DURATION_MS,
             when: None,
             after_ms: 0,
+            every_ms: 0,
+            times: 0,
             kind: FaultKind::Lag {
                 node: format!("n{nodes}"),
                 extra_ms: LAG_MS,
@@ -74,6 +76,7 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
         duration_ms: DURATION_MS,
         network: Network::default(),
         node: NodeSettings::default(),
+        disk: Default::default(),
         faults,
         workload: Workload {
             sessions: 16,

@@ -12,7 +12,10 @@ use std::collections::{BTreeSet, VecDeque};
 use ryw_core::*;
 
 use crate::checkers::Property;
-use crate::node::{core_node, NodeFactory, SimNode};
+use crate::node::{core_node, MakeNode, NodeFactory, SimNode, StoreDisk};
+use ryw_core::codec::decode_record;
+use ryw_core::durable::replay;
+use ryw_storage::{Disk, LogStore, Recovered, RecoveryError, FRAME_HEADER_BYTES, HEADER, LOG_FILE};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bug {
@@ -24,10 +27,13 @@ pub enum Bug {
     VoteIgnoresLastTerm,
     CommitByCountFromOldTerm,
     ServeByCommitIndex,
+    AckBeforeFsync,
+    VoteNotPersisted,
+    TrustTornRecord,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 8] = [
+    pub const ALL: [Bug; 11] = [
         Bug::SkipTokenCheck,
         Bug::ReadUncommitted,
         Bug::AckBeforeCommit,
@@ -36,6 +42,9 @@ impl Bug {
         Bug::VoteIgnoresLastTerm,
         Bug::CommitByCountFromOldTerm,
         Bug::ServeByCommitIndex,
+        Bug::AckBeforeFsync,
+        Bug::VoteNotPersisted,
+        Bug::TrustTornRecord,
     ];
 
     pub fn name(self) -> &'static str {
@@ -48,6 +57,9 @@ impl Bug {
             Bug::VoteIgnoresLastTerm => "vote-ignores-last-term",
             Bug::CommitByCountFromOldTerm => "commit-by-count-from-old-term",
             Bug::ServeByCommitIndex => "serve-by-commit-index",
+            Bug::AckBeforeFsync => "ack-before-fsync",
+            Bug::VoteNotPersisted => "vote-not-persisted",
+            Bug::TrustTornRecord => "trust-torn-record",
         }
     }
 
@@ -71,6 +83,15 @@ impl Bug {
             Bug::ServeByCommitIndex => {
                 "ryw_read checks the token against the commit index, not the applied index, and reads a state that has not applied it yet (TiDB #43583)"
             }
+            Bug::AckBeforeFsync => {
+                "nodes take a write to the disk for an fsync: votes and append_entries_ok leave, and a leader counts its own log, before the fsync completes (etcd #14140's unsynced tails)"
+            }
+            Bug::VoteNotPersisted => {
+                "the term is written to disk but the vote is not: after a crash a node may vote again in a term it already voted in"
+            }
+            Bug::TrustTornRecord => {
+                "recovery checks no checksum: it trusts whatever record parses and takes the first one that does not for the end of the log, so corrupt records come back as data and later ones are cut"
+            }
         }
     }
 
@@ -84,6 +105,18 @@ impl Bug {
             | Bug::ReadUncommitted
             | Bug::ServeStaleAfterWait
             | Bug::ServeByCommitIndex => &[Property::ReadYourWrites],
+            Bug::VoteNotPersisted => &[Property::OneVotePerTerm, Property::ElectionSafety],
+            Bug::AckBeforeFsync | Bug::TrustTornRecord => &[
+                Property::LogMatching,
+                Property::Durability,
+                Property::ReadYourWrites,
+                Property::MonotonicReads,
+                Property::Linearizability,
+                Property::ElectionSafety,
+                Property::OneVotePerTerm,
+                Property::ServedState,
+                Property::Panic,
+            ],
             Bug::AckBeforeCommit => &[Property::Durability],
             Bug::StaleLeaderRead => &[Property::Linearizability],
             Bug::VoteIgnoresLastTerm | Bug::CommitByCountFromOldTerm => &[
@@ -133,6 +166,9 @@ impl Bug {
 
     /// Builds nodes carrying this bug.
     pub fn factory(self) -> Box<NodeFactory> {
+        if self == Bug::TrustTornRecord {
+            return Box::new(TrustingRecovery);
+        }
         Box::new(
             move |config: Config, durable: Option<Durable>, now: Millis| -> Box<dyn SimNode> {
                 let inner = core_node(config, durable, now);
@@ -145,6 +181,7 @@ impl Bug {
                     held: Vec::new(),
                     next_msg_id: 1 << 48,
                     match_seen: MatchSeen::default(),
+                    now,
                 })
             },
         )
@@ -165,6 +202,9 @@ struct Planted {
     next_msg_id: u64,
     /// `commit-by-count-from-old-term`: what followers acknowledged to this leader.
     match_seen: MatchSeen,
+    /// The time of the last input (`ack-before-fsync` reports batches
+    /// durable when they are handed out, between inputs).
+    now: Millis,
 }
 
 /// Match indexes a leader learned from successful AppendEntries replies in
@@ -478,6 +518,7 @@ fn member_position(id: &Id) -> Option<usize> {
 
 impl SimNode for Planted {
     fn handle_message(&mut self, now: Millis, mut envelope: Envelope) {
+        self.now = now;
         self.rewrite_incoming(&mut envelope);
         if !self.intercept(now, &envelope) {
             self.inner.handle_message(now, envelope);
@@ -486,6 +527,7 @@ impl SimNode for Planted {
     }
 
     fn handle_timeout(&mut self, now: Millis) {
+        self.now = now;
         self.inner.handle_timeout(now);
         self.serve_held(now);
     }
@@ -512,15 +554,81 @@ impl SimNode for Planted {
     }
 
     fn poll_persist(&mut self) -> Option<ryw_core::durable::PersistBatch> {
-        self.inner.poll_persist()
+        let mut batch = self.inner.poll_persist()?;
+        match self.bug {
+            // Written is as good as synced, it thinks.
+            Bug::AckBeforeFsync => self.inner.handle_persisted(self.now, batch.number),
+            Bug::VoteNotPersisted => {
+                if let Some(hard_state) = batch.hard_state.as_mut() {
+                    hard_state.voted_for = None;
+                }
+            }
+            _ => {}
+        }
+        Some(batch)
     }
 
     fn handle_persisted(&mut self, now: Millis, number: u64) {
+        self.now = now;
         self.inner.handle_persisted(now, number);
         self.serve_held(now);
     }
 
+    fn handle_persist_failed(&mut self, why: &str) {
+        self.inner.handle_persist_failed(why);
+    }
+
     fn core(&self) -> &Node {
         &self.inner
+    }
+}
+
+/// `trust-torn-record`: the real node, on a recovery that verifies nothing.
+struct TrustingRecovery;
+
+impl MakeNode for TrustingRecovery {
+    fn make(&self, config: Config, durable: Option<Durable>, now: Millis) -> Box<dyn SimNode> {
+        Box::new(core_node(config, durable, now))
+    }
+
+    /// Reads records by their length alone: no header, length or payload
+    /// check. A record that parses is data; the first that does not is
+    /// taken for a torn tail and cut, with everything after it.
+    fn recover(
+        &self,
+        mut disk: StoreDisk,
+    ) -> Result<(LogStore<StoreDisk>, Recovered), RecoveryError> {
+        let bytes = disk.read_all(LOG_FILE)?;
+        let mut records = Vec::new();
+        let mut at = HEADER.len().min(bytes.len());
+        while let Some(header) = bytes.get(at..at + FRAME_HEADER_BYTES) {
+            let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
+            let start = at + FRAME_HEADER_BYTES;
+            let Some(payload) = bytes.get(start..start.saturating_add(length)) else {
+                break;
+            };
+            let parsed = std::str::from_utf8(payload)
+                .ok()
+                .and_then(|text| decode_record(text).ok());
+            let Some(record) = parsed else {
+                break;
+            };
+            records.push(record);
+            at = start + length;
+        }
+        let kept = if at < HEADER.len() { 0 } else { at };
+        disk.truncate(LOG_FILE, kept as u64)?;
+        let count = records.len();
+        let durable = replay(records).map_err(|why| RecoveryError::Unreadable {
+            file: LOG_FILE.into(),
+            offset: HEADER.len() as u64,
+            why,
+        })?;
+        let recovered = Recovered {
+            durable,
+            records: count,
+            cut: None,
+        };
+        Ok((LogStore::resume(disk, kept as u64), recovered))
     }
 }

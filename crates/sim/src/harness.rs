@@ -320,10 +320,15 @@ impl Harness for Store<'_> {
     type Event = ClientEvent;
     type Outcome = Summary;
 
-    fn boot(&mut self, node: usize, disk: Option<SimDisk>, now_ms: u64) -> OnDisk {
+    fn boot(&mut self, node: usize, disk: Option<SimDisk>, now_ms: u64) -> Result<OnDisk, String> {
         let config = self.configs[node].clone();
-        OnDisk::boot(self.factory, config, disk, Millis(now_ms))
-            .unwrap_or_else(|why| panic!("n{} cannot start from its disk: {why}", node + 1))
+        OnDisk::boot(self.factory, config, disk, Millis(now_ms)).map_err(|why| {
+            let why = why.to_string();
+            self.summary
+                .refused_starts
+                .push(format!("n{}: {why}", node + 1));
+            why
+        })
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -363,9 +368,12 @@ impl Harness for Store<'_> {
         self.think(ctx, session);
     }
 
-    fn on_send(&mut self, _from: usize, message: &Wire) {
+    fn on_send(&mut self, now_ms: u64, from: usize, message: &Wire) {
         if let Payload::Peer(PeerMsg::AppendEntries(append)) = &message.0.body.payload {
             self.summary.entries_sent += append.entries.len() as u64;
+        }
+        for checker in &mut self.checkers {
+            checker.on_send(now_ms, from, &message.0);
         }
     }
 

@@ -120,7 +120,7 @@ struct SweepArgs {
 
 #[derive(Args)]
 struct ReshrinkArgs {
-    /// Folder of the scenarios to search (and its real-bugs/ folder); cases
+    /// Folder of the scenarios to search (and its real-bugs/ and disk/ folders); cases
     /// go to DIR/shrunk/.
     #[arg(long, value_name = "DIR", default_value = "sim-scenarios")]
     dir: PathBuf,
@@ -464,9 +464,11 @@ fn scenario_files(dir: &Path) -> Result<Vec<PathBuf>, String> {
 fn cmd_reshrink(args: ReshrinkArgs) -> Outcome {
     let dir = args.dir;
     let mut files = scenario_files(&dir)?;
-    let real_bugs = dir.join("real-bugs");
-    if real_bugs.is_dir() {
-        files.extend(scenario_files(&real_bugs)?);
+    for more in ["real-bugs", "disk"] {
+        let more = dir.join(more);
+        if more.is_dir() {
+            files.extend(scenario_files(&more)?);
+        }
     }
     let scenarios = load_all(&files)?;
     let out_dir = dir.join("shrunk");

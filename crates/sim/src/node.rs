@@ -1,11 +1,12 @@
 //! The store's nodes as the engine runs them: the real core, or a wrapper
 //! around it (planted bugs) behind the same face.
 
+use std::collections::VecDeque;
 use std::io;
 
 use ryw_core::durable::PersistBatch;
 use ryw_core::{codec, Config, Durable, Envelope, Id, Millis, Node, RoleKind};
-use ryw_storage::{Disk, LogStore, RecoveryError};
+use ryw_storage::{Disk, LogStore, Recovered, RecoveryError, Unwritten};
 use sim_engine::disk::SimDisk;
 use sim_engine::{Address, Message, Process};
 
@@ -19,6 +20,7 @@ pub trait SimNode {
     /// The persistence contract (see `ryw_core::durable`).
     fn poll_persist(&mut self) -> Option<PersistBatch>;
     fn handle_persisted(&mut self, now: Millis, number: u64);
+    fn handle_persist_failed(&mut self, why: &str);
     /// Read-only view for checkers.
     fn core(&self) -> &Node;
 }
@@ -42,13 +44,37 @@ impl SimNode for Node {
     fn handle_persisted(&mut self, now: Millis, number: u64) {
         Node::handle_persisted(self, now, number)
     }
+    fn handle_persist_failed(&mut self, why: &str) {
+        Node::handle_persist_failed(self, why)
+    }
     fn core(&self) -> &Node {
         self
     }
 }
 
+/// How the simulator makes store nodes: any closure or function from a
+/// config and, after a crash, the durable state recovery rebuilt.
+pub trait MakeNode: Send + Sync {
+    fn make(&self, config: Config, durable: Option<Durable>, now: Millis) -> Box<dyn SimNode>;
+
+    /// Reads a node's disk at a restart: the real log store's recovery,
+    /// unless a planted bug reads it its own way.
+    fn recover(&self, disk: StoreDisk) -> Result<(LogStore<StoreDisk>, Recovered), RecoveryError> {
+        LogStore::open(disk)
+    }
+}
+
+impl<F> MakeNode for F
+where
+    F: Fn(Config, Option<Durable>, Millis) -> Box<dyn SimNode> + Send + Sync,
+{
+    fn make(&self, config: Config, durable: Option<Durable>, now: Millis) -> Box<dyn SimNode> {
+        self(config, durable, now)
+    }
+}
+
 /// Builds a node from its config and, after a crash, its durable state.
-pub type NodeFactory = dyn Fn(Config, Option<Durable>, Millis) -> Box<dyn SimNode> + Send + Sync;
+pub type NodeFactory = dyn MakeNode;
 
 /// The core itself, or the core restarted from what its crash kept.
 pub fn core_node(config: Config, durable: Option<Durable>, now: Millis) -> Node {
@@ -100,8 +126,9 @@ impl Disk for StoreDisk {
         Ok(self.0.read(file).to_vec())
     }
     fn append(&mut self, file: &str, bytes: &[u8]) -> io::Result<()> {
-        self.0.append(file, bytes);
-        Ok(())
+        self.0
+            .append(file, bytes)
+            .map_err(|full| io::Error::new(io::ErrorKind::StorageFull, full))
     }
     fn truncate(&mut self, file: &str, length: u64) -> io::Result<()> {
         self.0.truncate(file, length as usize);
@@ -114,12 +141,19 @@ impl Disk for StoreDisk {
 }
 
 /// A store node and its disk. Every step's persist batches go through the
-/// real log store ([`ryw_storage::LogStore`]) onto the simulated disk and
-/// are synced before any message leaves; a crash keeps only the disk, and
-/// a restart recovers from it with the code `ryw-node --data-dir` runs.
+/// real log store ([`ryw_storage::LogStore`]) onto the simulated disk, and
+/// an fsync is asked for; the engine completes it after the disk's latency
+/// and only then is the node told its batches are durable. A crash keeps
+/// only the disk, and a restart recovers from it with the code
+/// `ryw-node --data-dir` runs.
 pub struct OnDisk {
     node: Box<dyn SimNode>,
     store: LogStore<StoreDisk>,
+    unwritten: Unwritten,
+    /// fsyncs asked for: (fsync id, newest batch it makes durable).
+    syncing: VecDeque<(u64, u64)>,
+    /// Writes a full disk refused.
+    pub writes_failed: u64,
 }
 
 impl OnDisk {
@@ -132,35 +166,43 @@ impl OnDisk {
         now: Millis,
     ) -> Result<OnDisk, RecoveryError> {
         let restarting = disk.is_some();
-        let (store, recovered) = LogStore::open(StoreDisk(disk.unwrap_or_default()))?;
+        let (store, recovered) = factory.recover(StoreDisk(disk.unwrap_or_default()))?;
         let config = Config {
             wait_for_disk: true,
             ..config
         };
         let durable = restarting.then_some(recovered.durable);
         let mut on_disk = OnDisk {
-            node: factory(config, durable, now),
+            node: factory.make(config, durable, now),
             store,
+            unwritten: Unwritten::default(),
+            syncing: VecDeque::new(),
+            writes_failed: 0,
         };
-        on_disk.persist(now);
+        on_disk.persist();
         Ok(on_disk)
     }
 
-    /// Writes and syncs whatever the node asks to persist, and tells it.
-    fn persist(&mut self, now: Millis) {
-        loop {
-            let mut newest = None;
-            while let Some(batch) = self.node.poll_persist() {
-                self.store
-                    .write(&batch, self.node.core().log())
-                    .expect("the simulated disk never fails a write");
-                newest = Some(batch.number);
-            }
-            let Some(number) = newest else { return };
-            self.store
-                .sync()
-                .expect("the simulated disk never fails a sync");
-            self.node.handle_persisted(now, number);
+    /// Writes whatever the node asks to persist and asks for an fsync; a
+    /// write the disk refuses is tried again after the next step, and the
+    /// node is told why meanwhile.
+    fn persist(&mut self) {
+        while let Some(batch) = self.node.poll_persist() {
+            self.unwritten.push(batch);
+        }
+        if self.unwritten.is_empty() {
+            return;
+        }
+        let written = self
+            .unwritten
+            .write_to(&mut self.store, self.node.core().log());
+        if let Some(newest) = written.newest {
+            let sync = self.store.disk_mut().0.request_sync();
+            self.syncing.push_back((sync, newest));
+        }
+        if let Some(e) = written.error {
+            self.writes_failed += 1;
+            self.node.handle_persist_failed(&e.to_string());
         }
     }
 
@@ -183,12 +225,31 @@ impl Process for OnDisk {
 
     fn handle_message(&mut self, now_ms: u64, message: Wire) {
         self.node.handle_message(Millis(now_ms), message.0);
-        self.persist(Millis(now_ms));
+        self.persist();
     }
 
     fn handle_timeout(&mut self, now_ms: u64) {
         self.node.handle_timeout(Millis(now_ms));
-        self.persist(Millis(now_ms));
+        self.persist();
+    }
+
+    fn handle_synced(&mut self, now_ms: u64, sync: u64) {
+        let mut newest = None;
+        while self.syncing.front().is_some_and(|&(id, _)| id <= sync) {
+            newest = self.syncing.pop_front().map(|(_, batch)| batch);
+        }
+        if let Some(batch) = newest {
+            self.node.handle_persisted(Millis(now_ms), batch);
+        }
+        self.persist();
+    }
+
+    fn disk_mut(&mut self) -> Option<&mut SimDisk> {
+        Some(&mut self.store.disk_mut().0)
+    }
+
+    fn disk_of(disk: &mut SimDisk) -> Option<&mut SimDisk> {
+        Some(disk)
     }
 
     fn poll_transmit(&mut self) -> Option<Wire> {

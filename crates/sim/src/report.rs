@@ -45,6 +45,10 @@ pub struct Summary {
     /// (its liveness and end-of-run checks then judge a partial run).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub cut_short: bool,
+    /// Nodes that refused to start from what their disk kept (corruption),
+    /// each with why: they stayed down for the rest of the run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_starts: Vec<String>,
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
     #[serde(skip)]
     pub latencies_ms: BTreeMap<String, Vec<u64>>,
@@ -109,6 +113,9 @@ impl Summary {
                 "cut short at {} ms by its event bound: the end-of-run checks judged a partial run",
                 self.sim_ms
             );
+        }
+        for refused in &self.refused_starts {
+            let _ = writeln!(out, "refused to start (stayed down): {refused}");
         }
         if let Some(hash) = &self.trace_hash {
             let _ = writeln!(out, "trace hash {hash}");

@@ -90,6 +90,9 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
             parameters["node"] = serde_json::json!(scenario.node);
             parameters["workload"] = serde_json::json!(scenario.workload);
         }
+        if scenario.swarm_ranges == SwarmRanges::Disk {
+            parameters["disk"] = serde_json::json!(scenario.disk);
+        }
         drawn = Some(parameters);
     }
     let network = Network::new(
@@ -112,6 +115,8 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         end_ms: scenario.end_ms(),
         events_max: options.events_max,
         clocks: scenario.clocks(),
+        disks: scenario.disks(),
+        disk_rng: seeds.stream("disk"),
         progress: options.progress,
         trace: options.trace,
         hash_trace: options.hash_trace,

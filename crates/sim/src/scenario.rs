@@ -7,6 +7,7 @@ use std::path::Path;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use sim_engine::disk::DiskLatency;
 use sim_engine::swarm;
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -21,6 +22,9 @@ pub struct Scenario {
     pub network: Network,
     #[serde(default)]
     pub node: NodeSettings,
+    /// The nodes' disks: how long a write and an fsync take.
+    #[serde(default, skip_serializing_if = "Disks::is_instant")]
+    pub disk: Disks,
     #[serde(default)]
     pub faults: Vec<Fault>,
     #[serde(default)]
@@ -51,6 +55,40 @@ pub enum SwarmRanges {
     /// Raft bugs bite (divergent logs across terms, leaders crashing with
     /// entries only a minority holds, repeated elections under load).
     Wide,
+    /// The classic draws (fewer network faults), plus disk latency for
+    /// every node (a slow disk on some seeds) and up to six disk faults:
+    /// crashes that lose or tear unsynced writes, power cuts of every node,
+    /// corruption of one node's disk, full disks, slow fsyncs.
+    Disk,
+}
+
+/// Every node's disk latency (see [`DiskLatency`]), and in `of` other
+/// latencies for some nodes: `{"n3": {"fsync_ms_min": 40, "fsync_ms_max": 90}}`.
+/// All zero (the default): an fsync completes in the step that asked for it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Disks {
+    pub write_ms_min: u64,
+    pub write_ms_max: u64,
+    pub fsync_ms_min: u64,
+    pub fsync_ms_max: u64,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub of: std::collections::BTreeMap<String, DiskLatency>,
+}
+
+impl Disks {
+    fn latency(&self) -> DiskLatency {
+        DiskLatency {
+            write_ms_min: self.write_ms_min,
+            write_ms_max: self.write_ms_max,
+            fsync_ms_min: self.fsync_ms_min,
+            fsync_ms_max: self.fsync_ms_max,
+        }
+    }
+
+    fn is_instant(&self) -> bool {
+        *self == Disks::default()
+    }
 }
 
 impl SwarmRanges {
@@ -341,6 +379,29 @@ impl Scenario {
                 ));
             }
         }
+        self.disk.latency().check("disk")?;
+        for (name, latency) in &self.disk.of {
+            if self.node_index(name).is_none() {
+                return Err(format!(
+                    "field 'disk.of': {name:?} is not one of n1..n{}",
+                    self.nodes
+                ));
+            }
+            latency.check(&format!("disk.of.{name}"))?;
+        }
+        let latencies = std::iter::once(("disk".to_owned(), self.disk.latency())).chain(
+            self.disk
+                .of
+                .iter()
+                .map(|(n, l)| (format!("disk.of.{n}"), *l)),
+        );
+        for (at, latency) in latencies {
+            if latency.write_ms_max.max(latency.fsync_ms_max) > DELAY_MS_MAX {
+                return Err(format!(
+                    "field '{at}': write and fsync times must be at most {DELAY_MS_MAX} ms"
+                ));
+            }
+        }
         for (name, clock) in &self.node.clocks {
             use sim_engine::clock::{DRIFT_PPM_MAX, DRIFT_PPM_MIN};
             if clock.offset_ms > TIME_MS_MAX {
@@ -457,6 +518,20 @@ impl Scenario {
         }
     }
 
+    /// Every node's disk latency, in node order.
+    pub fn disks(&self) -> Vec<DiskLatency> {
+        (1..=self.nodes)
+            .map(|k| {
+                let name = format!("n{k}");
+                self.disk
+                    .of
+                    .get(&name)
+                    .copied()
+                    .unwrap_or(self.disk.latency())
+            })
+            .collect()
+    }
+
     /// Every node's clock, in node order.
     pub fn clocks(&self) -> Vec<sim_engine::clock::Clock> {
         (1..=self.nodes)
@@ -509,7 +584,7 @@ impl Scenario {
         self.faults
             .iter()
             .filter(|f| !f.never_heals())
-            .map(|f| f.until_ms)
+            .map(|f| f.last_until_ms())
             .max()
             .unwrap_or(0)
     }
@@ -520,7 +595,31 @@ impl Scenario {
         match self.swarm_ranges {
             SwarmRanges::Classic => self.draw_classic(rng),
             SwarmRanges::Wide => self.draw_wide(rng),
+            SwarmRanges::Disk => self.draw_disk(rng),
         }
+    }
+
+    fn draw_disk(&mut self, rng: &mut ChaCha8Rng) {
+        self.network.delay_ms_min = rng.random_range(0..=3);
+        self.network.delay_ms_max = self.network.delay_ms_min + rng.random_range(1..=20);
+        swarm::draw_lossy_links(&mut self.network, rng);
+        self.workload.sticky = rng.random_bool(0.5);
+        self.faults.clear();
+        for _ in 0..rng.random_range(0..=3) {
+            let fault = swarm::draw_fault(rng, self.nodes, self.fault_time_ms(), 100..=2_000, 0.3);
+            self.faults.push(fault);
+        }
+        let count = rng.random_range(1..=6);
+        let (disks, faults) = swarm::draw_disks(rng, self.nodes, self.fault_time_ms(), count);
+        self.disk = Disks {
+            of: (1..=self.nodes)
+                .map(|k| format!("n{k}"))
+                .zip(disks)
+                .collect(),
+            ..Disks::default()
+        };
+        self.faults.extend(faults);
+        self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
     }
 
     fn draw_classic(&mut self, rng: &mut ChaCha8Rng) {

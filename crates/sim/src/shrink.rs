@@ -162,7 +162,8 @@ pub fn replay_seed(scenario: &Scenario) -> Option<u64> {
 }
 
 /// Candidates one step smaller than `s`, most promising first: without one
-/// fault (last first), then fewer sessions, fewer keys, a shorter run.
+/// fault (last first), then fewer sessions, fewer keys, a shorter run, and
+/// a repeated fault repeated half as often.
 fn smaller(s: &Scenario) -> Vec<Scenario> {
     let mut out = Vec::new();
     for i in (0..s.faults.len()).rev() {
@@ -196,6 +197,13 @@ fn smaller(s: &Scenario) -> Vec<Scenario> {
         let mut c = s.clone();
         c.duration_ms = shorter_ms;
         out.push(c);
+    }
+    for i in (0..s.faults.len()).rev() {
+        if s.faults[i].times > 2 {
+            let mut c = s.clone();
+            c.faults[i].times /= 2;
+            out.push(c);
+        }
     }
     out
 }

@@ -1,17 +1,28 @@
-//! Framing: each record is its length, a checksum, and its payload.
+//! Framing: each record is its length, a check of the length, a checksum
+//! of the payload, and the payload.
+//!
+//! The length has a check of its own so that damage can be told from a
+//! torn write: a crash leaves a record cut short (its header, or a payload
+//! that runs past the end of the file) or, when the file's size reached
+//! the disk before its last blocks did, zeros from somewhere in the record
+//! to the end of the file. Anything else that fails a check is corruption
+//! of bytes that were written whole, and is never taken for a torn tail.
 
 /// The first bytes of every log file: magic and format version.
-pub const HEADER: &[u8; 8] = b"RYWLOG1\n";
-/// Length and checksum, before each payload.
-pub const FRAME_HEADER_BYTES: usize = 8;
+pub const HEADER: &[u8; 8] = b"RYWLOG2\n";
+
+/// Length, its check, and the payload's checksum, before each payload.
+pub const FRAME_HEADER_BYTES: usize = 12;
+
 /// No record is longer; a longer length field is damage, not a record.
 pub const PAYLOAD_BYTES_MAX: usize = 64 << 20;
 
-pub(crate) fn checksum(length: [u8; 4], payload: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&length);
-    hasher.update(payload);
-    hasher.finalize()
+fn crc(bytes: &[u8]) -> u32 {
+    crc32fast::hash(bytes)
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
 /// Appends one framed record to `out`.
@@ -22,7 +33,8 @@ pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) {
         .expect("a record is far below PAYLOAD_BYTES_MAX")
         .to_le_bytes();
     out.extend_from_slice(&length);
-    out.extend_from_slice(&checksum(length, payload).to_le_bytes());
+    out.extend_from_slice(&crc(&length).to_le_bytes());
+    out.extend_from_slice(&crc(payload).to_le_bytes());
     out.extend_from_slice(payload);
 }
 
@@ -34,9 +46,19 @@ pub(crate) enum Frame<'a> {
         payload: &'a [u8],
         next: usize,
     },
-    /// Not an intact record: too short, too long, or a checksum mismatch.
-    Damaged(String),
+    /// What a crash leaves of a write in flight: cut short, or zeros to
+    /// the end of the file from within this record.
+    Torn(String),
+    /// Damage a crash cannot cause: bytes written whole that fail a check.
+    Corrupt(String),
     End,
+}
+
+/// Where the run of zero bytes that ends the file starts (`bytes.len()`
+/// when the file does not end in a zero). Our records end in `}`, so a
+/// file ends in zeros only when a crash left unwritten blocks behind.
+pub(crate) fn zeros_from(bytes: &[u8]) -> usize {
+    bytes.iter().rposition(|&b| b != 0).map_or(0, |k| k + 1)
 }
 
 pub(crate) fn read(bytes: &[u8], at: usize) -> Frame<'_> {
@@ -44,30 +66,39 @@ pub(crate) fn read(bytes: &[u8], at: usize) -> Frame<'_> {
     if rest.is_empty() {
         return Frame::End;
     }
+    let zeros = zeros_from(bytes);
+    // The zeros that end the file start inside this record, before `end`.
+    let zeroed_before = |end: usize| zeros < bytes.len() && zeros < end;
     if rest.len() < FRAME_HEADER_BYTES {
-        return Frame::Damaged(format!(
+        return Frame::Torn(format!(
             "{} bytes, too short for a record header",
             rest.len()
         ));
     }
-    let length = [rest[0], rest[1], rest[2], rest[3]];
-    let stored = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-    let payload_bytes = u32::from_le_bytes(length) as usize;
-    if payload_bytes > PAYLOAD_BYTES_MAX {
-        return Frame::Damaged(format!("length {payload_bytes} is beyond any record"));
+    let length = u32_at(rest, 0);
+    if crc(&rest[..4]) != u32_at(rest, 4) {
+        if zeroed_before(at + FRAME_HEADER_BYTES) {
+            return Frame::Torn("a record header zeroed by a torn write".into());
+        }
+        return Frame::Corrupt("record header checksum mismatch".into());
     }
+    let payload_bytes = length as usize;
+    if payload_bytes > PAYLOAD_BYTES_MAX {
+        return Frame::Corrupt(format!("length {payload_bytes} is beyond any record"));
+    }
+    let end = at + FRAME_HEADER_BYTES + payload_bytes;
     let Some(payload) = rest.get(FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + payload_bytes) else {
-        return Frame::Damaged(format!(
+        return Frame::Torn(format!(
             "length {payload_bytes} runs past the end of the file"
         ));
     };
-    if checksum(length, payload) != stored {
-        return Frame::Damaged("checksum mismatch".into());
+    if crc(payload) != u32_at(rest, 8) {
+        if zeroed_before(end) {
+            return Frame::Torn("a record zeroed from within by a torn write".into());
+        }
+        return Frame::Corrupt("payload checksum mismatch".into());
     }
-    Frame::Intact {
-        payload,
-        next: at + FRAME_HEADER_BYTES + payload_bytes,
-    }
+    Frame::Intact { payload, next: end }
 }
 
 /// Whether an intact record starts anywhere after `from`: then damage at
@@ -79,8 +110,8 @@ pub(crate) fn intact_after(bytes: &[u8], from: usize) -> Option<usize> {
     })
 }
 
-/// A payload our encoder could have written: a JSON object. (An intact
-/// checksum over a few random bytes is rare but possible; this makes a
+/// A payload our encoder could have written: a JSON object. (Two intact
+/// checksums over a few random bytes are rare but possible; this makes a
 /// false "intact record" in garbage rarer still.)
 fn looks_like_record(payload: &[u8]) -> bool {
     payload.first() == Some(&b'{') && payload.last() == Some(&b'}')
@@ -90,27 +121,61 @@ fn looks_like_record(payload: &[u8]) -> bool {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_frame_reads_back_and_any_flipped_bit_is_caught() {
+    fn two_records() -> (Vec<u8>, usize) {
         let mut bytes = Vec::new();
         encode(b"{\"a\": 1}", &mut bytes);
+        let second = bytes.len();
+        encode(b"{\"b\": 22}", &mut bytes);
+        (bytes, second)
+    }
+
+    #[test]
+    fn a_frame_reads_back() {
+        let (bytes, second) = two_records();
         assert_eq!(
             read(&bytes, 0),
             Frame::Intact {
                 payload: b"{\"a\": 1}",
-                next: bytes.len()
+                next: second
             }
         );
+        assert_eq!(read(&bytes, bytes.len()), Frame::End);
+    }
+
+    #[test]
+    fn any_flipped_bit_even_in_the_last_record_is_corruption_not_a_torn_tail() {
+        let (bytes, second) = two_records();
         for bit in 0..bytes.len() * 8 {
             let mut flipped = bytes.clone();
             flipped[bit / 8] ^= 1 << (bit % 8);
+            let at = if bit / 8 < second { 0 } else { second };
             assert!(
-                matches!(read(&flipped, 0), Frame::Damaged(_)),
-                "bit {bit} flipped went unnoticed"
+                matches!(read(&flipped, at), Frame::Corrupt(_)),
+                "bit {bit} flipped: {:?}",
+                read(&flipped, at)
             );
         }
-        for cut in 1..bytes.len() {
-            assert!(matches!(read(&bytes[..cut], 0), Frame::Damaged(_)));
+    }
+
+    #[test]
+    fn a_write_cut_short_or_zeroed_from_any_byte_is_torn() {
+        let (bytes, second) = two_records();
+        for cut in second + 1..bytes.len() {
+            assert!(
+                matches!(read(&bytes[..cut], second), Frame::Torn(_)),
+                "cut at {cut}"
+            );
+            let mut zeroed = bytes.clone();
+            zeroed[cut..].fill(0);
+            assert!(
+                matches!(read(&zeroed, second), Frame::Torn(_)),
+                "zeroed from {cut}: {:?}",
+                read(&zeroed, second)
+            );
         }
+        let mut zeroed = bytes.clone();
+        zeroed[second..].fill(0);
+        assert!(matches!(read(&zeroed, second), Frame::Torn(_)));
+        assert!(matches!(read(&zeroed, 0), Frame::Intact { .. }));
     }
 }

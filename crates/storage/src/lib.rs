@@ -9,11 +9,12 @@
 //! # File format
 //!
 //! ```text
-//! "RYWLOG1\n"                                  8-byte header: magic and version
+//! "RYWLOG2\n"                                  8-byte header: magic and version
 //! then records, each:
-//!   length   u32, little-endian               bytes of payload
-//!   checksum u32, little-endian               CRC-32 (IEEE) of length and payload
-//!   payload  `length` bytes                   one JSON object (see ryw_core::codec::encode_record)
+//!   length        u32, little-endian          bytes of payload
+//!   length check  u32, little-endian          CRC-32 (IEEE) of the 4 length bytes
+//!   checksum      u32, little-endian          CRC-32 (IEEE) of the payload
+//!   payload       `length` bytes              one JSON object (see ryw_core::codec::encode_record)
 //! ```
 //!
 //! Records are `hard_state` (term, vote, start count) and `entry` (an index
@@ -22,13 +23,18 @@
 //!
 //! # Recovery
 //!
-//! - A damaged record with nothing intact after it is a torn tail: a write
-//!   the crash cut short, never acknowledged. It is cut off and the node
-//!   carries on.
-//! - A damaged record followed by an intact one is corruption of data that
-//!   was already durable. Nothing after it can be trusted to follow from
-//!   it, and it may have held a vote or an acknowledged entry, so recovery
-//!   refuses with the file and the offset. Repair from peers is a later step.
+//! - A torn tail, the shape a crash leaves of a write in flight, is cut off
+//!   and the node carries on: a record header cut short, a payload that runs
+//!   past the end of the file (its length passed its own check), or zeros
+//!   from inside the last record to the end of the file (the file's size
+//!   reached the disk before its last blocks). Such a write was never
+//!   synced, so nothing was acknowledged from it.
+//! - Anything else that fails a check is corruption of bytes that were
+//!   written whole, wherever it is, the last record included: a flipped bit
+//!   in a length, a checksum or a payload. It may have held a vote or an
+//!   acknowledged entry, and nothing after it can be trusted to follow from
+//!   it, so recovery refuses with the file and the offset. So does a torn
+//!   shape with intact records after it. Repair from peers is a later step.
 //! - A wrong header is someone else's file: refused.
 
 mod disk;
@@ -39,4 +45,4 @@ mod store;
 pub use disk::Disk;
 pub use frame::{FRAME_HEADER_BYTES, HEADER, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;
-pub use store::{LogStore, Recovered, RecoveryError, LOG_FILE};
+pub use store::{LogStore, Recovered, RecoveryError, Unwritten, Written, LOG_FILE};

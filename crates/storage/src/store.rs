@@ -40,7 +40,8 @@ pub enum RecoveryError {
     NotALog {
         file: String,
     },
-    /// A damaged record with intact records after it.
+    /// A record that fails a check in a way no crash leaves behind, or a
+    /// torn one with intact records after it: corruption.
     Damaged {
         file: String,
         offset: u64,
@@ -63,9 +64,10 @@ impl fmt::Display for RecoveryError {
             }
             RecoveryError::Damaged { file, offset, why } => write!(
                 f,
-                "{file} is damaged at byte {offset} ({why}) and intact records follow, so data \
-                 that was durable is lost; refusing to start rather than forget a vote or an \
-                 acknowledged write (move the file away to rejoin empty)"
+                "{file} is damaged at byte {offset} ({why}): bytes that were written whole are \
+                 corrupt, and they may have held a vote or an acknowledged write; refusing to \
+                 start rather than forget them (repair from peers is not built; move the file \
+                 away only if this node's vote and log may be forgotten safely)"
             ),
             RecoveryError::Unreadable { file, offset, why } => write!(
                 f,
@@ -94,12 +96,16 @@ impl<D: Disk> LogStore<D> {
             records: 0,
             cut: None,
         };
-        let header_whole = bytes.len() >= HEADER.len();
-        if !bytes.starts_with(&HEADER[..HEADER.len().min(bytes.len())]) {
+        // A first write torn inside the header: cut short, or zeroed from
+        // within it to the end of the file.
+        let zeros = frame::zeros_from(&bytes);
+        let header_torn =
+            bytes.len() < HEADER.len() || (zeros < HEADER.len() && zeros < bytes.len());
+        let checked = if header_torn { zeros } else { HEADER.len() };
+        if bytes[..checked] != HEADER[..checked] {
             return Err(RecoveryError::NotALog { file: file() });
         }
-        if !header_whole {
-            // A first write torn inside the header.
+        if header_torn {
             if !bytes.is_empty() {
                 disk.truncate(LOG_FILE, 0)?;
                 recovered.cut = Some((0, bytes.len() as u64, "a torn header".into()));
@@ -122,12 +128,19 @@ impl<D: Disk> LogStore<D> {
                     records.push(decode_record(text).map_err(unreadable)?);
                     at = next;
                 }
-                Frame::Damaged(why) => {
+                Frame::Corrupt(why) => {
+                    return Err(RecoveryError::Damaged {
+                        file: file(),
+                        offset: at as u64,
+                        why,
+                    });
+                }
+                Frame::Torn(why) => {
                     if frame::intact_after(&bytes, at).is_some() {
                         return Err(RecoveryError::Damaged {
                             file: file(),
                             offset: at as u64,
-                            why,
+                            why: format!("{why}, and intact records follow"),
                         });
                     }
                     disk.truncate(LOG_FILE, at as u64)?;
@@ -143,6 +156,14 @@ impl<D: Disk> LogStore<D> {
             why,
         })?;
         Ok((LogStore::on(disk, at as u64), recovered))
+    }
+
+    /// A store on a file some other reader has already read: appends go
+    /// after its first `length` bytes, which must be whole records (the
+    /// header included) or nothing. The simulator's planted bug
+    /// `trust-torn-record` reads files its own way and then writes on.
+    pub fn resume(disk: D, length: u64) -> LogStore<D> {
+        LogStore::on(disk, length)
     }
 
     fn on(disk: D, length: u64) -> LogStore<D> {
@@ -197,6 +218,56 @@ impl<D: Disk> LogStore<D> {
 
     pub fn into_disk(self) -> D {
         self.disk
+    }
+}
+
+/// Persist batches handed out by the node and not yet written: a write
+/// that failed (a full disk) leaves its batch here for the next try, so the
+/// node's votes and acknowledgements wait instead of being lost.
+#[derive(Debug, Default)]
+pub struct Unwritten {
+    batches: Vec<PersistBatch>,
+}
+
+/// What [`Unwritten::write_to`] managed.
+#[derive(Debug)]
+pub struct Written {
+    /// The newest batch now written (not yet synced), if any was.
+    pub newest: Option<u64>,
+    /// Why the rest was not written.
+    pub error: Option<io::Error>,
+}
+
+impl Unwritten {
+    pub fn push(&mut self, batch: PersistBatch) {
+        self.batches.push(batch);
+    }
+
+    pub fn len(&self) -> usize {
+        self.batches.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.batches.is_empty()
+    }
+
+    /// Writes the waiting batches in order, until one fails.
+    pub fn write_to<D: Disk>(&mut self, store: &mut LogStore<D>, log: &Log) -> Written {
+        let mut written = Written {
+            newest: None,
+            error: None,
+        };
+        let mut done = 0;
+        for batch in &self.batches {
+            if let Err(e) = store.write(batch, log) {
+                written.error = Some(e);
+                break;
+            }
+            written.newest = Some(batch.number);
+            done += 1;
+        }
+        self.batches.drain(..done);
+        written
     }
 }
 
@@ -335,19 +406,34 @@ mod tests {
     }
 
     #[test]
-    fn damage_in_the_last_record_reads_as_a_torn_tail() {
+    fn a_flipped_bit_anywhere_even_in_the_last_record_is_refused() {
+        let (disk, _) = written();
+        for bit in HEADER.len() * 8..disk.bytes.len() * 8 {
+            let mut bad = disk.clone();
+            bad.bytes[bit / 8] ^= 1 << (bit % 8);
+            let error = LogStore::open(bad)
+                .err()
+                .unwrap_or_else(|| panic!("bit {bit} flipped was not refused"));
+            assert!(
+                matches!(error, RecoveryError::Damaged { .. }),
+                "bit {bit}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_torn_write_zeroed_from_any_byte_is_cut_and_the_rest_kept() {
         let (disk, durable) = written();
-        let mut bad = disk.clone();
-        let last = bad.bytes.len() - 3;
-        bad.bytes[last] ^= 0x01;
-        let (_, recovered) = LogStore::open(bad).expect("cut");
-        assert!(recovered.cut.is_some());
-        assert_eq!(
-            recovered.durable.log.term_at(3),
-            Some(2),
-            "the replacement of entry 3 was cut, so the first batch's stands"
-        );
-        assert_eq!(recovered.durable.current_term, durable.current_term);
+        for from in 0..disk.bytes.len() {
+            let mut torn = disk.clone();
+            torn.bytes[from..].fill(0);
+            let (store, recovered) =
+                LogStore::open(torn).unwrap_or_else(|e| panic!("zeroed from byte {from}: {e}"));
+            assert!(recovered.cut.is_some() || from == disk.bytes.len());
+            assert!(recovered.durable.log.last_index() <= durable.log.last_index());
+            let (_, again) = LogStore::open(store.into_disk()).expect("recovers again");
+            assert!(again.cut.is_none(), "cut once, clean after");
+        }
     }
 
     #[test]
@@ -382,5 +468,26 @@ mod tests {
         store.write(&batch, &durable.log).expect("room again");
         let (_, recovered) = LogStore::open(store.into_disk()).expect("recovers");
         assert_eq!(recovered.durable, durable);
+    }
+
+    #[test]
+    fn batches_a_full_disk_refused_are_written_on_the_next_try() {
+        let (disk, durable) = written();
+        let (mut store, _) = LogStore::open(MemDisk { full: true, ..disk }).expect("opens");
+        let mut unwritten = Unwritten::default();
+        unwritten.push(PersistBatch {
+            number: 3,
+            hard_state: Some(durable.hard_state()),
+            entries_from: None,
+        });
+        let first = unwritten.write_to(&mut store, &durable.log);
+        assert_eq!(first.newest, None);
+        assert!(first.error.is_some());
+        assert_eq!(unwritten.len(), 1, "kept for the next try");
+        store.disk_mut().full = false;
+        let second = unwritten.write_to(&mut store, &durable.log);
+        assert_eq!(second.newest, Some(3));
+        assert!(second.error.is_none());
+        assert_eq!(unwritten.len(), 0);
     }
 }

@@ -590,7 +590,12 @@ impl Node {
                 continue;
             };
             if now >= pending.deadline {
-                let result = timeout_result(pending, self.config.request_timeout_ms);
+                let mut result = timeout_result(pending, self.config.request_timeout_ms);
+                if let (OpResult::Error { text, .. }, Some(why)) =
+                    (&mut result, &self.persist.failure)
+                {
+                    text.push_str(&format!("; this node cannot write its log: {why}"));
+                }
                 self.finish(id, result);
             } else {
                 if let Stage::WaitApply { .. } = pending.stage {

@@ -24,6 +24,9 @@ pub(super) struct Persistence {
     in_flight: VecDeque<(u64, u64)>,
     /// The log as it is in memory is durable up to this index.
     synced_index: u64,
+    /// Why the runtime could not write the last batches, until a batch is
+    /// durable again (a full disk): clients whose requests time out are told.
+    pub(super) failure: Option<String>,
 }
 
 impl Persistence {
@@ -39,6 +42,7 @@ impl Persistence {
             batches_durable: 0,
             in_flight: VecDeque::new(),
             synced_index,
+            failure: None,
         }
     }
 
@@ -115,6 +119,7 @@ impl Node {
             return;
         }
         persist.batches_durable = number;
+        persist.failure = None;
         while let Some(&(batch, valid)) = persist.in_flight.front() {
             if batch > number {
                 break;
@@ -125,6 +130,13 @@ impl Node {
         debug_assert!(self.persist.synced_index <= self.durable.log.last_index());
         self.advance_commit(now);
         self.settle(now);
+    }
+
+    /// The runtime could not write what it was asked to (`why`: a full
+    /// disk, say) and will try again. Nothing waiting for it is sent
+    /// meanwhile; a client request that times out is told `why`.
+    pub fn handle_persist_failed(&mut self, why: &str) {
+        self.persist.failure = Some(why.to_owned());
     }
 
     /// How far the log is durable, as far as the runtime has reported.

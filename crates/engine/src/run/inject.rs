@@ -92,6 +92,7 @@ impl<H: Harness> Engine<H> {
                 });
                 longest.into_iter().collect()
             }
+            Target::All => (0..self.state.slots.len()).collect(),
             Target::Majority => {
                 let live = self.live_nodes();
                 let majority = self.state.slots.len() / 2 + 1;
@@ -151,7 +152,8 @@ impl<H: Harness> Engine<H> {
     pub(super) fn fault_start(&mut self, index: usize) {
         match self.state.faults[index].when {
             Some(trigger) => {
-                let detail = format!("arm faults[{index}]: starts when {}", trigger.describe());
+                let label = &self.state.labels[index];
+                let detail = format!("arm {label}: starts when {}", trigger.describe());
                 self.state.trace.note(self.state.now_ms, "fault", &detail);
                 self.state.armed.push((index, trigger));
             }
@@ -175,8 +177,8 @@ impl<H: Harness> Engine<H> {
         self.state.leader_override = None;
         let state = &mut self.state;
         if leaderless {
-            let detail =
-                format!("wait faults[{index}]: nobody leads; starts when a leader is elected");
+            let label = &state.labels[index];
+            let detail = format!("wait {label}: nobody leads; starts when a leader is elected");
             state.trace.note(state.now_ms, "fault", &detail);
             state.armed.push((index, Trigger::LeaderElected));
             return;
@@ -188,16 +190,47 @@ impl<H: Harness> Engine<H> {
                     state.slots[x].paused += 1;
                 }
             }
-            Applied::Crash(nodes) => {
+            Applied::Crash(nodes, unsynced) => {
                 for &x in nodes {
                     let slot = &mut state.slots[x];
                     slot.crashes += 1;
                     if let Some(crashed) = slot.node.take() {
-                        slot.crashed = Some(crashed.durable());
+                        let mut durable = crashed.durable();
+                        if let Some(disk) = H::Node::disk_of(&mut durable) {
+                            disk.crash(*unsynced, &mut state.disk_rng);
+                        }
+                        slot.crashed = Some(durable);
                         slot.incarnation += 1;
                         slot.timer_at_ms = None;
                         slot.backlog.clear();
+                        slot.synced_backlog.clear();
+                        slot.sync_done_ms = 0;
                     }
+                }
+            }
+            Applied::Corrupt { nodes, bits } => {
+                for &x in nodes {
+                    let rng = &mut state.disk_rng;
+                    if let Some(disk) = disk_of_slot::<H::Node>(&mut state.slots[x]) {
+                        for (file, at) in disk.corrupt(*bits, rng) {
+                            let detail =
+                                format!("n{}: flipped a bit of {file} at byte {at}", x + 1);
+                            state.trace.note(state.now_ms, "corrupt", &detail);
+                        }
+                    }
+                }
+            }
+            Applied::FullDisk(nodes) => {
+                for &x in nodes {
+                    if let Some(disk) = disk_of_slot::<H::Node>(&mut state.slots[x]) {
+                        disk.set_full(true);
+                    }
+                }
+            }
+            Applied::SlowFsync { nodes, extra_ms } => {
+                for &x in nodes {
+                    let slot = &mut state.slots[x];
+                    slot.fsync_extra_ms = slot.fsync_extra_ms.saturating_add(*extra_ms);
                 }
             }
             Applied::Cuts(_)
@@ -206,7 +239,8 @@ impl<H: Harness> Engine<H> {
             | Applied::ClientLinks { .. } => {}
         }
         let detail = format!(
-            "start faults[{index}] {}",
+            "start {} {}",
+            state.labels[index],
             faults::describe(&kind, &applied)
         );
         state.trace.note(state.now_ms, "fault", &detail);
@@ -228,7 +262,8 @@ impl<H: Harness> Engine<H> {
             return;
         };
         let detail = format!(
-            "end faults[{index}] {}",
+            "end {} {}",
+            self.state.labels[index],
             faults::describe(&self.state.faults[index].kind, &applied)
         );
         let now_ms = self.state.now_ms;
@@ -248,19 +283,29 @@ impl<H: Harness> Engine<H> {
                     }
                 }
             }
-            Applied::Crash(nodes) => {
+            Applied::Crash(nodes, _) => {
                 for x in nodes {
                     self.state.slots[x].crashes -= 1;
                     if self.state.slots[x].crashes > 0 {
                         continue; // another crash fault still holds it down
                     }
                     if let Some(durable) = self.state.slots[x].crashed.take() {
-                        let clock_ms = self.state.node_ms(x);
-                        let node = self.harness.boot(x, Some(durable), clock_ms);
-                        self.state.slots[x].node = Some(node);
-                        self.harness.on_restart(x);
-                        self.after_step(x);
+                        self.boot(x, Some(durable));
                     }
+                }
+            }
+            Applied::Corrupt { .. } => {}
+            Applied::FullDisk(nodes) => {
+                for x in nodes {
+                    if let Some(disk) = disk_of_slot::<H::Node>(&mut self.state.slots[x]) {
+                        disk.set_full(false);
+                    }
+                }
+            }
+            Applied::SlowFsync { nodes, extra_ms } => {
+                for x in nodes {
+                    let slot = &mut self.state.slots[x];
+                    slot.fsync_extra_ms = slot.fsync_extra_ms.saturating_sub(extra_ms);
                 }
             }
         }
@@ -276,11 +321,15 @@ impl<H: Harness> Engine<H> {
             state.arrow_arrived(arrow, false);
         }
         let clock_ms = state.node_ms(x);
+        let synced = std::mem::take(&mut state.slots[x].synced_backlog);
         if let Some(node) = state.slots[x].node.as_mut() {
             for (message, _) in backlog {
                 state.stats.delivered += 1;
                 state.trace.message(now_ms, "deliver", &message);
                 node.handle_message(clock_ms, message);
+            }
+            for sync in synced {
+                node.handle_synced(clock_ms, sync);
             }
             if node.poll_timeout().is_some_and(|t| t <= clock_ms) {
                 node.handle_timeout(clock_ms);
@@ -305,5 +354,14 @@ impl<H: Harness> Engine<H> {
                 });
             }
         }
+    }
+}
+
+/// The disk of a node, live or crashed (a node that refused to start has none).
+fn disk_of_slot<N: Process>(slot: &mut super::Slot<N>) -> Option<&mut crate::disk::SimDisk> {
+    match (slot.node.as_mut(), slot.crashed.as_mut()) {
+        (Some(node), _) => node.disk_mut(),
+        (None, Some(durable)) => N::disk_of(durable),
+        (None, None) => None,
     }
 }

@@ -13,6 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::clock::Clock;
 use crate::diagram::{self, Arrow, Mark, Recording};
+use crate::disk::DiskLatency;
 use crate::faults::{self, Applied, Fault};
 use crate::guard;
 use crate::harness::{Ctx, End, Harness};
@@ -37,6 +38,11 @@ pub struct Setup {
     pub events_max: u64,
     /// Each node's clock (offset and drift); missing ones read run time.
     pub clocks: Vec<Clock>,
+    /// Each node's disk latency; missing ones complete fsyncs at once.
+    pub disks: Vec<DiskLatency>,
+    /// Draws disk latencies, what a crash keeps of unsynced writes, and
+    /// where corruption hits (a stream of its own).
+    pub disk_rng: ChaCha8Rng,
     /// Told the simulated time now and then (every [`PROGRESS_EVERY`]
     /// events), for a progress bar. It must not touch the run.
     pub progress: Option<Box<dyn FnMut(u64) + Send>>,
@@ -111,6 +117,12 @@ pub(crate) enum Event<M, E> {
         leader: usize,
     },
     FaultEnd(usize),
+    /// An fsync of node `node`'s disk completes.
+    Synced {
+        node: usize,
+        incarnation: u32,
+        sync: u64,
+    },
 }
 
 pub(crate) struct Slot<N: Process> {
@@ -126,6 +138,15 @@ pub(crate) struct Slot<N: Process> {
     backlog: Vec<(N::Message, u32)>,
     timer_generation: u64,
     timer_at_ms: Option<u64>,
+    /// When the last fsync started on its disk completes: fsyncs on one
+    /// disk complete in order.
+    sync_done_ms: u64,
+    /// fsyncs completed while the node was paused, to tell it when it resumes.
+    synced_backlog: Vec<u64>,
+    /// Extra fsync time from active `slow_fsync` faults.
+    fsync_extra_ms: u64,
+    /// Why the node refused to start from its disk: it stays down.
+    refused: Option<String>,
 }
 
 /// A fault's shading while it lasts.
@@ -149,6 +170,9 @@ pub(crate) struct State<N: Process, E> {
     pub(crate) slots: Vec<Slot<N>>,
     /// Per node: its clock.
     clocks: Vec<Clock>,
+    /// Per node: its disk's latency.
+    disks: Vec<DiskLatency>,
+    disk_rng: ChaCha8Rng,
     network: Network,
     faults: Vec<Fault>,
     /// Per fault: what it did while it is active.
@@ -170,6 +194,9 @@ pub(crate) struct State<N: Process, E> {
     fault_rng: ChaCha8Rng,
     /// Per fault: the shading it has open.
     open_spans: Vec<Option<OpenSpan>>,
+    /// Per fault: how traces name it (`faults[2]`, or `faults[2]#5` for
+    /// the fifth time a repeated fault happens).
+    labels: Vec<String>,
     trace: Trace,
     stats: Stats,
     recording: Option<Recording>,
@@ -317,6 +344,12 @@ impl<H: Harness> Engine<H> {
     /// Prepares a run; fails if a fault names a node the run lacks.
     pub fn new(setup: Setup, harness: H) -> Result<Engine<H>, String> {
         faults::check_names(&setup.faults, setup.nodes)?;
+        let (labels, faults): (Vec<String>, Vec<Fault>) = setup
+            .faults
+            .iter()
+            .enumerate()
+            .flat_map(|(i, fault)| fault.occurrences(i))
+            .unzip();
         let nodes = setup.nodes;
         let slots = (0..nodes)
             .map(|_| Slot {
@@ -328,6 +361,10 @@ impl<H: Harness> Engine<H> {
                 backlog: Vec::new(),
                 timer_generation: 0,
                 timer_at_ms: None,
+                sync_done_ms: 0,
+                synced_backlog: Vec::new(),
+                fsync_extra_ms: 0,
+                refused: None,
             })
             .collect();
         let recording = setup.record_clients.map(|clients| Recording {
@@ -351,10 +388,17 @@ impl<H: Harness> Engine<H> {
                 clocks.resize(nodes, Clock::default());
                 clocks
             },
+            disks: {
+                let mut disks = setup.disks;
+                disks.resize(nodes, DiskLatency::default());
+                disks
+            },
+            disk_rng: setup.disk_rng,
             network: setup.network,
-            applied: setup.faults.iter().map(|_| None).collect(),
-            open_spans: setup.faults.iter().map(|_| None).collect(),
-            faults: setup.faults,
+            applied: faults.iter().map(|_| None).collect(),
+            open_spans: faults.iter().map(|_| None).collect(),
+            faults,
+            labels,
             armed: Vec::new(),
             last_seen: vec![(None, 0); nodes],
             led_term_max: 0,
@@ -446,6 +490,11 @@ impl<H: Harness> Engine<H> {
                     }
                 }
                 Event::FaultEnd(index) => self.fault_end(index),
+                Event::Synced {
+                    node,
+                    incarnation,
+                    sync,
+                } => self.sync_done(node, incarnation, sync),
             }
         }
         self.finish()
@@ -453,9 +502,7 @@ impl<H: Harness> Engine<H> {
 
     fn start(&mut self) {
         for i in 0..self.state.slots.len() {
-            let node = self.harness.boot(i, None, self.state.node_ms(i));
-            self.state.slots[i].node = Some(node);
-            self.after_step(i);
+            self.boot(i, None);
         }
         let mut ctx = Ctx {
             state: &mut self.state,
@@ -499,8 +546,91 @@ impl<H: Harness> Engine<H> {
         self.after_step(node);
     }
 
+    /// Boots node `i` (fresh, or from what its crash kept); a node that
+    /// refuses to start stays down.
+    pub(crate) fn boot(&mut self, i: usize, durable: Option<crate::harness::DurableOf<H>>) {
+        let clock_ms = self.state.node_ms(i);
+        let restart = durable.is_some();
+        match self.harness.boot(i, durable, clock_ms) {
+            Ok(node) => {
+                self.state.slots[i].node = Some(node);
+                if restart {
+                    self.harness.on_restart(i);
+                }
+                self.after_step(i);
+            }
+            Err(why) => {
+                let detail = format!("n{} refuses to start: {why}", i + 1);
+                self.state.trace.note(self.state.now_ms, "refuse", &detail);
+                self.state.slots[i].refused = Some(why);
+            }
+        }
+    }
+
+    /// Starts the fsyncs node `i`'s last step asked for. One with no
+    /// latency completes now, within the step, as long as no earlier fsync
+    /// of that disk is still running; the others complete later, in order.
+    fn start_syncs(&mut self, i: usize) {
+        let state = &mut self.state;
+        let now_ms = state.now_ms;
+        loop {
+            let slot = &mut state.slots[i];
+            let Some(disk) = slot.node.as_mut().and_then(|n| n.disk_mut()) else {
+                return;
+            };
+            let Some(sync) = disk.start_next_sync() else {
+                return;
+            };
+            let took_ms = state.disks[i]
+                .draw(&mut state.disk_rng)
+                .saturating_add(slot.fsync_extra_ms);
+            if took_ms == 0 && slot.sync_done_ms <= now_ms {
+                disk.complete_sync(sync);
+                let clock_ms = state.clocks[i].node_ms(now_ms);
+                if let Some(node) = slot.node.as_mut() {
+                    node.handle_synced(clock_ms, sync);
+                }
+                continue;
+            }
+            let done_ms = now_ms.saturating_add(took_ms).max(slot.sync_done_ms);
+            slot.sync_done_ms = done_ms;
+            let incarnation = slot.incarnation;
+            state.queue.push(
+                done_ms,
+                Event::Synced {
+                    node: i,
+                    incarnation,
+                    sync,
+                },
+            );
+        }
+    }
+
+    /// fsync `sync` of node `node`'s disk completes, unless the node
+    /// crashed since it started.
+    fn sync_done(&mut self, node: usize, incarnation: u32, sync: u64) {
+        let clock_ms = self.state.node_ms(node);
+        let slot = &mut self.state.slots[node];
+        if slot.incarnation != incarnation {
+            return;
+        }
+        let Some(process) = slot.node.as_mut() else {
+            return;
+        };
+        if let Some(disk) = process.disk_mut() {
+            disk.complete_sync(sync);
+        }
+        if slot.paused > 0 {
+            slot.synced_backlog.push(sync);
+            return;
+        }
+        process.handle_synced(clock_ms, sync);
+        self.after_step(node);
+    }
+
     /// Routes what node `i` sent, lets the harness observe it, re-arms its timer.
     fn after_step(&mut self, i: usize) {
+        self.start_syncs(i);
         self.fire_triggers(i);
         let state = &mut self.state;
         let nodes = state.slots.len();
@@ -515,7 +645,7 @@ impl<H: Harness> Engine<H> {
             match message.dest() {
                 Address::Node(to) if to < nodes => {
                     state.stats.peer_msgs += 1;
-                    self.harness.on_send(i, &message);
+                    self.harness.on_send(state.now_ms, i, &message);
                     state.route_to_node(i, to, message);
                 }
                 Address::Client(_) => {

@@ -134,9 +134,9 @@ impl Harness for ProbeHarness {
     type Event = ();
     type Outcome = Seen;
 
-    fn boot(&mut self, node: usize, durable: Option<()>, now_ms: u64) -> Ticker {
+    fn boot(&mut self, node: usize, durable: Option<()>, now_ms: u64) -> Result<Ticker, String> {
         self.seen.boots.push((now_ms, node, durable.is_some()));
-        Ticker {
+        Ok(Ticker {
             me: node,
             nodes: self.nodes,
             next_tick_ms: now_ms,
@@ -146,7 +146,7 @@ impl Harness for ProbeHarness {
             log_length: self.log_lengths[node],
             tick_ms: self.tick_ms,
             grows: self.grows,
-        }
+        })
     }
 
     fn observe(&mut self, now_ms: u64, node: usize, _process: &Ticker) {
@@ -231,6 +231,8 @@ impl Scene {
             end_ms: self.end_ms,
             events_max: u64::MAX,
             clocks: self.clocks.clone(),
+            disks: Vec::new(),
+            disk_rng: seeds.stream("disk"),
             progress: None,
             trace: Some(Box::new(trace.clone())),
             hash_trace: false,

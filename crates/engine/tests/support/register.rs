@@ -312,8 +312,18 @@ impl Harness for RegisterHarness {
     type Event = ClientEvent;
     type Outcome = Verdict;
 
-    fn boot(&mut self, node: usize, durable: Option<Vec<u64>>, _now_ms: u64) -> Replica {
-        Replica::new(node, self.nodes, self.flavour, durable.unwrap_or_default())
+    fn boot(
+        &mut self,
+        node: usize,
+        durable: Option<Vec<u64>>,
+        _now_ms: u64,
+    ) -> Result<Replica, String> {
+        Ok(Replica::new(
+            node,
+            self.nodes,
+            self.flavour,
+            durable.unwrap_or_default(),
+        ))
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -380,6 +390,8 @@ pub fn faults() -> Vec<Fault> {
             until_ms: 500,
             when: None,
             after_ms: 0,
+            every_ms: 0,
+            times: 0,
             kind: FaultKind::Pause { node: "n2".into() },
         },
         Fault {
@@ -387,7 +399,12 @@ pub fn faults() -> Vec<Fault> {
             until_ms: 900,
             when: None,
             after_ms: 0,
-            kind: FaultKind::Crash { node: "n3".into() },
+            every_ms: 0,
+            times: 0,
+            kind: FaultKind::Crash {
+                node: "n3".into(),
+                unsynced: Default::default(),
+            },
         },
     ]
 }
@@ -411,6 +428,8 @@ pub fn run(flavour: Flavour, seed: u64, hash_trace: bool) -> (Verdict, Option<u6
         end_ms: 1_500,
         events_max: u64::MAX,
         clocks: Vec::new(),
+        disks: Vec::new(),
+        disk_rng: seeds.stream("disk"),
         progress: None,
         trace: None,
         hash_trace,

@@ -13,6 +13,8 @@ pub mod oracle;
 pub mod protocol;
 pub mod raft;
 pub mod ryw;
+pub mod served_state;
+pub mod votes;
 
 use ryw_core::{Node, OpResult, Value};
 use serde::Serialize;
@@ -29,6 +31,10 @@ pub enum Property {
     ReadYourWrites,
     MonotonicReads,
     ElectionSafety,
+    /// No node grants its vote to two candidates in one term, across restarts.
+    OneVotePerTerm,
+    /// A `ryw_read` returns the committed state at the applied index it reports.
+    ServedState,
     CommitMonotonicity,
     LogMatching,
     Durability,
@@ -42,10 +48,12 @@ pub enum Property {
 }
 
 impl Property {
-    pub const ALL: [Property; 11] = [
+    pub const ALL: [Property; 13] = [
         Property::ReadYourWrites,
         Property::MonotonicReads,
         Property::ElectionSafety,
+        Property::OneVotePerTerm,
+        Property::ServedState,
         Property::CommitMonotonicity,
         Property::LogMatching,
         Property::Durability,
@@ -62,6 +70,8 @@ impl Property {
             Property::ReadYourWrites => "read-your-writes",
             Property::MonotonicReads => "monotonic reads",
             Property::ElectionSafety => "election safety",
+            Property::OneVotePerTerm => "one vote per term",
+            Property::ServedState => "served state",
             Property::CommitMonotonicity => "commit monotonicity",
             Property::LogMatching => "log matching",
             Property::Durability => "durability",
@@ -191,6 +201,8 @@ pub trait Checker {
     fn on_step(&mut self, _step: &Step<'_>) {}
     /// A node restarted from its durable state.
     fn on_restart(&mut self, _node: usize) {}
+    /// Node `from` sent a message to another node.
+    fn on_send(&mut self, _now_ms: u64, _from: usize, _envelope: &ryw_core::Envelope) {}
     /// A client request ended.
     fn on_reply(&mut self, _reply: &Reply<'_>) {}
     /// The run is over: add what was found, during the run and now.
@@ -202,6 +214,8 @@ pub fn standard(scenario: &Scenario) -> Vec<Box<dyn Checker>> {
     vec![
         Box::new(raft::LogSafety::new(scenario.nodes)),
         Box::new(ryw::SessionGuarantees::new(scenario.workload.monotonic)),
+        Box::new(votes::OneVotePerTerm::default()),
+        Box::new(served_state::ServedState::default()),
         Box::new(protocol::ReplyKinds::default()),
         Box::new(liveness::Liveness::for_scenario(scenario)),
         Box::new(linearizability::History::default()),

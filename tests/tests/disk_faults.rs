@@ -1,0 +1,133 @@
+//! The disk-fault scenarios (`sim-scenarios/disk/`) against the real store,
+//! and what each kind of disk fault must do to a run.
+//!
+//! The default sweep is short; `RYW_SEEDS=0..1000 cargo test --release
+//! --test disk_faults` runs the full one the README reports.
+
+use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
+use ryw_tests::{disk_scenario_files, seeds};
+
+fn simulate(scenario: &Scenario, seed: u64) -> Summary {
+    run(scenario, RunOptions::new(seed, &real_node))
+}
+
+#[test]
+fn the_disk_fault_scenarios_hold_every_property() {
+    let files = disk_scenario_files();
+    assert!(files.len() >= 6, "the disk-fault scenarios are there");
+    for path in files {
+        let scenario = Scenario::load(&path).expect("parses");
+        for seed in seeds(0..25) {
+            let summary = simulate(&scenario, seed);
+            assert!(
+                summary.violations.is_empty(),
+                "{} seed {seed}: {}\nreplay: ryw-sim run {} --seed {seed}",
+                scenario.name,
+                summary.violations[0],
+                path.display()
+            );
+        }
+    }
+}
+
+fn scenario(text: &str) -> Scenario {
+    Scenario::parse(text).expect("a valid scenario")
+}
+
+#[test]
+fn a_node_with_a_corrupt_log_refuses_to_start_and_stays_down() {
+    let s = scenario(
+        r#"{"name": "c", "nodes": 3, "duration_ms": 4000,
+            "disk": {"fsync_ms_min": 1, "fsync_ms_max": 3},
+            "workload": {"client_timeout_ms": 400},
+            "faults": [
+              {"at_ms": 1000, "until_ms": 1001, "kind": "corrupt", "node": "n2", "bits": 2},
+              {"at_ms": 1100, "until_ms": 1300, "kind": "crash", "node": "n2"}
+            ]}"#,
+    );
+    for seed in 0..10 {
+        let summary = simulate(&s, seed);
+        assert!(summary.violations.is_empty(), "{}", summary.violations[0]);
+        assert_eq!(summary.refused_starts.len(), 1, "seed {seed}");
+        let why = &summary.refused_starts[0];
+        assert!(
+            why.starts_with("n2: raft.log is damaged at byte"),
+            "names the node, the file and the offset: {why}"
+        );
+        assert!(summary.ops.get("write ok").copied().unwrap_or(0) > 0);
+    }
+}
+
+#[test]
+fn crashes_without_disk_latency_change_nothing_whatever_they_lose() {
+    // With fsyncs that complete within the step, nothing is ever unsynced
+    // at a crash: "lost", "torn" and "prefix" must give the same run.
+    let text = |unsynced: &str| {
+        format!(
+            r#"{{"name": "u", "nodes": 3, "duration_ms": 3000,
+                "faults": [{{"at_ms": 1000, "until_ms": 1200, "kind": "crash", "node": "all", "unsynced": "{unsynced}"}}]}}"#
+        )
+    };
+    for seed in 0..5 {
+        // (The traces differ only in how they describe the crash.)
+        let outcome = |unsynced: &str| {
+            let summary = simulate(&scenario(&text(unsynced)), seed);
+            (
+                summary.delivered,
+                summary.dropped,
+                summary.ops,
+                summary.sim_ms,
+            )
+        };
+        assert_eq!(outcome("lost"), outcome("prefix"));
+        assert_eq!(outcome("torn"), outcome("prefix"));
+    }
+}
+
+#[test]
+fn a_slow_fsync_delays_acknowledgements_by_its_time() {
+    let base = r#"{"name": "s", "nodes": 3, "duration_ms": 3000,
+        "network": {"delay_ms_min": 1, "delay_ms_max": 1},
+        "workload": {"sessions": 1, "think_ms_max": 1, "mix": {"write": 1, "ryw_read": 0, "ryw_read_leader": 0, "read": 0, "cas": 0}},
+        "disk": {"fsync_ms_min": FSYNC, "fsync_ms_max": FSYNC}}"#;
+    let p50 = |fsync_ms: u64| {
+        let s = scenario(&base.replace("FSYNC", &fsync_ms.to_string()));
+        let summary = simulate(&s, 1);
+        let mut writes = summary.latencies_ms["write"].clone();
+        writes.sort_unstable();
+        writes[writes.len() / 2]
+    };
+    let (fast, slow) = (p50(0), p50(30));
+    // A write waits for the leader's and a follower's fsync (in parallel,
+    // then the follower's ack): at least one fsync time more.
+    assert!(
+        slow >= fast + 30,
+        "write p50 {fast} ms with instant fsync, {slow} ms with 30 ms"
+    );
+}
+
+#[test]
+fn a_full_disk_on_a_majority_stops_writes_and_the_timeout_says_why() {
+    // The client waits longer than the node, so the node's answer arrives.
+    let s = scenario(
+        r#"{"name": "f", "nodes": 3, "duration_ms": 6000,
+            "disk": {"fsync_ms_min": 1, "fsync_ms_max": 2},
+            "node": {"request_timeout_ms": 500},
+            "workload": {"client_timeout_ms": 2000, "sticky": true},
+            "faults": [{"at_ms": 1000, "until_ms": 3000, "kind": "full_disk", "node": "all"}],
+            "expect": {"liveness_ms": 2500}}"#,
+    );
+    let options = RunOptions {
+        history: true,
+        ..RunOptions::new(2, &real_node)
+    };
+    let summary = run(&s, options);
+    assert!(summary.violations.is_empty(), "{}", summary.violations[0]);
+    let history = summary.history.as_ref().expect("kept");
+    let told = history.events.iter().any(|event| {
+        event.result["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("cannot write its log: no space left on device"))
+    });
+    assert!(told, "a write that timed out on a full disk says so");
+}
