@@ -46,6 +46,9 @@ pub struct Fault {
 /// Most repetitions of one fault.
 pub const TIMES_MAX: u64 = 10_000;
 
+/// Most bits one `corrupt` fault flips.
+pub const BITS_MAX: u32 = 1_024;
+
 fn is_zero(ms: &u64) -> bool {
     *ms == 0
 }
@@ -442,6 +445,11 @@ pub fn check(faults: &[Fault], nodes: usize) -> Result<(), String> {
             FaultKind::Corrupt { bits: 0, .. } => {
                 return Err(format!(
                     "{here}: a corrupt fault with 'bits' 0 changes nothing"
+                ));
+            }
+            FaultKind::Corrupt { bits, .. } if *bits > BITS_MAX => {
+                return Err(format!(
+                    "{here}: 'bits' must be at most {BITS_MAX}, got {bits}"
                 ));
             }
             FaultKind::OneWay { from, to } => {

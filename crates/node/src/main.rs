@@ -186,6 +186,13 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
                 // stdin closed: Maelstrom never does this, plain pipes do.
                 write_output(&mut node, &mut out, &mut text)?;
                 out.flush()?;
+                if let Some(store) = &store {
+                    let stats = store.stats;
+                    eprintln!(
+                        "ryw-node: disk: {} fsyncs, {} entries, {} bytes written",
+                        stats.syncs, stats.entries, stats.bytes
+                    );
+                }
                 return Ok(());
             }
         }

@@ -553,21 +553,55 @@ fn cmd_speed(args: SpeedArgs) -> Outcome {
     let dir = dir.parent().ok_or("no directory for ryw-sim")?;
     let input = speed::node_input(requests);
     let (mut node_ops, mut base_ops, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut node_peak, mut base_peak) = (None, None);
-    for _ in 0..repeat {
-        let (node, peak) = speed::pipe_throughput(&dir.join("ryw-node"), &input, requests + 1)?;
-        let (base, base_kib) =
-            speed::pipe_throughput(&dir.join("ryw-parse-baseline"), &input, requests + 1)?;
-        (node_peak, base_peak) = (node_peak.max(peak), base_peak.max(base_kib));
-        node_ops.push(node);
-        base_ops.push(base);
-        ratios.push(100.0 * node / base);
+    let (mut disk_ops, mut fsyncs_per_s, mut entries_per_fsync) =
+        (Vec::new(), Vec::new(), Vec::new());
+    let (mut node_peak, mut base_peak, mut disk_peak) = (None, None, None);
+    let node_binary = dir.join("ryw-node");
+    for k in 0..repeat {
+        let node = speed::pipe_throughput(&node_binary, &[], &input, requests + 1)?;
+        let base =
+            speed::pipe_throughput(&dir.join("ryw-parse-baseline"), &[], &input, requests + 1)?;
+        // The same input on a fresh data directory: group commit on.
+        let data_dir = std::env::temp_dir().join(format!("ryw-speed-{}-{k}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let data_arg = data_dir.display().to_string();
+        let durable = speed::pipe_throughput(
+            &node_binary,
+            &["--data-dir", &data_arg],
+            &input,
+            requests + 1,
+        );
+        let _ = std::fs::remove_dir_all(&data_dir);
+        let durable = durable?;
+        let (fsyncs, entries) = speed::disk_counts(&durable.log)
+            .ok_or("ryw-node --data-dir did not report its disk work on stderr")?;
+        (node_peak, base_peak) = (node_peak.max(node.peak_kib), base_peak.max(base.peak_kib));
+        disk_peak = disk_peak.max(durable.peak_kib);
+        ratios.push(100.0 * node.ops_per_s / base.ops_per_s);
+        node_ops.push(node.ops_per_s);
+        base_ops.push(base.ops_per_s);
+        disk_ops.push(durable.ops_per_s);
+        fsyncs_per_s.push(fsyncs as f64 / durable.wall_s.max(1e-9));
+        entries_per_fsync.push(entries as f64 / fsyncs.max(1) as f64);
     }
     let ops = |f: f64| format!("{f:.0}");
     rows.push(speed::Measurement {
         what: format!("ryw-node, one-node cluster, {requests} pipelined write/ryw_read"),
         figure: format!("{} ops/s", speed::median_of(node_ops, ops)),
         peak_kib: node_peak,
+    });
+    rows.push(speed::Measurement {
+        what: format!(
+            "ryw-node --data-dir (fdatasync, group commit), same input, in {}",
+            std::env::temp_dir().display()
+        ),
+        figure: format!(
+            "{} ops/s; {} fsyncs/s; {} entries per fsync",
+            speed::median_of(disk_ops, ops),
+            speed::median_of(fsyncs_per_s, ops),
+            speed::median_of(entries_per_fsync, |f| format!("{f:.1}"))
+        ),
+        peak_kib: disk_peak,
     });
     rows.push(speed::Measurement {
         what: "ryw-parse-baseline, same input (parse + same-size reply only)".into(),

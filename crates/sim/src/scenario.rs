@@ -487,9 +487,14 @@ impl Scenario {
             let until_ms = if fault.never_heals() {
                 0
             } else {
-                fault.until_ms
+                fault.last_until_ms()
             };
-            for (field, ms) in [("until_ms", until_ms), ("after_ms", fault.after_ms)] {
+            let fields = [
+                ("until_ms", until_ms),
+                ("after_ms", fault.after_ms),
+                ("every_ms", fault.every_ms),
+            ];
+            for (field, ms) in fields {
                 if ms > TIME_MS_MAX {
                     return Err(format!(
                         "field '{here}.{field}' must be at most {TIME_MS_MAX}, got {ms}"
@@ -498,7 +503,8 @@ impl Scenario {
             }
             if let FaultKind::Lag { extra_ms, .. }
             | FaultKind::Link { extra_ms, .. }
-            | FaultKind::ClientLink { extra_ms, .. } = fault.kind
+            | FaultKind::ClientLink { extra_ms, .. }
+            | FaultKind::SlowFsync { extra_ms, .. } = fault.kind
             {
                 if extra_ms > DELAY_MS_MAX {
                     return Err(format!(

@@ -103,14 +103,24 @@ pub fn node_input(requests: usize) -> String {
     input
 }
 
-/// Pipes `input` into `binary` (then closes its stdin) and times how long
-/// all replies take. Peak memory comes from `/usr/bin/time -f %M` when the
-/// machine has it.
+/// What one piped run measured.
+pub struct Piped {
+    pub ops_per_s: f64,
+    pub wall_s: f64,
+    pub peak_kib: Option<u64>,
+    /// What the program wrote to stderr.
+    pub log: Vec<String>,
+}
+
+/// Pipes `input` into `binary` run with `args` (then closes its stdin) and
+/// times how long all replies take. Peak memory comes from `/usr/bin/time
+/// -f %M` when the machine has it.
 pub fn pipe_throughput(
     binary: &Path,
+    args: &[&str],
     input: &str,
     replies: usize,
-) -> Result<(f64, Option<u64>), String> {
+) -> Result<Piped, String> {
     if !binary.exists() {
         return Err(format!(
             "{} is missing: build it with cargo build --release",
@@ -125,6 +135,7 @@ pub fn pipe_throughput(
     } else {
         Command::new(binary)
     };
+    command.args(args);
     let mut child = command
         .env("RYW_SEED", "1")
         .stdin(Stdio::piped())
@@ -162,11 +173,29 @@ pub fn pipe_throughput(
             binary.display()
         ));
     }
-    let peak = log
+    let peak_kib = log
         .iter()
         .rev()
         .find_map(|l| l.strip_prefix("peak_kib=")?.trim().parse().ok());
-    Ok((replies as f64 / elapsed_s.max(1e-9), peak))
+    Ok(Piped {
+        ops_per_s: replies as f64 / elapsed_s.max(1e-9),
+        wall_s: elapsed_s,
+        peak_kib,
+        log,
+    })
+}
+
+/// `ryw-node`'s own count of its disk work, from the line it writes to
+/// stderr at the end: (fsyncs, entries).
+pub fn disk_counts(log: &[String]) -> Option<(u64, u64)> {
+    let line = log
+        .iter()
+        .find_map(|l| l.strip_prefix("ryw-node: disk: "))?;
+    let mut numbers = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse::<u64>().ok());
+    Some((numbers.next()??, numbers.next()??))
 }
 
 pub fn table(rows: &[Measurement]) -> String {

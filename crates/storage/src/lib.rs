@@ -45,4 +45,4 @@ mod store;
 pub use disk::Disk;
 pub use frame::{FRAME_HEADER_BYTES, HEADER, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;
-pub use store::{LogStore, Recovered, RecoveryError, Unwritten, Written, LOG_FILE};
+pub use store::{LogStore, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE};

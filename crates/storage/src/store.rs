@@ -21,6 +21,17 @@ pub struct LogStore<D: Disk> {
     /// Reused for each batch.
     buffer: Vec<u8>,
     text: String,
+    /// What this store has written and synced since it was opened.
+    pub stats: WriteStats,
+}
+
+/// Counts of a store's work, for benchmarks and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriteStats {
+    /// Log entries written (a rewritten entry counts again).
+    pub entries: u64,
+    pub bytes: u64,
+    pub syncs: u64,
 }
 
 /// What recovery found.
@@ -172,6 +183,7 @@ impl<D: Disk> LogStore<D> {
             length,
             buffer: Vec::new(),
             text: String::new(),
+            stats: WriteStats::default(),
         }
     }
 
@@ -183,7 +195,9 @@ impl<D: Disk> LogStore<D> {
         if self.length == 0 {
             self.buffer.extend_from_slice(HEADER);
         }
+        let mut entries = 0;
         for record in batch.records(log) {
+            entries += u64::from(matches!(record, ryw_core::durable::Record::Entry { .. }));
             self.text.clear();
             encode_record(&record, &mut self.text);
             frame::encode(self.text.as_bytes(), &mut self.buffer);
@@ -195,12 +209,16 @@ impl<D: Disk> LogStore<D> {
             return Err(e);
         }
         self.length += self.buffer.len() as u64;
+        self.stats.entries += entries;
+        self.stats.bytes += self.buffer.len() as u64;
         Ok(())
     }
 
     /// Makes every write so far durable.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.disk.sync(LOG_FILE)
+        self.disk.sync(LOG_FILE)?;
+        self.stats.syncs += 1;
+        Ok(())
     }
 
     /// Bytes written to the file so far.
