@@ -12,6 +12,8 @@ pub(super) struct Progress {
     pub(super) match_index: u64,
     /// Newest AppendEntries round (`seq`) the member acknowledged.
     pub(super) acked_seq: u64,
+    /// The round of the last refusal below `match_index` that was answered.
+    pub(super) refused_seq: u64,
     pub(super) last_heard: Millis,
 }
 
@@ -29,6 +31,7 @@ impl Followers {
             next_index,
             match_index: 0,
             acked_seq: 0,
+            refused_seq: 0,
             last_heard: now,
         };
         Followers {

@@ -745,3 +745,39 @@ fn append_entries_no_leader_could_send_are_refused_and_change_nothing() {
         assert!(warning.contains("dropping append_entries"), "{warning}");
     }
 }
+
+// A refusal below the match index refuses entries the member acknowledged:
+// late, or from a disk that lost them. The leader answers one per round, so
+// a member that keeps refusing on a duplicating network cannot set off a
+// storm of ever more AppendEntries.
+#[test]
+fn refusals_of_acknowledged_entries_are_answered_once_per_round() {
+    let mut cluster = TestCluster::new(3, 82);
+    let leader = cluster.stable_leader();
+    commit_index_of(&cluster.call(leader, 1, write("x", 1)));
+    let member = (0..3).find(|&i| i != leader).expect("a follower");
+    let term = cluster.node(leader).term();
+    let refusal = || {
+        Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+            term,
+            success: false,
+            match_index: 0,
+            next_index_hint: 1,
+            seq: 7,
+        }))
+    };
+    let mut resent = 0;
+    cluster.with_node(leader, |node, now| {
+        for _ in 0..5 {
+            node.handle_message(now, peer_envelope(member, leader, refusal()));
+        }
+        while let Some(out) = node.poll_transmit() {
+            resent += usize::from(matches!(
+                out.body.payload,
+                Payload::Peer(PeerMsg::AppendEntries(_))
+            ));
+        }
+    });
+    assert_eq!(resent, 1, "five copies of one round's refusal, one answer");
+    commit_index_of(&cluster.call(leader, 2, write("x", 2)));
+}

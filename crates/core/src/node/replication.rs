@@ -170,6 +170,17 @@ impl Node {
                 self.send_append(from);
             }
         } else {
+            // A refusal below `match_index` refuses entries the member has
+            // acknowledged: it is late (reordered), or the member's disk
+            // lost them. Either way it is answered once per round: answering
+            // every copy makes a member that keeps refusing, on a
+            // duplicating network, a storm of ever more messages.
+            if reply.next_index_hint <= progress.match_index {
+                if progress.refused_seq == reply.seq {
+                    return self.confirm_index_reads(now);
+                }
+                progress.refused_seq = reply.seq;
+            }
             progress.next_index = reply
                 .next_index_hint
                 .clamp(progress.match_index + 1, last_index + 1);

@@ -91,6 +91,11 @@ pub struct Finished<O> {
 /// declared stuck.
 pub const EVENTS_PER_MS_MAX: u64 = 1_000_000;
 
+/// Most events the queue may hold. Messages that multiply faster than they
+/// are delivered (a retry loop on a duplicating network) would otherwise
+/// fill the machine's memory; the run ends with a clear error instead.
+pub const QUEUE_EVENTS_MAX: usize = 2_000_000;
+
 /// How many events pass between two calls of `Setup::progress`.
 pub const PROGRESS_EVERY: u64 = 1 << 14;
 
@@ -436,6 +441,12 @@ impl<H: Harness> Engine<H> {
                 if let Some(progress) = self.state.progress.as_mut() {
                     progress(at_ms);
                 }
+                let queued = self.state.queue.len();
+                assert!(
+                    queued <= QUEUE_EVENTS_MAX,
+                    "{queued} events queued at {at_ms} ms: messages multiply faster than they are \
+                     delivered (a retry loop, made worse by duplication?)"
+                );
             }
             if at_ms == this_ms {
                 events_this_ms += 1;
