@@ -11,7 +11,7 @@
 //! latency ([`SimDisk::complete_sync`]) and tells the process
 //! ([`crate::Process::handle_synced`]).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 
 use rand::Rng;
@@ -19,16 +19,20 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SimDisk {
-    files: BTreeMap<String, SimFile>,
+    /// Files in the order they were created (a disk holds a few).
+    files: Vec<SimFile>,
     /// Active full-disk faults: while any holds, appends fail.
     full: u32,
     /// Appends refused because the disk was full.
     pub appends_refused: u64,
-    /// fsyncs asked for and not yet started by the engine: (id, length of
-    /// each file when asked).
-    requested: VecDeque<(u64, Vec<(String, usize)>)>,
-    /// fsyncs started and not yet complete.
-    in_flight: VecDeque<(u64, Vec<(String, usize)>)>,
+    /// fsyncs asked for and not yet started by the engine: (id, how many
+    /// files there were when asked).
+    requested: VecDeque<(u64, usize)>,
+    /// fsyncs started and not yet complete, likewise.
+    in_flight: VecDeque<(u64, usize)>,
+    /// For every fsync asked for and not complete, in order: the length of
+    /// each file it covers (kept flat so that an fsync allocates nothing).
+    lengths: VecDeque<usize>,
     syncs_asked: u64,
     /// fsyncs completed.
     pub syncs_done: u64,
@@ -36,6 +40,7 @@ pub struct SimDisk {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 struct SimFile {
+    name: String,
     bytes: Vec<u8>,
     /// Bytes made durable by the last fsync.
     synced: usize,
@@ -116,7 +121,15 @@ impl std::error::Error for DiskFull {}
 impl SimDisk {
     /// Everything in `file`, durable or not (what a running process reads).
     pub fn read(&self, file: &str) -> &[u8] {
-        self.files.get(file).map_or(&[], |f| &f.bytes)
+        self.file(file).map_or(&[], |f| &f.bytes)
+    }
+
+    fn file(&self, name: &str) -> Option<&SimFile> {
+        self.files.iter().find(|f| f.name == name)
+    }
+
+    fn file_mut(&mut self, name: &str) -> Option<&mut SimFile> {
+        self.files.iter_mut().find(|f| f.name == name)
     }
 
     /// Appends to `file`; refused while the disk is full.
@@ -125,17 +138,20 @@ impl SimDisk {
             self.appends_refused += 1;
             return Err(DiskFull);
         }
-        self.files
-            .entry(file.to_owned())
-            .or_default()
-            .bytes
-            .extend_from_slice(bytes);
+        match self.file_mut(file) {
+            Some(f) => f.bytes.extend_from_slice(bytes),
+            None => self.files.push(SimFile {
+                name: file.to_owned(),
+                bytes: bytes.to_vec(),
+                synced: 0,
+            }),
+        }
         Ok(())
     }
 
     /// Cuts `file` to `length` bytes, durably.
     pub fn truncate(&mut self, file: &str, length: usize) {
-        if let Some(f) = self.files.get_mut(file) {
+        if let Some(f) = self.file_mut(file) {
             f.bytes.truncate(length);
             f.synced = f.bytes.len();
         }
@@ -143,7 +159,7 @@ impl SimDisk {
 
     /// fsync at once: everything written to `file` so far is durable.
     pub fn sync(&mut self, file: &str) {
-        if let Some(f) = self.files.get_mut(file) {
+        if let Some(f) = self.file_mut(file) {
             f.synced = f.bytes.len();
         }
     }
@@ -153,12 +169,10 @@ impl SimDisk {
     /// written after this call is not covered by it.)
     pub fn request_sync(&mut self) -> u64 {
         self.syncs_asked += 1;
-        let lengths = self
-            .files
-            .iter()
-            .map(|(name, f)| (name.clone(), f.bytes.len()))
-            .collect();
-        self.requested.push_back((self.syncs_asked, lengths));
+        self.lengths
+            .extend(self.files.iter().map(|f| f.bytes.len()));
+        self.requested
+            .push_back((self.syncs_asked, self.files.len()));
         self.syncs_asked
     }
 
@@ -175,11 +189,9 @@ impl SimDisk {
     /// earlier one.
     pub fn complete_sync(&mut self, id: u64) {
         while self.in_flight.front().is_some_and(|&(k, _)| k <= id) {
-            let (_, lengths) = self.in_flight.pop_front().expect("checked");
-            for (name, length) in lengths {
-                if let Some(f) = self.files.get_mut(&name) {
-                    f.synced = f.synced.max(length.min(f.bytes.len()));
-                }
+            let (_, files) = self.in_flight.pop_front().expect("checked");
+            for (f, length) in self.files.iter_mut().zip(self.lengths.drain(..files)) {
+                f.synced = f.synced.max(length.min(f.bytes.len()));
             }
             self.syncs_done += 1;
         }
@@ -200,14 +212,14 @@ impl SimDisk {
 
     /// Bytes written but not yet durable, over all files.
     pub fn unsynced_bytes(&self) -> usize {
-        self.files.values().map(|f| f.bytes.len() - f.synced).sum()
+        self.files.iter().map(|f| f.bytes.len() - f.synced).sum()
     }
 
     /// What survives a crash: the durable prefix of each file, and of the
     /// rest what `unsynced` says, drawn from `rng`. fsyncs in flight never
     /// complete.
     pub fn crash(&mut self, unsynced: Unsynced, rng: &mut impl Rng) {
-        for f in self.files.values_mut() {
+        for f in &mut self.files {
             let pending = f.bytes.len() - f.synced;
             if pending > 0 {
                 let kept = match unsynced {
@@ -224,23 +236,24 @@ impl SimDisk {
         }
         self.requested.clear();
         self.in_flight.clear();
+        self.lengths.clear();
     }
 
     /// Flips `bits` bits of what the disk holds durably, at places drawn
     /// from `rng`: corrupted sectors under data already written. Returns
     /// each (file, byte offset) hit.
     pub fn corrupt(&mut self, bits: u32, rng: &mut impl Rng) -> Vec<(String, usize)> {
-        let durable: usize = self.files.values().map(|f| f.synced).sum();
+        let durable: usize = self.files.iter().map(|f| f.synced).sum();
         let mut hit = Vec::new();
         if durable == 0 {
             return hit;
         }
         for _ in 0..bits {
             let mut at = rng.random_range(0..durable * 8);
-            for (name, f) in &mut self.files {
+            for f in &mut self.files {
                 if at < f.synced * 8 {
                     f.bytes[at / 8] ^= 1 << (at % 8);
-                    hit.push((name.clone(), at / 8));
+                    hit.push((f.name.clone(), at / 8));
                     break;
                 }
                 at -= f.synced * 8;
@@ -252,7 +265,7 @@ impl SimDisk {
     /// Flips bit `bit` (counted over the whole file) of `file`, if it has one:
     /// a corrupted sector under data already written.
     pub fn flip_bit(&mut self, file: &str, bit: usize) {
-        if let Some(f) = self.files.get_mut(file) {
+        if let Some(f) = self.file_mut(file) {
             if let Some(byte) = f.bytes.get_mut(bit / 8) {
                 *byte ^= 1 << (bit % 8);
             }
@@ -264,7 +277,7 @@ impl SimDisk {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.files.values().all(|f| f.bytes.is_empty())
+        self.files.iter().all(|f| f.bytes.is_empty())
     }
 }
 
