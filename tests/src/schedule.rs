@@ -67,15 +67,7 @@ fn fault(nodes: usize, shape: Shape, at_ms: u64, length_ms: u64) -> Fault {
             unsynced: Default::default(),
         },
     };
-    Fault {
-        at_ms,
-        until_ms: at_ms + length_ms,
-        when: None,
-        after_ms: 0,
-        every_ms: 0,
-        times: 0,
-        kind,
-    }
+    Fault::timed(at_ms, at_ms + length_ms, kind)
 }
 
 /// A scenario and the seed to run it with.

@@ -88,6 +88,19 @@ mod until {
 }
 
 impl Fault {
+    /// A fault from `at_ms` to `until_ms`: no trigger, no repetition.
+    pub fn timed(at_ms: u64, until_ms: u64, kind: FaultKind) -> Fault {
+        Fault {
+            at_ms,
+            until_ms,
+            when: None,
+            after_ms: 0,
+            every_ms: 0,
+            times: 0,
+            kind,
+        }
+    }
+
     /// Whether the fault lasts to the end of the run.
     pub fn never_heals(&self) -> bool {
         self.until_ms == NEVER

@@ -75,15 +75,7 @@ pub fn draw_fault(
             unsynced: Unsynced::Prefix,
         },
     };
-    Fault {
-        at_ms,
-        until_ms,
-        when: None,
-        after_ms: 0,
-        every_ms: 0,
-        times: 0,
-        kind,
-    }
+    Fault::timed(at_ms, until_ms, kind)
 }
 
 /// A majority of `nodes` crashing at once and restarting from their disks.
@@ -101,18 +93,14 @@ pub fn draw_majority_crash(
         .map(|k| {
             let pick = rng.random_range(k..members.len());
             members.swap(k, pick);
-            Fault {
+            Fault::timed(
                 at_ms,
                 until_ms,
-                when: None,
-                after_ms: 0,
-                every_ms: 0,
-                times: 0,
-                kind: FaultKind::Crash {
+                FaultKind::Crash {
                     node: format!("n{}", members[k]),
                     unsynced: Unsynced::Prefix,
                 },
-            }
+            )
         })
         .collect()
 }
@@ -192,15 +180,7 @@ pub fn draw_disks(
                     extra_ms: rng.random_range(20..=300),
                 },
             };
-            Fault {
-                at_ms,
-                until_ms,
-                when: None,
-                after_ms: 0,
-                every_ms: 0,
-                times: 0,
-                kind,
-            }
+            Fault::timed(at_ms, until_ms, kind)
         })
         .collect();
     (disks, faults)

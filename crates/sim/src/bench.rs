@@ -49,19 +49,15 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
         cas: 0,
     };
     let faults = if lagging {
-        vec![Fault {
-            at_ms: 0,
-            until_ms: DURATION_MS,
-            when: None,
-            after_ms: 0,
-            every_ms: 0,
-            times: 0,
-            kind: FaultKind::Lag {
+        vec![Fault::timed(
+            0,
+            DURATION_MS,
+            FaultKind::Lag {
                 node: format!("n{nodes}"),
                 extra_ms: LAG_MS,
                 spare_clients: false,
             },
-        }]
+        )]
     } else {
         Vec::new()
     };

@@ -385,27 +385,15 @@ impl Harness for RegisterHarness {
 /// A lossy, duplicating network with a paused backup and a crashed one.
 pub fn faults() -> Vec<Fault> {
     vec![
-        Fault {
-            at_ms: 300,
-            until_ms: 500,
-            when: None,
-            after_ms: 0,
-            every_ms: 0,
-            times: 0,
-            kind: FaultKind::Pause { node: "n2".into() },
-        },
-        Fault {
-            at_ms: 700,
-            until_ms: 900,
-            when: None,
-            after_ms: 0,
-            every_ms: 0,
-            times: 0,
-            kind: FaultKind::Crash {
+        Fault::timed(300, 500, FaultKind::Pause { node: "n2".into() }),
+        Fault::timed(
+            700,
+            900,
+            FaultKind::Crash {
                 node: "n3".into(),
                 unsynced: Default::default(),
             },
-        },
+        ),
     ]
 }
 
