@@ -38,7 +38,9 @@ pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
-/// What lies at one offset of the file.
+/// What lies at one offset of the file. Every torn shape runs to the end
+/// of the file (cut short, or zeros to the end), so a torn record never has
+/// an intact one after it: damage anywhere else is `Corrupt`.
 #[derive(Debug, PartialEq)]
 pub(crate) enum Frame<'a> {
     /// An intact record, and where the next one starts.
@@ -101,22 +103,6 @@ pub(crate) fn read(bytes: &[u8], at: usize) -> Frame<'_> {
     Frame::Intact { payload, next: end }
 }
 
-/// Whether an intact record starts anywhere after `from`: then damage at
-/// `from` is not a torn tail. Scans every offset, since a damaged length
-/// says nothing about where the next record starts.
-pub(crate) fn intact_after(bytes: &[u8], from: usize) -> Option<usize> {
-    (from + 1..bytes.len()).find(|&at| {
-        matches!(read(bytes, at), Frame::Intact { payload, .. } if looks_like_record(payload))
-    })
-}
-
-/// A payload our encoder could have written: a JSON object. (Two intact
-/// checksums over a few random bytes are rare but possible; this makes a
-/// false "intact record" in garbage rarer still.)
-fn looks_like_record(payload: &[u8]) -> bool {
-    payload.first() == Some(&b'{') && payload.last() == Some(&b'}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,5 +163,50 @@ mod tests {
         zeroed[second..].fill(0);
         assert!(matches!(read(&zeroed, second), Frame::Torn(_)));
         assert!(matches!(read(&zeroed, 0), Frame::Intact { .. }));
+    }
+
+    #[test]
+    fn zeros_at_the_end_excuse_only_the_record_they_start_in() {
+        let (bytes, second) = two_records();
+        // The first record is corrupt and the file ends in zeros that start
+        // in the second: the first is still corruption.
+        let mut both = bytes.clone();
+        both[FRAME_HEADER_BYTES + 2] ^= 0x04;
+        both[bytes.len() - 3..].fill(0);
+        assert!(matches!(read(&both, 0), Frame::Corrupt(_)));
+        // Zeros that start right after a complete, corrupt record belong to
+        // the next write: the record is corrupt, not torn.
+        let mut after = bytes[..second].to_vec();
+        after[FRAME_HEADER_BYTES + 2] ^= 0x04;
+        after.extend_from_slice(&[0; 20]);
+        assert!(matches!(read(&after, 0), Frame::Corrupt(_)));
+        // A corrupt header with zeros from inside its payload on: the header
+        // was written whole, so it is corruption.
+        let mut header = bytes.clone();
+        header[second + 5] ^= 0x01; // the length check
+        let tail = bytes.len() - 4;
+        header[tail..].fill(0);
+        assert!(matches!(read(&header, second), Frame::Corrupt(_)));
+    }
+
+    #[test]
+    fn a_lone_header_at_the_end_is_torn_only_if_it_checks() {
+        let (bytes, second) = two_records();
+        let header = &bytes[..second + FRAME_HEADER_BYTES];
+        assert!(matches!(read(header, second), Frame::Torn(_)));
+        let mut flipped = header.to_vec();
+        flipped[second + 5] ^= 0x01;
+        assert!(matches!(read(&flipped, second), Frame::Corrupt(_)));
+    }
+
+    #[test]
+    fn a_length_beyond_any_record_is_corruption_even_when_it_checks() {
+        let length = (PAYLOAD_BYTES_MAX as u32 + 1).to_le_bytes();
+        let mut bytes = length.to_vec();
+        bytes.extend_from_slice(&crc(&length).to_le_bytes());
+        bytes.extend_from_slice(&[1, 2, 3, 4, b'}']);
+        assert!(
+            matches!(read(&bytes, 0), Frame::Corrupt(why) if why.contains("beyond any record"))
+        );
     }
 }

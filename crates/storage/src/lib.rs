@@ -33,8 +33,9 @@
 //!   written whole, wherever it is, the last record included: a flipped bit
 //!   in a length, a checksum or a payload. It may have held a vote or an
 //!   acknowledged entry, and nothing after it can be trusted to follow from
-//!   it, so recovery refuses with the file and the offset. So does a torn
-//!   shape with intact records after it. Repair from peers is a later step.
+//!   it, so recovery refuses with the file and the offset. (Every torn
+//!   shape runs to the end of the file, so nothing intact can follow one.)
+//!   Repair from peers is a later step.
 //! - A wrong header is someone else's file: refused.
 
 mod disk;

@@ -51,8 +51,8 @@ pub enum RecoveryError {
     NotALog {
         file: String,
     },
-    /// A record that fails a check in a way no crash leaves behind, or a
-    /// torn one with intact records after it: corruption.
+    /// A record that fails a check in a way no crash leaves behind:
+    /// corruption.
     Damaged {
         file: String,
         offset: u64,
@@ -147,13 +147,6 @@ impl<D: Disk> LogStore<D> {
                     });
                 }
                 Frame::Torn(why) => {
-                    if frame::intact_after(&bytes, at).is_some() {
-                        return Err(RecoveryError::Damaged {
-                            file: file(),
-                            offset: at as u64,
-                            why: format!("{why}, and intact records follow"),
-                        });
-                    }
                     disk.truncate(LOG_FILE, at as u64)?;
                     recovered.cut = Some((at as u64, (bytes.len() - at) as u64, why));
                     break;
@@ -219,11 +212,6 @@ impl<D: Disk> LogStore<D> {
         self.disk.sync(LOG_FILE)?;
         self.stats.syncs += 1;
         Ok(())
-    }
-
-    /// Bytes written to the file so far.
-    pub fn length(&self) -> u64 {
-        self.length
     }
 
     pub fn disk(&self) -> &D {
@@ -300,6 +288,8 @@ mod tests {
     struct MemDisk {
         bytes: Vec<u8>,
         full: bool,
+        /// Bytes made durable by the last sync.
+        synced: usize,
     }
 
     impl Disk for MemDisk {
@@ -320,6 +310,7 @@ mod tests {
             Ok(())
         }
         fn sync(&mut self, _: &str) -> io::Result<()> {
+            self.synced = self.bytes.len();
             Ok(())
         }
     }
@@ -389,7 +380,7 @@ mod tests {
         for length in 0..whole {
             let torn = MemDisk {
                 bytes: disk.bytes[..length].to_vec(),
-                full: false,
+                ..MemDisk::default()
             };
             let (store, recovered) = LogStore::open(torn).expect("a torn tail is no error");
             assert!(recovered.durable.log.last_index() <= 3);
@@ -458,7 +449,7 @@ mod tests {
     fn someone_elses_file_is_refused() {
         let disk = MemDisk {
             bytes: b"hello world, not a log".to_vec(),
-            full: false,
+            ..MemDisk::default()
         };
         assert!(matches!(
             LogStore::open(disk),
@@ -493,6 +484,7 @@ mod tests {
         let (disk, durable) = written();
         let (mut store, _) = LogStore::open(MemDisk { full: true, ..disk }).expect("opens");
         let mut unwritten = Unwritten::default();
+        assert!(unwritten.is_empty());
         unwritten.push(PersistBatch {
             number: 3,
             hard_state: Some(durable.hard_state()),
@@ -502,10 +494,48 @@ mod tests {
         assert_eq!(first.newest, None);
         assert!(first.error.is_some());
         assert_eq!(unwritten.len(), 1, "kept for the next try");
+        assert!(!unwritten.is_empty());
         store.disk_mut().full = false;
         let second = unwritten.write_to(&mut store, &durable.log);
         assert_eq!(second.newest, Some(3));
         assert!(second.error.is_none());
         assert_eq!(unwritten.len(), 0);
+    }
+
+    #[test]
+    fn a_sync_reaches_the_disk_and_the_store_counts_its_work() {
+        let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
+        let mut log = ryw_core::log::Log::default();
+        log.append(entry(1, 10));
+        log.append(entry(1, 11));
+        let batch = PersistBatch {
+            number: 1,
+            hard_state: None,
+            entries_from: Some(1),
+        };
+        store.write(&batch, &log).expect("writes");
+        assert_eq!(store.disk().synced, 0, "written, not yet durable");
+        store.sync().expect("syncs");
+        assert_eq!(store.disk().synced, store.disk().bytes.len());
+        let stats = store.stats;
+        assert_eq!((stats.entries, stats.syncs), (2, 1));
+        assert_eq!(stats.bytes, store.disk().bytes.len() as u64);
+        store.write(&batch, &log).expect("writes again");
+        assert_eq!(store.stats.entries, 4);
+        assert_eq!(store.stats.bytes, store.disk().bytes.len() as u64);
+    }
+
+    #[test]
+    fn a_cut_reports_where_and_how_much() {
+        let (disk, _) = written();
+        let whole = disk.bytes.len();
+        let torn = MemDisk {
+            bytes: disk.bytes[..whole - 5].to_vec(),
+            ..MemDisk::default()
+        };
+        let (store, recovered) = LogStore::open(torn).expect("recovers");
+        let (offset, bytes, _) = recovered.cut.expect("a torn tail was cut");
+        assert_eq!(offset as usize, store.disk().bytes.len());
+        assert_eq!((offset + bytes) as usize, whole - 5);
     }
 }
