@@ -274,12 +274,24 @@ impl<'a> Obj<'a> {
         Obj { out, empty: true }
     }
 
+    /// `name` is one of the codec's own field names: plain ASCII that
+    /// needs no escaping, so it is copied as it is.
     fn field(&mut self, name: &str) -> Writer<'_> {
+        debug_assert!(name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'));
+        self.out.push_str(if self.empty { "\"" } else { ", \"" });
+        self.empty = false;
+        self.out.push_str(name);
+        self.out.push_str("\": ");
+        Writer { out: self.out }
+    }
+
+    /// A key from client data: escaped as any string.
+    fn key(&mut self, key: &str) -> Writer<'_> {
         if !self.empty {
             self.out.push_str(", ");
         }
         self.empty = false;
-        write_string(self.out, name);
+        write_string(self.out, key);
         self.out.push_str(": ");
         Writer { out: self.out }
     }
@@ -356,7 +368,7 @@ fn write_json(out: &mut String, value: &Json) {
         Json::Object(map) => {
             let mut obj = Obj::open(out);
             for (k, v) in map {
-                obj.field(k);
+                obj.key(k);
                 write_json(obj.out, v);
             }
             obj.close();

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ryw_core::{ClientOp, ErrorCode, Key, OpResult, Value};
 
-use super::oracle::value_key;
+use super::oracle::{value_key, ValueKey};
 use super::{Checker, Finish, Property, Reply, Verdict as Findings, Violation};
 
 /// What one operation did, as far as the client knows.
@@ -89,7 +89,7 @@ type State = Option<u32>;
 const UNOBSERVED: State = Some(u32::MAX);
 
 struct Interned {
-    ids: BTreeMap<String, u32>,
+    ids: BTreeMap<ValueKey, u32>,
 }
 
 impl Interned {
@@ -137,7 +137,7 @@ impl Step {
 }
 
 /// Values some operation observed: read, or expected by a cas (refused or not).
-fn observed_values(ops: &[HistoryOp]) -> BTreeSet<String> {
+fn observed_values(ops: &[HistoryOp]) -> BTreeSet<ValueKey> {
     ops.iter()
         .filter_map(|op| match &op.op {
             LinOp::Read(Some(v)) | LinOp::Cas { from: v, .. } | LinOp::CasDiffers { from: v } => {
