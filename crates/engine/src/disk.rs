@@ -34,8 +34,6 @@ pub struct SimDisk {
     /// each file it covers (kept flat so that an fsync allocates nothing).
     lengths: VecDeque<usize>,
     syncs_asked: u64,
-    /// fsyncs completed.
-    pub syncs_done: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -193,7 +191,6 @@ impl SimDisk {
             for (f, length) in self.files.iter_mut().zip(self.lengths.drain(..files)) {
                 f.synced = f.synced.max(length.min(f.bytes.len()));
             }
-            self.syncs_done += 1;
         }
     }
 
@@ -204,10 +201,6 @@ impl SimDisk {
         } else {
             self.full = self.full.saturating_sub(1);
         }
-    }
-
-    pub fn is_full(&self) -> bool {
-        self.full > 0
     }
 
     /// Bytes written but not yet durable, over all files.
@@ -260,16 +253,6 @@ impl SimDisk {
             }
         }
         hit
-    }
-
-    /// Flips bit `bit` (counted over the whole file) of `file`, if it has one:
-    /// a corrupted sector under data already written.
-    pub fn flip_bit(&mut self, file: &str, bit: usize) {
-        if let Some(f) = self.file_mut(file) {
-            if let Some(byte) = f.bytes.get_mut(bit / 8) {
-                *byte ^= 1 << (bit % 8);
-            }
-        }
     }
 
     pub fn len(&self, file: &str) -> usize {

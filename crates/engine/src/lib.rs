@@ -9,7 +9,9 @@
 //!   clients, observes every node after every step, and judges the run.
 //! - The [`Engine`] owns everything else: the virtual clock and the event
 //!   queue ([`queue`]), the seeded streams of randomness ([`seeds`]), the
-//!   network ([`network`]), the faults ([`faults`], drawn by [`swarm`]), the
+//!   network ([`network`]), the nodes' disks ([`disk`]: fsync latency,
+//!   what a crash keeps, disk faults), the faults ([`faults`], drawn by
+//!   [`swarm`]), the
 //!   trace ([`trace`]), the diagram ([`diagram`]) and many runs at once
 //!   ([`sweep`]).
 //!

@@ -152,8 +152,6 @@ pub struct OnDisk {
     unwritten: Unwritten,
     /// fsyncs asked for: (fsync id, newest batch it makes durable).
     syncing: VecDeque<(u64, u64)>,
-    /// Writes a full disk refused.
-    pub writes_failed: u64,
 }
 
 impl OnDisk {
@@ -177,7 +175,6 @@ impl OnDisk {
             store,
             unwritten: Unwritten::default(),
             syncing: VecDeque::new(),
-            writes_failed: 0,
         };
         on_disk.persist();
         Ok(on_disk)
@@ -201,7 +198,6 @@ impl OnDisk {
             self.syncing.push_back((sync, newest));
         }
         if let Some(e) = written.error {
-            self.writes_failed += 1;
             self.node.handle_persist_failed(&e.to_string());
         }
     }
