@@ -2,7 +2,7 @@
 //! the routing of what they send. Everything runs on one thread; nothing
 //! reads a real clock.
 //!
-//! Fault injection lives in [`inject`]; the protocol's side of the run in
+//! Fault injection lives in `run/inject.rs`; the protocol's side of the run in
 //! the [`Harness`].
 
 mod inject;

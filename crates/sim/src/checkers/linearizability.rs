@@ -219,7 +219,7 @@ impl Done {
 ///
 /// Writes that may or may not have happened (timed out) and whose value
 /// nothing observed are interchangeable: each can only move the register
-/// to a value no read or cas can match ([`UNOBSERVED`]). They are searched
+/// to a value no read or cas can match (`UNOBSERVED`). They are searched
 /// as a count ("how many used so far") rather than one by one, which turns
 /// 2^k combinations of k such writes into k + 1.
 pub fn check_key(ops: &[HistoryOp]) -> Verdict {
