@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ryw_sim::{real_node, run, RunOptions, Scenario};
-use ryw_tests::{display_path, scenario_files, scenarios_dir, seeds};
+use ryw_tests::{disk_scenario_files, display_path, scenario_files, scenarios_dir, seeds};
 
 /// Seeds per scenario: 13 scenarios x 150 seeds take 12 s on 2 cores in the
 /// `mutants` profile (measured; see the README's mutation-testing section).
@@ -18,10 +18,13 @@ const SEEDS_DEFAULT: std::ops::Range<u64> = 0..150;
 
 #[test]
 fn every_standard_scenario_passes_on_a_block_of_seeds() {
-    // The standard scenarios, and the one that makes apply lag commit
-    // (the others apply in the step that commits).
+    // The standard scenarios, the one that makes apply lag commit (the
+    // others apply in the step that commits), and the disk-fault ones.
     let mut files = scenario_files();
     files.push(scenarios_dir().join("real-bugs/tidb-43583-apply-lag.json"));
+    // The disk-fault scenarios: the only ones whose fsyncs take time, so
+    // the only judges of the persistence contract's timing.
+    files.extend(disk_scenario_files());
     let scenarios: Vec<(String, Scenario)> = files
         .iter()
         .map(|p| (display_path(p), Scenario::load(p).expect("scenario parses")))
