@@ -122,3 +122,22 @@ fn a_flipped_byte_before_intact_records_is_refused_naming_file_and_offset() {
     assert!(replies(&out).is_empty(), "a refusing node answers nothing");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `ryw-sim speed` reads the node's count of its disk work from stderr.
+#[test]
+fn the_node_reports_its_disk_work_when_stdin_closes() {
+    let dir = fresh_dir("stats");
+    let requests: Vec<String> = (1..=5).map(|v| write(v + 1, v)).collect();
+    let output = run_node(&dir, &requests);
+    assert!(output.status.success());
+    let log: Vec<String> = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let (fsyncs, entries) = ryw_sim::speed::disk_counts(&log)
+        .unwrap_or_else(|| panic!("no disk line in:\n{}", log.join("\n")));
+    assert!(fsyncs >= 1, "{fsyncs} fsyncs");
+    // The leader's no-op and the five writes.
+    assert_eq!(entries, 6, "{log:?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
