@@ -192,3 +192,44 @@ fn without_a_disk_everything_is_durable_at_once() {
     assert_eq!(deliver(&mut node, Millis(1), peer(1, request)).len(), 1);
     assert!(node.poll_persist().is_none());
 }
+
+#[test]
+fn a_request_that_times_out_while_the_disk_fails_says_why() {
+    let mut node = disk_node(durable_with(1, &[1]));
+    let timed_out = |node: &mut Node, msg_id: u64, at: Millis| -> String {
+        let request = Envelope {
+            src: Id::Client(1),
+            dest: node_id(0),
+            body: Body {
+                msg_id: Some(msg_id),
+                in_reply_to: None,
+                payload: Payload::Request(crate::testkit::write("x", 1)),
+            },
+        };
+        node.handle_message(at, request);
+        let deadline = at.plus(node.config().request_timeout_ms);
+        node.handle_timeout(deadline);
+        let replies = drain(node);
+        match replies.iter().find_map(|p| match p {
+            Payload::Reply(OpResult::Error { text, .. }) => Some(text.clone()),
+            _ => None,
+        }) {
+            Some(text) => text,
+            None => panic!("no error reply in {replies:?}"),
+        }
+    };
+    node.handle_persist_failed("raft.log: no space left on device");
+    let text = timed_out(&mut node, 7, Millis(10));
+    assert!(
+        text.ends_with("; this node cannot write its log: raft.log: no space left on device"),
+        "{text}"
+    );
+    // Once a batch is durable again, the disk is fine: nothing more is said.
+    node.handle_message(
+        Millis(20),
+        peer(1, append(1, (1, 1), vec![entry_at(2, 1)], 1)),
+    );
+    persist_all(&mut node, Millis(20));
+    let text = timed_out(&mut node, 8, Millis(3_000));
+    assert!(!text.contains("cannot write its log"), "{text}");
+}
