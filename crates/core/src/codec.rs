@@ -100,6 +100,15 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
             encode_result_fields(&mut result, &f.result);
             result.close();
         }
+        Payload::Peer(PeerMsg::CommitWanted(w)) => {
+            obj.field("term").u64(w.term);
+            obj.field("index").u64(w.index);
+        }
+        Payload::Peer(PeerMsg::CommitNews(n)) => {
+            obj.field("term").u64(n.term);
+            obj.field("commit_index").u64(n.commit_index);
+            obj.field("commit_term").u64(n.commit_term);
+        }
         Payload::Invalid(Invalid { code, text, .. }) => {
             // Never sent by a node; encoded only so traces can show it.
             obj.field("code").u64(code.0);
@@ -618,6 +627,15 @@ fn peer_message(type_name: &str, f: &Fields<'_>) -> Result<Option<PeerMsg>, Fail
                 result: decode_result(result_type, &result)?,
             })
         }
+        "commit_wanted" => PeerMsg::CommitWanted(CommitWanted {
+            term: f.u64("term").map_err(malformed)?,
+            index: f.u64("index").map_err(malformed)?,
+        }),
+        "commit_news" => PeerMsg::CommitNews(CommitNews {
+            term: f.u64("term").map_err(malformed)?,
+            commit_index: f.u64("commit_index").map_err(malformed)?,
+            commit_term: f.u64("commit_term").map_err(malformed)?,
+        }),
         _ => return Ok(None),
     }))
 }
@@ -1062,6 +1080,12 @@ mod tests {
                         reason: Redirect::FollowerBehind,
                     },
                 },
+            })),
+            Payload::Peer(PeerMsg::CommitWanted(CommitWanted { term: 3, index: 9 })),
+            Payload::Peer(PeerMsg::CommitNews(CommitNews {
+                term: 3,
+                commit_index: 9,
+                commit_term: 2,
             })),
         ];
         for payload in payloads {

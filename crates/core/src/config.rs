@@ -41,6 +41,12 @@ pub struct Config {
     pub forward_retry_ms: u64,
     /// Most entries in one AppendEntries.
     pub append_entries_max: usize,
+    /// Most AppendEntries carrying new entries that a leader keeps
+    /// unacknowledged per follower. Entries proposed while the window is
+    /// full wait for an acknowledgement and then share one message, so a
+    /// busy leader sends fewer, larger messages; heartbeats and read rounds
+    /// are not counted.
+    pub append_in_flight_max: usize,
     /// How long after this node learns an entry is committed it applies it:
     /// a slow state machine (0: in the same step). Reads still wait for
     /// the applied index, so this slows them without weakening them.
@@ -64,6 +70,7 @@ impl Default for Config {
             request_timeout_ms: 1000,
             forward_retry_ms: 250,
             append_entries_max: 64,
+            append_in_flight_max: 1,
             apply_delay_ms: 0,
             cluster: None,
             wait_for_disk: false,
@@ -93,8 +100,8 @@ impl Config {
         if self.request_timeout_ms == 0 || self.forward_retry_ms == 0 {
             return Err("request_timeout_ms and forward_retry_ms must be positive".into());
         }
-        if self.append_entries_max == 0 {
-            return Err("append_entries_max must be positive".into());
+        if self.append_entries_max == 0 || self.append_in_flight_max == 0 {
+            return Err("append_entries_max and append_in_flight_max must be positive".into());
         }
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;

@@ -63,6 +63,8 @@ pub enum PeerMsg {
     AppendEntriesOk(AppendEntriesOk),
     Forward(Forward),
     ForwardOk(ForwardOk),
+    CommitWanted(CommitWanted),
+    CommitNews(CommitNews),
 }
 
 impl PeerMsg {
@@ -75,6 +77,8 @@ impl PeerMsg {
             PeerMsg::AppendEntriesOk(_) => "append_entries_ok",
             PeerMsg::Forward(_) => "forward",
             PeerMsg::ForwardOk(_) => "forward_ok",
+            PeerMsg::CommitWanted(_) => "commit_wanted",
+            PeerMsg::CommitNews(_) => "commit_news",
         }
     }
 }
@@ -392,6 +396,26 @@ pub struct Forward {
 pub struct ForwardOk {
     pub fwd_id: u64,
     pub result: OpResult,
+}
+
+/// A follower holding reads that wait for entry `index` to commit asks its
+/// leader of `term` to say so as soon as it does. One-way: the answer is a
+/// [`CommitNews`], and a lost one costs only the read's bounded wait.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommitWanted {
+    pub term: u64,
+    pub index: u64,
+}
+
+/// The sender's commit index and the term of its entry there. By Log
+/// Matching, a member whose own entry at `commit_index` has `commit_term`
+/// holds the same committed prefix, so it may commit up to it (whatever
+/// `term` the sender is in: what is committed stays committed).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommitNews {
+    pub term: u64,
+    pub commit_index: u64,
+    pub commit_term: u64,
 }
 
 #[cfg(test)]

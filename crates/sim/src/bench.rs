@@ -40,7 +40,12 @@ pub const DURATION_MS: u64 = 20_000;
 pub const LAG_MS: u64 = 200;
 
 /// The workload: 90% `ryw_read`, 10% `write`, clients spread over all nodes.
-pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
+pub fn scenario(
+    nodes: usize,
+    follower_reads: bool,
+    lagging: bool,
+    node: &NodeSettings,
+) -> Scenario {
     let mix = Mix {
         write: 10,
         ryw_read: if follower_reads { 90 } else { 0 },
@@ -71,7 +76,7 @@ pub fn scenario(nodes: usize, follower_reads: bool, lagging: bool) -> Scenario {
         nodes,
         duration_ms: DURATION_MS,
         network: Network::default(),
-        node: NodeSettings::default(),
+        node: node.clone(),
         disk: Default::default(),
         faults,
         workload: Workload {
@@ -168,17 +173,17 @@ fn combine(rows: &[Row]) -> Row {
 
 /// Runs every configuration once: 3, 5 and 7 nodes, healthy and lagging, both modes.
 pub fn report(seed: u64) -> Vec<Row> {
-    report_seeds(seed, 1)
+    report_seeds(seed, 1, &NodeSettings::default())
 }
 
 /// Runs every configuration under `seeds` seeds from `first`; each row
-/// holds the means and the spread.
-pub fn report_seeds(first: u64, seeds: u64) -> Vec<Row> {
+/// holds the means and the spread. Every node runs with `node`'s settings.
+pub fn report_seeds(first: u64, seeds: u64, node: &NodeSettings) -> Vec<Row> {
     let mut rows = Vec::new();
     for nodes in [3, 5, 7] {
         for lagging in [false, true] {
             for follower_reads in [true, false] {
-                let s = scenario(nodes, follower_reads, lagging);
+                let s = scenario(nodes, follower_reads, lagging, node);
                 let per_seed: Vec<Row> = (first..first.saturating_add(seeds))
                     .map(|seed| {
                         let summary = run(&s, RunOptions::new(seed, &real_node));

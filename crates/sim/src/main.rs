@@ -144,6 +144,15 @@ struct BenchArgs {
     /// Also plot the rows to FILE (SVG).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
+    /// The store's settings for every row, as a scenario's "node" object
+    /// (e.g. '{"append_in_flight_max": 4}'); unnamed settings keep their
+    /// defaults.
+    #[arg(long, value_name = "JSON", value_parser = parse_node_settings)]
+    node: Option<ryw_sim::scenario::NodeSettings>,
+}
+
+fn parse_node_settings(text: &str) -> Result<ryw_sim::scenario::NodeSettings, String> {
+    serde_json::from_str(text).map_err(|e| format!("not a node settings object: {e}"))
 }
 
 #[derive(Args)]
@@ -507,7 +516,13 @@ fn cmd_reshrink(args: ReshrinkArgs) -> Outcome {
 
 fn cmd_bench(args: BenchArgs) -> Outcome {
     let seed = args.seed;
-    let rows = ryw_sim::bench::report_seeds(seed, args.seeds);
+    let node = args.node.unwrap_or_default();
+    for nodes in [3, 7] {
+        ryw_sim::bench::scenario(nodes, true, true, &node)
+            .validate()
+            .map_err(|e| format!("--node: {e}"))?;
+    }
+    let rows = ryw_sim::bench::report_seeds(seed, args.seeds, &node);
     println!(
         "follower-read report: seeds {seed}..{}, {} ms simulated per row and seed, 90% ryw_read / 10% write, 16 sessions over all nodes; lagging = n<last> +{} ms on every link",
         seed.saturating_add(args.seeds),

@@ -113,6 +113,9 @@ pub struct NodeSettings {
     /// follower catch up in many steps (and old-term entries commit apart
     /// from the new leader's own).
     pub append_entries_max: usize,
+    /// Most unacknowledged AppendEntries with entries per follower (the
+    /// replication window; 1 batches the most).
+    pub append_in_flight_max: usize,
     /// How long every node takes to apply an entry after it learns the
     /// entry is committed (a slow state machine).
     #[serde(skip_serializing_if = "is_zero_ms")]
@@ -137,6 +140,7 @@ impl Default for NodeSettings {
             ryw_wait_ms_max: c.ryw_wait_ms_max,
             request_timeout_ms: c.request_timeout_ms,
             append_entries_max: c.append_entries_max,
+            append_in_flight_max: c.append_in_flight_max,
             apply_delay_ms: c.apply_delay_ms,
             apply_delay_ms_of: std::collections::BTreeMap::new(),
             clocks: std::collections::BTreeMap::new(),
@@ -562,6 +566,7 @@ impl Scenario {
             ryw_wait_ms_max: s.ryw_wait_ms_max,
             request_timeout_ms: s.request_timeout_ms,
             append_entries_max: s.append_entries_max,
+            append_in_flight_max: s.append_in_flight_max,
             apply_delay_ms: s
                 .apply_delay_ms_of
                 .get(&format!("n{}", index + 1))
@@ -663,10 +668,17 @@ impl Scenario {
         // so old-term entries can reach a majority apart from the new
         // leader's own.
         node.append_entries_max = if on(rng) { rng.random_range(1..=4) } else { 64 };
+        // Narrow windows hold entries back until acknowledgements return.
+        node.append_in_flight_max = rng.random_range(1..=4);
         let w = &mut self.workload;
         w.sessions = rng.random_range(2..=12);
         w.keys = rng.random_range(6..=16);
         w.think_ms_max = rng.random_range(0..=30);
+        if self.network.delay_ms_max == 0 {
+            // With no delay anywhere, clients and nodes would answer each
+            // other forever without the clock moving.
+            w.think_ms_max = w.think_ms_max.max(1);
+        }
         w.sticky = on(rng);
         w.mix.write = rng.random_range(10..=70);
         w.mix.ryw_read = rng.random_range(10..=60);
@@ -736,7 +748,7 @@ const fn limit(
 /// They keep a run's memory and time bounded: the simulator holds every
 /// operation of a run for the checkers, so sessions, keys and simulated
 /// time are what it costs.
-pub const LIMITS: [Limit; 23] = [
+pub const LIMITS: [Limit; 24] = [
     limit("nodes", 1, 9, |s| Some(s.nodes as u64)),
     limit("duration_ms", 1, TIME_MS_MAX, |s| Some(s.duration_ms)),
     limit("network.delay_ms_max", 0, DELAY_MS_MAX, |s| {
@@ -759,6 +771,9 @@ pub const LIMITS: [Limit; 23] = [
     }),
     limit("node.append_entries_max", 1, 10_000, |s| {
         Some(s.node.append_entries_max as u64)
+    }),
+    limit("node.append_in_flight_max", 1, 1_000, |s| {
+        Some(s.node.append_in_flight_max as u64)
     }),
     limit("faults", 0, 256, |s| Some(s.faults.len() as u64)),
     limit("workload.phases", 0, 16, |s| {

@@ -138,7 +138,7 @@ impl Node {
                     until: now.plus(self.config.ryw_wait_ms_max),
                 };
                 self.ops.pending.insert(id, pending);
-                return;
+                return self.want_commit(last_write_index);
             }
             if !self.is_leader() {
                 pending.redirect = Some(Redirect::LeaderRequested);
@@ -290,7 +290,7 @@ impl Node {
         );
         waiters.push(waiter);
         self.advance_commit(now);
-        self.broadcast_append(now);
+        self.replicate(now);
     }
 
     /// ReadIndex (Raft §8): note the commit index, then wait until a majority

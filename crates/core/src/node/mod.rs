@@ -8,6 +8,7 @@
 //! already covers them.
 
 mod client;
+mod commit_news;
 mod election;
 mod persist;
 mod progress;
@@ -59,6 +60,7 @@ pub struct Node {
     /// When this node learnt each commit index it has not yet applied up to:
     /// (index, time), oldest first. Entries apply `apply_delay_ms` after.
     commits_learnt: VecDeque<(u64, Millis)>,
+    news: commit_news::News,
     kv: Kv,
     election_deadline: Millis,
     /// Queued messages, each with the persist batch it waits for (0: none).
@@ -150,6 +152,7 @@ impl Node {
             leader_contact: now,
             commit_index: 0,
             commits_learnt: VecDeque::new(),
+            news: commit_news::News::default(),
             kv: Kv::default(),
             election_deadline: now,
             outbox: VecDeque::new(),
@@ -233,6 +236,8 @@ impl Node {
             PeerMsg::AppendEntriesOk(r) => self.on_append_entries_ok(now, from, r),
             PeerMsg::Forward(f) => self.on_forward(now, from, f),
             PeerMsg::ForwardOk(f) => self.on_forward_ok(now, f),
+            PeerMsg::CommitWanted(w) => self.on_commit_wanted(from, w),
+            PeerMsg::CommitNews(n) => self.on_commit_news(n),
         }
     }
 
@@ -243,7 +248,7 @@ impl Node {
         if let Role::Leader(leader) = &self.role {
             if now >= leader.heartbeat_due {
                 if self.has_quorum_contact(now) {
-                    self.broadcast_append(now);
+                    self.heartbeat(now);
                 } else {
                     let term = self.durable.current_term;
                     self.warn(format!(
@@ -366,6 +371,7 @@ impl Node {
         if self.leader != leader {
             self.leader = leader;
             self.leader_changed = true;
+            self.forget_commit_questions();
         }
     }
 
@@ -515,5 +521,7 @@ impl Members {
 // name mutants by line).
 #[cfg(test)]
 mod face_tests;
+#[cfg(test)]
+mod flow_tests;
 #[cfg(test)]
 mod persist_tests;

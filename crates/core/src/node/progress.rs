@@ -3,6 +3,8 @@
 //! when each was last heard from (check-quorum). Every question the leader
 //! asks of it is "does a majority, counting me, ...?".
 
+use std::collections::VecDeque;
+
 use super::Members;
 use crate::time::Millis;
 
@@ -15,6 +17,45 @@ pub(super) struct Progress {
     /// The round of the last refusal below `match_index` that was answered.
     pub(super) refused_seq: u64,
     pub(super) last_heard: Millis,
+    /// When this leader last sent the member an AppendEntries.
+    pub(super) sent_at: Millis,
+    /// The last index of each AppendEntries that carried entries and that
+    /// neither this member acknowledged nor a majority committed, oldest
+    /// first: the replication window.
+    pub(super) in_flight: VecDeque<u64>,
+    /// The highest index this member asked to hear is committed and has not
+    /// yet heard of (0: none).
+    pub(super) news_wanted: u64,
+}
+
+impl Progress {
+    /// Forgets the requests that an acknowledgement of, or a commit up to,
+    /// `index` settles.
+    pub(super) fn settled_up_to(&mut self, index: u64) {
+        while self.in_flight.front().is_some_and(|&last| last <= index) {
+            self.in_flight.pop_front();
+        }
+    }
+
+    /// Whether an AppendEntries may carry new entries to this member: fewer
+    /// than `window` are unsettled. A request counts until the member
+    /// acknowledges it or a majority commits what it carried, so a member
+    /// slower than the majority gets entries at the majority's pace rather
+    /// than its own round trip's.
+    pub(super) fn window_open(&mut self, window: usize, commit_index: u64) -> bool {
+        self.settled_up_to(commit_index);
+        self.in_flight.len() < window
+    }
+
+    /// Whether the member lacks entries and its window lets them go.
+    pub(super) fn ready_for_entries(
+        &mut self,
+        last_index: u64,
+        window: usize,
+        commit_index: u64,
+    ) -> bool {
+        self.next_index <= last_index && self.window_open(window, commit_index)
+    }
 }
 
 pub(super) struct Followers {
@@ -33,6 +74,9 @@ impl Followers {
             acked_seq: 0,
             refused_seq: 0,
             last_heard: now,
+            sent_at: now,
+            in_flight: VecDeque::new(),
+            news_wanted: 0,
         };
         Followers {
             all: vec![progress; members.ids.len()],
@@ -69,6 +113,12 @@ impl Followers {
     /// Whether a majority acknowledged heartbeat round `seq` or a later one.
     pub(super) fn acked_by_majority(&self, seq: u64) -> bool {
         seq > 0 && self.majority_where(|p| p.acked_seq >= seq)
+    }
+
+    /// When the peer that was sent to longest ago was last sent to.
+    pub(super) fn oldest_sent_at(&self, me: usize) -> Option<Millis> {
+        let peers = self.all.iter().enumerate().filter(|&(peer, _)| peer != me);
+        peers.map(|(_, p)| p.sent_at).min()
     }
 
     /// Whether a majority was heard from within the last `window_ms`.

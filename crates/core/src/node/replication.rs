@@ -9,31 +9,90 @@ impl Node {
     /// Sends AppendEntries (entries or heartbeat) to every peer, numbered by a
     /// fresh `seq` so acknowledgements can confirm leadership.
     pub(super) fn broadcast_append(&mut self, now: Millis) {
-        let heartbeat_ms = self.config.heartbeat_interval_ms;
         let Role::Leader(leader) = &mut self.role else {
             return;
         };
         leader.seq += 1;
-        leader.heartbeat_due = now.plus(heartbeat_ms);
-        let peers: Vec<usize> = self.members().peers().collect();
-        for peer in peers {
-            self.send_append(peer);
+        for peer in 0..self.members().ids.len() {
+            if peer != self.members().me {
+                self.send_append(now, peer);
+            }
+        }
+        self.schedule_heartbeat(now);
+    }
+
+    /// Heartbeats every peer that heard nothing from this leader for a
+    /// heartbeat interval: a peer that AppendEntries reach anyway needs
+    /// none.
+    pub(super) fn heartbeat(&mut self, now: Millis) {
+        let interval_ms = self.config.heartbeat_interval_ms;
+        for peer in 0..self.members().ids.len() {
+            let Role::Leader(leader) = &self.role else {
+                return;
+            };
+            if peer != self.members().me && now.since(leader.progress[peer].sent_at) >= interval_ms
+            {
+                self.send_append(now, peer);
+            }
+        }
+        self.schedule_heartbeat(now);
+    }
+
+    /// The next heartbeat is due an interval after the peer heard from
+    /// this leader longest ago (a leader without peers checks in every
+    /// interval all the same).
+    fn schedule_heartbeat(&mut self, now: Millis) {
+        let interval_ms = self.config.heartbeat_interval_ms;
+        let me = self.members().me;
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        let oldest = leader.progress.oldest_sent_at(me).unwrap_or(now);
+        leader.heartbeat_due = oldest.plus(interval_ms);
+    }
+
+    /// Sends new entries to every peer whose replication window has room.
+    /// Entries proposed while a peer's window is full reach it together,
+    /// when an acknowledgement or a commit opens the window.
+    pub(super) fn replicate(&mut self, now: Millis) {
+        let window = self.config.append_in_flight_max;
+        let last_index = self.durable.log.last_index();
+        let commit_index = self.commit_index;
+        let me = self.members().me;
+        for peer in (0..self.members().ids.len()).filter(|&peer| peer != me) {
+            let Role::Leader(leader) = &mut self.role else {
+                return;
+            };
+            if leader.progress[peer].ready_for_entries(last_index, window, commit_index) {
+                self.send_append(now, peer);
+            }
         }
     }
 
-    fn send_append(&mut self, peer: usize) {
+    fn send_append(&mut self, now: Millis, peer: usize) {
         let Role::Leader(leader) = &mut self.role else {
             return;
         };
         let log = &self.durable.log;
         let progress = &mut leader.progress[peer];
+        progress.sent_at = now;
         let prev_log_index = progress.next_index - 1;
         let prev_log_term = log
             .term_at(prev_log_index)
             .expect("next_index stays within the leader's log + 1");
-        let entries = log.slice(progress.next_index, self.config.append_entries_max);
+        // A full window sends no entries: the message still probes the
+        // member's log (a gap draws a refusal) and carries the commit index.
+        let window = self.config.append_in_flight_max;
+        let entries = if progress.window_open(window, self.commit_index) {
+            log.slice(progress.next_index, self.config.append_entries_max)
+        } else {
+            Vec::new()
+        };
         // Pipelining: assume delivery; a rejection moves next_index back.
         progress.next_index += entries.len() as u64;
+        if !entries.is_empty() {
+            progress.in_flight.push_back(progress.next_index - 1);
+        }
         let request = AppendEntries {
             term: self.durable.current_term,
             prev_log_index,
@@ -127,6 +186,7 @@ impl Node {
                 if commit > self.commit_index {
                     self.commit_index = commit;
                 }
+                self.use_commit_news();
                 reply.success = true;
                 reply.match_index = match_index;
             }
@@ -164,10 +224,18 @@ impl Node {
             }
             progress.match_index = progress.match_index.max(reply.match_index);
             progress.next_index = progress.next_index.max(progress.match_index + 1);
-            let behind = progress.next_index <= last_index;
+            progress.settled_up_to(reply.match_index);
+            let commit_before = self.commit_index;
             self.advance_commit(now);
-            if behind {
-                self.send_append(from);
+            if self.commit_index > commit_before {
+                // The commit opens every window it settles: slower members
+                // get what waited at the majority's pace.
+                self.replicate(now);
+            } else if let Role::Leader(leader) = &mut self.role {
+                let window = self.config.append_in_flight_max;
+                if leader.progress[from].ready_for_entries(last_index, window, commit_before) {
+                    self.send_append(now, from);
+                }
             }
         } else {
             // A refusal below `match_index` refuses entries the member has
@@ -184,7 +252,9 @@ impl Node {
             progress.next_index = reply
                 .next_index_hint
                 .clamp(progress.match_index + 1, last_index + 1);
-            self.send_append(from);
+            // What was in flight past the refusal is lost or refused too.
+            progress.in_flight.clear();
+            self.send_append(now, from);
         }
         self.confirm_index_reads(now);
     }
@@ -212,6 +282,7 @@ impl Node {
                     leader.committed_in_term = true;
                     self.arm_index_reads(now);
                 }
+                self.answer_commit_questions();
                 break;
             }
             index -= 1;

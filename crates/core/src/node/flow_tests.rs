@@ -1,0 +1,277 @@
+//! The leader's message flow: the replication window, heartbeats only to
+//! idle peers, and commit news for followers whose reads wait.
+
+use super::raft_tests::{deliver, durable_with, entry_at, lone_node, peer_envelope};
+use super::*;
+use crate::testkit::*;
+
+/// The entry counts of the AppendEntries `leader` sent `to`, in order,
+/// from the cluster's trace.
+fn appends_to(cluster: &TestCluster, leader: usize, to: usize) -> Vec<usize> {
+    cluster
+        .trace
+        .iter()
+        .filter(|(_, e)| e.src == node_id(leader) && e.dest == node_id(to))
+        .filter_map(|(_, e)| match &e.body.payload {
+            Payload::Peer(PeerMsg::AppendEntries(ae)) => Some(ae.entries.len()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sent_of_kind(cluster: &TestCluster, kind: &str) -> usize {
+    cluster
+        .trace
+        .iter()
+        .filter(|(_, e)| e.body.payload.kind() == kind)
+        .count()
+}
+
+#[test]
+fn entries_proposed_while_the_window_is_full_share_the_next_append_entries() {
+    let mut cluster = TestCluster::new(3, 11);
+    let leader = cluster.stable_leader();
+    cluster.delay_ms = 10;
+    cluster.run_for(1);
+    cluster.tracing = true;
+    // Three writes within one round trip: the first goes at once, the
+    // other two wait for its acknowledgement and then travel together.
+    let first = cluster.request(leader, 1, write("a", 1));
+    cluster.run_for(2);
+    let second = cluster.request(leader, 2, write("b", 2));
+    cluster.run_for(2);
+    let third = cluster.request(leader, 3, write("c", 3));
+    assert!(cluster.run_until(500, |c| [first, second, third]
+        .iter()
+        .all(|&m| c.reply(m).is_some())));
+    for f in (0..3).filter(|&i| i != leader) {
+        let with_entries: Vec<usize> = appends_to(&cluster, leader, f)
+            .into_iter()
+            .filter(|&n| n > 0)
+            .collect();
+        assert_eq!(
+            with_entries,
+            [1, 2],
+            "to n{}: one, then the two that waited",
+            f + 1
+        );
+    }
+}
+
+#[test]
+fn a_wider_window_sends_each_entry_at_once() {
+    let mut cluster = TestCluster::with_config(3, 11, |c| c.append_in_flight_max = 3);
+    let leader = cluster.stable_leader();
+    cluster.delay_ms = 10;
+    cluster.run_for(1);
+    cluster.tracing = true;
+    for client in 1..=3 {
+        cluster.request(leader, client, write("a", client.into()));
+        cluster.run_for(2);
+    }
+    cluster.run_for(100);
+    for f in (0..3).filter(|&i| i != leader) {
+        let with_entries: Vec<usize> = appends_to(&cluster, leader, f)
+            .into_iter()
+            .filter(|&n| n > 0)
+            .collect();
+        assert_eq!(with_entries, [1, 1, 1], "to n{}", f + 1);
+    }
+}
+
+#[test]
+fn a_follower_slower_than_the_majority_gets_entries_at_the_majoritys_pace() {
+    let mut cluster = TestCluster::new(3, 12);
+    let leader = cluster.stable_leader();
+    let slow = (0..3).find(|&i| i != leader).expect("a follower");
+    cluster.delay_ms = 2;
+    cluster.lag_ms.insert((leader, slow), 300);
+    cluster.lag_ms.insert((slow, leader), 300);
+    cluster.run_for(1);
+    cluster.tracing = true;
+    // Writes every 20 ms commit with the fast follower; the slow one's
+    // acknowledgement takes 600 ms, but each commit opens its window.
+    for client in 1..=5 {
+        let msg = cluster.request(leader, client, write("k", client.into()));
+        assert!(cluster.run_until(20, |c| c.reply(msg).is_some()));
+        cluster.run_for(20);
+    }
+    let sent = appends_to(&cluster, leader, slow);
+    let with_entries = sent.iter().filter(|&&n| n > 0).count();
+    assert!(
+        with_entries >= 4,
+        "entries reach the slow follower as they commit, not once per its round trip: {sent:?}"
+    );
+}
+
+#[test]
+fn heartbeats_go_only_to_peers_that_heard_nothing_for_an_interval() {
+    let mut cluster = TestCluster::with_config(5, 13, |c| c.append_in_flight_max = 8);
+    let leader = cluster.stable_leader();
+    let interval_ms = 50; // Config::default().heartbeat_interval_ms
+    cluster.run_for(interval_ms);
+    cluster.tracing = true;
+    cluster.run_for(interval_ms * 4);
+    let idle: Vec<usize> = (0..5)
+        .filter(|&i| i != leader)
+        .map(|f| appends_to(&cluster, leader, f).len())
+        .collect();
+    assert!(
+        idle.iter().all(|&n| (3..=5).contains(&n)),
+        "idle: one heartbeat per interval each: {idle:?}"
+    );
+    // Writes every 10 ms reach every peer: no heartbeat is added.
+    cluster.trace.clear();
+    for client in 1..=20 {
+        cluster.request(leader, client, write("k", client.into()));
+        cluster.run_for(10);
+    }
+    let busy: Vec<Vec<usize>> = (0..5)
+        .filter(|&i| i != leader)
+        .map(|f| appends_to(&cluster, leader, f))
+        .collect();
+    for sent in &busy {
+        assert!(
+            sent.iter().all(|&n| n > 0),
+            "every AppendEntries carried entries: {sent:?}"
+        );
+    }
+}
+
+#[test]
+fn a_waiting_ryw_read_asks_the_leader_and_is_served_on_its_answer() {
+    let mut cluster = TestCluster::new(3, 14);
+    let leader = cluster.stable_leader();
+    let f = (0..3).find(|&i| i != leader).expect("a follower");
+    cluster.delay_ms = 5;
+    cluster.run_for(1);
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 9)));
+    // The follower holds the entry, but the commit index came after the
+    // AppendEntries that carried it: without news it would wait for the
+    // next heartbeat (50 ms).
+    assert!(cluster.node(f).log().last_index() >= token);
+    assert!(
+        cluster.node(f).commit_index() < token,
+        "not yet known committed"
+    );
+    cluster.tracing = true;
+    let asked_at = cluster.now;
+    let msg = cluster.request(f, 1, ryw("x", token));
+    assert!(cluster.run_until(200, |c| c.reply(msg).is_some()));
+    let waited_ms = cluster.replied_at(msg).expect("served").since(asked_at);
+    assert!(
+        waited_ms <= 2 * 5,
+        "served after one round trip to the leader, not a heartbeat: {waited_ms} ms"
+    );
+    assert_eq!(sent_of_kind(&cluster, "commit_wanted"), 1);
+    assert_eq!(sent_of_kind(&cluster, "commit_news"), 1);
+    let Some(OpResult::RywReadOk { served_by, .. }) = cluster.reply(msg) else {
+        panic!("expected ryw_read_ok, got {:?}", cluster.reply(msg));
+    };
+    assert_eq!(served_by, &node_id(f), "served where it was asked");
+}
+
+#[test]
+fn reads_waiting_for_the_same_index_ask_once() {
+    let mut cluster = TestCluster::new(3, 15);
+    let leader = cluster.stable_leader();
+    let f = (0..3).find(|&i| i != leader).expect("a follower");
+    cluster.delay_ms = 5;
+    cluster.run_for(1);
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 9)));
+    cluster.tracing = true;
+    let reads: Vec<u64> = (1..=3)
+        .map(|c| cluster.request(f, c, ryw("x", token)))
+        .collect();
+    assert!(cluster.run_until(200, |c| reads.iter().all(|&m| c.reply(m).is_some())));
+    assert_eq!(sent_of_kind(&cluster, "commit_wanted"), 1);
+}
+
+#[test]
+fn the_leader_answers_a_question_about_an_uncommitted_index_once_it_commits() {
+    // Leader n1 of 3, term 2, log [1, 2, 2]; nothing acknowledged yet.
+    let mut leader = lone_node(3, 0, durable_with(1, &[1]));
+    leader.handle_timeout(Millis(1_000)); // pre-vote
+    let now = Millis(1_000);
+    let grant = |pre_vote, term| {
+        Payload::Peer(PeerMsg::RequestVoteOk(RequestVoteOk {
+            term,
+            vote_granted: true,
+            pre_vote,
+        }))
+    };
+    deliver(&mut leader, now, peer_envelope(1, 0, grant(true, 2)));
+    deliver(&mut leader, now, peer_envelope(1, 0, grant(false, 2)));
+    assert!(leader.is_leader(), "n1 leads term 2");
+    let last = leader.log().last_index();
+    let wanted = Payload::Peer(PeerMsg::CommitWanted(CommitWanted {
+        term: 2,
+        index: last,
+    }));
+    let sent = deliver(&mut leader, now, peer_envelope(2, 0, wanted));
+    assert!(
+        !sent.iter().any(|p| p.kind() == "commit_news"),
+        "not committed yet: no answer"
+    );
+    let ack = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+        term: 2,
+        success: true,
+        match_index: last,
+        next_index_hint: 0,
+        seq: 1,
+    }));
+    let sent = deliver(&mut leader, now, peer_envelope(1, 0, ack));
+    let news: Vec<&CommitNews> = sent
+        .iter()
+        .filter_map(|p| match p {
+            Payload::Peer(PeerMsg::CommitNews(n)) => Some(n),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        news,
+        [&CommitNews {
+            term: 2,
+            commit_index: last,
+            commit_term: 2
+        }],
+        "answered once the entry commits"
+    );
+}
+
+#[test]
+fn commit_news_commits_only_an_entry_of_the_named_term() {
+    let news = |commit_index, commit_term| {
+        Payload::Peer(PeerMsg::CommitNews(CommitNews {
+            term: 3,
+            commit_index,
+            commit_term,
+        }))
+    };
+    let now = Millis::ZERO;
+    // Log [1, 1, 2]: news of (3, term 3) names another entry at index 3.
+    let mut n = lone_node(3, 0, durable_with(3, &[1, 1, 2]));
+    deliver(&mut n, now, peer_envelope(1, 0, news(3, 3)));
+    assert_eq!(n.commit_index(), 0, "a different entry at that index");
+    deliver(&mut n, now, peer_envelope(1, 0, news(2, 1)));
+    assert_eq!(
+        n.commit_index(),
+        2,
+        "the same entry: the prefix is committed"
+    );
+
+    // News of an index past the log waits for the entry to arrive.
+    let mut n = lone_node(3, 0, durable_with(3, &[1, 1]));
+    deliver(&mut n, now, peer_envelope(1, 0, news(3, 3)));
+    assert_eq!(n.commit_index(), 0);
+    let append = Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
+        term: 3,
+        prev_log_index: 2,
+        prev_log_term: 1,
+        entries: vec![entry_at(3, 3)],
+        leader_commit: 0,
+        seq: 1,
+    }));
+    deliver(&mut n, now, peer_envelope(1, 0, append));
+    assert_eq!(n.commit_index(), 3, "the news held until the entry came");
+}
