@@ -282,6 +282,11 @@ fn commit_by_count_from_old_term_is_caught_replayed_and_shrunk() {
     assert_teeth_by_scenario_shrinking(Bug::CommitByCountFromOldTerm);
 }
 
+#[test]
+fn trust_commit_news_is_caught_replayed_and_shrunk() {
+    assert_teeth_by_scenario_shrinking(Bug::TrustCommitNews);
+}
+
 /// Disk bugs need a disk that takes time and faults that lose what it had
 /// not synced: the standard scenarios have neither, so the disk-fault
 /// scenarios join them (still within the same bound of seeds).

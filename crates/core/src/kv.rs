@@ -73,8 +73,17 @@ impl Kv {
         match &entry.command {
             Command::Noop => Applied::Noop,
             Command::Write { key, value } => {
-                let value = value.clone();
-                self.map.insert(key.clone(), Versioned { value, index });
+                let versioned = Versioned {
+                    value: value.clone(),
+                    index,
+                };
+                // Overwriting keeps the stored key: no copy of it to drop.
+                match self.map.get_mut(key) {
+                    Some(current) => *current = versioned,
+                    None => {
+                        self.map.insert(key.clone(), versioned);
+                    }
+                }
                 Applied::Written
             }
             Command::Cas {

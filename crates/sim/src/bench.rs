@@ -30,6 +30,9 @@ pub struct Row {
     pub read_p99_ms_range: (u64, u64),
     /// The lowest and highest leader messages per operation of one seed.
     pub leader_msgs_per_op_range: (f64, f64),
+    /// Leader messages per operation by kind, most first (the mean over
+    /// seeds): what the leader's load is made of.
+    pub leader_msgs_per_op_by_kind: Vec<(String, f64)>,
 }
 
 pub const CSV_HEADER: &str = "nodes,mode,network,reads,served_locally_share,waited_share,redirected_share,read_p50_ms,read_p99_ms,write_p50_ms,leader_msgs_per_op,seeds,read_p99_ms_min,read_p99_ms_max,leader_msgs_per_op_min,leader_msgs_per_op_max";
@@ -139,7 +142,19 @@ fn row(nodes: usize, follower_reads: bool, lagging: bool, summary: &Summary) -> 
             summary.leader_msgs as f64 / ops,
             summary.leader_msgs as f64 / ops,
         ),
+        leader_msgs_per_op_by_kind: by_kind_most_first(
+            summary
+                .leader_msgs_by_kind
+                .iter()
+                .map(|(kind, &n)| (kind.clone(), n as f64 / ops)),
+        ),
     }
+}
+
+fn by_kind_most_first(kinds: impl Iterator<Item = (String, f64)>) -> Vec<(String, f64)> {
+    let mut kinds: Vec<(String, f64)> = kinds.collect();
+    kinds.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    kinds
 }
 
 /// One row from the rows of several seeds: means, and the range of the
@@ -167,6 +182,7 @@ fn combine(rows: &[Row]) -> Row {
             leader.clone().fold(f64::INFINITY, f64::min),
             leader.fold(0.0, f64::max),
         ),
+        leader_msgs_per_op_by_kind: by_kind_most_first(mean_by_kind(rows).into_iter()),
         ..rows[0].clone()
     }
 }
@@ -219,6 +235,44 @@ pub fn csv(rows: &[Row]) -> String {
             r.read_p99_ms_range.1,
             r.leader_msgs_per_op_range.0,
             r.leader_msgs_per_op_range.1
+        );
+    }
+    out
+}
+
+/// Each kind's mean over the rows (a kind missing from a row counts 0).
+fn mean_by_kind(rows: &[Row]) -> std::collections::BTreeMap<String, f64> {
+    let mut sums = std::collections::BTreeMap::new();
+    for r in rows {
+        for (kind, per_op) in &r.leader_msgs_per_op_by_kind {
+            *sums.entry(kind.clone()).or_insert(0.0) += per_op;
+        }
+    }
+    let n = rows.len().max(1) as f64;
+    sums.values_mut().for_each(|sum| *sum /= n);
+    sums
+}
+
+/// What the leader's messages are, per operation, for every row: the
+/// profile behind the "leader msgs/op" column.
+pub fn leader_load_table(rows: &[Row]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "| nodes | mode | network | leader msgs/op by kind |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for r in rows {
+        let kinds: Vec<String> = r
+            .leader_msgs_per_op_by_kind
+            .iter()
+            .filter(|(_, per_op)| *per_op >= 0.0005)
+            .map(|(kind, per_op)| format!("{kind} {per_op:.3}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} |",
+            r.nodes,
+            r.mode,
+            r.network,
+            kinds.join(", ")
         );
     }
     out

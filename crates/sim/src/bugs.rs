@@ -30,10 +30,11 @@ pub enum Bug {
     AckBeforeFsync,
     VoteNotPersisted,
     TrustTornRecord,
+    TrustCommitNews,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 11] = [
+    pub const ALL: [Bug; 12] = [
         Bug::SkipTokenCheck,
         Bug::ReadUncommitted,
         Bug::AckBeforeCommit,
@@ -45,6 +46,7 @@ impl Bug {
         Bug::AckBeforeFsync,
         Bug::VoteNotPersisted,
         Bug::TrustTornRecord,
+        Bug::TrustCommitNews,
     ];
 
     pub fn name(self) -> &'static str {
@@ -60,6 +62,7 @@ impl Bug {
             Bug::AckBeforeFsync => "ack-before-fsync",
             Bug::VoteNotPersisted => "vote-not-persisted",
             Bug::TrustTornRecord => "trust-torn-record",
+            Bug::TrustCommitNews => "trust-commit-news",
         }
     }
 
@@ -89,6 +92,9 @@ impl Bug {
             Bug::VoteNotPersisted => {
                 "the term is written to disk but the vote is not: after a crash a node may vote again in a term it already voted in"
             }
+            Bug::TrustCommitNews => {
+                "a follower told that index i is committed commits its own entry at i without checking that it has the named term: a stale entry of a deposed leader becomes committed there (Log Matching skipped)"
+            }
             Bug::TrustTornRecord => {
                 "recovery checks no checksum: it trusts whatever record parses and takes the first one that does not for the end of the log, so corrupt records come back as data and later ones are cut"
             }
@@ -106,7 +112,7 @@ impl Bug {
             | Bug::ServeStaleAfterWait
             | Bug::ServeByCommitIndex => &[Property::ReadYourWrites],
             Bug::VoteNotPersisted => &[Property::OneVotePerTerm, Property::ElectionSafety],
-            Bug::AckBeforeFsync | Bug::TrustTornRecord => &[
+            Bug::AckBeforeFsync | Bug::TrustTornRecord | Bug::TrustCommitNews => &[
                 Property::LogMatching,
                 Property::Durability,
                 Property::ReadYourWrites,
@@ -422,6 +428,12 @@ impl Planted {
                 } else {
                     request.last_log_term.min(my_term)
                 };
+            }
+            (Bug::TrustCommitNews, Payload::Peer(PeerMsg::CommitNews(news))) => {
+                // Take the news for whatever entry sits at its index here.
+                if let Some(term) = log.term_at(news.commit_index) {
+                    news.commit_term = term;
+                }
             }
             (Bug::CommitByCountFromOldTerm, Payload::Peer(PeerMsg::AppendEntriesOk(reply)))
                 if reply.success && reply.term == self.inner.term() =>

@@ -426,6 +426,12 @@ impl Harness for Store<'_> {
         summary.duplicated = end.stats.duplicated;
         summary.peer_msgs = end.stats.peer_msgs;
         summary.leader_msgs = end.stats.leader_msgs;
+        summary.leader_msgs_by_kind = end
+            .stats
+            .leader_msgs_by_kind
+            .iter()
+            .map(|&(kind, n)| (kind.to_owned(), n))
+            .collect();
         summary.ops = self
             .op_counts
             .iter()

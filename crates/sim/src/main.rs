@@ -149,6 +149,9 @@ struct BenchArgs {
     /// defaults.
     #[arg(long, value_name = "JSON", value_parser = parse_node_settings)]
     node: Option<ryw_sim::scenario::NodeSettings>,
+    /// Also print what the leader's messages are, by kind, per operation.
+    #[arg(long)]
+    by_kind: bool,
 }
 
 fn parse_node_settings(text: &str) -> Result<ryw_sim::scenario::NodeSettings, String> {
@@ -530,6 +533,10 @@ fn cmd_bench(args: BenchArgs) -> Outcome {
         ryw_sim::bench::LAG_MS
     );
     print!("{}", ryw_sim::bench::table(&rows));
+    if args.by_kind {
+        println!();
+        print!("{}", ryw_sim::bench::leader_load_table(&rows));
+    }
     if let Some(file) = &args.csv {
         std::fs::write(file, ryw_sim::bench::csv(&rows))
             .map_err(|e| format!("--csv {}: {e}", file.display()))?;

@@ -37,6 +37,9 @@ pub struct Summary {
     pub trace_error: Option<String>,
     /// Messages sent or received by whichever node led at that moment.
     pub leader_msgs: u64,
+    /// The same messages by kind (`append_entries`, `ryw_read_ok`, ...).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub leader_msgs_by_kind: BTreeMap<String, u64>,
     /// Messages nodes sent to nodes (Raft RPCs and forwards), lost ones included.
     pub peer_msgs: u64,
     /// Log entries carried by the AppendEntries that nodes sent.

@@ -68,6 +68,24 @@ pub struct Stats {
     pub peer_msgs: u64,
     /// Messages sent or received by a node that believed it led.
     pub leader_msgs: u64,
+    /// The same messages by kind (`Message::label`), in order of first
+    /// appearance.
+    pub leader_msgs_by_kind: Vec<(&'static str, u64)>,
+}
+
+impl Stats {
+    /// Counts one message sent or received by a leader.
+    fn leader_msg(&mut self, kind: &'static str) {
+        self.leader_msgs += 1;
+        match self
+            .leader_msgs_by_kind
+            .iter_mut()
+            .find(|(k, _)| *k == kind)
+        {
+            Some((_, n)) => *n += 1,
+            None => self.leader_msgs_by_kind.push((kind, 1)),
+        }
+    }
 }
 
 /// A finished run.
@@ -550,7 +568,7 @@ impl<H: Harness> Engine<H> {
         let clock_ms = state.node_ms(node);
         if let Some(n) = state.slots[node].node.as_mut() {
             if n.leading().is_some() {
-                state.stats.leader_msgs += 1;
+                state.stats.leader_msg(message.label());
             }
             n.handle_message(clock_ms, message);
         }
@@ -651,7 +669,7 @@ impl<H: Harness> Engine<H> {
             .is_some_and(|n| n.leading().is_some());
         while let Some(message) = state.slots[i].node.as_mut().and_then(|n| n.poll_transmit()) {
             if leads {
-                state.stats.leader_msgs += 1;
+                state.stats.leader_msg(message.label());
             }
             match message.dest() {
                 Address::Node(to) if to < nodes => {
