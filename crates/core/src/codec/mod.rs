@@ -488,7 +488,7 @@ pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
 fn decode_typed(line: &str) -> Option<Envelope> {
     let envelope: typed::Envelope<'_> = serde_json::from_str(line).ok()?;
     let body = &*envelope.body;
-    let payload = decode_payload(&body.kind, body).ok()?;
+    let payload = decode_payload(&body.kind, &body).ok()?;
     Some(Envelope {
         src: Id::parse(&envelope.src),
         dest: Id::parse(&envelope.dest),

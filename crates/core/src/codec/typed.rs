@@ -192,6 +192,27 @@ fn need<T>(field: Option<T>) -> Result<T, String> {
     field.ok_or_else(absent)
 }
 
+/// The key, as operations and log entries both carry it.
+fn op_key(name: &str, key: &Option<KeyField>) -> Result<Key, String> {
+    match (name, key) {
+        ("key", Some(KeyField(key))) => Ok(key.clone()),
+        _ => Err(absent()),
+    }
+}
+
+/// The client value named `value`, `from` or `to` (in that order in
+/// `fields`), as operations and log entries both carry them.
+fn op_value(name: &str, fields: [&Option<Value>; 3]) -> Result<Value, String> {
+    let [value, from, to] = fields;
+    let field = match name {
+        "value" => value,
+        "from" => from,
+        "to" => to,
+        _ => &None,
+    };
+    need(field.as_ref()).cloned()
+}
+
 impl<'a> Body<'a> {
     fn number(&self, name: &str) -> Option<u64> {
         match name {
@@ -241,18 +262,11 @@ impl<'a> Body<'a> {
         };
         field.map(|text| &**text)
     }
-
-    fn json(&self, name: &str) -> Option<&Value> {
-        match name {
-            "value" => self.value.as_ref(),
-            "from" => self.from.as_ref(),
-            "to" => self.to.as_ref(),
-            _ => None,
-        }
-    }
 }
 
-impl<'a> Source for Body<'a> {
+/// Implemented for the reference, so that a nested object (`op`,
+/// `result`) is a `Source` of the same type.
+impl<'a> Source for &Body<'a> {
     type Obj<'b>
         = &'b Body<'a>
     where
@@ -288,13 +302,10 @@ impl<'a> Source for Body<'a> {
         Ok(ids.iter().map(|id| Id::parse(id)).collect())
     }
     fn key(&self, name: &str) -> Result<Key, String> {
-        match (name, &self.key) {
-            ("key", Some(KeyField(key))) => Ok(key.clone()),
-            _ => Err(absent()),
-        }
+        op_key(name, &self.key)
     }
     fn value(&self, name: &str) -> Result<Value, String> {
-        need(self.json(name)).cloned()
+        op_value(name, [&self.value, &self.from, &self.to])
     }
     fn object<'b>(&'b self, name: &'b str) -> Result<&'b Body<'a>, String> {
         let object = match name {
@@ -310,50 +321,6 @@ impl<'a> Source for Body<'a> {
             _ => return Err(absent()),
         };
         fields.iter().map(entry).collect()
-    }
-}
-
-impl<'a> Source for &Body<'a> {
-    type Obj<'b>
-        = &'b Body<'a>
-    where
-        Self: 'b;
-
-    fn path(&self, name: &str) -> String {
-        (**self).path(name)
-    }
-    fn has(&self, name: &str) -> bool {
-        (**self).has(name)
-    }
-    fn u64(&self, name: &str) -> Result<u64, String> {
-        (**self).u64(name)
-    }
-    fn opt_u64(&self, name: &str) -> Result<Option<u64>, String> {
-        (**self).opt_u64(name)
-    }
-    fn bool(&self, name: &str) -> Result<bool, String> {
-        (**self).bool(name)
-    }
-    fn opt_bool(&self, name: &str, default: bool) -> Result<bool, String> {
-        (**self).opt_bool(name, default)
-    }
-    fn string(&self, name: &str) -> Result<&str, String> {
-        (**self).string(name)
-    }
-    fn ids(&self, name: &str) -> Result<Vec<Id>, String> {
-        (**self).ids(name)
-    }
-    fn key(&self, name: &str) -> Result<Key, String> {
-        (**self).key(name)
-    }
-    fn value(&self, name: &str) -> Result<Value, String> {
-        (**self).value(name)
-    }
-    fn object<'b>(&'b self, name: &'b str) -> Result<&'b Body<'a>, String> {
-        (**self).object(name)
-    }
-    fn entries(&self, name: &str) -> Result<Vec<Entry>, String> {
-        (**self).entries(name)
     }
 }
 
@@ -403,19 +370,10 @@ impl Source for EntryFields<'_> {
         Err(absent())
     }
     fn key(&self, name: &str) -> Result<Key, String> {
-        match (name, &self.key) {
-            ("key", Some(KeyField(key))) => Ok(key.clone()),
-            _ => Err(absent()),
-        }
+        op_key(name, &self.key)
     }
     fn value(&self, name: &str) -> Result<Value, String> {
-        let field = match name {
-            "value" => self.value.as_ref(),
-            "from" => self.from.as_ref(),
-            "to" => self.to.as_ref(),
-            _ => None,
-        };
-        need(field).cloned()
+        op_value(name, [&self.value, &self.from, &self.to])
     }
     fn object<'b>(&'b self, _: &'b str) -> Result<&'b Body<'b>, String> {
         Err(absent())
