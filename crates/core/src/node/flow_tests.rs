@@ -275,3 +275,47 @@ fn commit_news_commits_only_an_entry_of_the_named_term() {
     deliver(&mut n, now, peer_envelope(1, 0, append));
     assert_eq!(n.commit_index(), 3, "the news held until the entry came");
 }
+
+#[test]
+fn a_new_leader_is_asked_again_what_the_old_one_was_asked() {
+    // Member 0 holds entries 1..=3 of term 1 and knows none committed.
+    let mut n = lone_node(3, 0, durable_with(1, &[1, 1, 1]));
+    let now = Millis(10);
+    let heartbeat_from = |leader: usize, term: u64| {
+        let append = Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
+            term,
+            prev_log_index: 3,
+            prev_log_term: 1,
+            entries: vec![],
+            leader_commit: 0,
+            seq: 1,
+        }));
+        peer_envelope(leader, 0, append)
+    };
+    let read = |msg_id| Envelope {
+        src: Id::Client(1),
+        dest: node_id(0),
+        body: Body {
+            msg_id: Some(msg_id),
+            in_reply_to: None,
+            payload: Payload::Request(ryw("x", 3)),
+        },
+    };
+    let questions = |sent: &[Payload]| -> Vec<CommitWanted> {
+        sent.iter()
+            .filter_map(|p| match p {
+                Payload::Peer(PeerMsg::CommitWanted(w)) => Some(w.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    deliver(&mut n, now, heartbeat_from(1, 1));
+    let sent = deliver(&mut n, now, read(1));
+    assert_eq!(questions(&sent), [CommitWanted { term: 1, index: 3 }]);
+    let sent = deliver(&mut n, now, read(2));
+    assert_eq!(questions(&sent), [], "asked already");
+    // Member 2 leads term 2: the old leader's answer may never come.
+    deliver(&mut n, now, heartbeat_from(2, 2));
+    let sent = deliver(&mut n, now, read(3));
+    assert_eq!(questions(&sent), [CommitWanted { term: 2, index: 3 }]);
+}
