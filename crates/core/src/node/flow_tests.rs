@@ -204,9 +204,10 @@ fn the_leader_answers_a_question_about_an_uncommitted_index_once_it_commits() {
     deliver(&mut leader, now, peer_envelope(1, 0, grant(false, 2)));
     assert!(leader.is_leader(), "n1 leads term 2");
     let last = leader.log().last_index();
+    // Asked about the entry before the last: the commit will pass it.
     let wanted = Payload::Peer(PeerMsg::CommitWanted(CommitWanted {
         term: 2,
-        index: last,
+        index: last - 1,
     }));
     let sent = deliver(&mut leader, now, peer_envelope(2, 0, wanted));
     assert!(
@@ -235,7 +236,7 @@ fn the_leader_answers_a_question_about_an_uncommitted_index_once_it_commits() {
             commit_index: last,
             commit_term: 2
         }],
-        "answered once the entry commits"
+        "answered once a commit covers the entry"
     );
 }
 
