@@ -187,22 +187,41 @@ fn reads_waiting_for_the_same_index_ask_once() {
     assert_eq!(sent_of_kind(&cluster, "commit_wanted"), 1);
 }
 
-#[test]
-fn the_leader_answers_a_question_about_an_uncommitted_index_once_it_commits() {
-    // Leader n1 of 3, term 2, log [1, 2, 2]; nothing acknowledged yet.
-    let mut leader = lone_node(3, 0, durable_with(1, &[1]));
-    leader.handle_timeout(Millis(1_000)); // pre-vote
+/// Member 0 of `size`, holding one entry of term 1, elected leader of
+/// term 2 at 1,000 ms by the votes of members 1.. (a majority); its log
+/// is then [1, 2] (the no-op of its term), nothing acknowledged yet.
+fn elected_leader(size: usize) -> Node {
+    let mut leader = lone_node(size, 0, durable_with(1, &[1]));
     let now = Millis(1_000);
-    let grant = |pre_vote, term| {
+    leader.handle_timeout(now); // pre-vote
+    let grant = |pre_vote| {
         Payload::Peer(PeerMsg::RequestVoteOk(RequestVoteOk {
-            term,
+            term: 2,
             vote_granted: true,
             pre_vote,
         }))
     };
-    deliver(&mut leader, now, peer_envelope(1, 0, grant(true, 2)));
-    deliver(&mut leader, now, peer_envelope(1, 0, grant(false, 2)));
+    for pre_vote in [true, false] {
+        for voter in 1..=size / 2 {
+            deliver(&mut leader, now, peer_envelope(voter, 0, grant(pre_vote)));
+        }
+    }
     assert!(leader.is_leader(), "n1 leads term 2");
+    drain(&mut leader);
+    leader
+}
+
+/// Everything a node sent, with its destination.
+fn drain(node: &mut Node) -> Vec<(Id, Payload)> {
+    std::iter::from_fn(|| node.poll_transmit())
+        .map(|e| (e.dest, e.body.payload))
+        .collect()
+}
+
+#[test]
+fn the_leader_answers_a_question_about_an_uncommitted_index_once_it_commits() {
+    let mut leader = elected_leader(3);
+    let now = Millis(1_000);
     let last = leader.log().last_index();
     // Asked about the entry before the last: the commit will pass it.
     let wanted = Payload::Peer(PeerMsg::CommitWanted(CommitWanted {
@@ -319,4 +338,53 @@ fn a_new_leader_is_asked_again_what_the_old_one_was_asked() {
     deliver(&mut n, now, heartbeat_from(2, 2));
     let sent = deliver(&mut n, now, read(3));
     assert_eq!(questions(&sent), [CommitWanted { term: 2, index: 3 }]);
+}
+
+#[test]
+fn a_peer_sent_to_between_heartbeats_gets_its_heartbeat_an_interval_later() {
+    // Leader of 5 (majority 3), elected at 1,000 ms: all peers got the
+    // no-op then. At 1,030 only member 1 acknowledges it, with a write
+    // waiting, so only member 1 is sent the write (no commit yet).
+    let mut leader = elected_leader(5);
+    let write_request = Envelope {
+        src: Id::Client(1),
+        dest: node_id(0),
+        body: Body {
+            msg_id: Some(1),
+            in_reply_to: None,
+            payload: Payload::Request(write("x", 1)),
+        },
+    };
+    leader.handle_message(Millis(1_010), write_request);
+    drain(&mut leader);
+    let ack = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+        term: 2,
+        success: true,
+        match_index: 2,
+        next_index_hint: 0,
+        seq: 1,
+    }));
+    leader.handle_message(Millis(1_030), peer_envelope(1, 0, ack));
+    let sent: Vec<Id> = drain(&mut leader).into_iter().map(|(to, _)| to).collect();
+    assert_eq!(sent, [node_id(1)], "the write goes to member 1 alone");
+    let heartbeat_to = |leader: &mut Node, at: u64| -> Vec<Id> {
+        leader.handle_timeout(Millis(at));
+        let sent = drain(leader).into_iter();
+        sent.filter(|(_, p)| p.kind() == "append_entries")
+            .map(|(to, _)| to)
+            .collect()
+    };
+    assert_eq!(leader.poll_timeout(), Some(Millis(1_050)));
+    let idle: Vec<Id> = (2..5).map(node_id).collect();
+    assert_eq!(
+        heartbeat_to(&mut leader, 1_050),
+        idle,
+        "members idle since 1,000"
+    );
+    assert_eq!(
+        leader.poll_timeout(),
+        Some(Millis(1_080)),
+        "member 1 is due an interval after 1,030, not after this heartbeat"
+    );
+    assert_eq!(heartbeat_to(&mut leader, 1_080), [node_id(1)]);
 }
