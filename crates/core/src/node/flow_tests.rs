@@ -388,3 +388,40 @@ fn a_peer_sent_to_between_heartbeats_gets_its_heartbeat_an_interval_later() {
     );
     assert_eq!(heartbeat_to(&mut leader, 1_080), [node_id(1)]);
 }
+
+#[test]
+fn a_commit_sends_what_waited_to_a_follower_slower_than_the_majority() {
+    let mut cluster = TestCluster::new(3, 16);
+    let leader = cluster.stable_leader();
+    let slow = (0..3).find(|&i| i != leader).expect("a follower");
+    cluster.delay_ms = 2;
+    cluster.lag_ms.insert((leader, slow), 300);
+    cluster.lag_ms.insert((slow, leader), 300);
+    cluster.run_for(1);
+    cluster.tracing = true;
+    let first = cluster.request(leader, 1, write("a", 1));
+    cluster.run_for(1);
+    // Proposed while both windows are full: it waits.
+    let second = cluster.request(leader, 2, write("b", 2));
+    assert!(cluster.run_until(100, |c| c.reply(second).is_some()));
+    let first_committed_at = cluster.replied_at(first).expect("acknowledged");
+    let second_index = commit_index_of(cluster.reply(second).expect("acknowledged"));
+    // When an AppendEntries first carried the second write to the slow one.
+    let sent_at = cluster
+        .trace
+        .iter()
+        .filter(|(_, e)| e.src == node_id(leader) && e.dest == node_id(slow))
+        .find_map(|(at, e)| match &e.body.payload {
+            Payload::Peer(PeerMsg::AppendEntries(ae))
+                if ae.prev_log_index + ae.entries.len() as u64 >= second_index =>
+            {
+                Some(*at)
+            }
+            _ => None,
+        });
+    assert_eq!(
+        sent_at,
+        Some(first_committed_at),
+        "it leaves for the slow follower when the first write commits"
+    );
+}
