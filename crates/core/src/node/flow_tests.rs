@@ -79,9 +79,10 @@ fn a_wider_window_sends_each_entry_at_once() {
     }
 }
 
-#[test]
-fn a_follower_slower_than_the_majority_gets_entries_at_the_majoritys_pace() {
-    let mut cluster = TestCluster::new(3, 12);
+/// Three nodes, 2 ms links, and one follower 300 ms away from the leader
+/// each way; tracing from the moment it is set up.
+fn with_slow_follower(seed: u64) -> (TestCluster, usize, usize) {
+    let mut cluster = TestCluster::new(3, seed);
     let leader = cluster.stable_leader();
     let slow = (0..3).find(|&i| i != leader).expect("a follower");
     cluster.delay_ms = 2;
@@ -89,6 +90,12 @@ fn a_follower_slower_than_the_majority_gets_entries_at_the_majoritys_pace() {
     cluster.lag_ms.insert((slow, leader), 300);
     cluster.run_for(1);
     cluster.tracing = true;
+    (cluster, leader, slow)
+}
+
+#[test]
+fn a_follower_slower_than_the_majority_gets_entries_at_the_majoritys_pace() {
+    let (mut cluster, leader, slow) = with_slow_follower(12);
     // Writes every 20 ms commit with the fast follower; the slow one's
     // acknowledgement takes 600 ms, but each commit opens its window.
     for client in 1..=5 {
@@ -391,14 +398,7 @@ fn a_peer_sent_to_between_heartbeats_gets_its_heartbeat_an_interval_later() {
 
 #[test]
 fn a_commit_sends_what_waited_to_a_follower_slower_than_the_majority() {
-    let mut cluster = TestCluster::new(3, 16);
-    let leader = cluster.stable_leader();
-    let slow = (0..3).find(|&i| i != leader).expect("a follower");
-    cluster.delay_ms = 2;
-    cluster.lag_ms.insert((leader, slow), 300);
-    cluster.lag_ms.insert((slow, leader), 300);
-    cluster.run_for(1);
-    cluster.tracing = true;
+    let (mut cluster, leader, slow) = with_slow_follower(16);
     let first = cluster.request(leader, 1, write("a", 1));
     cluster.run_for(1);
     // Proposed while both windows are full: it waits.
