@@ -12,7 +12,7 @@ use proptest::test_runner::{
     Config, FileFailurePersistence, RngAlgorithm, TestError, TestRng, TestRunner,
 };
 use ryw_sim::bugs::Bug;
-use ryw_sim::shrink::{replay_seed, shrink_bug, SEEDS_PER_SCHEDULE};
+use ryw_sim::shrink::{find_and_shrink, replay_seed, shrink_bug, SEEDS_PER_SCHEDULE};
 use ryw_sim::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
 use ryw_tests::schedule::{events, run_strategy};
@@ -245,16 +245,23 @@ fn assert_teeth_by_scenario_shrinking(bug: Bug) {
 }
 
 fn assert_teeth_by_shrinking_one_of(bug: Bug, scenarios: Vec<(String, Scenario)>) {
-    let (scenarios, k, summary) = assert_caught_and_replayed_in(bug, scenarios);
+    let (scenarios, _, _) = assert_caught_and_replayed_in(bug, scenarios);
     let factory = bug.factory();
-    let shrunk = shrink_bug(bug, &scenarios[k].1, summary.seed, 120)
-        .expect("the catch fails under its own seed");
+    let case = find_and_shrink(bug, &scenarios, 120, SHRUNK_FAULTS_MAX)
+        .expect("a catch fails under its own seed");
+    let shrunk = &case.shrunk;
+    let original = &scenarios
+        .iter()
+        .find(|(path, _)| *path == case.found_in)
+        .expect("shrunk from a swept scenario")
+        .1;
     let file = save_case(bug.name(), &shrunk.scenario);
     println!(
-        "{}: shrunk from {} ({} faults) to {} faults after {} candidates; replay: ryw-sim run {file} --seed {} --bug {}",
+        "{}: shrunk from {} seed {} ({} faults) to {} faults after {} candidates; replay: ryw-sim run {file} --seed {} --bug {}",
         bug.name(),
-        scenarios[k].0,
-        scenarios[k].1.faults.len(),
+        case.found_in,
+        case.found_seed,
+        original.faults.len(),
         events(&shrunk.scenario),
         shrunk.candidates_tried,
         shrunk.seed,
@@ -265,7 +272,7 @@ fn assert_teeth_by_shrinking_one_of(bug: Bug, scenarios: Vec<(String, Scenario)>
         "shrunk schedule still has {} faults",
         events(&shrunk.scenario)
     );
-    assert!(events(&shrunk.scenario) < scenarios[k].1.faults.len());
+    assert!(events(&shrunk.scenario) < original.faults.len());
     assert!(caught(
         bug,
         &simulate(&shrunk.scenario, shrunk.seed, &*factory)

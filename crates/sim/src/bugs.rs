@@ -151,12 +151,34 @@ impl Bug {
         scenarios: &[(String, crate::Scenario)],
         seeds: std::ops::Range<u64>,
     ) -> Option<(usize, crate::Summary)> {
+        self.catches(scenarios, seeds).next()
+    }
+
+    /// Every (scenario index, summary) that catches this bug, in the order
+    /// of [`Bug::first_catch`]; runs are made as the iterator is read.
+    pub fn catches(
+        self,
+        scenarios: &[(String, crate::Scenario)],
+        seeds: std::ops::Range<u64>,
+    ) -> impl Iterator<Item = (usize, crate::Summary)> + '_ {
         let factory = self.factory();
-        seeds.into_iter().find_map(|seed| {
-            scenarios.iter().enumerate().find_map(|(k, (_, scenario))| {
-                let summary = crate::run(scenario, crate::RunOptions::new(seed, &*factory));
-                self.caught(&summary).then_some((k, summary))
-            })
+        let mut seeds = seeds;
+        let mut seed = seeds.next();
+        let mut k = 0;
+        std::iter::from_fn(move || {
+            while let Some(s) = seed {
+                if k == scenarios.len() {
+                    k = 0;
+                    seed = seeds.next();
+                    continue;
+                }
+                let summary = crate::run(&scenarios[k].1, crate::RunOptions::new(s, &*factory));
+                k += 1;
+                if self.caught(&summary) {
+                    return Some((k - 1, summary));
+                }
+            }
+            None
         })
     }
 

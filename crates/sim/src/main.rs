@@ -492,7 +492,7 @@ fn cmd_reshrink(args: ReshrinkArgs) -> Outcome {
         args.bugs
     };
     for bug in bugs {
-        let Some(case) = ryw_sim::shrink::find_and_shrink(bug, &scenarios) else {
+        let Some(case) = ryw_sim::shrink::find_and_shrink(bug, &scenarios, 400, 1) else {
             say(&format!(
                 "{}: not caught within the standard scenarios' first seeds",
                 bug.name()

@@ -115,17 +115,68 @@ impl Case {
     }
 }
 
+/// Catches [`find_and_shrink`] shrinks at most before it keeps the smallest.
+pub const CATCHES_SHRUNK_MAX: usize = 4;
+
 /// Finds `bug` in `scenarios` within [`CATCH_SEEDS_MAX`] seeds and shrinks
-/// the first catch, trying each candidate under [`SEEDS_PER_SCHEDULE`] seeds.
-pub fn find_and_shrink(bug: Bug, scenarios: &[(String, Scenario)]) -> Option<Case> {
-    let (k, summary) = bug.first_catch(scenarios, 0..CATCH_SEEDS_MAX)?;
-    let shrunk = shrink_bug(bug, &scenarios[k].1, summary.seed, 400)?;
-    Some(Case {
-        bug,
-        found_in: scenarios[k].0.clone(),
-        found_seed: summary.seed,
-        shrunk,
-    })
+/// its catches in sweep order, each candidate tried under
+/// [`SEEDS_PER_SCHEDULE`] seeds, until one shrinks to `faults_enough`
+/// faults or fewer or [`CATCHES_SHRUNK_MAX`] have been shrunk; returns the
+/// smallest. A greedy reducer stops at a local minimum, and where it stops
+/// depends on the run it starts from, so a second start is often smaller.
+/// Only scenarios that write their faults are shrunk when any catches the
+/// bug: a swarm run draws its faults from the seed, which no reducer step
+/// can drop.
+pub fn find_and_shrink(
+    bug: Bug,
+    scenarios: &[(String, Scenario)],
+    candidates_max: usize,
+    faults_enough: usize,
+) -> Option<Case> {
+    let written: Vec<(String, Scenario)> = scenarios
+        .iter()
+        .filter(|(_, s)| !s.swarm)
+        .cloned()
+        .collect();
+    let pool = if bug.first_catch(&written, 0..CATCH_SEEDS_MAX).is_some() {
+        &written[..]
+    } else {
+        scenarios
+    };
+    let mut best: Option<Case> = None;
+    for (k, summary) in bug
+        .catches(pool, 0..CATCH_SEEDS_MAX)
+        .take(CATCHES_SHRUNK_MAX)
+    {
+        let Some(shrunk) = shrink_bug(bug, &pool[k].1, summary.seed, candidates_max) else {
+            continue;
+        };
+        let case = Case {
+            bug,
+            found_in: pool[k].0.clone(),
+            found_seed: summary.seed,
+            shrunk,
+        };
+        let enough = case.shrunk.scenario.faults.len() <= faults_enough;
+        if best.as_ref().is_none_or(|b| case.is_smaller_than(b)) {
+            best = Some(case);
+        }
+        if enough {
+            break;
+        }
+    }
+    best
+}
+
+impl Case {
+    /// Fewer faults first, then fewer sessions, then a shorter run.
+    fn is_smaller_than(&self, other: &Case) -> bool {
+        let size = |c: &Case| {
+            let s = &c.shrunk.scenario;
+            (s.faults.len(), s.workload.sessions, s.duration_ms)
+        };
+        size(self) < size(other)
+    }
 }
 
 /// Shrinks a run of `scenario` that exposes `bug` under one of the
@@ -161,15 +212,38 @@ pub fn replay_seed(scenario: &Scenario) -> Option<u64> {
     rest.split_whitespace().next()?.parse().ok()
 }
 
-/// Candidates one step smaller than `s`, most promising first: without one
-/// fault (last first), then fewer sessions, fewer keys, a shorter run, and
-/// a repeated fault repeated half as often.
+/// Candidates one step smaller than `s`, most promising first: without a
+/// block of faults (halves, then quarters, ... as in delta debugging: a
+/// fault that comes after the failure never matters, and dropping the whole
+/// tail at once keeps the rest of the run's timing), without one fault
+/// (last first), then fewer sessions and keys (half, then one fewer), a shorter run, a repeated
+/// fault repeated half as often, and last without two faults that are not
+/// next to each other (two faults can be needed only together to keep a
+/// failure's timing, so neither can go alone).
 fn smaller(s: &Scenario) -> Vec<Scenario> {
-    let mut out = Vec::new();
-    for i in (0..s.faults.len()).rev() {
+    let n = s.faults.len();
+    let without = |drop: &[usize]| {
         let mut c = s.clone();
-        c.faults.remove(i);
-        out.push(c);
+        c.faults = (0..n)
+            .filter(|i| !drop.contains(i))
+            .map(|i| s.faults[i].clone())
+            .collect();
+        c
+    };
+    let mut out = Vec::new();
+    let mut block = n / 2;
+    while block >= 2 {
+        // Blocks aligned from the end, so the tail goes first.
+        let mut end = n;
+        while end >= block {
+            let drop: Vec<usize> = (end - block..end).collect();
+            out.push(without(&drop));
+            end -= block;
+        }
+        block /= 2;
+    }
+    for i in (0..n).rev() {
+        out.push(without(&[i]));
     }
     let w = &s.workload;
     if w.sessions > 1 {
@@ -181,6 +255,9 @@ fn smaller(s: &Scenario) -> Vec<Scenario> {
         out.push(c);
     }
     if w.keys > 1 {
+        let mut c = s.clone();
+        c.workload.keys = w.keys / 2;
+        out.push(c);
         let mut c = s.clone();
         c.workload.keys = w.keys - 1;
         out.push(c);
@@ -198,11 +275,16 @@ fn smaller(s: &Scenario) -> Vec<Scenario> {
         c.duration_ms = shorter_ms;
         out.push(c);
     }
-    for i in (0..s.faults.len()).rev() {
+    for i in (0..n).rev() {
         if s.faults[i].times > 2 {
             let mut c = s.clone();
             c.faults[i].times /= 2;
             out.push(c);
+        }
+    }
+    for j in (0..n).rev() {
+        for i in (0..j.saturating_sub(1)).rev() {
+            out.push(without(&[i, j]));
         }
     }
     out
