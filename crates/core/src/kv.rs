@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::data::{Key, Value};
 use crate::id::Id;
-use crate::message::{Command, Entry};
+use crate::message::{Command, Entry, RequestId};
 
 /// A stored value and the log index of the entry that wrote it.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,11 +20,15 @@ pub struct Versioned {
 pub const REQUEST_IDS_PER_ORIGIN_MAX: usize = 4096;
 
 /// What applying one committed entry did.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Applied {
     Noop,
-    /// A forwarded request applied before: this copy changes nothing.
-    Duplicate,
+    /// A request applied before, at `index`, with outcome `first`: this
+    /// copy changes nothing, and whoever asked again hears `first`.
+    Duplicate {
+        index: u64,
+        first: FirstApplied,
+    },
     Written,
     /// A cas whose precondition failed; the entry still occupies its index.
     CasRefused {
@@ -32,17 +36,42 @@ pub enum Applied {
     },
 }
 
+/// What the first copy of a request did.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum FirstApplied {
+    Written,
+    CasRefused { key_missing: bool },
+}
+
+impl From<FirstApplied> for Applied {
+    fn from(first: FirstApplied) -> Applied {
+        match first {
+            FirstApplied::Written => Applied::Written,
+            FirstApplied::CasRefused { key_missing } => Applied::CasRefused { key_missing },
+        }
+    }
+}
+
 /// The key-value state machine with its applied index.
 #[derive(Clone, Debug, Default)]
 pub struct Kv {
     map: BTreeMap<Key, Versioned>,
     applied_index: u64,
-    applied_requests: BTreeMap<Id, std::collections::BTreeSet<u64>>,
+    /// Per origin, each remembered request id with where and how it
+    /// applied first.
+    applied_requests: BTreeMap<Id, BTreeMap<u64, (u64, FirstApplied)>>,
 }
 
 impl Kv {
     pub fn get(&self, key: &Key) -> Option<&Versioned> {
         self.map.get(key)
+    }
+
+    /// Where and how `request` applied first, if it did (and is still
+    /// remembered).
+    pub fn first_application(&self, request: &RequestId) -> Option<(u64, FirstApplied)> {
+        let seen = self.applied_requests.get(&request.origin)?;
+        seen.get(&request.id).copied()
     }
 
     /// Index of the last entry applied: the state reflects exactly entries `1..=applied_index`.
@@ -59,18 +88,34 @@ impl Kv {
         );
         self.applied_index = index;
         if let Some(request) = &entry.request {
+            let seen = self.applied_requests.get(&request.origin);
+            if let Some(&(first_index, first)) = seen.and_then(|s| s.get(&request.id)) {
+                return Applied::Duplicate {
+                    index: first_index,
+                    first,
+                };
+            }
+        }
+        let applied = self.apply_command(index, &entry.command);
+        if let Some(request) = &entry.request {
+            let first = match applied {
+                Applied::CasRefused { key_missing } => FirstApplied::CasRefused { key_missing },
+                _ => FirstApplied::Written,
+            };
             let seen = self
                 .applied_requests
                 .entry(request.origin.clone())
                 .or_default();
-            if !seen.insert(request.id) {
-                return Applied::Duplicate;
-            }
+            seen.insert(request.id, (index, first));
             if seen.len() > REQUEST_IDS_PER_ORIGIN_MAX {
                 seen.pop_first();
             }
         }
-        match &entry.command {
+        applied
+    }
+
+    fn apply_command(&mut self, index: u64, command: &Command) -> Applied {
+        match command {
             Command::Noop => Applied::Noop,
             Command::Write { key, value } => {
                 let versioned = Versioned {
@@ -146,7 +191,11 @@ mod tests {
     fn duplicate_requests_apply_once_within_a_bounded_window() {
         let mut kv = Kv::default();
         assert_eq!(kv.apply(1, &write("x", 1, from_n2(0))), Applied::Written);
-        assert_eq!(kv.apply(2, &write("x", 2, from_n2(0))), Applied::Duplicate);
+        let first_of_0 = Applied::Duplicate {
+            index: 1,
+            first: FirstApplied::Written,
+        };
+        assert_eq!(kv.apply(2, &write("x", 2, from_n2(0))), first_of_0);
         assert_eq!(kv.get(&Key::Str("x".into())).map(|v| v.index), Some(1));
         let window = REQUEST_IDS_PER_ORIGIN_MAX as u64;
         // Ids 1..window fill the window together with id 0: all remembered.
@@ -156,10 +205,7 @@ mod tests {
                 Applied::Written
             );
         }
-        assert_eq!(
-            kv.apply(window + 2, &write("x", 3, from_n2(0))),
-            Applied::Duplicate
-        );
+        assert_eq!(kv.apply(window + 2, &write("x", 3, from_n2(0))), first_of_0);
         // One more id pushes the oldest, id 0, out of the window.
         assert_eq!(
             kv.apply(window + 3, &write("y", 0, from_n2(window))),

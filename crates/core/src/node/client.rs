@@ -28,6 +28,10 @@ pub(super) struct Ops {
     commit_waiters: BTreeMap<u64, Vec<CommitWaiter>>,
     /// Leader side: reads awaiting their leadership round, then their apply.
     reads: ReadQueue,
+    /// Leader side, this term: where each request not yet applied was
+    /// proposed, (index, term), so that a copy sent again waits for that
+    /// entry instead of adding one.
+    proposed: BTreeMap<RequestId, (u64, u64)>,
 }
 
 struct Pending {
@@ -51,12 +55,13 @@ enum Stage {
     Leading,
     /// Waiting to learn a leader.
     NeedLeader { retry_at: Millis },
-    /// Sent to the leader `to`; reads are resent at `retry_at`.
+    /// Sent to the leader `to`; sent again at `retry_at` until answered
+    /// (the state machine applies a request once, however often it is sent).
     Forwarded { to: usize, retry_at: Millis },
 }
 
 /// Who gets a leader-side outcome.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) enum ReplyTo {
     /// This node's own pending op.
     Local(u64),
@@ -87,8 +92,8 @@ impl Ops {
             let stage = match p.stage {
                 Stage::WaitApply { until } => until,
                 Stage::NeedLeader { retry_at } => retry_at,
-                Stage::Forwarded { retry_at, .. } if p.op.is_read() => retry_at,
-                Stage::Forwarded { .. } | Stage::Leading => p.deadline,
+                Stage::Forwarded { retry_at, .. } => retry_at,
+                Stage::Leading => p.deadline,
             };
             stage.min(p.deadline)
         });
@@ -218,13 +223,20 @@ impl Node {
         let op = match op.into_command() {
             Ok(command) => {
                 let cas = matches!(command, Command::Cas { .. });
-                let request = match reply_to {
-                    ReplyTo::Remote { node, fwd_id } => Some(RequestId {
+                // Every proposal names its request, so the state machine
+                // applies it once however often its origin sends it (an
+                // origin re-sends a forwarded operation until it hears an
+                // answer, and may end up leading it itself).
+                let request = Some(match reply_to {
+                    ReplyTo::Remote { node, fwd_id } => RequestId {
                         origin: self.members().ids[node].clone(),
                         id: fwd_id,
-                    }),
-                    ReplyTo::Local(_) => None,
-                };
+                    },
+                    ReplyTo::Local(id) => RequestId {
+                        origin: self.me(),
+                        id,
+                    },
+                });
                 return self.propose(now, command, request, cas, reply_to, deadline);
             }
             Err(read) => read,
@@ -270,13 +282,39 @@ impl Node {
         reply_to: ReplyTo,
         deadline: Millis,
     ) {
+        if let Some(request) = &request {
+            if let Some((index, first)) = self.kv.first_application(request) {
+                // Applied already (an earlier answer was lost): say again
+                // what the first copy did.
+                let result = result_of(Applied::from(first), index, cas);
+                return self.respond(reply_to, result);
+            }
+            if let Some(&(index, term)) = self.ops.proposed.get(request) {
+                if self.durable.log.term_at(index) == Some(term) {
+                    // Proposed and still in the log: wait for that entry.
+                    let waiters = self.ops.commit_waiters.entry(index).or_default();
+                    if !waiters.iter().any(|w| w.reply_to == reply_to) {
+                        waiters.push(CommitWaiter {
+                            term,
+                            cas,
+                            reply_to,
+                            deadline,
+                        });
+                    }
+                    return;
+                }
+            }
+        }
         let term = self.durable.current_term;
+        let index = self.durable.log.last_index() + 1;
+        if let Some(request) = &request {
+            self.ops.proposed.insert(request.clone(), (index, term));
+        }
         self.append_to_log(Entry {
             term,
             command,
             request,
         });
-        let index = self.durable.log.last_index();
         let waiter = CommitWaiter {
             term,
             cas,
@@ -441,7 +479,16 @@ impl Node {
     }
 
     /// Resolves the proposals waiting on the entry just applied at `index`.
-    pub(super) fn on_applied(&mut self, index: u64, term: u64, outcome: Applied) {
+    pub(super) fn on_applied(
+        &mut self,
+        index: u64,
+        term: u64,
+        request: Option<&RequestId>,
+        outcome: Applied,
+    ) {
+        if let Some(request) = request {
+            self.ops.proposed.remove(request);
+        }
         let Some(waiters) = self.ops.commit_waiters.remove(&index) else {
             return;
         };
@@ -458,22 +505,13 @@ impl Node {
                     ),
                 )
             } else {
+                // A copy sent again (its first answer may have been lost)
+                // reports what the first copy did, at the first copy's index.
                 match outcome {
-                    // The first copy's waiter answers; this one has nothing to say.
-                    Applied::Duplicate => continue,
-                    Applied::CasRefused { key_missing: true } => {
-                        OpResult::error(ErrorCode::KEY_DOES_NOT_EXIST, "cas: key does not exist")
+                    Applied::Duplicate { index, first } => {
+                        result_of(first.into(), index, waiter.cas)
                     }
-                    Applied::CasRefused { key_missing: false } => OpResult::error(
-                        ErrorCode::PRECONDITION_FAILED,
-                        "cas: current value differs from 'from'",
-                    ),
-                    Applied::Written | Applied::Noop if waiter.cas => OpResult::CasOk {
-                        commit_index: index,
-                    },
-                    Applied::Written | Applied::Noop => OpResult::WriteOk {
-                        commit_index: index,
-                    },
+                    other => result_of(other, index, waiter.cas),
                 }
             };
             self.respond(waiter.reply_to, result);
@@ -496,11 +534,7 @@ impl Node {
         let Some(pending) = self.ops.pending.get_mut(&reply.fwd_id) else {
             return; // answered or expired already
         };
-        let refused = matches!(
-            reply.result,
-            OpResult::Error { code, .. } if code == ErrorCode::TEMPORARILY_UNAVAILABLE
-        );
-        if refused {
+        if is_refusal(&reply.result) {
             // Definitely not done (e.g. the node was not leader): try again
             // once the leader is known better.
             if matches!(pending.stage, Stage::Forwarded { .. }) {
@@ -516,12 +550,32 @@ impl Node {
     /// Delivers a leader-side outcome to whoever asked.
     fn respond(&mut self, reply_to: ReplyTo, result: OpResult) {
         match reply_to {
+            ReplyTo::Local(id) if is_refusal(&result) && self.sent_again_later(id) => {}
             ReplyTo::Local(id) => self.finish(id, result),
             ReplyTo::Remote { node, fwd_id } => self.send_to_member(
                 node,
                 Payload::Peer(PeerMsg::ForwardOk(ForwardOk { fwd_id, result })),
             ),
         }
+    }
+
+    /// A write or cas refused here (this copy did not and will not take
+    /// effect) may have other copies that still can: one forwarded before
+    /// this node led, say. It is not answered with the refusal but sent
+    /// again, at once; the state machine applies it once, and the deadline
+    /// answers "may or may not" if nothing else does.
+    fn sent_again_later(&mut self, id: u64) -> bool {
+        let Some(pending) = self.ops.pending.get_mut(&id) else {
+            return false;
+        };
+        if pending.op.is_read() {
+            return false;
+        }
+        // Any past time: the next timer sends it.
+        pending.stage = Stage::NeedLeader {
+            retry_at: pending.arrived,
+        };
+        true
     }
 
     /// Answers the client of a pending op, once.
@@ -535,6 +589,8 @@ impl Node {
     /// their origins so they retry with the next leader. Proposals stay: their
     /// entries may still commit under the next leader.
     pub(super) fn on_leadership_lost(&mut self, now: Millis) {
+        // A later term's leader proposes afresh; its entries decide.
+        self.ops.proposed.clear();
         let reads = self.ops.reads.take_unconfirmed();
         let me = self.me();
         for read in reads {
@@ -558,7 +614,7 @@ impl Node {
             .iter()
             .filter(|(_, p)| match p.stage {
                 Stage::NeedLeader { .. } => leader.is_some(),
-                Stage::Forwarded { to, .. } => p.op.is_read() && Some(to) != leader,
+                Stage::Forwarded { to, .. } => Some(to) != leader,
                 Stage::WaitApply { .. } | Stage::Leading => false,
             })
             .map(|(&id, _)| id)
@@ -579,7 +635,7 @@ impl Node {
                     || match p.stage {
                         Stage::WaitApply { until } => now >= until,
                         Stage::NeedLeader { retry_at } => now >= retry_at,
-                        Stage::Forwarded { retry_at, .. } => p.op.is_read() && now >= retry_at,
+                        Stage::Forwarded { retry_at, .. } => now >= retry_at,
                         Stage::Leading => false,
                     }
             })
@@ -610,6 +666,31 @@ impl Node {
             !waiters.is_empty()
         });
         self.ops.reads.expire(now);
+    }
+}
+
+/// Whether an outcome says the operation surely did not take effect
+/// where it was tried (not leader, entry replaced).
+fn is_refusal(result: &OpResult) -> bool {
+    matches!(result, OpResult::Error { code, .. } if *code == ErrorCode::TEMPORARILY_UNAVAILABLE)
+}
+
+/// What a client hears of a write or cas applied at `index`.
+fn result_of(outcome: Applied, index: u64, cas: bool) -> OpResult {
+    match outcome {
+        Applied::CasRefused { key_missing: true } => {
+            OpResult::error(ErrorCode::KEY_DOES_NOT_EXIST, "cas: key does not exist")
+        }
+        Applied::CasRefused { key_missing: false } => OpResult::error(
+            ErrorCode::PRECONDITION_FAILED,
+            "cas: current value differs from 'from'",
+        ),
+        _ if cas => OpResult::CasOk {
+            commit_index: index,
+        },
+        _ => OpResult::WriteOk {
+            commit_index: index,
+        },
     }
 }
 

@@ -337,8 +337,9 @@ impl Node {
                 .get(index)
                 .expect("committed entries are in the log");
             let term = entry.term;
+            let request = entry.request.clone();
             let outcome = self.kv.apply(index, entry);
-            self.on_applied(index, term, outcome);
+            self.on_applied(index, term, request.as_ref(), outcome);
         }
         self.serve_applied_reads(now);
     }

@@ -447,6 +447,56 @@ fn write_sent_to_a_follower_is_forwarded_and_acknowledged_once() {
     );
 }
 
+/// An origin re-sends a forwarded write until it hears back; the leader
+/// answers a copy of an applied request with the first copy's outcome and
+/// index, and adds no entry for it.
+#[test]
+fn a_forwarded_write_whose_answer_is_lost_is_sent_again_and_applied_once() {
+    let mut cluster = TestCluster::new(3, 13);
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    cluster.cut.insert((leader, f)); // the answer (and replication) to f is lost
+    cluster.tracing = true;
+    let msg = cluster.request(f, 1, write("y", 3));
+    cluster.run_for(100);
+    assert!(cluster.reply(msg).is_none(), "no answer reached the origin");
+    let first = cluster.node(leader).commit_index();
+    cluster.heal();
+    assert!(cluster.run_until(800, |c| c.reply(msg).is_some()));
+    let index = commit_index_of(cluster.reply(msg).expect("acked"));
+    assert_eq!(
+        index, first,
+        "the first copy's entry, committed before the heal"
+    );
+    let forwards = cluster
+        .trace
+        .iter()
+        .filter(|(_, e)| matches!(e.body.payload, Payload::Peer(PeerMsg::Forward(_))))
+        .count();
+    assert!(
+        forwards >= 2,
+        "sent again after the lost answer: {forwards} forwards"
+    );
+    let written = Command::Write {
+        key: Key::Str("y".into()),
+        value: Value::from(3),
+    };
+    let log = cluster.node(leader).log();
+    let copies = (1..=log.last_index())
+        .filter_map(|i| log.get(i))
+        .filter(|e| e.command == written)
+        .count();
+    assert_eq!(copies, 1, "a copy sent again adds no entry");
+    assert!(cluster.run_until(200, |c| c.node(f).applied_index()
+        >= c.node(leader).commit_index()));
+    let stored = cluster.node(f).kv().get(&Key::Str("y".into())).cloned();
+    assert_eq!(
+        stored.map(|v| v.index),
+        Some(first),
+        "applied once, at the first copy"
+    );
+}
+
 #[test]
 fn cas_checks_its_precondition_at_apply() {
     let mut cluster = TestCluster::new(3, 14);
