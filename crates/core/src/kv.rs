@@ -59,7 +59,44 @@ pub struct Kv {
     applied_index: u64,
     /// Per origin, each remembered request id with where and how it
     /// applied first.
-    applied_requests: BTreeMap<Id, BTreeMap<u64, (u64, FirstApplied)>>,
+    applied_requests: BTreeMap<Id, RequestWindow>,
+}
+
+/// One origin's newest [`REQUEST_IDS_PER_ORIGIN_MAX`] applied request ids,
+/// sorted, each with where and how it applied first. An origin numbers its
+/// requests in order and they mostly apply in order, so a new id almost
+/// always goes at the back, and a lookup is a binary search: cheaper, per
+/// write, than a tree.
+#[derive(Clone, Debug, Default)]
+struct RequestWindow {
+    applied: std::collections::VecDeque<(u64, u64, FirstApplied)>,
+}
+
+impl RequestWindow {
+    fn position(&self, id: u64) -> Result<usize, usize> {
+        self.applied.binary_search_by_key(&id, |&(seen, _, _)| seen)
+    }
+
+    fn get(&self, id: u64) -> Option<(u64, FirstApplied)> {
+        let k = self.position(id).ok()?;
+        let (_, index, first) = self.applied[k];
+        Some((index, first))
+    }
+
+    /// Remembers `id`, forgetting the smallest id once the window is full.
+    fn insert(&mut self, id: u64, index: u64, first: FirstApplied) {
+        match self.applied.back() {
+            Some(&(last, _, _)) if last >= id => {
+                if let Err(k) = self.position(id) {
+                    self.applied.insert(k, (id, index, first));
+                }
+            }
+            _ => self.applied.push_back((id, index, first)),
+        }
+        if self.applied.len() > REQUEST_IDS_PER_ORIGIN_MAX {
+            self.applied.pop_front();
+        }
+    }
 }
 
 impl Kv {
@@ -70,8 +107,7 @@ impl Kv {
     /// Where and how `request` applied first, if it did (and is still
     /// remembered).
     pub fn first_application(&self, request: &RequestId) -> Option<(u64, FirstApplied)> {
-        let seen = self.applied_requests.get(&request.origin)?;
-        seen.get(&request.id).copied()
+        self.applied_requests.get(&request.origin)?.get(request.id)
     }
 
     /// Index of the last entry applied: the state reflects exactly entries `1..=applied_index`.
@@ -88,8 +124,7 @@ impl Kv {
         );
         self.applied_index = index;
         if let Some(request) = &entry.request {
-            let seen = self.applied_requests.get(&request.origin);
-            if let Some(&(first_index, first)) = seen.and_then(|s| s.get(&request.id)) {
+            if let Some((first_index, first)) = self.first_application(request) {
                 return Applied::Duplicate {
                     index: first_index,
                     first,
@@ -102,13 +137,13 @@ impl Kv {
                 Applied::CasRefused { key_missing } => FirstApplied::CasRefused { key_missing },
                 _ => FirstApplied::Written,
             };
-            let seen = self
-                .applied_requests
-                .entry(request.origin.clone())
-                .or_default();
-            seen.insert(request.id, (index, first));
-            if seen.len() > REQUEST_IDS_PER_ORIGIN_MAX {
-                seen.pop_first();
+            match self.applied_requests.get_mut(&request.origin) {
+                Some(seen) => seen.insert(request.id, index, first),
+                None => {
+                    let mut seen = RequestWindow::default();
+                    seen.insert(request.id, index, first);
+                    self.applied_requests.insert(request.origin.clone(), seen);
+                }
             }
         }
         applied
@@ -224,6 +259,26 @@ mod tests {
             kv.apply(window + 5, &write("z", 5, other)),
             Applied::Written
         );
+    }
+
+    #[test]
+    fn requests_applied_out_of_order_are_each_remembered() {
+        let mut kv = Kv::default();
+        for (index, id) in [(1, 5), (2, 3), (3, 4), (4, 9)] {
+            assert_eq!(kv.apply(index, &write("x", 1, from_n2(id))), Applied::Written);
+        }
+        for (first_index, id) in [(1, 5), (2, 3), (3, 4), (4, 9)] {
+            let again = kv.apply(first_index + 4, &write("x", 0, from_n2(id)));
+            assert_eq!(
+                again,
+                Applied::Duplicate {
+                    index: first_index,
+                    first: FirstApplied::Written
+                },
+                "id {id}"
+            );
+        }
+        assert_eq!(kv.get(&Key::Str("x".into())).map(|v| v.index), Some(4));
     }
 
     #[test]
