@@ -265,7 +265,10 @@ mod tests {
     fn requests_applied_out_of_order_are_each_remembered() {
         let mut kv = Kv::default();
         for (index, id) in [(1, 5), (2, 3), (3, 4), (4, 9)] {
-            assert_eq!(kv.apply(index, &write("x", 1, from_n2(id))), Applied::Written);
+            assert_eq!(
+                kv.apply(index, &write("x", 1, from_n2(id))),
+                Applied::Written
+            );
         }
         for (first_index, id) in [(1, 5), (2, 3), (3, 4), (4, 9)] {
             let again = kv.apply(first_index + 4, &write("x", 0, from_n2(id)));

@@ -396,6 +396,19 @@ pub struct Forward {
 pub struct ForwardOk {
     pub fwd_id: u64,
     pub result: OpResult,
+    /// Commit news riding on the answer: the sender's commit index and the
+    /// term of its entry there (none before anything commits). The origin
+    /// of a write just answered usually holds that entry, so it can commit
+    /// and apply it at once, and the session's next `ryw_read` there need
+    /// not wait for the next AppendEntries or ask with `commit_wanted`.
+    pub commit: Option<Committed>,
+}
+
+/// An entry known to be committed: its index and term.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Committed {
+    pub index: u64,
+    pub term: u64,
 }
 
 /// A follower holding reads that wait for entry `index` to commit asks its

@@ -402,6 +402,7 @@ impl Planted {
                 let reply = Payload::Peer(PeerMsg::ForwardOk(ForwardOk {
                     fwd_id: f.fwd_id,
                     result,
+                    commit: None,
                 }));
                 self.send(from, None, reply);
                 true
@@ -428,6 +429,7 @@ impl Planted {
                 let reply = Payload::Peer(PeerMsg::ForwardOk(ForwardOk {
                     fwd_id: f.fwd_id,
                     result: OpResult::WriteOk { commit_index },
+                    commit: None,
                 }));
                 self.send(from, None, reply);
                 true

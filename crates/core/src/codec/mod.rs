@@ -101,6 +101,10 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
             result.field("type").string(f.result.type_name());
             encode_result_fields(&mut result, &f.result);
             result.close();
+            if let Some(commit) = f.commit {
+                obj.field("commit_index").u64(commit.index);
+                obj.field("commit_term").u64(commit.term);
+            }
         }
         Payload::Peer(PeerMsg::CommitWanted(w)) => {
             obj.field("term").u64(w.term);
@@ -643,9 +647,25 @@ fn peer_message<S: Source>(type_name: &str, f: &S) -> Result<Option<PeerMsg>, Fa
         "forward_ok" => {
             let result = f.object("result").map_err(malformed)?;
             let result_type = result.string("type").map_err(malformed)?;
+            // Both or neither: with one alone, the other is reported missing.
+            let index = f.opt_u64("commit_index").map_err(malformed)?;
+            let term = f.opt_u64("commit_term").map_err(malformed)?;
+            let commit = match (index, term) {
+                (None, None) => None,
+                (Some(index), Some(term)) => Some(Committed { index, term }),
+                (Some(index), None) => Some(Committed {
+                    index,
+                    term: f.u64("commit_term").map_err(malformed)?,
+                }),
+                (None, Some(term)) => Some(Committed {
+                    index: f.u64("commit_index").map_err(malformed)?,
+                    term,
+                }),
+            };
             PeerMsg::ForwardOk(ForwardOk {
                 fwd_id: f.u64("fwd_id").map_err(malformed)?,
                 result: decode_result(result_type, &result)?,
+                commit,
             })
         }
         "commit_wanted" => PeerMsg::CommitWanted(CommitWanted {
@@ -1178,6 +1198,7 @@ mod tests {
                         reason: Redirect::FollowerBehind,
                     },
                 },
+                commit: Some(Committed { index: 8, term: 2 }),
             })),
             Payload::Peer(PeerMsg::CommitWanted(CommitWanted { term: 3, index: 9 })),
             Payload::Peer(PeerMsg::CommitNews(CommitNews {
@@ -1246,6 +1267,14 @@ mod tests {
                 "field 'body.node_ids'",
             ),
             (r#"{"msg_id":1}"#, "missing field 'body.type'"),
+            (
+                r#"{"type":"forward_ok","msg_id":1,"fwd_id":1,"result":{"type":"write_ok","commit_index":3},"commit_index":3}"#,
+                "missing field 'body.commit_term'",
+            ),
+            (
+                r#"{"type":"forward_ok","msg_id":1,"fwd_id":1,"result":{"type":"write_ok","commit_index":3},"commit_term":"2","commit_index":3}"#,
+                "field 'body.commit_term' must be a non-negative integer",
+            ),
         ];
         for (line_body, expected) in cases {
             let line = format!(r#"{{"src":"c1","dest":"n1","body":{line_body}}}"#);

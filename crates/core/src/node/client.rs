@@ -531,6 +531,9 @@ impl Node {
     }
 
     pub(super) fn on_forward_ok(&mut self, now: Millis, reply: ForwardOk) {
+        if let Some(commit) = reply.commit {
+            self.hear_commit(commit);
+        }
         let Some(pending) = self.ops.pending.get_mut(&reply.fwd_id) else {
             return; // answered or expired already
         };
@@ -552,10 +555,15 @@ impl Node {
         match reply_to {
             ReplyTo::Local(id) if is_refusal(&result) && self.sent_again_later(id) => {}
             ReplyTo::Local(id) => self.finish(id, result),
-            ReplyTo::Remote { node, fwd_id } => self.send_to_member(
-                node,
-                Payload::Peer(PeerMsg::ForwardOk(ForwardOk { fwd_id, result })),
-            ),
+            ReplyTo::Remote { node, fwd_id } => {
+                let commit = self.known_committed();
+                let answer = ForwardOk {
+                    fwd_id,
+                    result,
+                    commit,
+                };
+                self.send_to_member(node, Payload::Peer(PeerMsg::ForwardOk(answer)));
+            }
         }
     }
 

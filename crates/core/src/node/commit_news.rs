@@ -96,10 +96,26 @@ impl Node {
     /// committed stays committed. News naming an entry this node lacks is
     /// kept until the entry arrives.
     pub(super) fn on_commit_news(&mut self, news: CommitNews) {
-        self.commit_by_news(news.commit_index, news.commit_term);
-        if news.commit_index > self.news.heard.0.max(self.commit_index) {
-            self.news.heard = (news.commit_index, news.commit_term);
+        self.hear_commit(Committed {
+            index: news.commit_index,
+            term: news.commit_term,
+        });
+    }
+
+    /// Commit news from any message that carries it.
+    pub(super) fn hear_commit(&mut self, commit: Committed) {
+        self.commit_by_news(commit.index, commit.term);
+        if commit.index > self.news.heard.0.max(self.commit_index) {
+            self.news.heard = (commit.index, commit.term);
         }
+    }
+
+    /// What this node knows committed, to send along (none before anything
+    /// commits).
+    pub(super) fn known_committed(&self) -> Option<Committed> {
+        let index = self.commit_index;
+        let term = self.durable.log.term_at(index).filter(|_| index > 0)?;
+        Some(Committed { index, term })
     }
 
     /// Uses the news held back, now that the log may hold its entry.

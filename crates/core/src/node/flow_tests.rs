@@ -179,6 +179,48 @@ fn a_waiting_ryw_read_asks_the_leader_and_is_served_on_its_answer() {
 }
 
 #[test]
+fn a_write_answered_through_a_follower_brings_its_commit_so_the_next_read_there_need_not_wait() {
+    let mut cluster = TestCluster::new(3, 16);
+    let leader = cluster.stable_leader();
+    let f = (0..3).find(|&i| i != leader).expect("a follower");
+    cluster.delay_ms = 5;
+    cluster.run_for(1);
+    cluster.tracing = true;
+    // The session writes through the follower: forwarded, answered by
+    // `forward_ok`, which names what the leader knows committed.
+    let token = commit_index_of(&cluster.call(f, 1, write("x", 9)));
+    let answers: Vec<&ForwardOk> = cluster
+        .trace
+        .iter()
+        .filter_map(|(_, e)| match &e.body.payload {
+            Payload::Peer(PeerMsg::ForwardOk(ok)) => Some(ok),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answers.len(), 1);
+    let commit = answers[0].commit.expect("commit news rides along");
+    assert!(commit.index >= token);
+    assert!(
+        cluster.node(f).commit_index() >= token,
+        "the origin knows its write committed once it hears the answer"
+    );
+    // So the session's next read at the follower is served at once.
+    let asked_at = cluster.now;
+    let msg = cluster.request(f, 1, ryw("x", token));
+    assert!(cluster.run_until(200, |c| c.reply(msg).is_some()));
+    assert_eq!(cluster.replied_at(msg), Some(asked_at), "no wait");
+    assert_eq!(sent_of_kind(&cluster, "commit_wanted"), 0);
+    let Some(OpResult::RywReadOk {
+        served_by, value, ..
+    }) = cluster.reply(msg)
+    else {
+        panic!("expected ryw_read_ok, got {:?}", cluster.reply(msg));
+    };
+    assert_eq!(served_by, &node_id(f), "served where it was asked");
+    assert_eq!(value, &crate::Value::from(9));
+}
+
+#[test]
 fn reads_waiting_for_the_same_index_ask_once() {
     let mut cluster = TestCluster::new(3, 15);
     let leader = cluster.stable_leader();
