@@ -143,3 +143,22 @@ fn a_phase_changes_the_mix_from_its_time_on() {
     );
     assert!(!requests.iter().any(|(t, k)| *t < 1000 && k == "ryw_read"));
 }
+
+/// Regression: under persistent loss a forwarded write whose `forward` or
+/// `forward_ok` is lost must be sent again, not left to time out. These are
+/// the first ten of the 53 seeds (of 0..20000) in which this schedule failed
+/// liveness before origins re-sent forwarded writes.
+#[test]
+fn writes_finish_under_persistent_loss_with_one_session() {
+    let path = ryw_tests::scenarios_dir().join("examples/lossy-one-session.json");
+    let scenario = Scenario::load(&path).expect("scenario parses");
+    for seed in [356, 1382, 2152, 2632, 2668, 3451, 3695, 3738, 3776, 3997] {
+        let summary = run(&scenario, RunOptions::new(seed, &real_node));
+        assert!(
+            summary.passed(false),
+            "seed {seed}: {:?}\n  replay: {}",
+            summary.violations.first().map(|v| v.to_string()),
+            summary.replay_command(&display_path(&path))
+        );
+    }
+}
