@@ -467,3 +467,123 @@ fn a_commit_sends_what_waited_to_a_follower_slower_than_the_majority() {
         "it leaves for the slow follower when the first write commits"
     );
 }
+
+/// A `forward` of `write x 9` from member 1 under `fwd_id`.
+fn forwarded_write(fwd_id: u64) -> Payload {
+    Payload::Peer(PeerMsg::Forward(Forward {
+        fwd_id,
+        op: write("x", 9),
+        reason: None,
+    }))
+}
+
+/// Member `from` acknowledges the leader's log up to `match_index`.
+fn acknowledged(from: usize, match_index: u64) -> Envelope {
+    let ack = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+        term: 2,
+        success: true,
+        match_index,
+        next_index_hint: 0,
+        seq: 1,
+    }));
+    peer_envelope(from, 0, ack)
+}
+
+/// The `forward_ok`s among `sent`.
+fn answers(sent: &[Payload]) -> Vec<&ForwardOk> {
+    sent.iter()
+        .filter_map(|p| match p {
+            Payload::Peer(PeerMsg::ForwardOk(ok)) => Some(ok),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_copy_sent_again_while_the_first_waits_adds_no_entry_and_is_answered_once() {
+    let mut leader = elected_leader(3);
+    let now = Millis(1_000);
+    deliver(&mut leader, now, peer_envelope(1, 0, forwarded_write(7)));
+    let index = leader.log().last_index();
+    let sent = deliver(
+        &mut leader,
+        now.plus(5),
+        peer_envelope(1, 0, forwarded_write(7)),
+    );
+    assert!(answers(&sent).is_empty());
+    assert_eq!(leader.log().last_index(), index, "no second entry");
+    let sent = deliver(&mut leader, now.plus(6), acknowledged(2, index));
+    let answered = answers(&sent);
+    assert_eq!(
+        answered.len(),
+        1,
+        "one answer for both copies: {answered:?}"
+    );
+    assert_eq!(
+        answered[0].result,
+        OpResult::WriteOk {
+            commit_index: index
+        }
+    );
+}
+
+#[test]
+fn a_copy_sent_again_after_the_first_copys_wait_ended_is_answered_when_the_entry_applies() {
+    // The origin's clock may run slower than the leader's: its copy can
+    // come after the leader stopped waiting on the first one's behalf.
+    let mut leader = elected_leader(3);
+    let now = Millis(1_000);
+    deliver(&mut leader, now, peer_envelope(1, 0, forwarded_write(7)));
+    let index = leader.log().last_index();
+    // Member 2 keeps the leader in office without taking the entry.
+    deliver(&mut leader, now.plus(900), acknowledged(2, index - 1));
+    let later = now.plus(leader.config.request_timeout_ms + 1);
+    leader.handle_timeout(later);
+    drain(&mut leader);
+    deliver(&mut leader, later, peer_envelope(1, 0, forwarded_write(7)));
+    assert_eq!(leader.log().last_index(), index, "no second entry");
+    let sent = deliver(&mut leader, later.plus(1), acknowledged(2, index));
+    let answered = answers(&sent);
+    assert_eq!(
+        answered.len(),
+        1,
+        "the second copy is answered: {answered:?}"
+    );
+    assert_eq!(
+        answered[0].result,
+        OpResult::WriteOk {
+            commit_index: index
+        }
+    );
+}
+
+#[test]
+fn a_local_write_whose_entry_is_replaced_is_sent_to_the_next_leader_not_refused() {
+    let mut cluster = TestCluster::new(3, 17);
+    let old = cluster.stable_leader();
+    cluster.isolate(old);
+    // Proposed by the leader its clients asked, which no one hears now.
+    let msg = cluster.request(old, 1, write("z", 5));
+    let proposed_at = cluster.node(old).log().last_index();
+    // The others elect a leader and commit entries of their own there.
+    assert!(cluster.run_until(600, |c| c
+        .leaders()
+        .iter()
+        .any(|&l| l != old && c.node(l).commit_index() >= proposed_at)));
+    cluster.tracing = true;
+    cluster.heal();
+    assert!(cluster.run_until(800, |c| c.reply(msg).is_some()));
+    // Its entry was replaced, so that copy never took effect; the write is
+    // tried again with the new leader instead of being answered "not done".
+    let reply = cluster.reply(msg).expect("answered");
+    assert!(
+        matches!(reply, OpResult::WriteOk { .. }),
+        "expected write_ok, got {reply:?}"
+    );
+    assert!(
+        cluster.trace.iter().any(|(_, e)| e.src == node_id(old)
+            && matches!(e.body.payload, Payload::Peer(PeerMsg::Forward(_)))),
+        "sent to the next leader"
+    );
+    assert_eq!(cluster.replies_to(msg), 1);
+}
