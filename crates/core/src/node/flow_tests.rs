@@ -145,13 +145,20 @@ fn heartbeats_go_only_to_peers_that_heard_nothing_for_an_interval() {
     }
 }
 
-#[test]
-fn a_waiting_ryw_read_asks_the_leader_and_is_served_on_its_answer() {
-    let mut cluster = TestCluster::new(3, 14);
+/// A settled 3-node cluster of `seed` whose messages take 5 ms, its
+/// leader and a follower.
+fn three_nodes_5_ms_apart(seed: u64) -> (TestCluster, usize, usize) {
+    let mut cluster = TestCluster::new(3, seed);
     let leader = cluster.stable_leader();
     let f = (0..3).find(|&i| i != leader).expect("a follower");
     cluster.delay_ms = 5;
     cluster.run_for(1);
+    (cluster, leader, f)
+}
+
+#[test]
+fn a_waiting_ryw_read_asks_the_leader_and_is_served_on_its_answer() {
+    let (mut cluster, leader, f) = three_nodes_5_ms_apart(14);
     let token = commit_index_of(&cluster.call(leader, 1, write("x", 9)));
     // The follower holds the entry, but the commit index came after the
     // AppendEntries that carried it: without news it would wait for the
@@ -180,11 +187,7 @@ fn a_waiting_ryw_read_asks_the_leader_and_is_served_on_its_answer() {
 
 #[test]
 fn a_write_answered_through_a_follower_brings_its_commit_so_the_next_read_there_need_not_wait() {
-    let mut cluster = TestCluster::new(3, 16);
-    let leader = cluster.stable_leader();
-    let f = (0..3).find(|&i| i != leader).expect("a follower");
-    cluster.delay_ms = 5;
-    cluster.run_for(1);
+    let (mut cluster, _, f) = three_nodes_5_ms_apart(16);
     cluster.tracing = true;
     // The session writes through the follower: forwarded, answered by
     // `forward_ok`, which names what the leader knows committed.
@@ -222,11 +225,7 @@ fn a_write_answered_through_a_follower_brings_its_commit_so_the_next_read_there_
 
 #[test]
 fn reads_waiting_for_the_same_index_ask_once() {
-    let mut cluster = TestCluster::new(3, 15);
-    let leader = cluster.stable_leader();
-    let f = (0..3).find(|&i| i != leader).expect("a follower");
-    cluster.delay_ms = 5;
-    cluster.run_for(1);
+    let (mut cluster, leader, f) = three_nodes_5_ms_apart(15);
     let token = commit_index_of(&cluster.call(leader, 1, write("x", 9)));
     cluster.tracing = true;
     let reads: Vec<u64> = (1..=3)
@@ -499,6 +498,18 @@ fn answers(sent: &[Payload]) -> Vec<&ForwardOk> {
         .collect()
 }
 
+/// `sent` holds exactly one `forward_ok`: the write done at `index`.
+fn assert_answered_once(sent: &[Payload], index: u64) {
+    let answered = answers(sent);
+    assert_eq!(answered.len(), 1, "one answer: {answered:?}");
+    assert_eq!(
+        answered[0].result,
+        OpResult::WriteOk {
+            commit_index: index
+        }
+    );
+}
+
 #[test]
 fn a_copy_sent_again_while_the_first_waits_adds_no_entry_and_is_answered_once() {
     let mut leader = elected_leader(3);
@@ -513,18 +524,7 @@ fn a_copy_sent_again_while_the_first_waits_adds_no_entry_and_is_answered_once() 
     assert!(answers(&sent).is_empty());
     assert_eq!(leader.log().last_index(), index, "no second entry");
     let sent = deliver(&mut leader, now.plus(6), acknowledged(2, index));
-    let answered = answers(&sent);
-    assert_eq!(
-        answered.len(),
-        1,
-        "one answer for both copies: {answered:?}"
-    );
-    assert_eq!(
-        answered[0].result,
-        OpResult::WriteOk {
-            commit_index: index
-        }
-    );
+    assert_answered_once(&sent, index);
 }
 
 #[test]
@@ -543,18 +543,7 @@ fn a_copy_sent_again_after_the_first_copys_wait_ended_is_answered_when_the_entry
     deliver(&mut leader, later, peer_envelope(1, 0, forwarded_write(7)));
     assert_eq!(leader.log().last_index(), index, "no second entry");
     let sent = deliver(&mut leader, later.plus(1), acknowledged(2, index));
-    let answered = answers(&sent);
-    assert_eq!(
-        answered.len(),
-        1,
-        "the second copy is answered: {answered:?}"
-    );
-    assert_eq!(
-        answered[0].result,
-        OpResult::WriteOk {
-            commit_index: index
-        }
-    );
+    assert_answered_once(&sent, index);
 }
 
 #[test]
