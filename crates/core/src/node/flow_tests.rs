@@ -576,3 +576,26 @@ fn a_local_write_whose_entry_is_replaced_is_sent_to_the_next_leader_not_refused(
     );
     assert_eq!(cluster.replies_to(msg), 1);
 }
+
+#[test]
+fn a_forward_ok_carries_commit_news_only_once_something_is_committed() {
+    // A follower that has committed nothing refuses the forward (it does
+    // not lead) and has no news to send along.
+    let mut n = lone_node(3, 0, durable_with(1, &[1]));
+    let sent = deliver(&mut n, Millis(10), peer_envelope(1, 0, forwarded_write(7)));
+    let answered = answers(&sent);
+    assert_eq!(answered.len(), 1);
+    assert_eq!(answered[0].commit, None, "{answered:?}");
+    // Once it knows entry 1 committed, the news names it.
+    let news = Payload::Peer(PeerMsg::CommitNews(CommitNews {
+        term: 1,
+        commit_index: 1,
+        commit_term: 1,
+    }));
+    deliver(&mut n, Millis(11), peer_envelope(1, 0, news));
+    let sent = deliver(&mut n, Millis(12), peer_envelope(1, 0, forwarded_write(8)));
+    assert_eq!(
+        answers(&sent)[0].commit,
+        Some(Committed { index: 1, term: 1 })
+    );
+}
