@@ -347,9 +347,7 @@ impl Writer<'_> {
 
     fn key(self, key: &Key) {
         match key {
-            Key::Int(k) => {
-                let _ = write!(self.out, "{k}");
-            }
+            Key::Int(k) => write_i64(self.out, *k),
             Key::Str(k) => write_string(self.out, k),
         }
     }
@@ -375,9 +373,15 @@ fn write_json(out: &mut String, value: &Json) {
     match value {
         Json::Null => out.push_str("null"),
         Json::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Json::Number(n) => {
-            let _ = write!(out, "{n}");
-        }
+        // Integers (what the workloads write) without `fmt`; serde_json
+        // prints them the same way. Floats keep serde_json's own printing.
+        Json::Number(n) => match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => write_u64(out, u),
+            (None, Some(i)) => write_i64(out, i),
+            (None, None) => {
+                let _ = write!(out, "{n}");
+            }
+        },
         Json::String(s) => write_string(out, s),
         Json::Array(items) => Writer { out }.array(items, |w, v| write_json(w.out, v)),
         Json::Object(map) => {
@@ -406,6 +410,13 @@ fn write_u64(out: &mut String, mut n: u64) {
     for &d in &digits[at..] {
         out.push(char::from(d));
     }
+}
+
+fn write_i64(out: &mut String, n: i64) {
+    if n < 0 {
+        out.push('-');
+    }
+    write_u64(out, n.unsigned_abs());
 }
 
 fn write_string(out: &mut String, s: &str) {
@@ -1074,6 +1085,32 @@ mod tests {
         let unanswerable =
             r#"{"src": "c1", "dest": "n1", "body": {"type": "read", "msg_id": 1e400}}"#;
         assert!(matches!(decode(unanswerable), Err(DecodeError::NotJson(_))));
+    }
+
+    #[test]
+    fn numbers_print_as_serde_json_prints_them() {
+        let numbers = [
+            "0",
+            "7",
+            "-5",
+            "18446744073709551615",
+            "-9223372036854775808",
+            "9223372036854775807",
+            "1.5",
+            "-0.25",
+            "1e300",
+        ];
+        for text in numbers {
+            let value: Value = serde_json::from_str(text).expect("a JSON number");
+            let mut out = String::new();
+            write_json(&mut out, &value);
+            assert_eq!(out, value.to_string(), "{text}");
+        }
+        for k in [i64::MIN, -1, 0, 42, i64::MAX] {
+            let mut out = String::new();
+            Writer { out: &mut out }.key(&Key::Int(k));
+            assert_eq!(out, k.to_string());
+        }
     }
 
     #[test]

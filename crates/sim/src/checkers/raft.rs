@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use ryw_core::{ClientOp, Command, Key, OpResult, RoleKind, Value};
+use ryw_core::{ClientOp, Command, Id, Key, OpResult, RoleKind, Value};
 
 use super::{Checker, Finish, Highlight, Property, Reply, Step, Verdict, Violation};
 
@@ -15,7 +15,7 @@ const VIOLATIONS_MAX: usize = 20;
 
 /// An acknowledged write, to look for in the committed log at the end.
 struct Acknowledged {
-    session: String,
+    session: Id,
     at_ms: u64,
     index: u64,
     key: Key,
@@ -62,10 +62,11 @@ impl LogSafety {
                 ack.index,
                 found.map_or_else(|| "nothing".to_owned(), |e| format!("({e})"))
             );
-            let session = Some(ack.session.clone());
-            let mut violation = Violation::new(Property::Durability, at_ms, session, detail);
+            let session = ack.session.to_string();
+            let mut violation =
+                Violation::new(Property::Durability, at_ms, Some(session.clone()), detail);
             violation.highlights.push(Highlight {
-                lane: ack.session.clone(),
+                lane: session,
                 at_ms: ack.at_ms,
                 what: format!(
                     "acknowledgement of a write that was lost (index {})",
@@ -143,7 +144,7 @@ impl Checker for LogSafety {
             _ => return,
         };
         self.acknowledged.push(Acknowledged {
-            session: reply.session.client.to_string(),
+            session: reply.session.client.clone(),
             at_ms: reply.now_ms,
             index,
             key: key.clone(),

@@ -32,10 +32,11 @@ impl SessionGuarantees {
         value: &Value,
         from: ReadFrom<'_>,
     ) {
-        let who = session.client.to_string();
         let acked = session.acked.get(key);
         let violations = &mut self.violations;
         let mut report = |property: Property, detail: String| {
+            // Named only when reporting: this runs for every read.
+            let who = session.client.to_string();
             let mut violation = Violation::new(property, at_ms, Some(who.clone()), detail);
             violation.highlights.push(Highlight {
                 lane: who.clone(),
