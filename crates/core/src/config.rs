@@ -29,6 +29,13 @@ impl Cluster {
 pub struct Config {
     /// Seeds the node's ChaCha generator (election timeouts); mixed with the node id.
     pub rng_seed: u64,
+    /// This start of the node, drawn anew by the runtime at every start
+    /// from a source that does not depend on the disk (the OS's randomness
+    /// in `ryw-node`, the run's seed and the boot count in the simulator).
+    /// It is the high half of every operation id the node gives out, so ids
+    /// never repeat across restarts, nor after the disk is lost: a counter
+    /// kept on the disk would start again from zero.
+    pub incarnation: u32,
     pub election_timeout_ms_min: u64,
     pub election_timeout_ms_max: u64,
     pub heartbeat_interval_ms: u64,
@@ -63,6 +70,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             rng_seed: 0,
+            incarnation: 0,
             election_timeout_ms_min: 150,
             election_timeout_ms_max: 300,
             heartbeat_interval_ms: 50,

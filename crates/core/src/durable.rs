@@ -38,8 +38,16 @@ pub struct Durable {
     pub current_term: u64,
     pub voted_for: Option<Id>,
     pub log: Log,
-    /// How often this node has started; keeps its operation ids unique across restarts.
+    /// How often this node has started on this disk (for logs: operation
+    /// ids come from [`crate::Config::incarnation`], which no disk loss
+    /// can reset).
     pub starts: u64,
+    /// This node lost durable state (its disk was empty, cut or damaged)
+    /// and has not yet caught up from its peers: until it has, it grants
+    /// no vote and starts no election on what it has (see
+    /// `node/recovery.rs`). Kept durable so that a crash in the middle of
+    /// recovering does not make the node trust a half-rebuilt log.
+    pub recovering: bool,
 }
 
 impl Durable {
@@ -48,6 +56,7 @@ impl Durable {
             current_term: self.current_term,
             voted_for: self.voted_for.clone(),
             starts: self.starts,
+            recovering: self.recovering,
         }
     }
 }
@@ -58,6 +67,7 @@ pub struct HardState {
     pub current_term: u64,
     pub voted_for: Option<Id>,
     pub starts: u64,
+    pub recovering: bool,
 }
 
 /// What changed in the durable state since the previous batch.
@@ -110,6 +120,7 @@ pub fn replay(records: impl IntoIterator<Item = Record>) -> Result<Durable, Stri
                 durable.current_term = hard.current_term;
                 durable.voted_for = hard.voted_for;
                 durable.starts = hard.starts;
+                durable.recovering = hard.recovering;
             }
             Record::Entry { index, entry } => {
                 let last = durable.log.last_index();

@@ -14,10 +14,17 @@ pub struct Versioned {
     pub index: u64,
 }
 
-/// Forwarded request ids remembered per origin, to drop duplicates. A
-/// duplicate arriving after this many newer requests from the same origin
-/// would apply again; the simulator's delays stay far below that.
+/// Forwarded request ids remembered per origin and incarnation, to drop
+/// duplicates. A duplicate arriving after this many newer requests from the
+/// same life of the same origin would apply again; the simulator's delays
+/// stay far below that.
 pub const REQUEST_IDS_PER_ORIGIN_MAX: usize = 4096;
+
+/// Lives (incarnations) of one origin whose request ids are remembered; the
+/// one that applied a request longest ago is forgotten first. A copy of a
+/// request from a life this many restarts back would apply again: it would
+/// have had to stay in flight across all those restarts of its sender.
+pub const INCARNATIONS_PER_ORIGIN_MAX: usize = 16;
 
 /// What applying one committed entry did.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,9 +64,52 @@ impl From<FirstApplied> for Applied {
 pub struct Kv {
     map: BTreeMap<Key, Versioned>,
     applied_index: u64,
-    /// Per origin, each remembered request id with where and how it
-    /// applied first.
-    applied_requests: BTreeMap<Id, RequestWindow>,
+    /// Per origin, per life of it, each remembered request id with where
+    /// and how it applied first.
+    applied_requests: BTreeMap<Id, OriginLives>,
+}
+
+/// One origin's remembered lives: (incarnation, index of the last request
+/// of that life applied, its window), at most
+/// [`INCARNATIONS_PER_ORIGIN_MAX`]. A life's ids only grow, so each window
+/// stays sorted however the incarnations compare (they are drawn at random).
+#[derive(Clone, Debug, Default)]
+struct OriginLives {
+    lives: Vec<(u32, u64, RequestWindow)>,
+}
+
+impl OriginLives {
+    fn window(&self, id: u64) -> Option<&RequestWindow> {
+        let incarnation = incarnation_of(id);
+        let (_, _, window) = self.lives.iter().find(|(i, _, _)| *i == incarnation)?;
+        Some(window)
+    }
+
+    fn insert(&mut self, id: u64, index: u64, first: FirstApplied) {
+        let incarnation = incarnation_of(id);
+        let k = match self.lives.iter().position(|(i, _, _)| *i == incarnation) {
+            Some(k) => k,
+            None => {
+                if self.lives.len() == INCARNATIONS_PER_ORIGIN_MAX {
+                    let oldest = (0..self.lives.len())
+                        .min_by_key(|&k| self.lives[k].1)
+                        .expect("full, so not empty");
+                    self.lives.swap_remove(oldest);
+                }
+                self.lives
+                    .push((incarnation, index, RequestWindow::default()));
+                self.lives.len() - 1
+            }
+        };
+        let (_, last_applied, window) = &mut self.lives[k];
+        *last_applied = index;
+        window.insert(id, index, first);
+    }
+}
+
+/// The life of its origin that gave out request id `id`: the high half.
+fn incarnation_of(id: u64) -> u32 {
+    (id >> 32) as u32
 }
 
 /// One origin's newest [`REQUEST_IDS_PER_ORIGIN_MAX`] applied request ids,
@@ -107,7 +157,10 @@ impl Kv {
     /// Where and how `request` applied first, if it did (and is still
     /// remembered).
     pub fn first_application(&self, request: &RequestId) -> Option<(u64, FirstApplied)> {
-        self.applied_requests.get(&request.origin)?.get(request.id)
+        self.applied_requests
+            .get(&request.origin)?
+            .window(request.id)?
+            .get(request.id)
     }
 
     /// Index of the last entry applied: the state reflects exactly entries `1..=applied_index`.
@@ -138,11 +191,11 @@ impl Kv {
                 _ => FirstApplied::Written,
             };
             match self.applied_requests.get_mut(&request.origin) {
-                Some(seen) => seen.insert(request.id, index, first),
+                Some(lives) => lives.insert(request.id, index, first),
                 None => {
-                    let mut seen = RequestWindow::default();
-                    seen.insert(request.id, index, first);
-                    self.applied_requests.insert(request.origin.clone(), seen);
+                    let mut lives = OriginLives::default();
+                    lives.insert(request.id, index, first);
+                    self.applied_requests.insert(request.origin.clone(), lives);
                 }
             }
         }
@@ -282,6 +335,60 @@ mod tests {
             );
         }
         assert_eq!(kv.get(&Key::Str("x".into())).map(|v| v.index), Some(4));
+    }
+
+    // A life drawn below an earlier one keeps its own window: its ids are
+    // neither pushed out by the earlier life's nor mistaken for them.
+    #[test]
+    fn each_life_of_an_origin_has_its_own_window() {
+        let mut kv = Kv::default();
+        let high = 9u64 << 32;
+        let low = 2u64 << 32;
+        let window = REQUEST_IDS_PER_ORIGIN_MAX as u64;
+        for k in 0..window {
+            assert_eq!(
+                kv.apply(k + 1, &write("x", 0, from_n2(high + k))),
+                Applied::Written
+            );
+        }
+        // The same low half in another life is another request.
+        assert_eq!(
+            kv.apply(window + 1, &write("y", 1, from_n2(low))),
+            Applied::Written
+        );
+        assert_eq!(
+            kv.apply(window + 2, &write("y", 2, from_n2(low))),
+            Applied::Duplicate {
+                index: window + 1,
+                first: FirstApplied::Written
+            },
+            "the lower life's first id stays remembered beside a full window"
+        );
+        assert!(matches!(
+            kv.apply(window + 3, &write("x", 3, from_n2(high))),
+            Applied::Duplicate { index: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn the_life_that_applied_longest_ago_is_forgotten_first() {
+        let mut kv = Kv::default();
+        let lives = INCARNATIONS_PER_ORIGIN_MAX as u64;
+        for life in 0..=lives {
+            assert_eq!(
+                kv.apply(life + 1, &write("x", 0, from_n2(life << 32))),
+                Applied::Written
+            );
+        }
+        // Life 0 applied first and went out when life `lives` came in.
+        assert_eq!(
+            kv.apply(lives + 2, &write("x", 0, from_n2(0))),
+            Applied::Written
+        );
+        assert!(matches!(
+            kv.apply(lives + 3, &write("x", 0, from_n2(lives << 32))),
+            Applied::Duplicate { .. }
+        ));
     }
 
     #[test]

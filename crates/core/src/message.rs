@@ -65,6 +65,8 @@ pub enum PeerMsg {
     ForwardOk(ForwardOk),
     CommitWanted(CommitWanted),
     CommitNews(CommitNews),
+    Probe(Probe),
+    ProbeOk(ProbeOk),
 }
 
 impl PeerMsg {
@@ -79,6 +81,8 @@ impl PeerMsg {
             PeerMsg::ForwardOk(_) => "forward_ok",
             PeerMsg::CommitWanted(_) => "commit_wanted",
             PeerMsg::CommitNews(_) => "commit_news",
+            PeerMsg::Probe(_) => "probe",
+            PeerMsg::ProbeOk(_) => "probe_ok",
         }
     }
 }
@@ -461,4 +465,30 @@ mod display_tests {
             "term 3: cas key 1 from 4 to 5 (or create) (forwarded by n3 as 8)"
         );
     }
+}
+
+/// Sent by a node that lost durable state (see `node/recovery.rs`): what
+/// term, vote and log does each peer hold now? `incarnation` is the
+/// asker's, echoed so that an answer meant for an earlier life is dropped.
+/// `last_log_index` is where the asker's log ends now: a leader that
+/// counted more of it as matching counts only that much from then on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Probe {
+    pub incarnation: u32,
+    pub last_log_index: u64,
+}
+
+/// A peer's answer to [`Probe`]: its term, its vote in that term, and the
+/// position of the end of its log. It leaves only once that state is durable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeOk {
+    pub incarnation: u32,
+    pub term: u64,
+    pub voted_for: Option<Id>,
+    pub last_log_index: u64,
+    pub last_log_term: u64,
+    /// The answerer lost state too and has not caught up: its log proves
+    /// nothing about what was committed, unless it is empty and at term 0
+    /// (a brand-new node, which never held anything).
+    pub recovering: bool,
 }

@@ -83,6 +83,21 @@ impl TestCluster {
         }
     }
 
+    /// A cluster every node of which starts on an empty disk it cannot tell
+    /// from a wiped one: a brand-new cluster as `ryw-node` sees it.
+    pub fn new_on_empty_disks(size: usize, seed: u64) -> TestCluster {
+        let mut cluster = TestCluster::new(size, seed);
+        for i in 0..size {
+            let durable = Durable {
+                recovering: true,
+                ..Durable::default()
+            };
+            let node = Node::restart(cluster.configs[i].clone(), durable, Millis::ZERO);
+            cluster.nodes[i] = Some(node);
+        }
+        cluster
+    }
+
     pub fn node(&self, i: usize) -> &Node {
         self.nodes[i].as_ref().expect("node is up")
     }
@@ -95,9 +110,23 @@ impl TestCluster {
         node.durable().clone()
     }
 
+    /// Restarts node `i` from `durable`, as a new life: a runtime draws a
+    /// fresh incarnation at every start.
     pub fn restart(&mut self, i: usize, durable: Durable) {
-        self.nodes[i] = Some(Node::restart(self.configs[i].clone(), durable, self.now));
+        let config = &mut self.configs[i];
+        config.incarnation = config.incarnation.wrapping_add(1);
+        self.nodes[i] = Some(Node::restart(config.clone(), durable, self.now));
         self.collect();
+    }
+
+    /// Restarts node `i` with its disk lost: nothing but an empty state
+    /// that it knows it cannot trust.
+    pub fn restart_wiped(&mut self, i: usize) {
+        let durable = Durable {
+            recovering: true,
+            ..Durable::default()
+        };
+        self.restart(i, durable);
     }
 
     /// Acts on node `i` directly (as a test's own input), then sends what it queued.

@@ -34,6 +34,18 @@ pub struct SimDisk {
     /// each file it covers (kept flat so that an fsync allocates nothing).
     lengths: VecDeque<usize>,
     syncs_asked: u64,
+    /// Active fsync-error faults: while any holds, fsyncs fail.
+    failing: u32,
+    /// Ranges of files whose fsync failed, (file, from, to): their pages
+    /// were dropped, and a crash zeroes them even if a later fsync passed.
+    doomed: Vec<(usize, usize, usize)>,
+    /// How many faults made this disk lose or change what it had synced
+    /// (wipes, lost synced tails, corruption): a store that finds synced
+    /// data gone with this count unchanged broke its own promise.
+    pub lies: u64,
+    /// `lies` as the process on this disk last accounted for them (the
+    /// store's runtime sets it at boot).
+    pub lies_seen: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -147,6 +159,23 @@ impl SimDisk {
         Ok(())
     }
 
+    /// Replaces all of `file` with `bytes`, durably (a write that the engine
+    /// does not delay: it completes within the step).
+    pub fn overwrite(&mut self, file: &str, bytes: &[u8]) {
+        match self.file_mut(file) {
+            Some(f) => {
+                f.bytes.clear();
+                f.bytes.extend_from_slice(bytes);
+                f.synced = f.bytes.len();
+            }
+            None => self.files.push(SimFile {
+                name: file.to_owned(),
+                bytes: bytes.to_vec(),
+                synced: bytes.len(),
+            }),
+        }
+    }
+
     /// Cuts `file` to `length` bytes, durably.
     pub fn truncate(&mut self, file: &str, length: usize) {
         if let Some(f) = self.file_mut(file) {
@@ -194,6 +223,61 @@ impl SimDisk {
         }
     }
 
+    /// An fsync-error fault starts (`true`) or heals (`false`).
+    pub fn set_failing(&mut self, failing: bool) {
+        if failing {
+            self.failing += 1;
+        } else {
+            self.failing = self.failing.saturating_sub(1);
+        }
+    }
+
+    /// Whether fsyncs fail now.
+    pub fn is_failing(&self) -> bool {
+        self.failing > 0
+    }
+
+    /// fsync `id` failed, and with it every earlier one in flight: nothing
+    /// they covered became durable, and their pages are dropped (a crash
+    /// zeroes them, whatever a later fsync says).
+    pub fn fail_sync(&mut self, id: u64) {
+        while self.in_flight.front().is_some_and(|&(k, _)| k <= id) {
+            let (_, files) = self.in_flight.pop_front().expect("checked");
+            let lengths: Vec<usize> = self.lengths.drain(..files).collect();
+            for (k, length) in lengths.into_iter().enumerate() {
+                let f = &self.files[k];
+                let to = length.min(f.bytes.len());
+                if f.synced < to {
+                    self.doomed.push((k, f.synced, to));
+                }
+            }
+        }
+    }
+
+    /// The whole disk is lost: every file gone, as if deleted.
+    pub fn wipe(&mut self) {
+        self.files.clear();
+        self.doomed.clear();
+        self.lies += 1;
+    }
+
+    /// The largest file loses a suffix of its synced bytes, drawn from
+    /// `rng` (at least one byte, up to all of them). Returns (file, the
+    /// length it had, the length it has).
+    pub fn lose_synced_tail(&mut self, rng: &mut impl Rng) -> Option<(String, usize, usize)> {
+        let f = self
+            .files
+            .iter_mut()
+            .filter(|f| f.synced > 0)
+            .max_by_key(|f| f.synced)?;
+        let had = f.bytes.len();
+        let lost = rng.random_range(1..=f.synced);
+        f.synced -= lost;
+        f.bytes.truncate(f.synced);
+        self.lies += 1;
+        Some((f.name.clone(), had, f.synced))
+    }
+
     /// A full-disk fault starts (`true`) or heals (`false`).
     pub fn set_full(&mut self, full: bool) {
         if full {
@@ -212,6 +296,13 @@ impl SimDisk {
     /// rest what `unsynced` says, drawn from `rng`. fsyncs in flight never
     /// complete.
     pub fn crash(&mut self, unsynced: Unsynced, rng: &mut impl Rng) {
+        for (k, from, to) in self.doomed.drain(..) {
+            let f = &mut self.files[k];
+            let to = to.min(f.bytes.len());
+            if from < to {
+                f.bytes[from..to].fill(0);
+            }
+        }
         for f in &mut self.files {
             let pending = f.bytes.len() - f.synced;
             if pending > 0 {
@@ -241,6 +332,7 @@ impl SimDisk {
         if durable == 0 {
             return hit;
         }
+        self.lies += 1;
         for _ in 0..bits {
             let mut at = rng.random_range(0..durable * 8);
             for f in &mut self.files {

@@ -237,6 +237,20 @@ pub enum FaultKind {
     },
     /// The node(s)' disk is full: every write fails until `until_ms`.
     FullDisk { node: String },
+    /// Crash the node(s) and lose the whole disk, as if its data directory
+    /// were deleted: it restarts empty at `until_ms`.
+    Wipe { node: String },
+    /// Crash the node(s); the disk loses a suffix of what it had synced of
+    /// its largest file (drawn by the seed, up to all of it), as a disk
+    /// that lied about an fsync or an operator's cut would. It restarts at
+    /// `until_ms`.
+    LoseSyncedTail { node: String },
+    /// Every fsync the node(s)' disk completes until `until_ms` fails, and
+    /// the pages it covered are dropped: they still read back until a
+    /// crash, which zeroes them, even if a later fsync succeeded (Linux
+    /// after a writeback error). The process is told, and a store that
+    /// stops on it is restarted at `until_ms`.
+    FsyncError { node: String },
     /// Every fsync the node(s) start takes `extra_ms` longer.
     SlowFsync { node: String, extra_ms: u64 },
 }
@@ -264,6 +278,9 @@ impl FaultKind {
             | FaultKind::Crash { node, .. }
             | FaultKind::Corrupt { node, .. }
             | FaultKind::FullDisk { node }
+            | FaultKind::Wipe { node }
+            | FaultKind::LoseSyncedTail { node }
+            | FaultKind::FsyncError { node }
             | FaultKind::SlowFsync { node, .. } => vec![node],
             FaultKind::OneWay { from, to } | FaultKind::Link { from, to, .. } => {
                 from.iter().chain(to).map(String::as_str).collect()
@@ -286,9 +303,12 @@ impl FaultKind {
             FaultKind::Lag { .. } => Shading::Lag,
             FaultKind::Link { .. } | FaultKind::ClientLink { .. } => Shading::Link,
             FaultKind::Pause { .. } => Shading::Pause,
-            FaultKind::Crash { .. } => Shading::Crash,
+            FaultKind::Crash { .. } | FaultKind::Wipe { .. } | FaultKind::LoseSyncedTail { .. } => {
+                Shading::Crash
+            }
             FaultKind::Corrupt { .. }
             | FaultKind::FullDisk { .. }
+            | FaultKind::FsyncError { .. }
             | FaultKind::SlowFsync { .. } => Shading::Disk,
             _ => Shading::Partition,
         }
@@ -526,17 +546,28 @@ pub enum Applied {
         extra_ms: u64,
     },
     Pause(Vec<usize>),
-    Crash(Vec<usize>, Unsynced),
+    Crash(Vec<usize>, Unsynced, DiskLoss),
     /// Done when it started; nothing to undo.
     Corrupt {
         nodes: Vec<usize>,
         bits: u32,
     },
     FullDisk(Vec<usize>),
+    FsyncError(Vec<usize>),
     SlowFsync {
         nodes: Vec<usize>,
         extra_ms: u64,
     },
+}
+
+/// What a crash does to the disk beyond losing unsynced writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiskLoss {
+    Nothing,
+    /// Every file is gone.
+    Wipe,
+    /// A suffix of the synced bytes of the largest file is gone.
+    SyncedTail,
 }
 
 /// Every directed link between two nodes of different sides (`side[i]`).
@@ -655,7 +686,14 @@ pub fn plan(
             spare_clients: *spare_clients,
         },
         FaultKind::Pause { node } => Applied::Pause(resolve(node)),
-        FaultKind::Crash { node, unsynced } => Applied::Crash(resolve(node), *unsynced),
+        FaultKind::Crash { node, unsynced } => {
+            Applied::Crash(resolve(node), *unsynced, DiskLoss::Nothing)
+        }
+        FaultKind::Wipe { node } => Applied::Crash(resolve(node), Unsynced::Lost, DiskLoss::Wipe),
+        FaultKind::LoseSyncedTail { node } => {
+            Applied::Crash(resolve(node), Unsynced::Prefix, DiskLoss::SyncedTail)
+        }
+        FaultKind::FsyncError { node } => Applied::FsyncError(resolve(node)),
         FaultKind::Corrupt { node, bits } => Applied::Corrupt {
             nodes: resolve(node),
             bits: *bits,
@@ -714,6 +752,7 @@ pub fn switch_network(applied: &Applied, network: &mut Network, active: bool) {
         }
         Applied::Pause(_)
         | Applied::Crash(..)
+        | Applied::FsyncError(_)
         | Applied::Corrupt { .. }
         | Applied::FullDisk(_)
         | Applied::SlowFsync { .. } => {}
@@ -777,7 +816,13 @@ pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
             names(nodes)
         ),
         Applied::Pause(nodes) => format!("pause {}", names(nodes)),
-        Applied::Crash(nodes, unsynced) => match unsynced {
+        Applied::Crash(nodes, _, DiskLoss::Wipe) => {
+            format!("crash {} and wipe its disk", names(nodes))
+        }
+        Applied::Crash(nodes, _, DiskLoss::SyncedTail) => {
+            format!("crash {}, losing synced writes", names(nodes))
+        }
+        Applied::Crash(nodes, unsynced, DiskLoss::Nothing) => match unsynced {
             Unsynced::Prefix => format!("crash {}", names(nodes)),
             Unsynced::Lost => format!("crash {} (unsynced writes lost)", names(nodes)),
             Unsynced::Torn => format!("crash {} (unsynced writes torn)", names(nodes)),
@@ -786,6 +831,7 @@ pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
             format!("corrupt {bits} bit(s) on the disk of {}", names(nodes))
         }
         Applied::FullDisk(nodes) => format!("full disk on {}", names(nodes)),
+        Applied::FsyncError(nodes) => format!("fsyncs fail on {}", names(nodes)),
         Applied::SlowFsync { nodes, extra_ms } => {
             format!("fsync +{extra_ms} ms on {}", names(nodes))
         }
@@ -800,7 +846,8 @@ pub fn shaded_lanes(kind: &FaultKind, applied: &Applied) -> Vec<usize> {
             Applied::Lag { nodes, .. }
             | Applied::ClientLinks { nodes, .. }
             | Applied::Pause(nodes)
-            | Applied::Crash(nodes, _)
+            | Applied::Crash(nodes, _, _)
+            | Applied::FsyncError(nodes)
             | Applied::Corrupt { nodes, .. }
             | Applied::FullDisk(nodes)
             | Applied::SlowFsync { nodes, .. },

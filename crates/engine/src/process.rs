@@ -87,4 +87,13 @@ pub trait Process {
     /// fsync `sync` (an id from [`SimDisk::request_sync`]) has completed:
     /// what it covered is durable.
     fn handle_synced(&mut self, _now_ms: u64, _sync: u64) {}
+    /// fsync `sync` failed (an `fsync_error` fault): nothing it covered is
+    /// durable, and its pages are dropped.
+    fn handle_sync_failed(&mut self, _now_ms: u64, _sync: u64) {}
+    /// Why the process stopped itself (a store that fail-stops on an fsync
+    /// error): the engine then takes it down as a crash, keeping its disk,
+    /// and restarts it when the fault that stopped it ends.
+    fn stopped(&self) -> Option<String> {
+        None
+    }
 }

@@ -55,7 +55,15 @@ fn main() -> ExitCode {
         config.rng_seed
     );
     let (store, durable) = match &cli.data_dir {
-        None => (None, Durable::default()),
+        // In memory every start is a start from nothing: for all this node
+        // knows, it ran before and forgot (see Durable::recovering).
+        None => (
+            None,
+            Durable {
+                recovering: true,
+                ..Durable::default()
+            },
+        ),
         Some(dir) => match recover(dir) {
             Ok((store, durable)) => (Some(store), durable),
             Err(why) => {
@@ -89,6 +97,7 @@ fn config_from(cli: &Cli) -> Result<Config, String> {
     });
     let config = Config {
         rng_seed,
+        incarnation: draw_incarnation(),
         ryw_wait_ms_max: cli.ryw_wait_ms_max,
         request_timeout_ms: cli.request_timeout_ms,
         ..Config::default()
@@ -97,10 +106,35 @@ fn config_from(cli: &Cli) -> Result<Config, String> {
     Ok(config)
 }
 
+/// This start's incarnation: the high half of every operation id it gives
+/// out. Drawn from the OS, never from the seed (a replayed seed would give
+/// the ids of the run it replays) nor from the disk (which may be lost).
+fn draw_incarnation() -> u32 {
+    let mut bytes = [0u8; 4];
+    let from_os = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| io::Read::read_exact(&mut f, &mut bytes))
+        .is_ok();
+    if from_os {
+        return u32::from_le_bytes(bytes);
+    }
+    // No /dev/urandom: the clock's nanoseconds and the process id.
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    (nanos ^ (nanos >> 32) ^ u64::from(std::process::id()).rotate_left(16)) as u32
+}
+
 /// Opens the log in `dir` and rebuilds the node's durable state from it.
 fn recover(dir: &std::path::Path) -> Result<(Disk, Durable), String> {
     let at = dir.join(LOG_FILE);
-    let disk = FsDisk::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut disk =
+        FsDisk::open(dir).map_err(|e| format!("--data-dir {}: unusable: {e}", dir.display()))?;
+    if let Ok(count) = std::env::var("RYW_TEST_FSYNC_FAIL_AFTER") {
+        let count = count
+            .parse()
+            .map_err(|_| format!("RYW_TEST_FSYNC_FAIL_AFTER: {count:?} is not a count"))?;
+        disk.fail_syncs_after(count);
+    }
     let (store, recovered) = LogStore::open(disk).map_err(|e| format!("{}: {e}", dir.display()))?;
     let durable = recovered.durable;
     eprintln!(
@@ -116,46 +150,64 @@ fn recover(dir: &std::path::Path) -> Result<(Disk, Durable), String> {
             at.display()
         );
     }
+    match &recovered.lost {
+        Some(loss) => eprintln!(
+            "ryw-node: {}: {loss}; this node will catch up from its peers before it votes",
+            dir.display()
+        ),
+        None if durable.recovering => eprintln!(
+            "ryw-node: {}: an earlier start had not finished catching up from its peers; it goes on",
+            dir.display()
+        ),
+        None => {}
+    }
     Ok((store, durable))
 }
 
 type Disk = LogStore<FsDisk>;
 
-/// What the node asked to persist and the disk has not yet taken.
-#[derive(Default)]
-struct Pending {
-    unwritten: Unwritten,
-    /// The newest batch written whose fsync failed, to sync again.
-    unsynced: Option<u64>,
-}
+/// Batches the node asked to persist that the disk has not yet taken (a
+/// full disk refused them): tried again on the next pass.
+type Pending = Unwritten;
+
+/// A failed fsync: the node must stop (see [`persist`]).
+#[derive(Debug)]
+struct FsyncFailed(String);
 
 /// Writes what the node asks to persist and fsyncs it, once for everything
 /// queued (group commit). Batches that could not be written (a full disk)
-/// wait in `unwritten` and are tried again on the next pass; meanwhile the
-/// node sends no vote or acknowledgement that depends on them.
-fn persist(node: &mut Node, store: &mut Disk, pending: &mut Pending, now: Millis) {
+/// wait and are tried again on the next pass; meanwhile the node sends no
+/// vote or acknowledgement that depends on them. A failed fsync is fatal:
+/// the kernel may already have dropped the pages it failed to write, so a
+/// second fsync that passes proves nothing (PostgreSQL's "fsyncgate").
+fn persist(
+    node: &mut Node,
+    store: &mut Disk,
+    pending: &mut Pending,
+    now: Millis,
+) -> Result<(), FsyncFailed> {
     while let Some(batch) = node.poll_persist() {
-        pending.unwritten.push(batch);
+        pending.push(batch);
     }
-    let written = pending.unwritten.write_to(store, node.log());
-    let mut synced = Ok(());
-    if let Some(newest) = written.newest.or(pending.unsynced) {
-        synced = store.sync();
-        match synced {
-            Ok(()) => {
-                pending.unsynced = None;
-                node.handle_persisted(now, newest);
-            }
-            Err(_) => pending.unsynced = Some(newest),
+    let written = pending.write_to(store, node.log());
+    if let Some(newest) = written.newest {
+        if let Err(e) = store.sync() {
+            return Err(FsyncFailed(format!(
+                "fsync of {} failed: {e}; stopping: what it covered may be lost, and a retried \
+                 fsync cannot be trusted. Restart the node: recovery reads what the disk kept",
+                store.disk().path(LOG_FILE).display()
+            )));
         }
+        node.handle_persisted(now, newest);
     }
-    if let Some(e) = written.error.or(synced.err()) {
+    if let Some(e) = written.error {
         let why = format!("{LOG_FILE}: {e}");
         eprintln!(
             "ryw-node: cannot persist to {why}; votes and acknowledgements wait until it can"
         );
         node.handle_persist_failed(&why);
     }
+    Ok(())
 }
 
 fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<()> {
@@ -200,7 +252,12 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
             node.handle_timeout(now());
         }
         if let Some(store) = &mut store {
-            persist(&mut node, store, &mut pending, now());
+            if let Err(FsyncFailed(why)) = persist(&mut node, store, &mut pending, now()) {
+                // What the node already sent stays sent; nothing that
+                // waited for this fsync leaves.
+                out.flush()?;
+                return Err(io::Error::other(why));
+            }
         }
         write_output(&mut node, &mut out, &mut text)?;
         out.flush()?;

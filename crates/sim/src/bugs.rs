@@ -31,10 +31,13 @@ pub enum Bug {
     VoteNotPersisted,
     TrustTornRecord,
     TrustCommitNews,
+    ReuseRequestIds,
+    VoteAfterWipe,
+    TrustRetriedFsync,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 12] = [
+    pub const ALL: [Bug; 15] = [
         Bug::SkipTokenCheck,
         Bug::ReadUncommitted,
         Bug::AckBeforeCommit,
@@ -47,6 +50,9 @@ impl Bug {
         Bug::VoteNotPersisted,
         Bug::TrustTornRecord,
         Bug::TrustCommitNews,
+        Bug::ReuseRequestIds,
+        Bug::VoteAfterWipe,
+        Bug::TrustRetriedFsync,
     ];
 
     pub fn name(self) -> &'static str {
@@ -63,6 +69,9 @@ impl Bug {
             Bug::VoteNotPersisted => "vote-not-persisted",
             Bug::TrustTornRecord => "trust-torn-record",
             Bug::TrustCommitNews => "trust-commit-news",
+            Bug::ReuseRequestIds => "reuse-request-ids",
+            Bug::VoteAfterWipe => "vote-after-wipe",
+            Bug::TrustRetriedFsync => "trust-retried-fsync",
         }
     }
 
@@ -95,6 +104,15 @@ impl Bug {
             Bug::TrustCommitNews => {
                 "a follower told that index i is committed commits its own entry at i without checking that it has the named term: a stale entry of a deposed leader becomes committed there (Log Matching skipped)"
             }
+            Bug::ReuseRequestIds => {
+                "operation ids come from a start counter kept on the disk: a node whose disk was wiped gives out its first life's ids again, and the leader's duplicate filter takes new writes for old ones"
+            }
+            Bug::VoteAfterWipe => {
+                "a node that lost its disk votes and campaigns at once on its empty log, as if new: it can help elect a leader without the writes it had acknowledged, or vote twice in a term"
+            }
+            Bug::TrustRetriedFsync => {
+                "after an fsync fails the node asks again and trusts the fsync that passes, though the failed one's pages were dropped (fsyncgate)"
+            }
             Bug::TrustTornRecord => {
                 "recovery checks no checksum: it trusts whatever record parses and takes the first one that does not for the end of the log, so corrupt records come back as data and later ones are cut"
             }
@@ -112,7 +130,12 @@ impl Bug {
             | Bug::ServeStaleAfterWait
             | Bug::ServeByCommitIndex => &[Property::ReadYourWrites],
             Bug::VoteNotPersisted => &[Property::OneVotePerTerm, Property::ElectionSafety],
-            Bug::AckBeforeFsync | Bug::TrustTornRecord | Bug::TrustCommitNews => &[
+            Bug::AckBeforeFsync
+            | Bug::TrustTornRecord
+            | Bug::TrustCommitNews
+            | Bug::ReuseRequestIds
+            | Bug::VoteAfterWipe
+            | Bug::TrustRetriedFsync => &[
                 Property::LogMatching,
                 Property::Durability,
                 Property::ReadYourWrites,
@@ -194,8 +217,12 @@ impl Bug {
 
     /// Builds nodes carrying this bug.
     pub fn factory(self) -> Box<NodeFactory> {
-        if self == Bug::TrustTornRecord {
-            return Box::new(TrustingRecovery);
+        match self {
+            Bug::TrustTornRecord => return Box::new(TrustingRecovery),
+            Bug::ReuseRequestIds | Bug::VoteAfterWipe | Bug::TrustRetriedFsync => {
+                return Box::new(DiskBug(self))
+            }
+            _ => {}
         }
         Box::new(
             move |config: Config, durable: Option<Durable>, now: Millis| -> Box<dyn SimNode> {
@@ -664,7 +691,31 @@ impl MakeNode for TrustingRecovery {
             durable,
             records: count,
             cut: None,
+            lost: None,
         };
         Ok((LogStore::resume(disk, kept as u64), recovered))
+    }
+}
+
+/// The real node with one of the old designs of its disk handling:
+/// `reuse-request-ids`, `vote-after-wipe`, `trust-retried-fsync`.
+struct DiskBug(Bug);
+
+impl MakeNode for DiskBug {
+    fn make(&self, mut config: Config, durable: Option<Durable>, now: Millis) -> Box<dyn SimNode> {
+        let mut durable = durable.unwrap_or_default();
+        match self.0 {
+            // Ids numbered by the start count on the disk, as before they
+            // were drawn at boot: a wiped disk starts the count again.
+            Bug::ReuseRequestIds => config.incarnation = (durable.starts + 1) as u32,
+            // Whatever the disk lost, trust what is left.
+            Bug::VoteAfterWipe => durable.recovering = false,
+            _ => {}
+        }
+        Box::new(core_node(config, Some(durable), now))
+    }
+
+    fn retries_failed_fsync(&self) -> bool {
+        self.0 == Bug::TrustRetriedFsync
     }
 }

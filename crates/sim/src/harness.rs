@@ -12,7 +12,7 @@ use sim_engine::disk::SimDisk;
 use sim_engine::{Ctx, End, Harness};
 
 use crate::checkers::oracle::CommittedLog;
-use crate::checkers::{self, Checker, Finish, Reply, Step, Verdict};
+use crate::checkers::{self, Checker, Finish, Property, Reply, Step, Verdict, Violation};
 use crate::history::{EventType, History};
 use crate::node::{NodeFactory, OnDisk, Wire};
 use crate::report::Summary;
@@ -65,6 +65,19 @@ pub struct Store<'a> {
     summary: Summary,
     /// The client history, if the run keeps one.
     history: Option<History>,
+    /// Per node, how often it has booted: each boot is a new incarnation.
+    boots: Vec<u64>,
+    /// Boots that found synced data gone with no fault to explain it.
+    broken_promises: Vec<Violation>,
+}
+
+/// A node's incarnation for its `boot`-th start, drawn from the run's seed
+/// (never from the disk, which a wipe resets): SplitMix64 of the three.
+fn incarnation(rng_seed: u64, node: usize, boot: u64) -> u32 {
+    let mut z = rng_seed ^ ((node as u64) << 40) ^ boot.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    (z ^ (z >> 31)) as u32
 }
 
 impl<'a> Store<'a> {
@@ -78,6 +91,7 @@ impl<'a> Store<'a> {
         workload_rng: ChaCha8Rng,
         summary: Summary,
     ) -> Store<'a> {
+        let configs_len = configs.len();
         Store {
             checkers: checkers::standard(&scenario),
             scenario,
@@ -90,6 +104,8 @@ impl<'a> Store<'a> {
             oracle: CommittedLog::default(),
             op_counts: BTreeMap::new(),
             latencies_ms: BTreeMap::new(),
+            boots: vec![0; configs_len],
+            broken_promises: Vec::new(),
             summary,
             history: None,
         }
@@ -321,14 +337,22 @@ impl Harness for Store<'_> {
     type Outcome = Summary;
 
     fn boot(&mut self, node: usize, disk: Option<SimDisk>, now_ms: u64) -> Result<OnDisk, String> {
-        let config = self.configs[node].clone();
-        OnDisk::boot(self.factory, config, disk, Millis(now_ms)).map_err(|why| {
+        let mut config = self.configs[node].clone();
+        self.boots[node] += 1;
+        config.incarnation = incarnation(config.rng_seed, node, self.boots[node]);
+        let booted = OnDisk::boot(self.factory, config, disk, Millis(now_ms)).map_err(|why| {
             let why = why.to_string();
             self.summary
                 .refused_starts
                 .push(format!("n{}: {why}", node + 1));
             why
-        })
+        })?;
+        if let Some(why) = &booted.broken_promise {
+            let detail = format!("n{} restarted: {why}", node + 1);
+            let violation = Violation::new(Property::Durability, now_ms, None, detail);
+            self.broken_promises.push(violation);
+        }
+        Ok(booted)
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
@@ -443,6 +467,7 @@ impl Harness for Store<'_> {
             oracle: &self.oracle,
         };
         let mut verdict = Verdict::default();
+        verdict.violations.append(&mut self.broken_promises);
         for checker in &mut self.checkers {
             checker.finish(&finish, &mut verdict);
         }

@@ -6,7 +6,7 @@ use std::io;
 
 use ryw_core::durable::PersistBatch;
 use ryw_core::{codec, Config, Durable, Envelope, Id, Millis, Node, RoleKind};
-use ryw_storage::{Disk, LogStore, Recovered, RecoveryError, Unwritten};
+use ryw_storage::{Disk, LogStore, Loss, Recovered, RecoveryError, Unwritten, LOG_FILE};
 use sim_engine::disk::SimDisk;
 use sim_engine::{Address, Message, Process};
 
@@ -61,6 +61,12 @@ pub trait MakeNode: Send + Sync {
     /// unless a planted bug reads it its own way.
     fn recover(&self, disk: StoreDisk) -> Result<(LogStore<StoreDisk>, Recovered), RecoveryError> {
         LogStore::open(disk)
+    }
+
+    /// Whether a failed fsync is asked for again and trusted once it
+    /// passes (planted bug `trust-retried-fsync`), instead of stopping.
+    fn retries_failed_fsync(&self) -> bool {
+        false
     }
 }
 
@@ -138,6 +144,10 @@ impl Disk for StoreDisk {
         self.0.sync(file);
         Ok(())
     }
+    fn overwrite(&mut self, file: &str, bytes: &[u8]) -> io::Result<()> {
+        self.0.overwrite(file, bytes);
+        Ok(())
+    }
 }
 
 /// A store node and its disk. Every step's persist batches go through the
@@ -150,31 +160,55 @@ pub struct OnDisk {
     node: Box<dyn SimNode>,
     store: LogStore<StoreDisk>,
     unwritten: Unwritten,
-    /// fsyncs asked for: (fsync id, newest batch it makes durable).
-    syncing: VecDeque<(u64, u64)>,
+    /// fsyncs asked for: (fsync id, newest batch it makes durable, bytes of
+    /// the log it covers).
+    syncing: VecDeque<(u64, u64, u64)>,
+    /// Planted bug `trust-retried-fsync`: a failed fsync is asked for again
+    /// and trusted once it passes.
+    retries_failed_fsync: bool,
+    /// Why the node stopped itself (a failed fsync).
+    stopped: Option<String>,
+    /// What recovery found lost at this boot.
+    pub lost_at_boot: Option<Loss>,
+    /// Synced data this boot found gone that no fault in the run took: the
+    /// store acknowledged as durable what was not.
+    pub broken_promise: Option<String>,
 }
 
 impl OnDisk {
-    /// Boots a node on `disk` (fresh when `None`): recovery first, then
-    /// `factory` with what it rebuilt.
+    /// Boots a node on `disk` (an empty one when `None`: a new node knows no
+    /// more than one whose disk was wiped): recovery first, then `factory`
+    /// with what it rebuilt.
     pub fn boot(
         factory: &NodeFactory,
         config: Config,
         disk: Option<SimDisk>,
         now: Millis,
     ) -> Result<OnDisk, RecoveryError> {
-        let restarting = disk.is_some();
-        let (store, recovered) = factory.recover(StoreDisk(disk.unwrap_or_default()))?;
+        let mut disk = disk.unwrap_or_default();
+        // Faults that took synced data since the last boot explain a loss.
+        let explained = disk.lies != disk.lies_seen;
+        disk.lies_seen = disk.lies;
+        let (store, recovered) = factory.recover(StoreDisk(disk))?;
         let config = Config {
             wait_for_disk: true,
             ..config
         };
-        let durable = restarting.then_some(recovered.durable);
+        let broken_promise = match &recovered.lost {
+            Some(loss @ (Loss::SyncedTail { .. } | Loss::Corrupt { .. })) if !explained => Some(
+                format!("{loss}, and no fault took synced data from this disk: the store acknowledged what it had not made durable"),
+            ),
+            _ => None,
+        };
         let mut on_disk = OnDisk {
-            node: factory.make(config, durable, now),
+            node: factory.make(config, Some(recovered.durable), now),
             store,
             unwritten: Unwritten::default(),
             syncing: VecDeque::new(),
+            retries_failed_fsync: factory.retries_failed_fsync(),
+            stopped: None,
+            lost_at_boot: recovered.lost,
+            broken_promise,
         };
         on_disk.persist();
         Ok(on_disk)
@@ -194,8 +228,9 @@ impl OnDisk {
             .unwritten
             .write_to(&mut self.store, self.node.core().log());
         if let Some(newest) = written.newest {
+            let length = self.store.length();
             let sync = self.store.disk_mut().0.request_sync();
-            self.syncing.push_back((sync, newest));
+            self.syncing.push_back((sync, newest, length));
         }
         if let Some(e) = written.error {
             self.node.handle_persist_failed(&e.to_string());
@@ -231,13 +266,40 @@ impl Process for OnDisk {
 
     fn handle_synced(&mut self, now_ms: u64, sync: u64) {
         let mut newest = None;
-        while self.syncing.front().is_some_and(|&(id, _)| id <= sync) {
-            newest = self.syncing.pop_front().map(|(_, batch)| batch);
+        while self.syncing.front().is_some_and(|&(id, _, _)| id <= sync) {
+            newest = self.syncing.pop_front();
         }
-        if let Some(batch) = newest {
+        if let Some((_, batch, length)) = newest {
+            // The superblock says how much is durable before anything that
+            // depends on it is acknowledged (the simulated write cannot fail).
+            let _ = self.store.record_synced(length);
             self.node.handle_persisted(Millis(now_ms), batch);
         }
         self.persist();
+    }
+
+    /// An fsync failed: what it covered may never reach the disk, and
+    /// asking again proves nothing (fsyncgate). The store stops; the
+    /// engine restarts it, and recovery reads what the disk really kept.
+    fn handle_sync_failed(&mut self, _now_ms: u64, sync: u64) {
+        let mut newest = None;
+        while self.syncing.front().is_some_and(|&(id, _, _)| id <= sync) {
+            newest = self.syncing.pop_front();
+        }
+        if self.retries_failed_fsync {
+            if let Some((_, batch, length)) = newest {
+                let again = self.store.disk_mut().0.request_sync();
+                self.syncing.push_front((again, batch, length));
+            }
+            return;
+        }
+        self.stopped = Some(format!(
+            "fsync of {LOG_FILE} failed; stopping rather than trust a retried fsync"
+        ));
+    }
+
+    fn stopped(&self) -> Option<String> {
+        self.stopped.clone()
     }
 
     fn disk_mut(&mut self) -> Option<&mut SimDisk> {

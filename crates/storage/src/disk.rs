@@ -13,4 +13,7 @@ pub trait Disk {
     fn truncate(&mut self, file: &str, length: u64) -> io::Result<()>;
     /// Makes everything appended to `file` so far durable (fdatasync).
     fn sync(&mut self, file: &str) -> io::Result<()>;
+    /// Replaces all of `file` with `bytes`, durably before it returns. A
+    /// crash during it may leave the file torn: callers keep two copies.
+    fn overwrite(&mut self, file: &str, bytes: &[u8]) -> io::Result<()>;
 }

@@ -15,17 +15,56 @@ pub struct FsDisk {
     open: BTreeMap<String, File>,
     /// Files created since the directory was last synced.
     dir_dirty: bool,
+    /// fsyncs left before every one fails (tests only).
+    syncs_before_failure: Option<u64>,
 }
 
 impl FsDisk {
-    /// The disk in `dir`, created if missing.
+    /// The disk in `dir`, created if missing. Fails, saying why, unless
+    /// `dir` is a directory this process can create, write and fsync files
+    /// in: better at the start than at the first write.
     pub fn open(dir: &Path) -> io::Result<FsDisk> {
+        if dir.exists() && !dir.is_dir() {
+            return Err(io::Error::other("it exists and is not a directory"));
+        }
         fs::create_dir_all(dir)?;
+        let probe = dir.join(".ryw-write-test");
+        let tried = File::create(&probe)
+            .and_then(|mut f| f.write_all(b"ryw").and_then(|()| f.sync_all()))
+            .and_then(|()| fs::remove_file(&probe));
+        if let Err(e) = tried {
+            return Err(io::Error::new(
+                e.kind(),
+                format!("cannot create, write and fsync a file in it: {e}"),
+            ));
+        }
         Ok(FsDisk {
             dir: dir.to_path_buf(),
             open: BTreeMap::new(),
             dir_dirty: false,
+            syncs_before_failure: None,
         })
+    }
+
+    /// Makes every fsync after the next `count` fail with an I/O error: a
+    /// fault-injection point for tests of what a node does when its disk
+    /// fails (`ryw-node` reads `RYW_TEST_FSYNC_FAIL_AFTER`).
+    pub fn fail_syncs_after(&mut self, count: u64) {
+        self.syncs_before_failure = Some(count);
+    }
+
+    /// Counts an fsync against the injected failure, if one is set.
+    fn injected_failure(&mut self) -> io::Result<()> {
+        match &mut self.syncs_before_failure {
+            Some(0) => Err(io::Error::other(
+                "injected fsync failure (RYW_TEST_FSYNC_FAIL_AFTER)",
+            )),
+            Some(left) => {
+                *left -= 1;
+                Ok(())
+            }
+            None => Ok(()),
+        }
     }
 
     pub fn path(&self, file: &str) -> PathBuf {
@@ -41,6 +80,17 @@ impl FsDisk {
             self.open.insert(file.to_owned(), handle);
         }
         Ok(self.open.get_mut(file).expect("just opened"))
+    }
+}
+
+impl FsDisk {
+    /// fsyncs the directory once files were created in it, so that their
+    /// names survive a crash.
+    fn sync_dir_if_dirty(&mut self) -> io::Result<()> {
+        if std::mem::take(&mut self.dir_dirty) {
+            File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
     }
 }
 
@@ -68,10 +118,21 @@ impl Disk for FsDisk {
     }
 
     fn sync(&mut self, file: &str) -> io::Result<()> {
+        self.injected_failure()?;
         self.file(file)?.sync_data()?;
-        if std::mem::take(&mut self.dir_dirty) {
-            File::open(&self.dir)?.sync_all()?;
-        }
-        Ok(())
+        self.sync_dir_if_dirty()
+    }
+
+    fn overwrite(&mut self, file: &str, bytes: &[u8]) -> io::Result<()> {
+        let path = self.path(file);
+        self.dir_dirty |= !path.exists();
+        let mut handle = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)?;
+        handle.write_all(bytes)?;
+        handle.sync_data()?;
+        self.sync_dir_if_dirty()
     }
 }

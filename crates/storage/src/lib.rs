@@ -41,9 +41,13 @@
 mod disk;
 mod frame;
 mod fs;
+mod meta;
 mod store;
 
 pub use disk::Disk;
 pub use frame::{FRAME_HEADER_BYTES, HEADER, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;
-pub use store::{LogStore, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE};
+pub use meta::META_FILES;
+pub use store::{
+    LogStore, Loss, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE,
+};

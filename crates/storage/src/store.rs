@@ -9,6 +9,7 @@ use ryw_core::durable::{replay, PersistBatch};
 use ryw_core::{log::Log, Durable};
 
 use crate::frame::{self, Frame, HEADER};
+use crate::meta::{self, Meta, META_FILES};
 use crate::Disk;
 
 /// The one file the store keeps: term, vote and log.
@@ -18,6 +19,8 @@ pub struct LogStore<D: Disk> {
     disk: D,
     /// Bytes of the file known to be written whole.
     length: u64,
+    /// The superblock as last read or written.
+    superblock: Option<Meta>,
     /// Reused for each batch.
     buffer: Vec<u8>,
     text: String,
@@ -39,8 +42,52 @@ pub struct WriteStats {
 pub struct Recovered {
     pub durable: Durable,
     pub records: usize,
-    /// A torn tail cut off: (offset, bytes cut, what was wrong there).
+    /// A torn tail cut off: (offset, bytes cut, what was wrong there). It
+    /// was never synced, so nothing was acknowledged from it.
     pub cut: Option<(u64, u64, String)>,
+    /// Durable state this disk should hold and does not. The node then
+    /// boots recovering ([`Durable::recovering`]) and catches up from its
+    /// peers before it votes.
+    pub lost: Option<Loss>,
+}
+
+/// What a disk lost, as recovery can tell it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Loss {
+    /// No log and no superblock: a brand-new node, or one whose data
+    /// directory was deleted. Only the peers can tell which.
+    Empty,
+    /// The superblock says `synced` bytes of the log were made durable, but
+    /// the log holds whole records only up to byte `found`: a cut file, or
+    /// a disk that lost what it promised.
+    SyncedTail { synced: u64, found: u64 },
+    /// A record that was written whole fails its check at `offset`: it and
+    /// everything after it were dropped.
+    Corrupt { offset: u64, why: String },
+    /// A log with records but no readable superblock: a directory written
+    /// by an older version, or one whose superblock was deleted or damaged.
+    NoSuperblock,
+}
+
+impl fmt::Display for Loss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Loss::Empty => write!(f, "no {LOG_FILE} and no superblock (a new node, or a deleted data directory)"),
+            Loss::SyncedTail { synced, found } => write!(
+                f,
+                "{LOG_FILE} holds {found} bytes of whole records, but {synced} bytes were synced (the file was cut, or the disk lost synced writes)"
+            ),
+            Loss::Corrupt { offset, why } => write!(
+                f,
+                "{LOG_FILE} is damaged at byte {offset} ({why}); that record and every later one were dropped"
+            ),
+            Loss::NoSuperblock => write!(
+                f,
+                "{LOG_FILE} has records but no readable superblock ({} or {})",
+                META_FILES[0], META_FILES[1]
+            ),
+        }
+    }
 }
 
 /// Why a node cannot start from its data file.
@@ -50,13 +97,6 @@ pub enum RecoveryError {
     /// The file does not start with our header.
     NotALog {
         file: String,
-    },
-    /// A record that fails a check in a way no crash leaves behind:
-    /// corruption.
-    Damaged {
-        file: String,
-        offset: u64,
-        why: String,
     },
     /// A record that is intact but means nothing sensible.
     Unreadable {
@@ -70,19 +110,17 @@ impl fmt::Display for RecoveryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RecoveryError::Io(e) => write!(f, "reading {LOG_FILE}: {e}"),
-            RecoveryError::NotALog { file } => {
-                write!(f, "{file} is not a ryw-node log (wrong header); refusing to start")
-            }
-            RecoveryError::Damaged { file, offset, why } => write!(
+            RecoveryError::NotALog { file } => write!(
                 f,
-                "{file} is damaged at byte {offset} ({why}): bytes that were written whole are \
-                 corrupt, and they may have held a vote or an acknowledged write; refusing to \
-                 start rather than forget them (repair from peers is not built; move the file \
-                 away only if this node's vote and log may be forgotten safely)"
+                "{file} is not a ryw-node log (wrong header); refusing to start. If this is \
+                 the right directory, move the file away: the node then starts empty and \
+                 catches up from its peers"
             ),
             RecoveryError::Unreadable { file, offset, why } => write!(
                 f,
-                "{file}: the record at byte {offset} is intact but unreadable ({why}); refusing to start"
+                "{file}: the record at byte {offset} is intact but unreadable ({why}); refusing \
+                 to start. Move the file away (keep it for a bug report): the node then starts \
+                 empty and catches up from its peers"
             ),
         }
     }
@@ -97,15 +135,23 @@ impl From<io::Error> for RecoveryError {
 }
 
 impl<D: Disk> LogStore<D> {
-    /// Opens the store on `disk` and rebuilds the durable state from it,
-    /// cutting a torn tail (see the crate docs for what is refused).
+    /// Opens the store on `disk` and rebuilds the durable state from it:
+    /// a torn tail past what was synced is cut; synced records that are
+    /// missing, corrupt records (with everything after them) and a missing
+    /// superblock are reported as [`Loss`], and the state recovered is
+    /// marked recovering. Refused: a file that is not ours, and an intact
+    /// record that makes no sense.
     pub fn open(mut disk: D) -> Result<(LogStore<D>, Recovered), RecoveryError> {
         let bytes = disk.read_all(LOG_FILE)?;
+        let superblock = meta::read(&mut disk)?;
+        let had_superblock = meta::any_file(&mut disk)?;
+        let synced = superblock.map_or(0, |m| m.log_synced_bytes);
         let file = || LOG_FILE.to_owned();
         let mut recovered = Recovered {
             durable: Durable::default(),
             records: 0,
             cut: None,
+            lost: None,
         };
         // A first write torn inside the header: cut short, or zeroed from
         // within it to the end of the file.
@@ -116,16 +162,10 @@ impl<D: Disk> LogStore<D> {
         if bytes[..checked] != HEADER[..checked] {
             return Err(RecoveryError::NotALog { file: file() });
         }
-        if header_torn {
-            if !bytes.is_empty() {
-                disk.truncate(LOG_FILE, 0)?;
-                recovered.cut = Some((0, bytes.len() as u64, "a torn header".into()));
-            }
-            return Ok((LogStore::on(disk, 0), recovered));
-        }
         let mut records = Vec::new();
-        let mut at = HEADER.len();
-        loop {
+        let mut at = if header_torn { 0 } else { HEADER.len() };
+        let mut damaged = None;
+        while !header_torn {
             match frame::read(&bytes, at) {
                 Frame::End => break,
                 Frame::Intact { payload, next } => {
@@ -140,49 +180,75 @@ impl<D: Disk> LogStore<D> {
                     at = next;
                 }
                 Frame::Corrupt(why) => {
-                    return Err(RecoveryError::Damaged {
-                        file: file(),
+                    damaged = Some(Loss::Corrupt {
                         offset: at as u64,
                         why,
                     });
+                    break;
                 }
                 Frame::Torn(why) => {
-                    disk.truncate(LOG_FILE, at as u64)?;
                     recovered.cut = Some((at as u64, (bytes.len() - at) as u64, why));
                     break;
                 }
             }
         }
+        if at < bytes.len() {
+            disk.truncate(LOG_FILE, at as u64)?;
+        }
+        if header_torn && !bytes.is_empty() {
+            recovered.cut = Some((0, bytes.len() as u64, "a torn header".into()));
+        }
+        recovered.lost = damaged.or_else(|| {
+            if (at as u64) < synced {
+                Some(Loss::SyncedTail {
+                    synced,
+                    found: at as u64,
+                })
+            } else if superblock.is_some() {
+                None
+            } else if had_superblock || !records.is_empty() {
+                Some(Loss::NoSuperblock)
+            } else {
+                Some(Loss::Empty)
+            }
+        });
         recovered.records = records.len();
         recovered.durable = replay(records).map_err(|why| RecoveryError::Unreadable {
             file: file(),
             offset: HEADER.len() as u64,
             why,
         })?;
-        Ok((LogStore::on(disk, at as u64), recovered))
+        recovered.durable.recovering |= recovered.lost.is_some();
+        let mut store = LogStore::on(disk, at as u64);
+        store.superblock = superblock;
+        Ok((store, recovered))
     }
 
-    /// A store on a file some other reader has already read: appends go
-    /// after its first `length` bytes, which must be whole records (the
-    /// header included) or nothing. The simulator's planted bug
-    /// `trust-torn-record` reads files its own way and then writes on.
-    pub fn resume(disk: D, length: u64) -> LogStore<D> {
-        LogStore::on(disk, length)
+    /// A store on a log of `length` bytes that someone else's recovery
+    /// read (the superblock is read here, so its sequence carries on).
+    pub fn resume(mut disk: D, length: u64) -> LogStore<D> {
+        let superblock = meta::read(&mut disk).ok().flatten();
+        let mut store = LogStore::on(disk, length);
+        store.superblock = superblock;
+        store
     }
 
     fn on(disk: D, length: u64) -> LogStore<D> {
         LogStore {
             disk,
             length,
+            superblock: None,
             buffer: Vec::new(),
             text: String::new(),
             stats: WriteStats::default(),
         }
     }
 
-    /// Appends one batch (not yet durable: see [`LogStore::sync`]). A
-    /// failed write (a full disk) is cut back off, so the file stays whole;
-    /// the batch may be written again later.
+    /// Bytes of the log written so far (what an fsync asked for now covers).
+    pub fn length(&self) -> u64 {
+        self.length
+    }
+
     pub fn write(&mut self, batch: &PersistBatch, log: &Log) -> io::Result<()> {
         self.buffer.clear();
         if self.length == 0 {
@@ -196,8 +262,6 @@ impl<D: Disk> LogStore<D> {
             frame::encode(self.text.as_bytes(), &mut self.buffer);
         }
         if let Err(e) = self.disk.append(LOG_FILE, &self.buffer) {
-            // Best effort: a partial record at the end would read as a torn
-            // tail anyway, but a later record after it would read as damage.
             let _ = self.disk.truncate(LOG_FILE, self.length);
             return Err(e);
         }
@@ -207,10 +271,29 @@ impl<D: Disk> LogStore<D> {
         Ok(())
     }
 
-    /// Makes every write so far durable.
+    /// fsyncs the log, then records in the superblock how much of it is
+    /// durable. Only then may what it covers be acknowledged.
     pub fn sync(&mut self) -> io::Result<()> {
         self.disk.sync(LOG_FILE)?;
         self.stats.syncs += 1;
+        self.record_synced(self.length)
+    }
+
+    /// An fsync that covered the first `length` bytes of the log completed
+    /// (the simulator completes fsyncs itself): the superblock says so.
+    pub fn record_synced(&mut self, length: u64) -> io::Result<()> {
+        if self
+            .superblock
+            .is_some_and(|m| m.log_synced_bytes == length)
+        {
+            return Ok(());
+        }
+        let next = Meta {
+            sequence: self.superblock.map_or(0, |m| m.sequence + 1),
+            log_synced_bytes: length,
+        };
+        meta::write(&mut self.disk, next)?;
+        self.superblock = Some(next);
         Ok(())
     }
 
@@ -227,9 +310,6 @@ impl<D: Disk> LogStore<D> {
     }
 }
 
-/// Persist batches handed out by the node and not yet written: a write
-/// that failed (a full disk) leaves its batch here for the next try, so the
-/// node's votes and acknowledgements wait instead of being lost.
 #[derive(Debug, Default)]
 pub struct Unwritten {
     batches: Vec<PersistBatch>,
@@ -283,18 +363,27 @@ mod tests {
     use ryw_core::durable::HardState;
     use ryw_core::{Command, Entry, Id, Key, Value};
 
-    /// A disk in memory; `full` makes appends fail.
+    /// A disk in memory: the log in `bytes`, the superblock's copies in
+    /// `others`; `full` makes appends fail.
     #[derive(Default, Clone)]
     struct MemDisk {
         bytes: Vec<u8>,
+        others: std::collections::BTreeMap<String, Vec<u8>>,
         full: bool,
-        /// Bytes made durable by the last sync.
+        /// Bytes of the log made durable by the last sync.
         synced: usize,
     }
 
     impl Disk for MemDisk {
-        fn read_all(&mut self, _: &str) -> io::Result<Vec<u8>> {
-            Ok(self.bytes.clone())
+        fn read_all(&mut self, file: &str) -> io::Result<Vec<u8>> {
+            if file == LOG_FILE {
+                return Ok(self.bytes.clone());
+            }
+            Ok(self.others.get(file).cloned().unwrap_or_default())
+        }
+        fn overwrite(&mut self, file: &str, bytes: &[u8]) -> io::Result<()> {
+            self.others.insert(file.to_owned(), bytes.to_vec());
+            Ok(())
         }
         fn append(&mut self, _: &str, bytes: &[u8]) -> io::Result<()> {
             if self.full {
@@ -326,9 +415,10 @@ mod tests {
         }
     }
 
-    /// Writes two batches (a vote and entries; a new term and a truncation)
-    /// and returns the disk and the durable state they describe.
-    fn written() -> (MemDisk, Durable) {
+    /// Writes two batches (a vote and entries, synced; a new term and a
+    /// truncation, not synced) and returns the disk, the durable state
+    /// they describe, and the length the first made durable.
+    fn written_in_part() -> (MemDisk, Durable, usize) {
         let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
         let mut durable = Durable {
             current_term: 2,
@@ -345,6 +435,8 @@ mod tests {
             entries_from: Some(1),
         };
         store.write(&first, &durable.log).expect("writes");
+        store.sync().expect("syncs");
+        let synced = store.disk().synced;
         // A new leader replaces entry 3.
         durable.current_term = 3;
         durable.voted_for = None;
@@ -356,10 +448,20 @@ mod tests {
                 current_term: 3,
                 voted_for: None,
                 starts: 1,
+                recovering: false,
             }),
             entries_from: Some(3),
         };
         store.write(&second, &durable.log).expect("writes");
+        (store.into_disk(), durable, synced)
+    }
+
+    /// Both batches written and synced.
+    fn written() -> (MemDisk, Durable) {
+        let (disk, durable, _) = written_in_part();
+        let (mut store, recovered) = LogStore::open(disk).expect("recovers");
+        assert!(recovered.lost.is_none());
+        store.sync().expect("syncs");
         (store.into_disk(), durable)
     }
 
@@ -373,18 +475,27 @@ mod tests {
     }
 
     #[test]
-    fn a_tail_torn_at_any_byte_is_cut_and_the_rest_kept() {
-        let (disk, durable) = written();
+    fn a_tail_torn_at_any_byte_is_cut_and_only_a_cut_below_the_synced_length_is_a_loss() {
+        let (disk, durable, synced) = written_in_part();
         let whole = disk.bytes.len();
         let mut kept_entries = Vec::new();
         for length in 0..whole {
-            let torn = MemDisk {
-                bytes: disk.bytes[..length].to_vec(),
-                ..MemDisk::default()
-            };
+            let mut torn = disk.clone();
+            torn.bytes.truncate(length);
             let (store, recovered) = LogStore::open(torn).expect("a torn tail is no error");
             assert!(recovered.durable.log.last_index() <= 3);
             assert!(recovered.durable.current_term <= durable.current_term);
+            if length < synced {
+                assert!(
+                    matches!(recovered.lost, Some(Loss::SyncedTail { synced: s, .. }) if s as usize == synced),
+                    "cut to {length}: {:?}",
+                    recovered.lost
+                );
+                assert!(recovered.durable.recovering);
+            } else {
+                assert_eq!(recovered.lost, None, "cut to {length}: never synced");
+                assert!(!recovered.durable.recovering);
+            }
             // Whatever is kept is whole records: the file is cut to them.
             let (_, again) = LogStore::open(store.into_disk()).expect("recovers again");
             assert!(again.cut.is_none(), "cut once, clean after");
@@ -397,42 +508,51 @@ mod tests {
     }
 
     #[test]
-    fn damage_followed_by_intact_records_is_refused_with_the_offset() {
+    fn damage_is_cut_off_with_everything_after_it_and_reported_with_the_offset() {
         let (disk, _) = written();
         let mut bad = disk.clone();
         let offset = HEADER.len() + 12; // inside the first record's payload
         bad.bytes[offset] ^= 0x10;
-        let error = LogStore::open(bad).err().expect("refused");
-        let text = error.to_string();
-        assert!(
-            matches!(error, RecoveryError::Damaged { offset: 8, .. }),
-            "{text}"
-        );
+        let (store, recovered) = LogStore::open(bad).expect("repaired from peers, not refused");
+        let lost = recovered.lost.expect("a loss");
+        assert!(matches!(lost, Loss::Corrupt { offset: 8, .. }), "{lost:?}");
+        let text = lost.to_string();
         assert!(
             text.contains("raft.log") && text.contains("byte 8"),
             "{text}"
         );
+        assert_eq!(recovered.records, 0, "nothing after the damage is trusted");
+        assert!(recovered.durable.recovering);
+        assert_eq!(store.disk().bytes.len(), HEADER.len());
+        // Until the recovering state is synced, a restart still sees a loss.
+        let (_, again) = LogStore::open(store.into_disk()).expect("recovers");
+        assert!(matches!(again.lost, Some(Loss::SyncedTail { .. })));
     }
 
     #[test]
-    fn a_flipped_bit_anywhere_even_in_the_last_record_is_refused() {
-        let (disk, _) = written();
+    fn a_flipped_bit_anywhere_even_in_the_last_record_is_never_trusted() {
+        let (disk, durable) = written();
         for bit in HEADER.len() * 8..disk.bytes.len() * 8 {
             let mut bad = disk.clone();
             bad.bytes[bit / 8] ^= 1 << (bit % 8);
-            let error = LogStore::open(bad)
-                .err()
-                .unwrap_or_else(|| panic!("bit {bit} flipped was not refused"));
+            let (_, recovered) = LogStore::open(bad)
+                .unwrap_or_else(|e| panic!("bit {bit} flipped was refused: {e}"));
             assert!(
-                matches!(error, RecoveryError::Damaged { .. }),
-                "bit {bit}: {error}"
+                matches!(recovered.lost, Some(Loss::Corrupt { .. })),
+                "bit {bit}: {:?}",
+                recovered.lost
+            );
+            assert!(recovered.durable.recovering);
+            assert!(
+                recovered.durable.log.last_index() < durable.log.last_index()
+                    || recovered.records < 6
             );
         }
     }
 
     #[test]
     fn a_torn_write_zeroed_from_any_byte_is_cut_and_the_rest_kept() {
-        let (disk, durable) = written();
+        let (disk, durable, synced) = written_in_part();
         for from in 0..disk.bytes.len() {
             let mut torn = disk.clone();
             torn.bytes[from..].fill(0);
@@ -440,8 +560,45 @@ mod tests {
                 LogStore::open(torn).unwrap_or_else(|e| panic!("zeroed from byte {from}: {e}"));
             assert!(recovered.cut.is_some() || from == disk.bytes.len());
             assert!(recovered.durable.log.last_index() <= durable.log.last_index());
+            assert_eq!(
+                recovered.lost.is_some(),
+                from < synced,
+                "zeroed from {from}"
+            );
             let (_, again) = LogStore::open(store.into_disk()).expect("recovers again");
             assert!(again.cut.is_none(), "cut once, clean after");
+        }
+    }
+
+    #[test]
+    fn an_empty_disk_and_a_log_without_superblock_are_losses_the_node_cannot_judge_alone() {
+        let (_, recovered) = LogStore::open(MemDisk::default()).expect("empty");
+        assert_eq!(recovered.lost, Some(Loss::Empty));
+        assert!(recovered.durable.recovering);
+        let (mut disk, _) = written();
+        disk.others.clear();
+        let (_, recovered) = LogStore::open(disk).expect("opens");
+        assert_eq!(recovered.lost, Some(Loss::NoSuperblock));
+        assert!(recovered.durable.recovering);
+    }
+
+    #[test]
+    fn a_superblock_copy_torn_or_damaged_leaves_the_other_one() {
+        let (disk, durable) = written();
+        assert_eq!(disk.others.len(), 2, "two syncs, both copies written");
+        for file in META_FILES {
+            for damage in 0..3 {
+                let mut bad = disk.clone();
+                let copy = bad.others.get_mut(file).expect("written");
+                match damage {
+                    0 => copy.truncate(copy.len() / 2),
+                    1 => copy[9] ^= 1,
+                    _ => copy.clear(),
+                }
+                let (_, recovered) = LogStore::open(bad).expect("opens");
+                assert_eq!(recovered.lost, None, "{file}, damage {damage}");
+                assert_eq!(recovered.durable, durable);
+            }
         }
     }
 

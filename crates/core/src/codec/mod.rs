@@ -115,6 +115,22 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
             obj.field("commit_index").u64(n.commit_index);
             obj.field("commit_term").u64(n.commit_term);
         }
+        Payload::Peer(PeerMsg::Probe(p)) => {
+            obj.field("incarnation").u64(u64::from(p.incarnation));
+            obj.field("last_log_index").u64(p.last_log_index);
+        }
+        Payload::Peer(PeerMsg::ProbeOk(p)) => {
+            obj.field("incarnation").u64(u64::from(p.incarnation));
+            obj.field("term").u64(p.term);
+            if let Some(vote) = &p.voted_for {
+                obj.field("voted_for").id(vote);
+            }
+            obj.field("last_log_index").u64(p.last_log_index);
+            obj.field("last_log_term").u64(p.last_log_term);
+            if p.recovering {
+                obj.field("recovering").bool(true);
+            }
+        }
         Payload::Invalid(Invalid { code, text, .. }) => {
             // Never sent by a node; encoded only so traces can show it.
             obj.field("code").u64(code.0);
@@ -239,6 +255,9 @@ pub fn encode_record(record: &Record, out: &mut String) {
                 obj.field("voted_for").id(vote);
             }
             obj.field("starts").u64(hard.starts);
+            if hard.recovering {
+                obj.field("recovering").bool(true);
+            }
         }
         Record::Entry { index, entry } => {
             obj.field("type").string("entry");
@@ -265,6 +284,7 @@ pub fn decode_record(text: &str) -> Result<Record, String> {
                 Some(_) => Some(top.id("voted_for")?),
             },
             starts: top.u64("starts")?,
+            recovering: top.opt_bool("recovering", false)?,
         })),
         "entry" => Ok(Record::Entry {
             index: top.u64("index")?,
@@ -688,8 +708,35 @@ fn peer_message<S: Source>(type_name: &str, f: &S) -> Result<Option<PeerMsg>, Fa
             commit_index: f.u64("commit_index").map_err(malformed)?,
             commit_term: f.u64("commit_term").map_err(malformed)?,
         }),
+        "probe" => PeerMsg::Probe(Probe {
+            incarnation: incarnation(f)?,
+            last_log_index: f.u64("last_log_index").map_err(malformed)?,
+        }),
+        "probe_ok" => PeerMsg::ProbeOk(ProbeOk {
+            incarnation: incarnation(f)?,
+            term: f.u64("term").map_err(malformed)?,
+            voted_for: match f.opt_str("voted_for").map_err(malformed)? {
+                None => None,
+                Some(_) => Some(f.id("voted_for").map_err(malformed)?),
+            },
+            last_log_index: f.u64("last_log_index").map_err(malformed)?,
+            last_log_term: f.u64("last_log_term").map_err(malformed)?,
+            recovering: f.opt_bool("recovering", false).map_err(malformed)?,
+        }),
         _ => return Ok(None),
     }))
+}
+
+/// A probe's `incarnation`: the high half of an operation id, so at most 2^32 - 1.
+fn incarnation<S: Source>(f: &S) -> Result<u32, Failure> {
+    let n = f.u64("incarnation").map_err(malformed)?;
+    u32::try_from(n).map_err(|_| {
+        malformed(format!(
+            "{}: {n} is out of range (at most {})",
+            f.path("incarnation"),
+            u32::MAX
+        ))
+    })
 }
 
 /// Whether `type_name` names a message only members send each other (the

@@ -77,13 +77,27 @@ struct CommitWaiter {
 }
 
 impl Ops {
-    /// Operation ids carry the node's start count in their high bits, so a
-    /// restarted node never reuses an id its previous life forwarded.
-    pub(super) fn starting_at(starts: u64) -> Ops {
+    /// Operation ids carry the node's incarnation in their high half and a
+    /// count in their low half, so a restarted node, even one whose disk was
+    /// wiped, never reuses an id an earlier life forwarded.
+    pub(super) fn starting_at(incarnation: u32) -> Ops {
         Ops {
-            next_op_id: starts << 32,
+            next_op_id: u64::from(incarnation) << 32,
             ..Ops::default()
         }
+    }
+
+    /// The next operation id. After 2^32 operations in one life the count
+    /// moves on to the next incarnation number rather than wrap onto ids
+    /// this life already gave out.
+    fn take_op_id(&mut self) -> u64 {
+        let id = self.next_op_id;
+        self.next_op_id = if id & u64::from(u32::MAX) == u64::from(u32::MAX) {
+            u64::from(((id >> 32) as u32).wrapping_add(1)) << 32
+        } else {
+            id + 1
+        };
+        id
     }
 
     /// The earliest moment any client operation needs attention.
@@ -115,8 +129,7 @@ impl Node {
             let error = OpResult::error(ErrorCode::MALFORMED_REQUEST, text);
             return self.send(client, None, Payload::Reply(error));
         };
-        let id = self.ops.next_op_id;
-        self.ops.next_op_id += 1;
+        let id = self.ops.take_op_id();
         let mut pending = Pending {
             client,
             msg_id,

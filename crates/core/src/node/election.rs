@@ -100,10 +100,15 @@ impl Node {
     }
 
     pub(super) fn on_request_vote(&mut self, now: Millis, from: usize, request: RequestVote) {
+        if self.defer_vote(from, &request) {
+            return; // a node that lost state answers once it knows what it lost
+        }
         let log = &self.durable.log;
-        // §5.4.1: only vote for a candidate whose log is at least as up to date.
-        let up_to_date =
-            (request.last_log_term, request.last_log_index) >= (log.last_term(), log.last_index());
+        // §5.4.1: only vote for a candidate whose log is at least as up to
+        // date, and, while recovering, as what the peers' answers hold.
+        let up_to_date = (request.last_log_term, request.last_log_index)
+            >= (log.last_term(), log.last_index())
+            && self.reaches_recovery_floor(request.last_log_term, request.last_log_index);
         if request.pre_vote {
             let granted = request.term > self.durable.current_term
                 && up_to_date

@@ -15,6 +15,7 @@ mod progress;
 #[cfg(test)]
 mod raft_tests;
 mod read_index;
+mod recovery;
 mod replication;
 #[cfg(test)]
 mod tests;
@@ -69,6 +70,8 @@ pub struct Node {
     next_msg_id: u64,
     warnings: VecDeque<String>,
     ops: client::Ops,
+    /// Set while this node catches up after losing durable state.
+    recovery: Option<recovery::Recovery>,
 }
 
 /// The node's timers, by name; `handle_timeout` is due at the soonest.
@@ -79,11 +82,13 @@ struct Timers {
     client_ops: Option<Millis>,
     /// When committed entries fall due to be applied (apply lag).
     apply: Option<Millis>,
+    /// When a recovering node asks a silent member again.
+    probe: Option<Millis>,
 }
 
 impl Timers {
     fn soonest(&self) -> Millis {
-        [self.client_ops, self.apply]
+        [self.client_ops, self.apply, self.probe]
             .into_iter()
             .flatten()
             .fold(self.raft, Millis::min)
@@ -138,7 +143,7 @@ impl Node {
         }
         durable.starts += 1;
         let cluster = config.cluster.clone();
-        let durable_starts = durable.starts;
+        let incarnation = config.incarnation;
         let persist =
             persist::Persistence::recovered(durable.log.last_index(), !config.wait_for_disk);
         let mut node = Node {
@@ -159,7 +164,8 @@ impl Node {
             persist,
             next_msg_id: 0,
             warnings: VecDeque::new(),
-            ops: client::Ops::starting_at(durable_starts),
+            ops: client::Ops::starting_at(incarnation),
+            recovery: None,
         };
         if let Some(cluster) = cluster {
             node.join(cluster, now);
@@ -180,6 +186,7 @@ impl Node {
             me,
             ids: cluster.members,
         });
+        self.begin_recovery_if_needed(now);
         if self.members().majority() == 1 {
             // A cluster of one needs no votes: lead at once, so piped requests work.
             self.start_election(now);
@@ -229,6 +236,7 @@ impl Node {
     }
 
     fn on_peer_message(&mut self, now: Millis, from: usize, message: PeerMsg) {
+        self.probe_on_contact(now, from);
         match message {
             PeerMsg::RequestVote(rv) => self.on_request_vote(now, from, rv),
             PeerMsg::RequestVoteOk(r) => self.on_request_vote_ok(now, from, r),
@@ -238,6 +246,8 @@ impl Node {
             PeerMsg::ForwardOk(f) => self.on_forward_ok(now, f),
             PeerMsg::CommitWanted(w) => self.on_commit_wanted(from, w),
             PeerMsg::CommitNews(n) => self.on_commit_news(n),
+            PeerMsg::Probe(p) => self.on_probe(from, p),
+            PeerMsg::ProbeOk(p) => self.on_probe_ok(now, from, p),
         }
     }
 
@@ -258,7 +268,14 @@ impl Node {
                 }
             }
         } else if now >= self.election_deadline {
-            self.start_pre_vote(now);
+            if self.is_recovering() {
+                self.recovery_timeout(now);
+            } else {
+                self.start_pre_vote(now);
+            }
+        }
+        if self.next_probe_at().is_some_and(|at| now >= at) {
+            self.probe_all_due(now);
         }
         self.expire_ops(now);
         self.settle(now);
@@ -289,6 +306,7 @@ impl Node {
             },
             client_ops: self.ops.next_timer(),
             apply: self.next_apply_at(),
+            probe: self.next_probe_at(),
         }
     }
 
@@ -378,6 +396,7 @@ impl Node {
     /// Work that follows any input: apply what committed, serve what waited
     /// for it, and re-route operations when the leader changed.
     fn settle(&mut self, now: Millis) {
+        self.finish_recovery_if_caught_up();
         self.apply_committed(now);
         if std::mem::take(&mut self.leader_changed) {
             self.reroute_on_leader_change(now);
@@ -525,3 +544,5 @@ mod face_tests;
 mod flow_tests;
 #[cfg(test)]
 mod persist_tests;
+#[cfg(test)]
+mod recovery_tests;

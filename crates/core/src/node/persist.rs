@@ -152,6 +152,12 @@ impl Node {
         self.persist.hard_state_dirty = !self.persist.immediate;
     }
 
+    /// The recovering flag changed: it goes to disk with the hard state.
+    pub(super) fn set_recovering(&mut self, recovering: bool) {
+        self.durable.recovering = recovering;
+        self.persist.hard_state_dirty = !self.persist.immediate;
+    }
+
     pub(super) fn append_to_log(&mut self, entry: Entry) {
         self.durable.log.append(entry);
         let index = self.durable.log.last_index();

@@ -47,6 +47,17 @@ impl Progress {
         self.in_flight.len() < window
     }
 
+    /// The member lost what it acknowledged past `last_index` (its disk was
+    /// wiped or cut): it counts only for what it still holds, and is sent
+    /// the rest again. Counting less is always safe.
+    pub(super) fn lost_entries_after(&mut self, last_index: u64) {
+        if self.match_index > last_index {
+            self.match_index = last_index;
+            self.next_index = last_index + 1;
+            self.in_flight.clear();
+        }
+    }
+
     /// Whether the member lacks entries and its window lets them go.
     pub(super) fn ready_for_entries(
         &mut self,

@@ -259,6 +259,14 @@ impl Node {
         self.confirm_index_reads(now);
     }
 
+    /// A member says it lost entries after `last_index`: a leader stops
+    /// counting them and sends them again.
+    pub(super) fn forget_lost_match(&mut self, member: usize, last_index: u64) {
+        if let Role::Leader(leader) = &mut self.role {
+            leader.progress[member].lost_entries_after(last_index);
+        }
+    }
+
     /// Commits the highest entry of the current term held by a majority.
     /// Reference: Raft §5.4.2 (Figure 8): older terms' entries commit only
     /// indirectly, never by counting their replicas.

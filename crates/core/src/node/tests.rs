@@ -683,7 +683,8 @@ fn peer_message_claiming_to_come_from_this_node_is_refused() {
 }
 
 // Reference: Raft §8: forwarded requests are deduplicated by (origin, id),
-// so a restarted node must never reuse an id its earlier life forwarded.
+// so a restarted node must never reuse an id its earlier life forwarded,
+// even when its disk, and every counter on it, is gone.
 #[test]
 fn writes_forwarded_by_a_restarted_follower_are_not_taken_for_duplicates() {
     let mut cluster = TestCluster::new(3, 19);
@@ -702,6 +703,17 @@ fn writes_forwarded_by_a_restarted_follower_are_not_taken_for_duplicates() {
         &Value::from(2),
         "the second write applied"
     );
+    cluster.crash(f);
+    cluster.restart_wiped(f);
+    assert_eq!(
+        cluster.node(f).durable().starts,
+        1,
+        "the count started again"
+    );
+    let third = commit_index_of(&cluster.call(f, 1, write("x", 3)));
+    assert!(third > second, "a new entry, not the first life's");
+    let reply = cluster.call(leader, 1, read("x"));
+    assert_eq!(value_of(&reply), &Value::from(3), "the third write applied");
 }
 
 #[test]

@@ -6,7 +6,8 @@ use rand::Rng;
 
 use super::{Engine, OpenSpan};
 use crate::diagram::Span;
-use crate::faults::{self, Applied, Target, Trigger};
+use crate::disk::Unsynced;
+use crate::faults::{self, Applied, DiskLoss, Target, Trigger};
 use crate::harness::Harness;
 use crate::process::Process;
 
@@ -190,22 +191,10 @@ impl<H: Harness> Engine<H> {
                     state.slots[x].paused += 1;
                 }
             }
-            Applied::Crash(nodes, unsynced) => {
+            Applied::Crash(nodes, unsynced, loss) => {
                 for &x in nodes {
-                    let slot = &mut state.slots[x];
-                    slot.crashes += 1;
-                    if let Some(crashed) = slot.node.take() {
-                        let mut durable = crashed.durable();
-                        if let Some(disk) = H::Node::disk_of(&mut durable) {
-                            disk.crash(*unsynced, &mut state.disk_rng);
-                        }
-                        slot.crashed = Some(durable);
-                        slot.incarnation += 1;
-                        slot.timer_at_ms = None;
-                        slot.backlog.clear();
-                        slot.synced_backlog.clear();
-                        slot.sync_done_ms = 0;
-                    }
+                    state.slots[x].crashes += 1;
+                    state.take_down(x, *unsynced, *loss);
                 }
             }
             Applied::Corrupt { nodes, bits } => {
@@ -224,6 +213,13 @@ impl<H: Harness> Engine<H> {
                 for &x in nodes {
                     if let Some(disk) = disk_of_slot::<H::Node>(&mut state.slots[x]) {
                         disk.set_full(true);
+                    }
+                }
+            }
+            Applied::FsyncError(nodes) => {
+                for &x in nodes {
+                    if let Some(disk) = disk_of_slot::<H::Node>(&mut state.slots[x]) {
+                        disk.set_failing(true);
                     }
                 }
             }
@@ -283,14 +279,20 @@ impl<H: Harness> Engine<H> {
                     }
                 }
             }
-            Applied::Crash(nodes, _) => {
+            Applied::Crash(nodes, _, _) => {
                 for x in nodes {
                     self.state.slots[x].crashes -= 1;
-                    if self.state.slots[x].crashes > 0 {
-                        continue; // another crash fault still holds it down
+                    self.restart_if_free(x);
+                }
+            }
+            Applied::FsyncError(nodes) => {
+                for x in nodes {
+                    if let Some(disk) = disk_of_slot::<H::Node>(&mut self.state.slots[x]) {
+                        disk.set_failing(false);
                     }
-                    if let Some(durable) = self.state.slots[x].crashed.take() {
-                        self.boot(x, Some(durable));
+                    // A node that stopped on the failure is started again.
+                    if std::mem::take(&mut self.state.slots[x].stopped) {
+                        self.restart_if_free(x);
                     }
                 }
             }
@@ -311,6 +313,17 @@ impl<H: Harness> Engine<H> {
         }
     }
 
+    /// Boots node `x` from what its crash kept, unless a crash fault still
+    /// holds it down.
+    fn restart_if_free(&mut self, x: usize) {
+        if self.state.slots[x].crashes > 0 {
+            return;
+        }
+        if let Some(durable) = self.state.slots[x].crashed.take() {
+            self.boot(x, Some(durable));
+        }
+    }
+
     /// The last pause holding node `x` has ended: it takes its backlog, and
     /// a timer that fell due while it was frozen.
     fn resume(&mut self, x: usize) {
@@ -328,15 +341,21 @@ impl<H: Harness> Engine<H> {
                 state.trace.message(now_ms, "deliver", &message);
                 node.handle_message(clock_ms, message);
             }
-            for sync in synced {
-                node.handle_synced(clock_ms, sync);
+            for (sync, ok) in synced {
+                if ok {
+                    node.handle_synced(clock_ms, sync);
+                } else {
+                    node.handle_sync_failed(clock_ms, sync);
+                }
             }
             if node.poll_timeout().is_some_and(|t| t <= clock_ms) {
                 node.handle_timeout(clock_ms);
             }
         }
         state.slots[x].timer_at_ms = None;
-        self.after_step(x);
+        if !state.stop_if_asked(x) {
+            self.after_step(x);
+        }
     }
 
     /// Turns a fault's open shading into spans on its timelines.
@@ -358,6 +377,42 @@ impl<H: Harness> Engine<H> {
 }
 
 /// The disk of a node, live or crashed (a node that refused to start has none).
+impl<N: Process, E> super::State<N, E> {
+    /// Takes node `x` down as a crash: its volatile state and messages in
+    /// flight to it are lost; its disk keeps what `unsynced` says of writes
+    /// not yet fsynced, and loses what `loss` says.
+    pub(super) fn take_down(&mut self, x: usize, unsynced: Unsynced, loss: DiskLoss) {
+        let slot = &mut self.slots[x];
+        let Some(crashed) = slot.node.take() else {
+            return;
+        };
+        let mut durable = crashed.durable();
+        if let Some(disk) = N::disk_of(&mut durable) {
+            disk.crash(unsynced, &mut self.disk_rng);
+            match loss {
+                DiskLoss::Nothing => {}
+                DiskLoss::Wipe => {
+                    disk.wipe();
+                    self.trace
+                        .note(self.now_ms, "lose", &format!("n{}: the whole disk", x + 1));
+                }
+                DiskLoss::SyncedTail => {
+                    if let Some((file, had, kept)) = disk.lose_synced_tail(&mut self.disk_rng) {
+                        let detail = format!("n{}: {file} cut from {had} to {kept} bytes", x + 1);
+                        self.trace.note(self.now_ms, "lose", &detail);
+                    }
+                }
+            }
+        }
+        slot.crashed = Some(durable);
+        slot.incarnation += 1;
+        slot.timer_at_ms = None;
+        slot.backlog.clear();
+        slot.synced_backlog.clear();
+        slot.sync_done_ms = 0;
+    }
+}
+
 fn disk_of_slot<N: Process>(slot: &mut super::Slot<N>) -> Option<&mut crate::disk::SimDisk> {
     match (slot.node.as_mut(), slot.crashed.as_mut()) {
         (Some(node), _) => node.disk_mut(),

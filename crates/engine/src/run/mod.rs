@@ -13,8 +13,8 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::clock::Clock;
 use crate::diagram::{self, Arrow, Mark, Recording};
-use crate::disk::DiskLatency;
-use crate::faults::{self, Applied, Fault};
+use crate::disk::{DiskLatency, Unsynced};
+use crate::faults::{self, Applied, DiskLoss, Fault};
 use crate::guard;
 use crate::harness::{Ctx, End, Harness};
 use crate::network::{Fate, Network};
@@ -164,12 +164,16 @@ pub(crate) struct Slot<N: Process> {
     /// When the last fsync started on its disk completes: fsyncs on one
     /// disk complete in order.
     sync_done_ms: u64,
-    /// fsyncs completed while the node was paused, to tell it when it resumes.
-    synced_backlog: Vec<u64>,
+    /// fsyncs that ended while the node was paused, to tell it when it
+    /// resumes: (fsync, whether it succeeded).
+    synced_backlog: Vec<(u64, bool)>,
     /// Extra fsync time from active `slow_fsync` faults.
     fsync_extra_ms: u64,
     /// Why the node refused to start from its disk: it stays down.
     refused: Option<String>,
+    /// The node stopped itself on a failed fsync: it starts again when the
+    /// fault ends.
+    stopped: bool,
 }
 
 /// A fault's shading while it lasts.
@@ -388,6 +392,7 @@ impl<H: Harness> Engine<H> {
                 synced_backlog: Vec::new(),
                 fsync_extra_ms: 0,
                 refused: None,
+                stopped: false,
             })
             .collect();
         let recording = setup.record_clients.map(|clients| Recording {
@@ -614,10 +619,9 @@ impl<H: Harness> Engine<H> {
                 .draw(&mut state.disk_rng)
                 .saturating_add(slot.fsync_extra_ms);
             if took_ms == 0 && slot.sync_done_ms <= now_ms {
-                disk.complete_sync(sync);
                 let clock_ms = state.clocks[i].node_ms(now_ms);
-                if let Some(node) = slot.node.as_mut() {
-                    node.handle_synced(clock_ms, sync);
+                if !state.finish_sync(i, sync, clock_ms) {
+                    return;
                 }
                 continue;
             }
@@ -646,17 +650,61 @@ impl<H: Harness> Engine<H> {
         let Some(process) = slot.node.as_mut() else {
             return;
         };
-        if let Some(disk) = process.disk_mut() {
-            disk.complete_sync(sync);
-        }
         if slot.paused > 0 {
-            slot.synced_backlog.push(sync);
+            // Told when it resumes; the disk's outcome is decided now.
+            if let Some(disk) = process.disk_mut() {
+                let ok = !disk.is_failing();
+                if ok {
+                    disk.complete_sync(sync);
+                } else {
+                    disk.fail_sync(sync);
+                }
+                slot.synced_backlog.push((sync, ok));
+            }
             return;
         }
-        process.handle_synced(clock_ms, sync);
-        self.after_step(node);
+        if self.state.finish_sync(node, sync, clock_ms) {
+            self.after_step(node);
+        }
+    }
+}
+
+impl<N: Process, E> State<N, E> {
+    /// Ends fsync `sync` of node `i`: it completes, or fails while an
+    /// `fsync_error` fault holds the disk, and the node is told. Returns
+    /// whether the node is still up (it may stop itself on a failure).
+    fn finish_sync(&mut self, i: usize, sync: u64, clock_ms: u64) -> bool {
+        let Some(process) = self.slots[i].node.as_mut() else {
+            return false;
+        };
+        let Some(disk) = process.disk_mut() else {
+            return true;
+        };
+        if !disk.is_failing() {
+            disk.complete_sync(sync);
+            process.handle_synced(clock_ms, sync);
+            return true;
+        }
+        disk.fail_sync(sync);
+        process.handle_sync_failed(clock_ms, sync);
+        !self.stop_if_asked(i)
     }
 
+    /// Takes node `i` down if it stopped itself (see [`Process::stopped`]);
+    /// returns whether it did.
+    pub(super) fn stop_if_asked(&mut self, i: usize) -> bool {
+        let Some(why) = self.slots[i].node.as_ref().and_then(Process::stopped) else {
+            return false;
+        };
+        let detail = format!("n{} stops: {why}", i + 1);
+        self.trace.note(self.now_ms, "stop", &detail);
+        self.take_down(i, Unsynced::Prefix, DiskLoss::Nothing);
+        self.slots[i].stopped = true;
+        true
+    }
+}
+
+impl<H: Harness> Engine<H> {
     /// Routes what node `i` sent, lets the harness observe it, re-arms its timer.
     fn after_step(&mut self, i: usize) {
         self.start_syncs(i);

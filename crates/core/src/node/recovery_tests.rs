@@ -1,0 +1,174 @@
+//! Protocol-aware recovery (see `recovery.rs`): a node that lost its disk
+//! neither votes nor campaigns on what it lost, catches up from its peers,
+//! and rejoins by itself; a brand-new cluster still elects at once.
+
+use super::*;
+use crate::data::Value;
+use crate::testkit::*;
+
+fn holds_write(node: &Node, index: u64, value: i64) -> bool {
+    node.log().get(index).is_some_and(|entry| {
+        matches!(&entry.command, Command::Write { value: v, .. } if *v == Value::from(value))
+    })
+}
+
+// The classic hazard (CTRL, FAST '18): n3 misses ten committed writes, n1
+// then loses its disk, n2 (the only other holder) is cut off. n1 and n3 are
+// a majority, but must not elect a leader without the writes.
+#[test]
+fn a_wiped_voter_does_not_help_elect_a_leader_that_lacks_committed_writes() {
+    let mut cluster = TestCluster::new(3, 41);
+    let leader = cluster.stable_leader();
+    let others: Vec<usize> = (0..3).filter(|&i| i != leader).collect();
+    let (holder, behind) = (others[0], others[1]);
+    cluster.isolate(behind);
+    let mut acknowledged = Vec::new();
+    for value in 0..10 {
+        acknowledged.push((
+            commit_index_of(&cluster.call(leader, 1, write("x", value))),
+            value,
+        ));
+    }
+    cluster.heal();
+    // The leader loses its disk; the holder is cut off; the node that
+    // missed the writes is back.
+    cluster.crash(leader);
+    cluster.restart_wiped(leader);
+    cluster.isolate(holder);
+    cluster.run_for(3_000);
+    for i in [leader, behind] {
+        let node = cluster.node(i);
+        assert_ne!(
+            node.role(),
+            RoleKind::Leader,
+            "n{} leads without the writes",
+            i + 1
+        );
+    }
+    assert!(
+        cluster.node(leader).is_recovering(),
+        "it heard from one peer of two"
+    );
+    // The holder returns: it leads, the wiped node catches up and recovers.
+    cluster.heal();
+    let new_leader = cluster.stable_leader();
+    assert!(cluster.run_until(3_000, |c| !c.node(leader).is_recovering()));
+    for &(index, value) in &acknowledged {
+        for i in [new_leader, leader] {
+            assert!(
+                holds_write(cluster.node(i), index, value),
+                "n{} lost index {index}",
+                i + 1
+            );
+        }
+    }
+}
+
+#[test]
+fn a_brand_new_cluster_on_empty_disks_elects_a_leader_and_nobody_stays_recovering() {
+    for seed in 0..20 {
+        let mut cluster = TestCluster::new_on_empty_disks(3, seed);
+        assert!((0..3).all(|i| cluster.node(i).is_recovering()));
+        // One election timeout, one round trip of probes, one election.
+        assert!(
+            cluster.run_until(1_000, |c| c.leaders().len() == 1),
+            "seed {seed}: no leader within a second"
+        );
+        let leader = cluster.stable_leader();
+        commit_index_of(&cluster.call(leader, 1, write("x", 1)));
+        assert!(
+            cluster.run_until(1_000, |c| (0..3).all(|i| !c.node(i).is_recovering())),
+            "seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn a_node_wiped_under_a_steady_leader_catches_up_and_votes_again() {
+    let mut cluster = TestCluster::new(3, 43);
+    let leader = cluster.stable_leader();
+    let f = (0..3).find(|&i| i != leader).expect("a follower");
+    for value in 0..5 {
+        commit_index_of(&cluster.call(leader, 1, write("x", value)));
+    }
+    cluster.crash(f);
+    cluster.restart_wiped(f);
+    assert!(
+        cluster.run_until(3_000, |c| !c.node(f).is_recovering()),
+        "the leader sends it what it lost, though it had acknowledged it"
+    );
+    assert_eq!(cluster.leaders(), vec![leader], "no election was needed");
+    assert_eq!(
+        cluster.node(f).log().last_index(),
+        cluster.node(leader).log().last_index()
+    );
+    assert!(!cluster.node(f).durable().recovering);
+}
+
+// A node that lost its vote answers nothing until it knows the term and
+// the vote it may have given; then it votes only as the answers allow.
+#[test]
+fn a_recovering_node_defers_votes_until_its_peers_answered() {
+    let mut node = super::raft_tests::lone_node(
+        3,
+        0,
+        Durable {
+            recovering: true,
+            ..Durable::default()
+        },
+    );
+    let request = |term| {
+        super::raft_tests::peer_envelope(
+            1,
+            0,
+            Payload::Peer(PeerMsg::RequestVote(RequestVote {
+                term,
+                last_log_index: 0,
+                last_log_term: 0,
+                pre_vote: false,
+            })),
+        )
+    };
+    let out = super::raft_tests::deliver(&mut node, Millis::ZERO, request(3));
+    assert!(
+        out.iter()
+            .all(|p| matches!(p, Payload::Peer(PeerMsg::Probe(_)))),
+        "only probes, no vote: {out:?}"
+    );
+    assert_eq!(out.len(), 2, "both peers are asked");
+    let incarnation = node.config().incarnation;
+    let answer = |from, term, voted_for: Option<Id>| {
+        super::raft_tests::peer_envelope(
+            from,
+            0,
+            Payload::Peer(PeerMsg::ProbeOk(ProbeOk {
+                incarnation,
+                term,
+                voted_for,
+                last_log_index: 0,
+                last_log_term: 0,
+                recovering: false,
+            })),
+        )
+    };
+    let (a, b) = (
+        answer(1, 3, Some(node_id(2))),
+        answer(2, 3, Some(node_id(2))),
+    );
+    assert!(super::raft_tests::deliver(&mut node, Millis::ZERO, a).is_empty());
+    let out = super::raft_tests::deliver(&mut node, Millis::ZERO, b);
+    let votes: Vec<bool> = out
+        .iter()
+        .filter_map(|p| match p {
+            Payload::Peer(PeerMsg::RequestVoteOk(v)) => Some(v.vote_granted),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        votes,
+        [false],
+        "the answers say n3 already had its vote in term 3: n2 does not get it"
+    );
+    assert_eq!(node.durable().voted_for, Some(node_id(2)));
+    assert!(!node.is_recovering(), "the empty floor is reached at once");
+}
