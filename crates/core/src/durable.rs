@@ -48,6 +48,11 @@ pub struct Durable {
     /// `node/recovery.rs`). Kept durable so that a crash in the middle of
     /// recovering does not make the node trust a half-rebuilt log.
     pub recovering: bool,
+    /// While recovering: this node knows it lost state it once held (a cut
+    /// or damaged log), as opposed to finding an empty disk, which a
+    /// brand-new node finds too. Only a node that may be brand new answers
+    /// peers as one.
+    pub lost: bool,
 }
 
 impl Durable {
@@ -57,6 +62,7 @@ impl Durable {
             voted_for: self.voted_for.clone(),
             starts: self.starts,
             recovering: self.recovering,
+            lost: self.lost,
         }
     }
 }
@@ -68,6 +74,7 @@ pub struct HardState {
     pub voted_for: Option<Id>,
     pub starts: u64,
     pub recovering: bool,
+    pub lost: bool,
 }
 
 /// What changed in the durable state since the previous batch.
@@ -121,6 +128,7 @@ pub fn replay(records: impl IntoIterator<Item = Record>) -> Result<Durable, Stri
                 durable.voted_for = hard.voted_for;
                 durable.starts = hard.starts;
                 durable.recovering = hard.recovering;
+                durable.lost = hard.lost;
             }
             Record::Entry { index, entry } => {
                 let last = durable.log.last_index();

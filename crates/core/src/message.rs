@@ -487,8 +487,8 @@ pub struct ProbeOk {
     pub voted_for: Option<Id>,
     pub last_log_index: u64,
     pub last_log_term: u64,
-    /// The answerer lost state too and has not caught up: its log proves
-    /// nothing about what was committed, unless it is empty and at term 0
-    /// (a brand-new node, which never held anything).
-    pub recovering: bool,
+    /// The answerer knows it lost state too (a cut or damaged log) and has
+    /// not caught up: its log proves nothing about what was committed, and
+    /// its answer does not count.
+    pub lost: bool,
 }

@@ -185,3 +185,45 @@ pub fn draw_disks(
         .collect();
     (disks, faults)
 }
+
+/// The faults of a disk that breaks its promises, `count` of them within
+/// `0..fault_time_ms`, on top of what [`draw_disks`] draws: wipes, lost
+/// synced tails and bit flips, all on one node at a time (a second node's
+/// loss in the same majority is more than any replication of that size
+/// survives), and fsync errors on any node.
+pub fn draw_lying_disk_faults(
+    rng: &mut ChaCha8Rng,
+    nodes: usize,
+    fault_time_ms: u64,
+    count: usize,
+) -> Vec<Fault> {
+    let victim = format!("n{}", rng.random_range(1..=nodes));
+    // One loss at a time: each lie ends before the next starts, with room
+    // for the victim to catch up in between.
+    let slot_ms = (fault_time_ms / count.max(1) as u64).max(2);
+    (0..count as u64)
+        .map(|k| {
+            let start_ms = k * slot_ms;
+            let at_ms = start_ms + rng.random_range(0..slot_ms / 2);
+            let until_ms = at_ms + rng.random_range(1..=(slot_ms / 4).clamp(1, 600));
+            let kind = match rng.random_range(0..4) {
+                0 => FaultKind::Wipe {
+                    node: victim.clone(),
+                },
+                1 => FaultKind::LoseSyncedTail {
+                    node: victim.clone(),
+                },
+                // One bit: two in the 8-byte header make the file look like
+                // someone else's, which is refused and needs an operator.
+                2 => FaultKind::Corrupt {
+                    node: victim.clone(),
+                    bits: 1,
+                },
+                _ => FaultKind::FsyncError {
+                    node: format!("n{}", rng.random_range(1..=nodes)),
+                },
+            };
+            Fault::timed(at_ms, until_ms, kind)
+        })
+        .collect()
+}

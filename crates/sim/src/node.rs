@@ -173,6 +173,9 @@ pub struct OnDisk {
     /// Synced data this boot found gone that no fault in the run took: the
     /// store acknowledged as durable what was not.
     pub broken_promise: Option<String>,
+    /// The disk's count of lies when this life booted: accounted for once
+    /// a sync has recorded the state recovery rebuilt.
+    lies_at_boot: u64,
 }
 
 impl OnDisk {
@@ -185,10 +188,11 @@ impl OnDisk {
         disk: Option<SimDisk>,
         now: Millis,
     ) -> Result<OnDisk, RecoveryError> {
-        let mut disk = disk.unwrap_or_default();
-        // Faults that took synced data since the last boot explain a loss.
+        let disk = disk.unwrap_or_default();
+        // Faults that took synced data since the store last synced after a
+        // boot explain a loss (until then it finds the same loss again).
         let explained = disk.lies != disk.lies_seen;
-        disk.lies_seen = disk.lies;
+        let lies_at_boot = disk.lies;
         let (store, recovered) = factory.recover(StoreDisk(disk))?;
         let config = Config {
             wait_for_disk: true,
@@ -209,6 +213,7 @@ impl OnDisk {
             stopped: None,
             lost_at_boot: recovered.lost,
             broken_promise,
+            lies_at_boot,
         };
         on_disk.persist();
         Ok(on_disk)
@@ -273,6 +278,7 @@ impl Process for OnDisk {
             // The superblock says how much is durable before anything that
             // depends on it is acknowledged (the simulated write cannot fail).
             let _ = self.store.record_synced(length);
+            self.store.disk_mut().0.lies_seen = self.lies_at_boot;
             self.node.handle_persisted(Millis(now_ms), batch);
         }
         self.persist();

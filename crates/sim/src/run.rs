@@ -90,7 +90,10 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
             parameters["node"] = serde_json::json!(scenario.node);
             parameters["workload"] = serde_json::json!(scenario.workload);
         }
-        if scenario.swarm_ranges == SwarmRanges::Disk {
+        if matches!(
+            scenario.swarm_ranges,
+            SwarmRanges::Disk | SwarmRanges::LyingDisk
+        ) {
             parameters["disk"] = serde_json::json!(scenario.disk);
         }
         drawn = Some(parameters);

@@ -60,6 +60,10 @@ pub enum SwarmRanges {
     /// crashes that lose or tear unsynced writes, power cuts of every node,
     /// corruption of one node's disk, full disks, slow fsyncs.
     Disk,
+    /// The disk draws, plus one to four faults of a disk that loses what
+    /// it promised: wipes, lost synced tails and bit flips on one node at a
+    /// time, and fsync errors on any node.
+    LyingDisk,
 }
 
 /// Every node's disk latency (see [`DiskLatency`]), and in `of` other
@@ -607,6 +611,17 @@ impl Scenario {
             SwarmRanges::Classic => self.draw_classic(rng),
             SwarmRanges::Wide => self.draw_wide(rng),
             SwarmRanges::Disk => self.draw_disk(rng),
+            SwarmRanges::LyingDisk => {
+                self.draw_disk(rng);
+                // Damage stays on one node: the lies below pick it.
+                self.faults
+                    .retain(|f| !matches!(f.kind, FaultKind::Corrupt { .. }));
+                let count = rng.random_range(1..=4);
+                let lies =
+                    swarm::draw_lying_disk_faults(rng, self.nodes, self.fault_time_ms(), count);
+                self.faults.extend(lies);
+                self.faults.sort_by_key(|f| (f.at_ms, f.until_ms));
+            }
         }
     }
 

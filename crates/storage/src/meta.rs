@@ -74,14 +74,18 @@ pub(crate) fn read(disk: &mut impl Disk) -> io::Result<Option<Meta>> {
     Ok(newest)
 }
 
-/// Whether any copy exists at all, readable or not.
-pub(crate) fn any_file(disk: &mut impl Disk) -> io::Result<bool> {
+/// How many copies exist but fail their check. In the simulator a copy is
+/// written whole or not at all, so such a copy was damaged after it was
+/// written, and the other copy may be older than what was acknowledged.
+pub(crate) fn damaged_copies(disk: &mut impl Disk) -> io::Result<usize> {
+    let mut damaged = 0;
     for file in META_FILES {
-        if !disk.read_all(file)?.is_empty() {
-            return Ok(true);
+        let bytes = disk.read_all(file)?;
+        if !bytes.is_empty() && Meta::decode(&bytes).is_none() {
+            damaged += 1;
         }
     }
-    Ok(false)
+    Ok(damaged)
 }
 
 /// Writes `meta` over the copy it takes turns with, durably.

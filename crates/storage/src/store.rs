@@ -64,9 +64,12 @@ pub enum Loss {
     /// A record that was written whole fails its check at `offset`: it and
     /// everything after it were dropped.
     Corrupt { offset: u64, why: String },
-    /// A log with records but no readable superblock: a directory written
-    /// by an older version, or one whose superblock was deleted or damaged.
+    /// A log with records but no superblock: a directory written by an
+    /// older version, or one whose superblock was deleted.
     NoSuperblock,
+    /// A copy of the superblock fails its check: the length it held, which
+    /// the other copy may not reach, is unknown.
+    SuperblockDamaged,
 }
 
 impl fmt::Display for Loss {
@@ -83,7 +86,12 @@ impl fmt::Display for Loss {
             ),
             Loss::NoSuperblock => write!(
                 f,
-                "{LOG_FILE} has records but no readable superblock ({} or {})",
+                "{LOG_FILE} has records but there is no superblock ({} or {})",
+                META_FILES[0], META_FILES[1]
+            ),
+            Loss::SuperblockDamaged => write!(
+                f,
+                "a copy of the superblock ({} or {}) is damaged, so how much of {LOG_FILE} was synced is not known",
                 META_FILES[0], META_FILES[1]
             ),
         }
@@ -144,7 +152,7 @@ impl<D: Disk> LogStore<D> {
     pub fn open(mut disk: D) -> Result<(LogStore<D>, Recovered), RecoveryError> {
         let bytes = disk.read_all(LOG_FILE)?;
         let superblock = meta::read(&mut disk)?;
-        let had_superblock = meta::any_file(&mut disk)?;
+        let damaged_copies = meta::damaged_copies(&mut disk)?;
         let synced = superblock.map_or(0, |m| m.log_synced_bytes);
         let file = || LOG_FILE.to_owned();
         let mut recovered = Recovered {
@@ -159,13 +167,26 @@ impl<D: Disk> LogStore<D> {
         let header_torn =
             bytes.len() < HEADER.len() || (zeros < HEADER.len() && zeros < bytes.len());
         let checked = if header_torn { zeros } else { HEADER.len() };
-        if bytes[..checked] != HEADER[..checked] {
+        let header_bits_off: u32 = bytes[..checked]
+            .iter()
+            .zip(HEADER)
+            .map(|(a, b)| (a ^ b).count_ones())
+            .sum();
+        // One flipped bit is our header damaged; more is someone else's file.
+        if header_bits_off > 1 {
             return Err(RecoveryError::NotALog { file: file() });
         }
         let mut records = Vec::new();
         let mut at = if header_torn { 0 } else { HEADER.len() };
         let mut damaged = None;
-        while !header_torn {
+        if header_bits_off == 1 {
+            at = 0;
+            damaged = Some(Loss::Corrupt {
+                offset: 0,
+                why: "a flipped bit in the header".into(),
+            });
+        }
+        while !header_torn && damaged.is_none() {
             match frame::read(&bytes, at) {
                 Frame::End => break,
                 Frame::Intact { payload, next } => {
@@ -178,6 +199,15 @@ impl<D: Disk> LogStore<D> {
                         std::str::from_utf8(payload).map_err(|e| unreadable(e.to_string()))?;
                     records.push(decode_record(text).map_err(unreadable)?);
                     at = next;
+                }
+                // Past what the superblock says was synced, nothing was
+                // acknowledged: whatever is there (a crash after a failed
+                // fsync leaves zeros before later writes) is cut like a
+                // torn tail.
+                Frame::Corrupt(why) if superblock.is_some() && at as u64 >= synced => {
+                    let why = format!("{why}, past the {synced} bytes synced");
+                    recovered.cut = Some((at as u64, (bytes.len() - at) as u64, why));
+                    break;
                 }
                 Frame::Corrupt(why) => {
                     damaged = Some(Loss::Corrupt {
@@ -204,9 +234,11 @@ impl<D: Disk> LogStore<D> {
                     synced,
                     found: at as u64,
                 })
+            } else if damaged_copies > 0 {
+                Some(Loss::SuperblockDamaged)
             } else if superblock.is_some() {
                 None
-            } else if had_superblock || !records.is_empty() {
+            } else if !records.is_empty() {
                 Some(Loss::NoSuperblock)
             } else {
                 Some(Loss::Empty)
@@ -219,6 +251,7 @@ impl<D: Disk> LogStore<D> {
             why,
         })?;
         recovered.durable.recovering |= recovered.lost.is_some();
+        recovered.durable.lost |= recovered.lost.as_ref().is_some_and(|l| *l != Loss::Empty);
         let mut store = LogStore::on(disk, at as u64);
         store.superblock = superblock;
         Ok((store, recovered))
@@ -449,6 +482,7 @@ mod tests {
                 voted_for: None,
                 starts: 1,
                 recovering: false,
+                lost: false,
             }),
             entries_from: Some(3),
         };
@@ -571,6 +605,26 @@ mod tests {
     }
 
     #[test]
+    fn damage_past_the_synced_length_is_cut_like_a_torn_tail() {
+        let (disk, _, synced) = written_in_part();
+        for at in synced..disk.bytes.len() {
+            let mut bad = disk.clone();
+            bad.bytes[at] ^= 0x20;
+            let (_, recovered) = LogStore::open(bad).expect("opens");
+            assert_eq!(
+                recovered.lost, None,
+                "byte {at}: never synced, never acknowledged"
+            );
+            assert!(recovered.cut.is_some(), "byte {at}");
+            assert_eq!(
+                recovered.durable.log.last_index(),
+                3,
+                "byte {at}: the synced batch stays"
+            );
+        }
+    }
+
+    #[test]
     fn an_empty_disk_and_a_log_without_superblock_are_losses_the_node_cannot_judge_alone() {
         let (_, recovered) = LogStore::open(MemDisk::default()).expect("empty");
         assert_eq!(recovered.lost, Some(Loss::Empty));
@@ -583,7 +637,7 @@ mod tests {
     }
 
     #[test]
-    fn a_superblock_copy_torn_or_damaged_leaves_the_other_one() {
+    fn a_damaged_superblock_copy_keeps_the_log_but_trusts_nothing_without_the_peers() {
         let (disk, durable) = written();
         assert_eq!(disk.others.len(), 2, "two syncs, both copies written");
         for file in META_FILES {
@@ -596,8 +650,10 @@ mod tests {
                     _ => copy.clear(),
                 }
                 let (_, recovered) = LogStore::open(bad).expect("opens");
-                assert_eq!(recovered.lost, None, "{file}, damage {damage}");
-                assert_eq!(recovered.durable, durable);
+                let expected = (damage < 2).then_some(Loss::SuperblockDamaged);
+                assert_eq!(recovered.lost, expected, "{file}, damage {damage}");
+                assert_eq!(recovered.durable.log, durable.log, "the log is kept");
+                assert_eq!(recovered.durable.recovering, damage < 2);
             }
         }
     }

@@ -127,8 +127,8 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
             }
             obj.field("last_log_index").u64(p.last_log_index);
             obj.field("last_log_term").u64(p.last_log_term);
-            if p.recovering {
-                obj.field("recovering").bool(true);
+            if p.lost {
+                obj.field("lost").bool(true);
             }
         }
         Payload::Invalid(Invalid { code, text, .. }) => {
@@ -258,6 +258,9 @@ pub fn encode_record(record: &Record, out: &mut String) {
             if hard.recovering {
                 obj.field("recovering").bool(true);
             }
+            if hard.lost {
+                obj.field("lost").bool(true);
+            }
         }
         Record::Entry { index, entry } => {
             obj.field("type").string("entry");
@@ -285,6 +288,7 @@ pub fn decode_record(text: &str) -> Result<Record, String> {
             },
             starts: top.u64("starts")?,
             recovering: top.opt_bool("recovering", false)?,
+            lost: top.opt_bool("lost", false)?,
         })),
         "entry" => Ok(Record::Entry {
             index: top.u64("index")?,
@@ -721,7 +725,7 @@ fn peer_message<S: Source>(type_name: &str, f: &S) -> Result<Option<PeerMsg>, Fa
             },
             last_log_index: f.u64("last_log_index").map_err(malformed)?,
             last_log_term: f.u64("last_log_term").map_err(malformed)?,
-            recovering: f.opt_bool("recovering", false).map_err(malformed)?,
+            lost: f.opt_bool("lost", false).map_err(malformed)?,
         }),
         _ => return Ok(None),
     }))

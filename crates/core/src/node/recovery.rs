@@ -13,8 +13,10 @@
 //!    ([`Probe`]), from its first election timeout or the first message a
 //!    peer sends it, again every timeout, until a majority of the *other*
 //!    members answered (every other member in a cluster of two or three).
-//!    An answer from a peer that is recovering too does not count, unless
-//!    that peer holds nothing at all (term 0, empty log: brand new).
+//!    An answer from a peer that knows it lost state too (a cut or damaged
+//!    log, not yet caught up) does not count. A peer that found an empty
+//!    disk counts: it holds only what it received since, and if it was
+//!    wiped rather than new, that is the one loss this design survives.
 //!    Any committed entry is on a majority; that majority and the answers
 //!    share a node other than this one, so the longest answered log (the
 //!    *floor*) is at least as up to date as a log holding every committed
@@ -194,7 +196,7 @@ impl Node {
             voted_for: self.durable.voted_for.clone(),
             last_log_index: self.durable.log.last_index(),
             last_log_term: self.durable.log.last_term(),
-            recovering: self.recovery.is_some(),
+            lost: self.recovery.is_some() && self.durable.lost,
         };
         self.send_to_member(from, Payload::Peer(PeerMsg::ProbeOk(answer)));
     }
@@ -208,8 +210,7 @@ impl Node {
         if recovery.floor.is_some() || answer.incarnation != incarnation {
             return; // done already, or meant for an earlier life
         }
-        let brand_new = answer.term == 0 && answer.last_log_index == 0;
-        if answer.recovering && !brand_new {
+        if answer.lost {
             // It lost state too: what it holds may lack committed entries.
             // It is asked again later; if every peer lost state (every disk
             // damaged at once) nobody votes until an operator steps in.
@@ -298,6 +299,7 @@ impl Node {
             return;
         }
         self.recovery = None;
+        self.durable.lost = false;
         self.set_recovering(false);
         self.warn(format!(
             "recovered: the log reaches (term {}, index {}); voting again",
@@ -317,7 +319,7 @@ mod tests {
             voted_for: voted_for.map(Id::Node),
             last_log_index: 0,
             last_log_term: 0,
-            recovering: false,
+            lost: false,
         }
     }
 

@@ -147,7 +147,7 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
                 voted_for,
                 last_log_index: 0,
                 last_log_term: 0,
-                recovering: false,
+                lost: false,
             })),
         )
     };
