@@ -429,3 +429,170 @@ fn three_processes_on_disk_lose_no_acknowledged_write_through_kill_9() {
     drop(router);
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// A fresh data directory per node under the test's temporary folder.
+fn data_dirs(name: &str) -> (std::path::PathBuf, Vec<std::path::PathBuf>) {
+    let root = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let dirs = (1..=NODES).map(|i| root.join(format!("n{i}"))).collect();
+    (root, dirs)
+}
+
+/// Kills node `i`, lets `damage` at its data directory, and restarts it.
+fn damage_and_restart(router: &mut Router, i: usize, damage: impl FnOnce(&std::path::Path)) {
+    router.kill(i);
+    let dir = router.data_dirs.as_ref().expect("on disk")[i].clone();
+    damage(&dir);
+    router.restart(i);
+}
+
+/// Then every node restarts at once, twice: a node that had not caught up
+/// from its peers would now be needed for a majority.
+fn restart_all_and_check(router: &mut Router, sessions: &mut [Session], pick: &mut u64) {
+    for round in 0..2 {
+        for i in 0..NODES {
+            router.kill(i);
+        }
+        for i in 0..NODES {
+            router.restart(i);
+        }
+        assert_no_acknowledged_write_lost(
+            router,
+            sessions,
+            &format!("after all restarted ({round})"),
+        );
+        run_phase(router, sessions, Duration::from_millis(700), pick);
+    }
+}
+
+#[test]
+fn deleting_one_nodes_data_directory_loses_no_acknowledged_write() {
+    let (root, dirs) = data_dirs("wiped");
+    let mut router = Router::start(Some(dirs));
+    let mut sessions = sessions(3);
+    let mut pick = 11;
+    let warmup = run_phase(
+        &mut router,
+        &mut sessions,
+        Duration::from_millis(1500),
+        &mut pick,
+    );
+    assert!(warmup.writes_ok > 0, "{warmup:?}");
+    for victim in [0, 1, 2] {
+        damage_and_restart(&mut router, victim, |dir| {
+            std::fs::remove_dir_all(dir).expect("the data directory is deleted");
+        });
+        let tally = run_phase(
+            &mut router,
+            &mut sessions,
+            Duration::from_millis(1200),
+            &mut pick,
+        );
+        assert!(tally.writes_ok > 0, "n{} wiped: {tally:?}", victim + 1);
+        assert_no_acknowledged_write_lost(
+            &mut router,
+            &sessions,
+            &format!("after n{}'s directory was deleted", victim + 1),
+        );
+    }
+    restart_all_and_check(&mut router, &mut sessions, &mut pick);
+    drop(router);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn cutting_one_nodes_log_below_its_synced_length_loses_no_acknowledged_write() {
+    let (root, dirs) = data_dirs("cut-log");
+    let mut router = Router::start(Some(dirs));
+    let mut sessions = sessions(3);
+    let mut pick = 13;
+    run_phase(
+        &mut router,
+        &mut sessions,
+        Duration::from_millis(1500),
+        &mut pick,
+    );
+    for (victim, keep_share) in [(1, 3), (0, 2), (2, 5)] {
+        damage_and_restart(&mut router, victim, |dir| {
+            let log = dir.join("raft.log");
+            let length = std::fs::metadata(&log).expect("a log").len();
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&log)
+                .expect("opens");
+            file.set_len(length / keep_share).expect("cut");
+        });
+        let tally = run_phase(
+            &mut router,
+            &mut sessions,
+            Duration::from_millis(1200),
+            &mut pick,
+        );
+        assert!(tally.writes_ok > 0, "n{} cut: {tally:?}", victim + 1);
+        assert_no_acknowledged_write_lost(
+            &mut router,
+            &sessions,
+            &format!("after n{}'s log was cut", victim + 1),
+        );
+    }
+    restart_all_and_check(&mut router, &mut sessions, &mut pick);
+    drop(router);
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+// Raft's lost-disk hazard on real processes: n3 is cut off while n1 and n2
+// acknowledge writes; n1's directory is deleted and it restarts empty; n2
+// is cut off. n1 and n3 are a majority but lack the writes: they must not
+// serve a state without them. When n2 returns, nothing is lost.
+#[test]
+fn a_wiped_voter_and_a_node_that_missed_the_writes_do_not_elect_a_leader_without_them() {
+    let (root, dirs) = data_dirs("wiped-voter");
+    let mut router = Router::start(Some(dirs));
+    let mut sessions = sessions(2);
+    let mut pick = 17;
+    run_phase(
+        &mut router,
+        &mut sessions,
+        Duration::from_millis(1500),
+        &mut pick,
+    );
+    router.isolated = Some(2);
+    let cut_off = run_phase(
+        &mut router,
+        &mut sessions,
+        Duration::from_millis(1500),
+        &mut pick,
+    );
+    assert!(cut_off.writes_ok >= 1, "n1 and n2 took writes: {cut_off:?}");
+    damage_and_restart(&mut router, 0, |dir| {
+        std::fs::remove_dir_all(dir).expect("the data directory is deleted");
+    });
+    router.isolated = Some(1);
+    // Reads through n1 and n3 for two seconds: none may miss a write.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline {
+        for s in &sessions {
+            for node in [0, 2] {
+                let Some(r) = router.call(node, s.client, json!({"type": "read", "key": s.key}))
+                else {
+                    continue;
+                };
+                if r["type"] == "read_ok" {
+                    let value = r["value"].as_u64();
+                    assert!(
+                        value == s.last_acked
+                            || value.is_some_and(|v| s.maybe_written.contains(&v)),
+                        "n{} served {r} without the acknowledged {:?}",
+                        node + 1,
+                        s.last_acked
+                    );
+                }
+            }
+        }
+    }
+    router.isolated = None;
+    assert_no_acknowledged_write_lost(&mut router, &sessions, "after n2 returned");
+    drop(router);
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -360,3 +360,20 @@ fn committed_shrunk_cases_pass_on_the_real_store() {
         }
     }
 }
+
+// Three old designs of the disk handling, each caught by the lying-disk
+// scenarios (sim-scenarios/disk/) within the same bound of seeds.
+#[test]
+fn reuse_request_ids_is_caught_replayed_and_shrunk() {
+    assert_teeth_by_shrinking_one_of(Bug::ReuseRequestIds, standard_and_disk_scenarios());
+}
+
+#[test]
+fn vote_after_wipe_is_caught_replayed_and_shrunk() {
+    assert_teeth_by_shrinking_one_of(Bug::VoteAfterWipe, standard_and_disk_scenarios());
+}
+
+#[test]
+fn trust_retried_fsync_is_caught_replayed_and_shrunk() {
+    assert_teeth_by_shrinking_one_of(Bug::TrustRetriedFsync, standard_and_disk_scenarios());
+}

@@ -347,6 +347,12 @@ impl Harness for Store<'_> {
                 .push(format!("n{}: {why}", node + 1));
             why
         })?;
+        let first_boot_on_empty_disk =
+            self.boots[node] == 1 && booted.lost_at_boot == Some(ryw_storage::Loss::Empty);
+        if let (Some(loss), false) = (&booted.lost_at_boot, first_boot_on_empty_disk) {
+            let what = format!("n{} at {now_ms} ms: {loss}", node + 1);
+            self.summary.lost_at_boot.push(what);
+        }
         if let Some(why) = &booted.broken_promise {
             let detail = format!("n{} restarted: {why}", node + 1);
             let violation = Violation::new(Property::Durability, now_ms, None, detail);

@@ -52,6 +52,11 @@ pub struct Summary {
     /// each with why: they stayed down for the rest of the run.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub refused_starts: Vec<String>,
+    /// Restarts that found durable state lost (a wiped, cut or damaged
+    /// disk; a node's first boot on an empty disk is not counted), each
+    /// with when and what: such a node catches up from its peers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lost_at_boot: Vec<String>,
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
     #[serde(skip)]
     pub latencies_ms: BTreeMap<String, Vec<u64>>,
@@ -119,6 +124,9 @@ impl Summary {
         }
         for refused in &self.refused_starts {
             let _ = writeln!(out, "refused to start (stayed down): {refused}");
+        }
+        for lost in &self.lost_at_boot {
+            let _ = writeln!(out, "lost durable state (caught up from peers): {lost}");
         }
         if let Some(hash) = &self.trace_hash {
             let _ = writeln!(out, "trace hash {hash}");
