@@ -7,9 +7,10 @@ use crate::data::Value;
 use crate::testkit::*;
 
 fn holds_write(node: &Node, index: u64, value: i64) -> bool {
-    node.log().get(index).is_some_and(|entry| {
-        matches!(&entry.command, Command::Write { value: v, .. } if *v == Value::from(value))
-    })
+    let expected = Value::from(value);
+    node.log().get(index).is_some_and(
+        |entry| matches!(&entry.command, Command::Write { value: v, .. } if *v == expected),
+    )
 }
 
 // The classic hazard (CTRL, FAST '18): n3 misses ten committed writes, n1
