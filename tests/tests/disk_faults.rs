@@ -138,3 +138,87 @@ fn a_full_disk_on_a_majority_stops_writes_and_the_timeout_says_why() {
     });
     assert!(told, "a write that timed out on a full disk says so");
 }
+
+/// A run's trace, as text.
+fn traced(scenario: &Scenario, seed: u64) -> (Summary, String) {
+    #[derive(Clone, Default)]
+    struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let mut buffer = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            buffer.extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let shared = Shared::default();
+    let mut options = RunOptions::new(seed, &real_node);
+    options.trace = Some(Box::new(shared.clone()));
+    let summary = run(scenario, options);
+    let bytes = shared.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    (summary, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[test]
+fn a_node_whose_fsync_fails_stops_and_restarts_when_the_fault_ends() {
+    let s = scenario(
+        r#"{"name": "f", "nodes": 3, "duration_ms": 4000,
+            "disk": {"fsync_ms_min": 2, "fsync_ms_max": 5},
+            "workload": {"client_timeout_ms": 400},
+            "faults": [
+              {"at_ms": 1000, "until_ms": 1400, "kind": "fsync_error", "node": "leader"}
+            ]}"#,
+    );
+    for seed in 0..10 {
+        let (summary, trace) = traced(&s, seed);
+        assert!(
+            summary.violations.is_empty(),
+            "seed {seed}: {}",
+            summary.violations[0]
+        );
+        let stop = trace
+            .lines()
+            .find(|l| l.contains(r#""event": "stop""#))
+            .unwrap_or_else(|| panic!("seed {seed}: the leader never stopped"));
+        assert!(stop.contains("fsync of raft.log failed"), "{stop}");
+        assert!(
+            summary.lost_at_boot.is_empty(),
+            "seed {seed}: nothing synced was lost"
+        );
+        assert!(summary.ops.get("write ok").copied().unwrap_or(0) > 0);
+    }
+}
+
+#[test]
+fn a_wiped_disk_and_a_lost_synced_tail_are_named_at_the_restart_and_caught_up() {
+    let s = scenario(
+        r#"{"name": "w", "nodes": 3, "duration_ms": 5000,
+            "disk": {"fsync_ms_min": 1, "fsync_ms_max": 3},
+            "workload": {"client_timeout_ms": 400},
+            "faults": [
+              {"at_ms": 800, "until_ms": 900, "kind": "wipe", "node": "n2"},
+              {"at_ms": 2000, "until_ms": 2100, "kind": "lose_synced_tail", "node": "n2"}
+            ]}"#,
+    );
+    for seed in 0..10 {
+        let summary = simulate(&s, seed);
+        assert!(
+            summary.violations.is_empty(),
+            "seed {seed}: {}",
+            summary.violations[0]
+        );
+        let lost = &summary.lost_at_boot;
+        assert_eq!(lost.len(), 2, "seed {seed}: {lost:?}");
+        assert!(
+            lost[0].starts_with("n2 at 900 ms: no raft.log and no superblock"),
+            "{lost:?}"
+        );
+        assert!(
+            lost[1].starts_with("n2 at 2100 ms: raft.log holds"),
+            "{lost:?}"
+        );
+        assert!(lost[1].contains("were synced"), "{lost:?}");
+    }
+}

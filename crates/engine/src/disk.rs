@@ -225,11 +225,7 @@ impl SimDisk {
 
     /// An fsync-error fault starts (`true`) or heals (`false`).
     pub fn set_failing(&mut self, failing: bool) {
-        if failing {
-            self.failing += 1;
-        } else {
-            self.failing = self.failing.saturating_sub(1);
-        }
+        hold(&mut self.failing, failing);
     }
 
     /// Whether fsyncs fail now.
@@ -280,11 +276,7 @@ impl SimDisk {
 
     /// A full-disk fault starts (`true`) or heals (`false`).
     pub fn set_full(&mut self, full: bool) {
-        if full {
-            self.full += 1;
-        } else {
-            self.full = self.full.saturating_sub(1);
-        }
+        hold(&mut self.full, full);
     }
 
     /// Bytes written but not yet durable, over all files.
@@ -353,6 +345,16 @@ impl SimDisk {
 
     pub fn is_empty(&self) -> bool {
         self.files.iter().all(|f| f.bytes.is_empty())
+    }
+}
+
+/// Counts the faults holding a disk in some state: one more starts
+/// (`true`) or one heals (`false`); the state lasts while any holds.
+fn hold(active: &mut u32, start: bool) {
+    if start {
+        *active += 1;
+    } else {
+        *active = active.saturating_sub(1);
     }
 }
 
@@ -447,5 +449,63 @@ mod tests {
         assert_eq!(hit.len(), 50);
         assert!(hit.iter().all(|(file, at)| file == "f" && *at < 7));
         assert_eq!(&disk.read("f")[7..], b"pending");
+    }
+
+    #[test]
+    fn a_failed_fsync_dooms_its_pages_even_after_a_later_fsync_passes() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut disk = SimDisk::default();
+        disk.append("f", b"kept").expect("room");
+        disk.sync("f");
+        disk.append("f", b"doomed").expect("room");
+        disk.set_failing(true);
+        assert!(disk.is_failing());
+        let sync = disk.request_sync();
+        assert_eq!(disk.start_next_sync(), Some(sync));
+        disk.fail_sync(sync);
+        assert_eq!(disk.read("f"), b"keptdoomed", "the pages still read back");
+        disk.set_failing(false);
+        assert!(!disk.is_failing());
+        disk.append("f", b"-later").expect("room");
+        let again = disk.request_sync();
+        assert_eq!(disk.start_next_sync(), Some(again));
+        disk.complete_sync(again);
+        assert_eq!(disk.unsynced_bytes(), 0, "the retry says all is durable");
+        disk.crash(Unsynced::Lost, &mut rng);
+        assert_eq!(
+            disk.read("f"),
+            b"kept\0\0\0\0\0\0-later",
+            "but the crash zeroes them"
+        );
+        assert_eq!(disk.lies, 0, "the disk said so: an error is no lie");
+    }
+
+    #[test]
+    fn a_wipe_loses_every_file_and_a_lost_tail_only_synced_bytes_of_the_largest() {
+        let mut rng = ChaCha8Rng::seed_from_u64(6);
+        let mut disk = SimDisk::default();
+        disk.append("small", b"ab").expect("room");
+        disk.append("large", b"0123456789").expect("room");
+        disk.sync("small");
+        disk.sync("large");
+        let (file, had, kept) = disk.lose_synced_tail(&mut rng).expect("something synced");
+        assert_eq!((file.as_str(), had), ("large", 10));
+        assert!(kept < 10, "at least one byte lost");
+        assert_eq!(disk.read("large"), &b"0123456789"[..kept]);
+        assert_eq!(disk.read("small"), b"ab");
+        assert_eq!(disk.lies, 1);
+        disk.overwrite("meta", b"xyz");
+        assert_eq!(disk.read("meta"), b"xyz");
+        disk.overwrite("meta", b"q");
+        assert_eq!(disk.read("meta"), b"q", "replaced whole, durably");
+        assert_eq!(disk.unsynced_bytes(), 0);
+        disk.wipe();
+        assert!(disk.is_empty());
+        assert_eq!(disk.lies, 2);
+        assert_eq!(
+            disk.lose_synced_tail(&mut rng),
+            None,
+            "nothing left to lose"
+        );
     }
 }

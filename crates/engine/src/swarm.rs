@@ -150,7 +150,7 @@ pub fn draw_disks(
     }
     let node = |rng: &mut ChaCha8Rng| format!("n{}", rng.random_range(1..=nodes));
     // Corruption hits one node only: a node that finds its disk corrupt
-    // refuses to start, and a majority refusing would stop the cluster.
+    // catches up from its peers, and none can when a majority is damaged.
     let victim = node(rng);
     let faults = (0..count)
         .map(|_| {

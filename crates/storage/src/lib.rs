@@ -23,20 +23,22 @@
 //!
 //! # Recovery
 //!
-//! - A torn tail, the shape a crash leaves of a write in flight, is cut off
-//!   and the node carries on: a record header cut short, a payload that runs
-//!   past the end of the file (its length passed its own check), or zeros
-//!   from inside the last record to the end of the file (the file's size
-//!   reached the disk before its last blocks). Such a write was never
-//!   synced, so nothing was acknowledged from it.
-//! - Anything else that fails a check is corruption of bytes that were
-//!   written whole, wherever it is, the last record included: a flipped bit
-//!   in a length, a checksum or a payload. It may have held a vote or an
-//!   acknowledged entry, and nothing after it can be trusted to follow from
-//!   it, so recovery refuses with the file and the offset. (Every torn
-//!   shape runs to the end of the file, so nothing intact can follow one.)
-//!   Repair from peers is a later step.
-//! - A wrong header is someone else's file: refused.
+//! Beside the log, a superblock (two checksummed copies, see `meta.rs`)
+//! records how many bytes of it were synced, written after every fsync and
+//! before anything it covers is acknowledged. Recovery tells apart:
+//!
+//! - a torn tail past the synced length, the shape a crash leaves of a
+//!   write in flight (a record cut short, zeros to the end of the file, or
+//!   any damage past what was synced): cut off, and the node carries on;
+//!   nothing was acknowledged from it;
+//! - losses, reported as [`Loss`] and marking the recovered state
+//!   recovering, so the node catches up from its peers before it votes: no
+//!   files at all (a new node, or a deleted directory), a log shorter than
+//!   what was synced (a cut file, a disk that lied), a record that fails
+//!   its check inside the synced part (cut off with everything after it),
+//!   a log without superblock, or a damaged superblock copy;
+//! - refusals: a header two or more bits away from ours (someone else's
+//!   file), and an intact record that makes no sense.
 
 mod disk;
 mod frame;

@@ -6,7 +6,8 @@
 //! deadline. The *leader* runs the operation for itself or for an origin
 //! ([`ReplyTo`]) and reports the outcome back.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use super::read_index::{ApplyRead, IndexRead, ReadKind, ReadQueue};
 use super::{Node, Role};
@@ -32,6 +33,21 @@ pub(super) struct Ops {
     /// proposed, (index, term), so that a copy sent again waits for that
     /// entry instead of adding one.
     proposed: BTreeMap<RequestId, (u64, u64)>,
+    /// When each pending op and commit waiter next needs attention, soonest
+    /// first, so that a step looks at what is due rather than at every op
+    /// (thousands wait at a busy leader). An entry is pushed whenever a
+    /// time is set; one whose op has moved on since is stale and dropped
+    /// when it comes up ([`Ops::prune_timers`]).
+    timers: BinaryHeap<Reverse<(Millis, Timer)>>,
+}
+
+/// What a timer entry is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// A pending op, by id: its deadline or its stage's time.
+    Op(u64),
+    /// The commit waiters at a log index: their deadlines.
+    Waiters(u64),
 }
 
 struct Pending {
@@ -100,19 +116,75 @@ impl Ops {
         id
     }
 
-    /// The earliest moment any client operation needs attention.
+    /// The earliest moment any client operation needs attention. The
+    /// timer heap's top is current: every `&mut` entry point of the node
+    /// ends by pruning it.
     pub(super) fn next_timer(&self) -> Option<Millis> {
-        let pending = self.pending.values().map(|p| {
-            let stage = match p.stage {
-                Stage::WaitApply { until } => until,
-                Stage::NeedLeader { retry_at } => retry_at,
-                Stage::Forwarded { retry_at, .. } => retry_at,
-                Stage::Leading => p.deadline,
-            };
-            stage.min(p.deadline)
-        });
-        let waiters = self.commit_waiters.values().flatten().map(|w| w.deadline);
-        pending.chain(waiters).chain(self.reads.deadlines()).min()
+        let ops = self.timers.peek().map(|Reverse((at, _))| *at);
+        ops.into_iter().chain(self.reads.deadlines()).min()
+    }
+
+    /// Notes op `id`'s current time (after it arrived or changed stage).
+    fn schedule(&mut self, id: u64) {
+        if let Some(p) = self.pending.get(&id) {
+            self.timers.push(Reverse((p.due_at(), Timer::Op(id))));
+        }
+    }
+
+    /// Whether a timer entry still describes what it was pushed for.
+    fn is_current(&self, at: Millis, timer: Timer) -> bool {
+        match timer {
+            Timer::Op(id) => self.pending.get(&id).is_some_and(|p| p.due_at() == at),
+            Timer::Waiters(index) => self
+                .commit_waiters
+                .get(&index)
+                .is_some_and(|waiters| waiters.iter().any(|w| w.deadline == at)),
+        }
+    }
+
+    /// Drops stale entries from the top of the timer heap, so that its top
+    /// is the soonest time anything needs.
+    pub(super) fn prune_timers(&mut self) {
+        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+            if self.is_current(at, timer) {
+                return;
+            }
+            self.timers.pop();
+        }
+    }
+
+    /// Takes the entries due at `now`: the ops due, in id order, each
+    /// once, and the indexes whose commit waiters may have expired.
+    fn take_due(&mut self, now: Millis) -> (Vec<u64>, Vec<u64>) {
+        let (mut ops, mut indexes) = (Vec::new(), Vec::new());
+        while let Some(&Reverse((at, timer))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            match timer {
+                Timer::Op(id) if self.is_current(at, timer) => ops.push(id),
+                Timer::Op(_) => {}
+                Timer::Waiters(index) => indexes.push(index),
+            }
+        }
+        ops.sort_unstable();
+        ops.dedup();
+        (ops, indexes)
+    }
+}
+
+impl Pending {
+    /// When this op next needs attention: its deadline, or sooner its
+    /// stage's wait bound or retry.
+    fn due_at(&self) -> Millis {
+        let stage = match self.stage {
+            Stage::WaitApply { until } => until,
+            Stage::NeedLeader { retry_at } => retry_at,
+            Stage::Forwarded { retry_at, .. } => retry_at,
+            Stage::Leading => self.deadline,
+        };
+        stage.min(self.deadline)
     }
 }
 
@@ -156,6 +228,7 @@ impl Node {
                     until: now.plus(self.config.ryw_wait_ms_max),
                 };
                 self.ops.pending.insert(id, pending);
+                self.ops.schedule(id);
                 return self.want_commit(last_write_index);
             }
             if !self.is_leader() {
@@ -221,6 +294,7 @@ impl Node {
                 };
             }
         }
+        self.ops.schedule(id);
     }
 
     /// The leader runs an operation for `reply_to`.
@@ -313,6 +387,8 @@ impl Node {
                             reply_to,
                             deadline,
                         });
+                        let timer = Reverse((deadline, Timer::Waiters(index)));
+                        self.ops.timers.push(timer);
                     }
                     return;
                 }
@@ -340,6 +416,9 @@ impl Node {
             "one proposal per (index, term): a leader appends each index once"
         );
         waiters.push(waiter);
+        self.ops
+            .timers
+            .push(Reverse((deadline, Timer::Waiters(index))));
         self.advance_commit(now);
         self.replicate(now);
     }
@@ -557,6 +636,7 @@ impl Node {
                 pending.stage = Stage::NeedLeader {
                     retry_at: now.plus(self.config.heartbeat_interval_ms),
                 };
+                self.ops.schedule(reply.fwd_id);
             }
             return;
         }
@@ -596,6 +676,7 @@ impl Node {
         pending.stage = Stage::NeedLeader {
             retry_at: pending.arrived,
         };
+        self.ops.schedule(id);
         true
     }
 
@@ -619,6 +700,7 @@ impl Node {
                 ReplyTo::Local(id) => {
                     if let Some(pending) = self.ops.pending.get_mut(&id) {
                         pending.stage = Stage::NeedLeader { retry_at: now };
+                        self.ops.schedule(id);
                     }
                 }
                 ReplyTo::Remote { .. } => self.respond(read.reply_to, not_leader(me.clone())),
@@ -645,23 +727,10 @@ impl Node {
         }
     }
 
-    /// Deadlines, wait bounds and retries that are due.
+    /// Deadlines, wait bounds and retries that are due: only those, found
+    /// through the timer heap.
     pub(super) fn expire_ops(&mut self, now: Millis) {
-        let due: Vec<u64> = self
-            .ops
-            .pending
-            .iter()
-            .filter(|(_, p)| {
-                now >= p.deadline
-                    || match p.stage {
-                        Stage::WaitApply { until } => now >= until,
-                        Stage::NeedLeader { retry_at } => now >= retry_at,
-                        Stage::Forwarded { retry_at, .. } => now >= retry_at,
-                        Stage::Leading => false,
-                    }
-            })
-            .map(|(&id, _)| id)
-            .collect();
+        let (due, indexes) = self.ops.take_due(now);
         for id in due {
             let Some(pending) = self.ops.pending.get_mut(&id) else {
                 continue;
@@ -682,10 +751,14 @@ impl Node {
             }
         }
         // Leader-side work for others ends at its deadline; the origin answers.
-        self.ops.commit_waiters.retain(|_, waiters| {
-            waiters.retain(|w| w.deadline > now);
-            !waiters.is_empty()
-        });
+        for index in indexes {
+            if let Some(waiters) = self.ops.commit_waiters.get_mut(&index) {
+                waiters.retain(|w| w.deadline > now);
+                if waiters.is_empty() {
+                    self.ops.commit_waiters.remove(&index);
+                }
+            }
+        }
         self.ops.reads.expire(now);
     }
 }

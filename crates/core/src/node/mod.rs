@@ -401,6 +401,7 @@ impl Node {
         if std::mem::take(&mut self.leader_changed) {
             self.reroute_on_leader_change(now);
         }
+        self.ops.prune_timers();
     }
 
     fn on_init(

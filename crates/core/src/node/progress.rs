@@ -121,6 +121,27 @@ impl Followers {
         self.majority_with(own_synced_index >= index, |p| p.match_index >= index)
     }
 
+    /// The highest log index a majority holds durably, counting this
+    /// leader up to `own_synced_index`: the majority-th largest of the
+    /// members' match indexes. Work bounded by the members, squared, not by
+    /// the log (the members are few; no allocation).
+    pub(super) fn majority_match(&self, own_synced_index: u64) -> u64 {
+        let held = |member: usize| {
+            if member == self.me {
+                own_synced_index
+            } else {
+                self.all[member].match_index
+            }
+        };
+        let members = 0..self.all.len();
+        members
+            .clone()
+            .map(held)
+            .filter(|&index| members.clone().filter(|&m| held(m) >= index).count() >= self.majority)
+            .max()
+            .unwrap_or(0)
+    }
+
     /// Whether a majority acknowledged heartbeat round `seq` or a later one.
     pub(super) fn acked_by_majority(&self, seq: u64) -> bool {
         seq > 0 && self.majority_where(|p| p.acked_seq >= seq)

@@ -781,3 +781,41 @@ fn refusals_of_acknowledged_entries_are_answered_once_per_round() {
     assert_eq!(resent, 1, "five copies of one round's refusal, one answer");
     commit_index_of(&cluster.call(leader, 2, write("x", 2)));
 }
+
+// The commit step does work bounded by the members, not by the log: a
+// leader whose followers fell thousands of entries behind (a slow follower,
+// append_entries_max 1) must not walk its whole uncommitted tail on every
+// acknowledgement, or a long run turns quadratic. Counted, not timed.
+#[test]
+fn an_acknowledgement_costs_the_same_however_long_the_uncommitted_tail() {
+    let mut lookups_per_ack = Vec::new();
+    for tail in [100, 3_000] {
+        let mut cluster = TestCluster::new(3, 83);
+        let leader = cluster.stable_leader();
+        let a = (0..3).find(|&i| i != leader).expect("a follower");
+        let b = (0..3).find(|&i| i != leader && i != a).expect("another");
+        cluster.isolate(a);
+        cluster.isolate(b);
+        for value in 0..tail {
+            cluster.request(leader, 1, write("x", value));
+        }
+        let term = cluster.node(leader).term();
+        assert!(cluster.node(leader).log().last_index() >= tail as u64);
+        let ack = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+            term,
+            success: true,
+            match_index: 1,
+            next_index_hint: 0,
+            seq: 1,
+        }));
+        crate::log::lookups::take();
+        cluster.with_node(leader, |node, now| {
+            node.handle_message(now, peer_envelope(a, leader, ack));
+        });
+        lookups_per_ack.push(crate::log::lookups::take());
+    }
+    assert!(
+        lookups_per_ack[1] <= lookups_per_ack[0] + 8 && lookups_per_ack[1] < 64,
+        "entry lookups for one acknowledgement, tails of 100 and 3,000: {lookups_per_ack:?}"
+    );
+}

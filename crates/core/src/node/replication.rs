@@ -269,32 +269,31 @@ impl Node {
 
     /// Commits the highest entry of the current term held by a majority.
     /// Reference: Raft §5.4.2 (Figure 8): older terms' entries commit only
-    /// indirectly, never by counting their replicas.
+    /// indirectly, never by counting their replicas. Terms never decrease
+    /// along the log, so if the highest index a majority holds is not of
+    /// this term, no entry of this term is on a majority: one lookup, however
+    /// long the uncommitted tail.
     pub(super) fn advance_commit(&mut self, now: Millis) {
         let term = self.durable.current_term;
         let Role::Leader(leader) = &mut self.role else {
             return;
         };
-        let log = &self.durable.log;
-        let mut index = log.last_index();
-        while index > self.commit_index {
-            if log.term_at(index) != Some(term) {
-                break;
-            }
-            if leader
-                .progress
-                .replicated_on_majority(index, self.persist.synced_index())
-            {
-                self.commit_index = index;
-                if !leader.committed_in_term {
-                    leader.committed_in_term = true;
-                    self.arm_index_reads(now);
-                }
-                self.answer_commit_questions();
-                break;
-            }
-            index -= 1;
+        let index = leader.progress.majority_match(self.persist.synced_index());
+        if index <= self.commit_index || self.durable.log.term_at(index) != Some(term) {
+            return;
         }
+        debug_assert!(
+            leader
+                .progress
+                .replicated_on_majority(index, self.persist.synced_index()),
+            "the majority's match index is on a majority"
+        );
+        self.commit_index = index;
+        if !leader.committed_in_term {
+            leader.committed_in_term = true;
+            self.arm_index_reads(now);
+        }
+        self.answer_commit_questions();
     }
 
     /// When the oldest committed but unapplied entries become due.
