@@ -816,3 +816,27 @@ fn timeout_result(pending: &Pending, request_timeout_ms: u64) -> OpResult {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn op_ids_move_to_the_next_incarnation_rather_than_wrap_onto_used_ones() {
+        let mut ops = Ops::starting_at(7);
+        assert_eq!(ops.take_op_id(), 7 << 32);
+        assert_eq!(ops.take_op_id(), (7 << 32) + 1);
+        ops.next_op_id = (7 << 32) | u64::from(u32::MAX - 1);
+        assert_eq!(ops.take_op_id(), (7 << 32) | u64::from(u32::MAX - 1));
+        assert_eq!(ops.take_op_id(), (7 << 32) | u64::from(u32::MAX));
+        assert_eq!(ops.take_op_id(), 8 << 32, "the count moved on to life 8");
+        assert_eq!(ops.take_op_id(), (8 << 32) + 1);
+        ops.next_op_id = u64::MAX;
+        assert_eq!(ops.take_op_id(), u64::MAX);
+        assert_eq!(
+            ops.take_op_id(),
+            0,
+            "the last incarnation wraps to the first"
+        );
+    }
+}

@@ -227,4 +227,25 @@ mod tests {
         assert!(followers.heard_from_majority(Millis(100), 10), "n4 and n5");
         assert!(!followers.heard_from_majority(Millis(100), 5), "only n5");
     }
+
+    #[test]
+    fn a_member_that_lost_entries_counts_only_for_what_it_still_holds() {
+        let mut followers = five_members_led_by(0);
+        let p = &mut followers[1];
+        p.match_index = 5;
+        p.next_index = 9;
+        p.in_flight.extend([7, 8]);
+        p.lost_entries_after(5);
+        assert_eq!(
+            (p.match_index, p.next_index, p.in_flight.len()),
+            (5, 9, 2),
+            "lost nothing it acknowledged"
+        );
+        p.lost_entries_after(3);
+        assert_eq!(
+            (p.match_index, p.next_index, p.in_flight.len()),
+            (3, 4, 0),
+            "sent again from 4"
+        );
+    }
 }

@@ -173,3 +173,29 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
     assert_eq!(node.durable().voted_for, Some(node_id(2)));
     assert!(!node.is_recovering(), "the empty floor is reached at once");
 }
+
+// A probe lost on the way is asked again on the recovery's own timer: a
+// steady leader keeps the node's election timer from ever firing, and a
+// follower never speaks to another follower, so neither would ask again.
+#[test]
+fn a_lost_probe_is_sent_again_though_a_steady_leader_keeps_the_election_timer_quiet() {
+    let mut cluster = TestCluster::new(3, 44);
+    let leader = cluster.stable_leader();
+    let f = (0..3).find(|&i| i != leader).expect("a follower");
+    let other = (0..3).find(|&i| i != leader && i != f).expect("another");
+    commit_index_of(&cluster.call(leader, 1, write("x", 1)));
+    cluster.crash(f);
+    cluster.cut.insert((f, other));
+    cluster.restart_wiped(f);
+    cluster.run_for(600);
+    assert!(
+        cluster.node(f).is_recovering(),
+        "its probe to n{} was lost",
+        other + 1
+    );
+    cluster.heal();
+    assert!(
+        cluster.run_until(1_000, |c| !c.node(f).is_recovering()),
+        "asked again once the link is back"
+    );
+}
