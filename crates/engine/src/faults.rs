@@ -451,6 +451,21 @@ pub fn check(faults: &[Fault], nodes: usize) -> Result<(), String> {
             FaultKind::Split { groups, .. } if groups.iter().any(Vec::is_empty) => {
                 return Err(format!("{here}: every group of a split needs a node"));
             }
+            FaultKind::Split { groups, .. } => {
+                // A node named in two groups would silently land in the last.
+                for (g, group) in groups.iter().enumerate() {
+                    for name in group {
+                        if let Some(h) = groups[..g]
+                            .iter()
+                            .position(|earlier| earlier.contains(name))
+                        {
+                            return Err(format!(
+                                "{here}: {name:?} is in 'groups[{h}]' and 'groups[{g}]'; a node can be on one side only"
+                            ));
+                        }
+                    }
+                }
+            }
             FaultKind::Ring if nodes <= 3 => {
                 return Err(format!("{here}: a ring of {nodes} nodes cuts nothing (every node neighbours every other)"));
             }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 /// Node-to-node links, as a scenario file writes them. Client links only
 /// get `delay_ms_min..=delay_ms_max`.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkParams {
     pub delay_ms_min: u64,

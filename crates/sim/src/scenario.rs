@@ -432,6 +432,25 @@ impl Scenario {
                 ));
             }
         }
+        // A leader applies a write before it acknowledges it: one that
+        // applies no sooner than the request times out acknowledges none.
+        let timeout_ms = self.node.request_timeout_ms;
+        let delays = std::iter::once(("node.apply_delay_ms".to_owned(), self.node.apply_delay_ms))
+            .chain(
+                self.node
+                    .apply_delay_ms_of
+                    .iter()
+                    .map(|(name, &ms)| (format!("node.apply_delay_ms_of.{name}"), ms)),
+            );
+        for (field, ms) in delays {
+            if ms >= timeout_ms {
+                return Err(format!(
+                    "field '{field}' ({ms}) is at or above 'node.request_timeout_ms' ({timeout_ms}): \
+                     a node that leads with it could acknowledge no write in time"
+                ));
+            }
+        }
+        self.check_swarm_fields()?;
         if n.delay_tail_ms_mean > DELAY_TAIL_MS_MEAN_MAX {
             return Err(format!(
                 "field 'network.delay_tail_ms_mean' must be at most {DELAY_TAIL_MS_MEAN_MAX}, got {}",
@@ -520,6 +539,31 @@ impl Scenario {
                     ));
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Swarm mode draws the faults and the network itself: fields it would
+    /// silently replace are refused, and so are swarm ranges without it.
+    fn check_swarm_fields(&self) -> Result<(), String> {
+        if !self.swarm {
+            if self.swarm_ranges != SwarmRanges::Classic {
+                return Err(
+                    "field 'swarm_ranges' needs \"swarm\": true (without it nothing is drawn)"
+                        .into(),
+                );
+            }
+            return Ok(());
+        }
+        let drawn = "with \"swarm\": true the seed draws it; leave it out, or set 'swarm' to false";
+        if !self.faults.is_empty() {
+            return Err(format!("field 'faults': {drawn}"));
+        }
+        if self.network != Network::default() {
+            return Err(format!("field 'network': {drawn}"));
+        }
+        if self.workload.sticky {
+            return Err(format!("field 'workload.sticky': {drawn}"));
         }
         Ok(())
     }
@@ -891,6 +935,62 @@ mod tests {
         for (text, field) in cases {
             let err = Scenario::parse(text).expect_err(text);
             assert!(err.contains(field), "{err:?} should name {field}");
+        }
+    }
+
+    // Combinations that cannot do what they say: refused at load time,
+    // naming the fields, instead of silently doing something else.
+    #[test]
+    fn combinations_that_would_be_silently_ignored_are_refused_naming_the_fields() {
+        let base = r#""name": "m", "nodes": 3, "duration_ms": 1000"#;
+        let cases = [
+            (
+                format!(r#"{{{base}, "node": {{"apply_delay_ms": 1000}}}}"#),
+                "'node.apply_delay_ms' (1000) is at or above 'node.request_timeout_ms' (1000)",
+            ),
+            (
+                format!(r#"{{{base}, "node": {{"apply_delay_ms_of": {{"n2": 1500}}}}}}"#),
+                "'node.apply_delay_ms_of.n2' (1500)",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "swarm": true, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "ring"}}]}}"#
+                ),
+                "field 'faults': with \"swarm\": true the seed draws it",
+            ),
+            (
+                format!(r#"{{{base}, "swarm": true, "network": {{"loss": 0.5}}}}"#),
+                "field 'network'",
+            ),
+            (
+                format!(r#"{{{base}, "swarm": true, "workload": {{"sticky": true}}}}"#),
+                "field 'workload.sticky'",
+            ),
+            (
+                format!(r#"{{{base}, "swarm_ranges": "disk"}}"#),
+                "field 'swarm_ranges' needs",
+            ),
+            (
+                format!(
+                    r#"{{{base}, "nodes": 5, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "split", "groups": [["n1", "n2"], ["n2", "n3"]]}}]}}"#
+                ),
+                r#""n2" is in 'groups[0]' and 'groups[1]'"#,
+            ),
+        ];
+        for (text, said) in cases {
+            let text = text.replace(
+                r#""nodes": 3, "duration_ms": 1000, "nodes": 5"#,
+                r#""nodes": 5, "duration_ms": 1000"#,
+            );
+            let err = Scenario::parse(&text).expect_err(&text);
+            assert!(err.contains(said), "{err:?} should say {said}");
+        }
+        // The same fields without the conflict load.
+        for text in [
+            format!(r#"{{{base}, "node": {{"apply_delay_ms": 999}}}}"#),
+            format!(r#"{{{base}, "swarm": true, "swarm_ranges": "disk"}}"#),
+        ] {
+            Scenario::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         }
     }
 

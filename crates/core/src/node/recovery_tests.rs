@@ -138,7 +138,7 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
     );
     assert_eq!(out.len(), 2, "both peers are asked");
     let incarnation = node.config().incarnation;
-    let answer = |from, term, voted_for: Option<Id>| {
+    let answer_to = |incarnation, from, term, voted_for: Option<Id>, lost| {
         super::raft_tests::peer_envelope(
             from,
             0,
@@ -148,10 +148,20 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
                 voted_for,
                 last_log_index: 0,
                 last_log_term: 0,
-                lost: false,
+                lost,
             })),
         )
     };
+    let answer = |from, term, voted_for| answer_to(incarnation, from, term, voted_for, false);
+    // Answers meant for an earlier life, and from a peer that lost state
+    // itself, count for nothing.
+    for from in [1, 2] {
+        let stale = answer_to(incarnation.wrapping_add(1), from, 3, None, false);
+        assert!(super::raft_tests::deliver(&mut node, Millis::ZERO, stale).is_empty());
+        let lost = answer_to(incarnation, from, 3, None, true);
+        assert!(super::raft_tests::deliver(&mut node, Millis::ZERO, lost).is_empty());
+    }
+    assert!(node.is_recovering());
     let (a, b) = (
         answer(1, 3, Some(node_id(2))),
         answer(2, 3, Some(node_id(2))),
@@ -172,6 +182,13 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
     );
     assert_eq!(node.durable().voted_for, Some(node_id(2)));
     assert!(!node.is_recovering(), "the empty floor is reached at once");
+    // Answers after the floor is set change nothing.
+    let late = answer(1, 9, Some(node_id(1)));
+    super::raft_tests::deliver(&mut node, Millis::ZERO, late);
+    assert_eq!(
+        (node.term(), node.durable().voted_for.clone()),
+        (3, Some(node_id(2)))
+    );
 }
 
 // A probe lost on the way is asked again on the recovery's own timer: a
