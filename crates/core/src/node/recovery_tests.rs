@@ -216,3 +216,100 @@ fn a_lost_probe_is_sent_again_though_a_steady_leader_keeps_the_election_timer_qu
         "asked again once the link is back"
     );
 }
+
+/// A recovering member 0 of 3 that has heard a heartbeat of `term` from n2
+/// (when `term` > 0), then the answers of n2 and n3: (term, vote).
+fn confirmed_after(term: u64, durable: Durable, answers: [(u64, Option<usize>); 2]) -> Node {
+    let mut node = super::raft_tests::lone_node(3, 0, durable);
+    if term > 0 {
+        let heartbeat = Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
+            term,
+            prev_log_index: 0,
+            prev_log_term: 0,
+            entries: Vec::new(),
+            leader_commit: 0,
+            seq: 1,
+        }));
+        super::raft_tests::deliver(
+            &mut node,
+            Millis::ZERO,
+            super::raft_tests::peer_envelope(1, 0, heartbeat),
+        );
+        assert_eq!(node.leader(), Some(&node_id(1)));
+    }
+    let incarnation = node.config().incarnation;
+    for (from, (term, vote)) in [(1, answers[0]), (2, answers[1])] {
+        let answer = Payload::Peer(PeerMsg::ProbeOk(ProbeOk {
+            incarnation,
+            term,
+            voted_for: vote.map(node_id),
+            last_log_index: 0,
+            last_log_term: 0,
+            lost: false,
+        }));
+        super::raft_tests::deliver(
+            &mut node,
+            Millis::ZERO,
+            super::raft_tests::peer_envelope(from, 0, answer),
+        );
+    }
+    assert!(
+        !node.is_recovering(),
+        "confirmed, and the empty floor is reached"
+    );
+    node
+}
+
+fn wiped() -> Durable {
+    Durable {
+        recovering: true,
+        ..Durable::default()
+    }
+}
+
+#[test]
+fn a_term_learnt_since_the_loss_is_kept_and_so_is_its_leader() {
+    // Answers older than what a leader already told it: nothing goes back.
+    let node = confirmed_after(5, wiped(), [(3, Some(2)), (3, None)]);
+    assert_eq!((node.term(), node.durable().voted_for.clone()), (5, None));
+    assert_eq!(node.leader(), Some(&node_id(1)), "still following n2");
+    // Answers of the same term: the vote they agree on, the leader kept.
+    let node = confirmed_after(4, wiped(), [(4, Some(1)), (4, Some(1))]);
+    assert_eq!(
+        (node.term(), node.durable().voted_for.clone()),
+        (4, Some(node_id(1)))
+    );
+    assert_eq!(node.leader(), Some(&node_id(1)));
+}
+
+#[test]
+fn a_newer_answered_term_is_taken_and_the_old_leader_forgotten() {
+    let node = confirmed_after(2, wiped(), [(3, Some(2)), (2, None)]);
+    assert_eq!(
+        (node.term(), node.durable().voted_for.clone()),
+        (3, Some(node_id(2)))
+    );
+    assert_eq!(node.leader(), None, "n2 led term 2, not 3");
+}
+
+#[test]
+fn a_vote_the_disk_kept_is_not_replaced_by_the_answers() {
+    let kept = Durable {
+        current_term: 4,
+        voted_for: Some(node_id(2)),
+        recovering: true,
+        lost: true,
+        ..Durable::default()
+    };
+    let node = confirmed_after(0, kept, [(4, Some(1)), (4, Some(1))]);
+    assert_eq!(
+        (node.term(), node.durable().voted_for.clone()),
+        (4, Some(node_id(2)))
+    );
+}
+
+#[test]
+fn a_brand_new_node_records_no_vote_in_term_zero() {
+    let node = confirmed_after(0, wiped(), [(0, None), (0, None)]);
+    assert_eq!((node.term(), node.durable().voted_for.clone()), (0, None));
+}
