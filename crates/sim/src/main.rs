@@ -396,14 +396,17 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
         let line = if let Some(first) = summary.violations.first() {
             Some(format!(
                 "FAIL {} seed {}: {first}",
-                summary.scenario, summary.seed
+                ryw_sim::report::one_line(&summary.scenario),
+                summary.seed
             ))
         } else if summary.linearizability_undecided_keys > 0 {
             undecided.fetch_add(1, Ordering::Relaxed);
             (!allow_undecided).then(|| {
                 format!(
                     "UNDECIDED {} seed {}: {} keys undecided within the linearizability search budget",
-                    summary.scenario, summary.seed, summary.linearizability_undecided_keys
+                    ryw_sim::report::one_line(&summary.scenario),
+                    summary.seed,
+                    summary.linearizability_undecided_keys
                 )
             })
         } else {

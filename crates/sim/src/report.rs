@@ -76,12 +76,14 @@ impl Summary {
     }
 
     pub fn replay_command(&self, scenario_path: &str) -> String {
+        let path = shell_word(scenario_path);
         match &self.bug {
             Some(bug) => format!(
-                "ryw-sim run {scenario_path} --seed {} --bug {bug}",
-                self.seed
+                "ryw-sim run {path} --seed {} --bug {}",
+                self.seed,
+                shell_word(bug)
             ),
-            None => format!("ryw-sim run {scenario_path} --seed {}", self.seed),
+            None => format!("ryw-sim run {path} --seed {}", self.seed),
         }
     }
 
@@ -150,5 +152,66 @@ impl Summary {
             self.wall_ms, self.delivered_per_s
         );
         out
+    }
+}
+
+/// `text` as one word of a POSIX shell command: unchanged when it is made
+/// of characters no shell treats specially, otherwise in single quotes (a
+/// quote inside written `'\''`), so a printed replay line runs as printed.
+pub fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_-./:=@%+,".contains(c));
+    if plain {
+        text.to_owned()
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+/// A name for a one-line report: as it is, or, if it holds a line break or
+/// another control character, quoted and escaped so the line stays one.
+pub fn one_line(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().any(char::is_control) {
+        std::borrow::Cow::Owned(format!("{name:?}"))
+    } else {
+        std::borrow::Cow::Borrowed(name)
+    }
+}
+
+#[cfg(test)]
+mod shell_tests {
+    use super::*;
+
+    #[test]
+    fn replay_lines_quote_what_a_shell_would_split_or_expand() {
+        assert_eq!(
+            shell_word("sim-scenarios/disk/power-cut.json"),
+            "sim-scenarios/disk/power-cut.json"
+        );
+        assert_eq!(
+            shell_word("my scenarios/a b.json"),
+            "'my scenarios/a b.json'"
+        );
+        assert_eq!(shell_word("it's.json"), r"'it'\''s.json'");
+        assert_eq!(shell_word("$HOME/x;rm"), "'$HOME/x;rm'");
+        assert_eq!(shell_word(""), "''");
+        let summary = Summary {
+            seed: 7,
+            bug: Some("skip-token-check".into()),
+            ..Summary::default()
+        };
+        assert_eq!(
+            summary.replay_command("a b.json"),
+            "ryw-sim run 'a b.json' --seed 7 --bug skip-token-check"
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_stays_on_one_line() {
+        assert_eq!(one_line("healthy"), "healthy");
+        assert_eq!(one_line("two\nlines"), "\"two\\nlines\"");
+        assert!(!one_line("two\nlines").contains('\n'));
     }
 }

@@ -102,10 +102,11 @@ impl Case {
         let mut scenario = self.shrunk.scenario.clone();
         scenario.name = format!("shrunk-{}", self.bug.name());
         scenario.description = format!(
-            "{} shrunk by `ryw-sim reshrink` from {} seed {}. Replay: ryw-sim run {path} --seed {} --bug {}",
+            "{} shrunk by `ryw-sim reshrink` from {} seed {}. Replay: ryw-sim run {} --seed {} --bug {}",
             self.bug.name(),
             self.found_in,
             self.found_seed,
+            crate::report::shell_word(path),
             self.shrunk.seed,
             self.bug.name()
         );
