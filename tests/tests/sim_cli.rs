@@ -347,6 +347,9 @@ fn help_and_version_print_to_stdout_and_exit_0() {
         &["reshrink", "--help"],
         &["bench", "--help"],
         &["speed", "--help"],
+        &["help"],
+        &["help", "--help"],
+        &["help", "run", "-h"],
     ] {
         let (code, stdout, stderr) = sim(args);
         assert_eq!(code, 0, "{args:?}: {stderr}");
@@ -610,4 +613,24 @@ fn the_readme_shows_every_help_as_it_is() {
             "the README lacks, or shows an old:\n{shown}"
         );
     }
+}
+
+#[test]
+fn an_output_file_that_is_the_scenario_itself_is_refused_and_the_scenario_kept() {
+    let dir = std::env::temp_dir().join(format!("ryw-own-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let copy = dir.join("healthy.json");
+    std::fs::copy(scenarios_dir().join("healthy.json"), &copy).expect("copied");
+    let before = std::fs::read(&copy).expect("scenario");
+    let path = copy.to_str().expect("utf-8");
+    for flag in ["--trace", "--history", "--svg"] {
+        let (code, _, stderr) = sim(&["run", path, "--seed", "1", flag, path]);
+        assert_eq!(code, 2, "{flag}: {stderr}");
+        assert!(
+            stderr.contains("that is the scenario being run"),
+            "{flag}: {stderr}"
+        );
+        assert_eq!(std::fs::read(&copy).expect("still there"), before, "{flag}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

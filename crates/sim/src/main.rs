@@ -181,8 +181,25 @@ fn parse_bug(name: &str) -> Result<Bug, String> {
 /// (exit 1), `Err` bad usage or input (exit 2).
 type Outcome = Result<bool, String>;
 
+/// The command line, with `help --help` (or `-h`) read as `help`: clap's
+/// own `help` command takes no flags, but asking it for help is no error.
+fn args() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "help") {
+        let mut k = 2;
+        while k < args.len() {
+            if args[k] == "--help" || args[k] == "-h" {
+                args.remove(k);
+            } else {
+                k += 1;
+            }
+        }
+    }
+    args
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(args());
     let result = match cli.command {
         Command::Run(args) => cmd_run(args),
         Command::Sweep(args) => cmd_sweep(args),
@@ -234,7 +251,34 @@ fn cmd_bugs() -> Outcome {
     Ok(true)
 }
 
+/// Refuses an output file that is the scenario being run: writing it
+/// would destroy the input.
+fn refuse_overwriting_the_scenario(args: &RunArgs) -> Result<(), String> {
+    let same = |out: &Path| {
+        out == args.scenario
+            || matches!(
+                (out.canonicalize(), args.scenario.canonicalize()),
+                (Ok(a), Ok(b)) if a == b
+            )
+    };
+    let outputs = [
+        ("--trace", &args.trace),
+        ("--history", &args.history),
+        ("--svg", &args.svg),
+    ];
+    for (flag, file) in outputs {
+        if let Some(file) = file.as_deref().filter(|f| same(f)) {
+            return Err(format!(
+                "{flag} {}: that is the scenario being run; writing it would destroy it",
+                file.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn cmd_run(args: RunArgs) -> Outcome {
+    refuse_overwriting_the_scenario(&args)?;
     let scenario = Scenario::load(&args.scenario)?;
     let trace: Option<Box<dyn Write + Send>> = match &args.trace {
         Some(file) => {
