@@ -320,17 +320,29 @@ impl Scenario {
     }
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let value: serde_json::Value = match serde_json::from_str(text) {
+            Ok(value) => value,
+            // A number no JSON value can hold (1e400) fails here already:
+            // read the file as a scenario to learn which field it is in.
+            Err(e) => return Err(Scenario::read_fields(text).err().unwrap_or(e.to_string())),
+        };
         if !value.is_object() {
             return Err(format!(
                 "a scenario is a JSON object with at least 'name', 'nodes' and 'duration_ms', got {}",
                 json_kind(&value)
             ));
         }
-        // Deserialise from the text again (not the tree) so that the error
-        // keeps its line and column; the path names the field.
+        let scenario = Scenario::read_fields(text)?;
+        scenario.validate()?;
+        sim_engine::faults::check(&scenario.faults, scenario.nodes)?;
+        Ok(scenario)
+    }
+
+    /// The scenario's fields, read from the text (not a parsed tree) so that
+    /// an error keeps its line and column, and its path names the field.
+    fn read_fields(text: &str) -> Result<Scenario, String> {
         let mut de = serde_json::Deserializer::from_str(text);
-        let scenario: Scenario = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        serde_path_to_error::deserialize(&mut de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if path == "." {
@@ -338,10 +350,7 @@ impl Scenario {
             } else {
                 format!("field '{path}': {inner}")
             }
-        })?;
-        scenario.validate()?;
-        sim_engine::faults::check(&scenario.faults, scenario.nodes)?;
-        Ok(scenario)
+        })
     }
 
     /// Checks every number against its documented bound (see [`LIMITS`])
@@ -998,6 +1007,11 @@ mod tests {
     fn numbers_beyond_their_bounds_and_nonsense_are_refused() {
         let base = r#""name": "m", "nodes": 3"#;
         let cases = [
+            (format!(r#"{{{base}, "duration_ms": 1e400}}"#), "field 'duration_ms'"),
+            (
+                format!(r#"{{{base}, "duration_ms": 1000, "network": {{"loss": 1e400}}}}"#),
+                "field 'network.loss'",
+            ),
             (
                 format!(r#"{{{base}, "duration_ms": 1000000000000}}"#),
                 "duration_ms",
