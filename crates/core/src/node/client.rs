@@ -197,9 +197,13 @@ impl Node {
         op: ClientOp,
     ) {
         let Some(msg_id) = msg_id else {
-            let text = format!("{}: missing field 'msg_id'", op.type_name());
-            let error = OpResult::error(ErrorCode::MALFORMED_REQUEST, text);
-            return self.send(client, None, Payload::Reply(error));
+            // Maelstrom: a message without msg_id expects no reply, and a
+            // reply to nothing would only confuse its sender.
+            let text = format!(
+                "ignoring {} from {client}: no msg_id, so no reply is expected",
+                op.type_name()
+            );
+            return self.warn(text);
         };
         let id = self.ops.take_op_id();
         let mut pending = Pending {

@@ -190,3 +190,25 @@ fn diagnostics_are_kept_up_to_a_bound() {
         warnings.first()
     );
 }
+
+// Maelstrom: a message without msg_id expects no reply.
+#[test]
+fn a_request_without_msg_id_gets_no_reply_and_a_warning() {
+    let mut cluster = TestCluster::new(1, 5);
+    cluster.run_for(10);
+    let request = Envelope {
+        src: Id::Client(1),
+        dest: node_id(0),
+        body: Body {
+            msg_id: None,
+            in_reply_to: None,
+            payload: Payload::Request(write("x", 1)),
+        },
+    };
+    cluster.with_node(0, |node, now| {
+        node.handle_message(now, request);
+        assert!(node.poll_transmit().is_none(), "no reply");
+        let warning = node.poll_warning().expect("a warning");
+        assert!(warning.contains("no msg_id"), "{warning}");
+    });
+}

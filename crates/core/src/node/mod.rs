@@ -459,6 +459,12 @@ impl Node {
         } else {
             format!("{type_name}: {text}")
         };
+        if msg_id.is_none() {
+            // Nothing to reply to: say so on the node's log instead.
+            return self.warn(format!(
+                "ignoring a malformed message from {src} without msg_id: {text}"
+            ));
+        }
         self.send_from(
             dest,
             src,
