@@ -136,3 +136,51 @@ impl Disk for FsDisk {
         self.sync_dir_if_dirty()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp_dir(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ryw-fs-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn a_directory_is_created_and_a_file_in_its_place_is_refused() {
+        let dir = temp_dir("open");
+        FsDisk::open(&dir).expect("created");
+        FsDisk::open(&dir).expect("opened again");
+        let file = dir.join("plain");
+        fs::write(&file, b"x").expect("a file");
+        let error = FsDisk::open(&file).err().expect("refused");
+        assert!(error.to_string().contains("not a directory"), "{error}");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_overwrite_replaces_the_whole_file() {
+        let dir = temp_dir("overwrite");
+        let mut disk = FsDisk::open(&dir).expect("created");
+        disk.overwrite("meta", b"first, longer").expect("written");
+        disk.overwrite("meta", b"second").expect("written");
+        assert_eq!(disk.read_all("meta").expect("read"), b"second");
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn an_injected_failure_fails_every_fsync_after_the_count() {
+        let dir = temp_dir("fail");
+        let mut disk = FsDisk::open(&dir).expect("created");
+        disk.append("log", b"abc").expect("appended");
+        disk.fail_syncs_after(2);
+        disk.sync("log").expect("first");
+        disk.sync("log").expect("second");
+        for _ in 0..3 {
+            let error = disk.sync("log").err().expect("failed");
+            assert!(error.to_string().contains("injected"), "{error}");
+        }
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

@@ -610,12 +610,18 @@ mod tests {
         for at in synced..disk.bytes.len() {
             let mut bad = disk.clone();
             bad.bytes[at] ^= 0x20;
-            let (_, recovered) = LogStore::open(bad).expect("opens");
+            let (store, recovered) = LogStore::open(bad).expect("opens");
             assert_eq!(
                 recovered.lost, None,
                 "byte {at}: never synced, never acknowledged"
             );
-            assert!(recovered.cut.is_some(), "byte {at}");
+            let (offset, cut, _) = recovered.cut.expect("cut");
+            assert_eq!(
+                (offset + cut) as usize,
+                disk.bytes.len(),
+                "byte {at}: cut to the end"
+            );
+            assert_eq!(store.length(), offset, "the store goes on from the cut");
             assert_eq!(
                 recovered.durable.log.last_index(),
                 3,
@@ -625,15 +631,46 @@ mod tests {
     }
 
     #[test]
+    fn one_flipped_header_bit_is_damage_to_repair_two_are_someone_elses_file() {
+        let (disk, _) = written();
+        for bit in 0..HEADER.len() * 8 {
+            let mut bad = disk.clone();
+            bad.bytes[bit / 8] ^= 1 << (bit % 8);
+            let (store, recovered) =
+                LogStore::open(bad).unwrap_or_else(|e| panic!("bit {bit}: {e}"));
+            assert!(
+                matches!(recovered.lost, Some(Loss::Corrupt { offset: 0, .. })),
+                "bit {bit}: {:?}",
+                recovered.lost
+            );
+            assert_eq!((recovered.records, store.length()), (0, 0), "bit {bit}");
+            assert!(recovered.durable.recovering && recovered.durable.lost);
+        }
+        let mut bad = disk.clone();
+        bad.bytes[0] ^= 0b11;
+        let error = LogStore::open(bad).err().expect("refused");
+        let text = error.to_string();
+        assert!(matches!(error, RecoveryError::NotALog { .. }));
+        assert!(
+            text.contains("raft.log is not a ryw-node log") && text.contains("move the file away"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn an_empty_disk_and_a_log_without_superblock_are_losses_the_node_cannot_judge_alone() {
         let (_, recovered) = LogStore::open(MemDisk::default()).expect("empty");
         assert_eq!(recovered.lost, Some(Loss::Empty));
         assert!(recovered.durable.recovering);
+        assert!(
+            !recovered.durable.lost,
+            "it may be brand new: nothing known lost"
+        );
         let (mut disk, _) = written();
         disk.others.clear();
         let (_, recovered) = LogStore::open(disk).expect("opens");
         assert_eq!(recovered.lost, Some(Loss::NoSuperblock));
-        assert!(recovered.durable.recovering);
+        assert!(recovered.durable.recovering && recovered.durable.lost);
     }
 
     #[test]
