@@ -223,3 +223,37 @@ fn the_node_reports_its_disk_work_when_stdin_closes() {
     assert_eq!(entries, 6, "{log:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_data_directory_refuses_to_start_as_another_node_or_cluster() {
+    let dir = written("owner");
+    for init in [
+        r#"{"src":"c1","dest":"n2","body":{"type":"init","msg_id":1,"node_id":"n2","node_ids":["n2"]}}"#,
+        r#"{"src":"c1","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}"#,
+    ] {
+        let mut child = Command::new(workspace_binary("ryw-node"))
+            .args(["--seed", "1", "--data-dir"])
+            .arg(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ryw-node starts");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let _ = stdin.write_all(format!("{init}\n").as_bytes());
+        drop(stdin);
+        let out = child.wait_with_output().expect("ryw-node ends");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{init}: {stderr}");
+        assert!(
+            stderr.contains(r#"belongs to {"node_id":"n1","node_ids":["n1"]}"#),
+            "{stderr}"
+        );
+        assert!(replies(&out).is_empty(), "not even init_ok: {init}");
+    }
+    // As itself, it starts and serves what it wrote.
+    let out = run_node(&dir, &[READ.to_string()]);
+    let read = replies(&out).into_iter().find(|b| b["type"] == "read_ok");
+    assert_eq!(read.expect("read_ok")["value"], 5);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,7 +10,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
-use ryw_core::{codec, Config, Durable, Millis, Node};
+use ryw_core::{codec, Config, Durable, Id, Millis, Node};
 use ryw_node::handle_line;
 use ryw_storage::{FsDisk, LogStore, Unwritten, LOG_FILE};
 
@@ -216,6 +216,8 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
     let lines = spawn_stdin_reader();
     let mut node = Node::restart(config, durable, now());
     let mut pending = Pending::default();
+    // Whether the data directory was checked to be this node's.
+    let mut claimed = false;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut text = String::new();
     loop {
@@ -231,6 +233,16 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
                 log_skipped(handle_line(&mut node, now(), &line));
                 for line in lines.try_iter().take(BATCH_LINES_MAX) {
                     log_skipped(handle_line(&mut node, now(), &line));
+                }
+                if let Some(store) = store.as_mut().filter(|_| !claimed) {
+                    // Before anything the node says leaves: `init` named it.
+                    if let (Some(me), Some(members)) = (node.id(), node.member_ids()) {
+                        let members: Vec<String> = members.iter().map(Id::to_string).collect();
+                        store
+                            .claim(&me.to_string(), &members)
+                            .map_err(io::Error::other)?;
+                        claimed = true;
+                    }
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}

@@ -178,7 +178,7 @@ mod tests {
         disk.sync("log").expect("first");
         disk.sync("log").expect("second");
         for _ in 0..3 {
-            let error = disk.sync("log").err().expect("failed");
+            let error = disk.sync("log").expect_err("failed");
             assert!(error.to_string().contains("injected"), "{error}");
         }
         let _ = fs::remove_dir_all(&dir);

@@ -51,5 +51,5 @@ pub use frame::{FRAME_HEADER_BYTES, HEADER, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;
 pub use meta::META_FILES;
 pub use store::{
-    LogStore, Loss, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE,
+    LogStore, Loss, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE, OWNER_FILE,
 };

@@ -15,6 +15,9 @@ use crate::Disk;
 /// The one file the store keeps: term, vote and log.
 pub const LOG_FILE: &str = "raft.log";
 
+/// Whose data this is: the node id and the members it was first used by.
+pub const OWNER_FILE: &str = "owner.json";
+
 pub struct LogStore<D: Disk> {
     disk: D,
     /// Bytes of the file known to be written whole.
@@ -328,6 +331,33 @@ impl<D: Disk> LogStore<D> {
         meta::write(&mut self.disk, next)?;
         self.superblock = Some(next);
         Ok(())
+    }
+
+    /// Checks that this data belongs to node `me` of `members`, recording
+    /// it on first use (`owner.json`, written durably). A directory that
+    /// was another node's, or another cluster's, is refused: its votes and
+    /// log are not this node's to act on.
+    pub fn claim(&mut self, me: &str, members: &[String]) -> Result<(), String> {
+        let mine = serde_json::json!({ "node_id": me, "node_ids": members }).to_string();
+        let recorded = self
+            .disk
+            .read_all(OWNER_FILE)
+            .map_err(|e| format!("reading {OWNER_FILE}: {e}"))?;
+        if recorded.is_empty() {
+            return self
+                .disk
+                .overwrite(OWNER_FILE, mine.as_bytes())
+                .map_err(|e| format!("writing {OWNER_FILE}: {e}"));
+        }
+        if recorded == mine.as_bytes() {
+            return Ok(());
+        }
+        Err(format!(
+            "this data directory belongs to {} (see {OWNER_FILE}), not to {mine}: refusing to start \
+             as another node or in another cluster. Give each node its own directory; to reuse \
+             this one for a new node, empty it first",
+            String::from_utf8_lossy(&recorded)
+        ))
     }
 
     pub fn disk(&self) -> &D {
@@ -655,6 +685,20 @@ mod tests {
             text.contains("raft.log is not a ryw-node log") && text.contains("move the file away"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_directory_is_claimed_by_the_first_node_and_refuses_any_other() {
+        let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty");
+        let members = ["n1".to_owned(), "n2".to_owned()];
+        store.claim("n1", &members).expect("first use");
+        store.claim("n1", &members).expect("the same node again");
+        let other = store.claim("n2", &members).expect_err("another node");
+        assert!(other.contains(r#"belongs to {"node_id":"n1""#), "{other}");
+        let cluster = store
+            .claim("n1", &members[..1])
+            .expect_err("another cluster");
+        assert!(cluster.contains("another cluster"), "{cluster}");
     }
 
     #[test]

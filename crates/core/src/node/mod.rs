@@ -360,6 +360,11 @@ impl Node {
         &self.durable
     }
 
+    /// Every member's id, this node's included, once `init` named them.
+    pub fn member_ids(&self) -> Option<&[Id]> {
+        Some(&self.members.as_ref()?.ids)
+    }
+
     pub fn config(&self) -> &Config {
         &self.config
     }
