@@ -599,3 +599,29 @@ fn a_forward_ok_carries_commit_news_only_once_something_is_committed() {
         Some(Committed { index: 1, term: 1 })
     );
 }
+
+// A timer that no longer stands for anything (a waiting read served early)
+// does not wake the node: the next timeout it asks for is a real one.
+#[test]
+fn a_read_served_before_its_wait_bound_leaves_no_timer_behind() {
+    let mut cluster = TestCluster::new(3, 21);
+    let leader = cluster.stable_leader();
+    let f = (0..3).find(|&i| i != leader).expect("a follower");
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 1)));
+    // The follower has not heard the entry is committed: the read waits
+    // (bound 100 ms) and is served once it applies there.
+    cluster.cut.insert((leader, f));
+    let sent_at = cluster.now;
+    let read = cluster.request(f, 2, ryw("x", token));
+    cluster.run_for(5);
+    assert!(cluster.reply(read).is_none(), "it waits");
+    cluster.heal();
+    assert!(cluster.run_until(60, |c| c.reply(read).is_some()));
+    assert!(cluster.replied_at(read).expect("answered") < sent_at.plus(100));
+    let next = cluster.node(f).poll_timeout().expect("a timer");
+    assert!(
+        next > sent_at.plus(100),
+        "the served read's wait bound ({:?}) no longer wakes the node: next {next:?}",
+        sent_at.plus(100)
+    );
+}
