@@ -164,7 +164,10 @@ pub struct Workload {
     pub think_ms_max: u64,
     /// A session gives up on a request after this long (a write is then indeterminate).
     pub client_timeout_ms: u64,
-    /// Relative weights of the operation kinds.
+    /// Relative weights of the operation kinds. When given, weights not
+    /// given are 0, as in a phase: `{"write": 1}` is writes only. Left out,
+    /// the default mix holds.
+    #[serde(deserialize_with = "Mix::zero_based")]
     pub mix: Mix,
     /// Later mixes, each from its time on (a burst of writes, then reads
     /// only, say). Before the first, `mix` holds.
@@ -196,8 +199,8 @@ impl Default for Workload {
 #[serde(deny_unknown_fields)]
 pub struct Phase {
     pub from_ms: u64,
-    /// Weights not given are 0 here (unlike `workload.mix`, whose missing
-    /// weights take their defaults): `{"ryw_read": 1}` is reads only.
+    /// Weights not given are 0, as in `workload.mix`: `{"ryw_read": 1}` is
+    /// reads only.
     #[serde(deserialize_with = "Mix::zero_based")]
     pub mix: Mix,
 }
@@ -945,6 +948,23 @@ mod tests {
             let err = Scenario::parse(text).expect_err(text);
             assert!(err.contains(field), "{err:?} should name {field}");
         }
+    }
+
+    #[test]
+    fn a_mix_means_the_same_at_the_top_level_and_in_a_phase() {
+        let text = r#"{"name": "m", "nodes": 3, "duration_ms": 1000,
+            "workload": {"mix": {"write": 1}, "phases": [{"from_ms": 500, "mix": {"write": 1}}]}}"#;
+        let s = Scenario::parse(text).expect("parses");
+        let weights = |m: &Mix| [m.write, m.ryw_read, m.ryw_read_leader, m.read, m.cas];
+        assert_eq!(weights(&s.workload.mix), [1, 0, 0, 0, 0], "writes only");
+        assert_eq!(weights(&s.workload.mix), weights(&s.workload.phases[0].mix));
+        let default =
+            Scenario::parse(r#"{"name": "m", "nodes": 3, "duration_ms": 1000}"#).expect("parses");
+        assert_eq!(
+            weights(&default.workload.mix),
+            weights(&Mix::default()),
+            "left out"
+        );
     }
 
     // Combinations that cannot do what they say: refused at load time,
