@@ -13,18 +13,22 @@ use serde_json::Value;
 
 const INIT: &str = r#"{"src":"c1","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#;
 
-/// Runs a one-node cluster on `dir` with `requests` after `init`.
-fn run_node(dir: &Path, requests: &[String]) -> Output {
-    let mut child = Command::new(workspace_binary("ryw-node"))
-        .args(["--seed", "1", "--data-dir"])
-        .arg(dir)
+/// Runs `ryw-node --data-dir PATH` (with `env` set) on `init` then
+/// `requests`, until stdin closes.
+fn node_run(path: &Path, env: &[(&str, &str)], init: &str, requests: &[String]) -> Output {
+    let mut command = Command::new(workspace_binary("ryw-node"));
+    command.args(["--seed", "1", "--data-dir"]).arg(path);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("ryw-node starts");
     let mut stdin = child.stdin.take().expect("stdin");
-    let mut text = format!("{INIT}\n");
+    let mut text = format!("{init}\n");
     for request in requests {
         text.push_str(request);
         text.push('\n');
@@ -32,6 +36,11 @@ fn run_node(dir: &Path, requests: &[String]) -> Output {
     let _ = stdin.write_all(text.as_bytes());
     drop(stdin);
     child.wait_with_output().expect("ryw-node ends")
+}
+
+/// Runs a one-node cluster on `dir` with `requests` after `init`.
+fn run_node(dir: &Path, requests: &[String]) -> Output {
+    node_run(dir, &[], INIT, requests)
 }
 
 fn write(msg_id: u64, value: u64) -> String {
@@ -133,29 +142,10 @@ fn a_flipped_byte_is_never_trusted_the_damage_is_named_and_cut_off() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Runs `ryw-node --data-dir PATH` with no input and returns its exit code
-/// and what it printed on stderr.
+/// Runs the one-node cluster on `path` and returns its exit code and what
+/// it printed on stderr.
 fn start_on(path: &Path, env: &[(&str, &str)], requests: &[String]) -> (Option<i32>, String) {
-    let mut command = Command::new(workspace_binary("ryw-node"));
-    command.args(["--seed", "1", "--data-dir"]).arg(path);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("ryw-node starts");
-    let mut text = format!("{INIT}\n");
-    for request in requests {
-        text.push_str(request);
-        text.push('\n');
-    }
-    let mut stdin = child.stdin.take().expect("stdin");
-    let _ = stdin.write_all(text.as_bytes());
-    drop(stdin);
-    let out = child.wait_with_output().expect("ryw-node ends");
+    let out = node_run(path, env, INIT, requests);
     (
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -231,18 +221,7 @@ fn a_data_directory_refuses_to_start_as_another_node_or_cluster() {
         r#"{"src":"c1","dest":"n2","body":{"type":"init","msg_id":1,"node_id":"n2","node_ids":["n2"]}}"#,
         r#"{"src":"c1","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1","n2","n3"]}}"#,
     ] {
-        let mut child = Command::new(workspace_binary("ryw-node"))
-            .args(["--seed", "1", "--data-dir"])
-            .arg(&dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("ryw-node starts");
-        let mut stdin = child.stdin.take().expect("stdin");
-        let _ = stdin.write_all(format!("{init}\n").as_bytes());
-        drop(stdin);
-        let out = child.wait_with_output().expect("ryw-node ends");
+        let out = node_run(&dir, &[], init, &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{init}: {stderr}");
         assert!(

@@ -408,21 +408,7 @@ fn three_processes_on_disk_lose_no_acknowledged_write_through_kill_9() {
             &format!("after n{} restarted", victim + 1),
         );
     }
-    // Every node at once, twice.
-    for round in 0..2 {
-        for i in 0..NODES {
-            router.kill(i);
-        }
-        for i in 0..NODES {
-            router.restart(i);
-        }
-        assert_no_acknowledged_write_lost(
-            &mut router,
-            &sessions,
-            &format!("after all restarted ({round})"),
-        );
-        phase(&mut router, &mut sessions, 1000);
-    }
+    writes_ok += restart_all_and_check(&mut router, &mut sessions, &mut pick);
     assert!(
         writes_ok > 20,
         "the cluster kept taking writes: {writes_ok}"
@@ -448,9 +434,11 @@ fn damage_and_restart(router: &mut Router, i: usize, damage: impl FnOnce(&Path))
     router.restart(i);
 }
 
-/// Then every node restarts at once, twice: a node that had not caught up
-/// from its peers would now be needed for a majority.
-fn restart_all_and_check(router: &mut Router, sessions: &mut [Session], pick: &mut u64) {
+/// Every node restarts at once, twice, and takes writes after each: a node
+/// that had not caught up from its peers would now be needed for a
+/// majority. Returns the writes acknowledged.
+fn restart_all_and_check(router: &mut Router, sessions: &mut [Session], pick: &mut u64) -> u32 {
+    let mut writes_ok = 0;
     for round in 0..2 {
         for i in 0..NODES {
             router.kill(i);
@@ -463,8 +451,9 @@ fn restart_all_and_check(router: &mut Router, sessions: &mut [Session], pick: &m
             sessions,
             &format!("after all restarted ({round})"),
         );
-        run_phase(router, sessions, Duration::from_millis(700), pick);
+        writes_ok += run_phase(router, sessions, Duration::from_millis(1000), pick).writes_ok;
     }
+    writes_ok
 }
 
 /// Kills each node in turn, damages its data directory with `damage`, and
