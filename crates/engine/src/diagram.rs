@@ -132,6 +132,59 @@ pub fn truncate_title(text: &str) -> String {
     truncate(text, TITLE_CHARS_MAX)
 }
 
+/// Width of one character of a label, in pixels (11 px monospace).
+const LABEL_CHAR_PX: f64 = 7.0;
+
+const LEADER_COLOUR: &str = "#f39c12";
+
+/// Every kind of fault shading, in the legend's order.
+const SHADINGS: [Shading; 6] = [
+    Shading::Partition,
+    Shading::Lag,
+    Shading::Link,
+    Shading::Pause,
+    Shading::Crash,
+    Shading::Disk,
+];
+
+/// One violation label to draw: where, and what it says.
+struct Label<'a> {
+    lane: usize,
+    at_ms: u64,
+    what: &'a str,
+    title: &'a str,
+}
+
+/// The highlights inside the window, on known lanes, each (lane, time,
+/// text) once however many callouts point at it.
+fn highlight_labels<'a>(
+    rec: &Recording,
+    callouts: &'a [Callout<'a>],
+    from_ms: u64,
+    to_ms: u64,
+) -> Vec<Label<'a>> {
+    let mut labels: Vec<Label<'a>> = Vec::new();
+    for callout in callouts {
+        for h in callout.highlights {
+            let Some(lane) = rec.lanes.iter().position(|l| *l == h.lane) else {
+                continue;
+            };
+            let seen = labels
+                .iter()
+                .any(|l| (l.lane, l.at_ms, l.what) == (lane, h.at_ms, h.what.as_str()));
+            if (from_ms..=to_ms).contains(&h.at_ms) && !seen {
+                labels.push(Label {
+                    lane,
+                    at_ms: h.at_ms,
+                    what: &h.what,
+                    title: &callout.title,
+                });
+            }
+        }
+    }
+    labels
+}
+
 /// Draws the window `from_ms..=to_ms` of a recorded run.
 pub fn render(
     rec: &Recording,
@@ -165,8 +218,14 @@ pub fn draw(
     let px_per_ms = (HEIGHT_PX / window_ms).clamp(0.2, 8.0);
     let x = |lane: usize| LEFT_PX + LANE_GAP_PX * (lane as f64 + 0.5);
     let y = |ms: u64| TOP_PX + (ms.saturating_sub(from_ms)) as f64 * px_per_ms;
-    // Room on the right for violation labels.
-    let width = LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 300.0;
+    // Violation labels, each once (two checkers may point at one moment),
+    // with room on the right for the longest.
+    let labels = highlight_labels(rec, callouts, from_ms, to_ms);
+    let labels_right_px = labels
+        .iter()
+        .map(|l| x(l.lane) + 12.0 + LABEL_CHAR_PX * l.what.chars().count() as f64 + 12.0)
+        .fold(0.0, f64::max);
+    let width = (LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 300.0).max(labels_right_px);
     // Messages sent inside the window may land after it: make room for them.
     let last_arrival_ms = rec
         .arrows
@@ -191,14 +250,22 @@ pub fn draw(
     // Legend: what the colours mean.
     let mut lx = LEFT_PX;
     let _ = write!(svg, r#"<g class="legend">"#);
-    for &(kind, label) in palette.legend {
+    let messages = palette
+        .legend
+        .iter()
+        .map(|&(kind, label)| (colour(kind), label, 1.0));
+    // Fault shading (faint, as drawn) and the leader mark.
+    let shades = SHADINGS
+        .iter()
+        .map(|&kind| (span_colour(kind), kind.name(), 0.35));
+    let leader = std::iter::once((LEADER_COLOUR, "leader elected", 1.0));
+    for (fill, label, opacity) in messages.chain(shades).chain(leader) {
         let _ = write!(
             svg,
-            r#"<rect x="{lx:.0}" y="4" width="10" height="10" fill="{}"/><text x="{:.0}" y="13">{label}</text>"#,
-            colour(kind),
+            r#"<rect x="{lx:.0}" y="4" width="10" height="10" fill="{fill}" fill-opacity="{opacity}"/><text x="{:.0}" y="13">{label}</text>"#,
             lx + 14.0
         );
-        lx += 24.0 + 7.0 * label.len() as f64;
+        lx += 24.0 + LABEL_CHAR_PX * label.len() as f64;
     }
     let _ = writeln!(svg, "</g>");
     // Time axis.
@@ -306,7 +373,7 @@ pub fn draw(
     {
         let _ = writeln!(
             svg,
-            r##"<g class="leader"><circle cx="{:.1}" cy="{:.1}" r="6" fill="#f39c12" stroke="#7e5109"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#7e5109">{}</text></g>"##,
+            r##"<g class="leader"><circle cx="{:.1}" cy="{:.1}" r="6" fill="{LEADER_COLOUR}" stroke="#7e5109"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#7e5109">{}</text></g>"##,
             x(mark.lane),
             y(mark.at_ms),
             escape(&format!("{} at {} ms", mark.text, mark.at_ms)),
@@ -317,50 +384,108 @@ pub fn draw(
     }
     // Violations: circle the moments and redraw the replies that arrived then.
     let mut labels_at: Vec<(usize, u64)> = Vec::new();
-    for callout in callouts {
-        for h in callout.highlights {
-            let Some(lane) = rec.lanes.iter().position(|l| *l == h.lane) else {
-                continue;
-            };
-            if !(from_ms..=to_ms).contains(&h.at_ms) {
-                continue;
-            }
-            for arrow in rec
-                .arrows
-                .iter()
-                .filter(|a| a.to == lane && a.arrived_ms == h.at_ms && !a.dropped)
-            {
-                let _ = writeln!(
-                    svg,
-                    r#"<line class="violation" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"><title>{}</title></line>"#,
-                    x(arrow.from),
-                    y(arrow.sent_ms),
-                    x(arrow.to),
-                    y(arrow.arrived_ms),
-                    escape(&arrow.title)
-                );
-            }
-            // Several labels at one moment stack downward instead of overlapping.
-            let stacked = labels_at
-                .iter()
-                .filter(|&&at| at == (lane, h.at_ms))
-                .count();
-            labels_at.push((lane, h.at_ms));
+    for label in &labels {
+        let (lane, at_ms) = (label.lane, label.at_ms);
+        for arrow in rec
+            .arrows
+            .iter()
+            .filter(|a| a.to == lane && a.arrived_ms == at_ms && !a.dropped)
+        {
             let _ = writeln!(
                 svg,
-                r##"<g class="highlight"><circle cx="{:.1}" cy="{:.1}" r="10" fill="none" stroke="#ff0000" stroke-width="3"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#ff0000" font-weight="bold">{}</text></g>"##,
-                x(lane),
-                y(h.at_ms),
-                escape(&callout.title),
-                x(lane) + 12.0,
-                y(h.at_ms) - 6.0 + 13.0 * stacked as f64,
-                escape(&h.what)
+                r#"<line class="violation" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"><title>{}</title></line>"#,
+                x(arrow.from),
+                y(arrow.sent_ms),
+                x(arrow.to),
+                y(arrow.arrived_ms),
+                escape(&arrow.title)
             );
         }
+        // Several labels at one moment stack downward instead of overlapping.
+        let stacked = labels_at.iter().filter(|&&at| at == (lane, at_ms)).count();
+        labels_at.push((lane, at_ms));
+        let _ = writeln!(
+            svg,
+            r##"<g class="highlight"><circle cx="{:.1}" cy="{:.1}" r="10" fill="none" stroke="#ff0000" stroke-width="3"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#ff0000" font-weight="bold">{}</text></g>"##,
+            x(lane),
+            y(at_ms),
+            escape(label.title),
+            x(lane) + 12.0,
+            y(at_ms) - 6.0 + 13.0 * stacked as f64,
+            escape(label.what)
+        );
     }
     svg.push_str("</svg>\n");
     Drawn {
         svg,
         arrows_omitted: visible.len().saturating_sub(ARROWS_MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recording() -> Recording {
+        Recording {
+            lanes: vec!["n1".into(), "n2".into(), "c1".into()],
+            arrows: Vec::new(),
+            spans: Vec::new(),
+            marks: Vec::new(),
+            end_ms: 1000,
+        }
+    }
+
+    fn width_of(svg: &str) -> f64 {
+        let at = svg.find("width=\"").expect("a width") + 7;
+        let end = at + svg[at..].find('"').expect("closed");
+        svg[at..end].parse().expect("a number")
+    }
+
+    #[test]
+    fn a_violation_label_fits_the_canvas_and_is_drawn_once_however_many_point_at_it() {
+        let what =
+            "acknowledgement of a write that was lost (index 17), long enough to pass the margin";
+        let highlights = vec![Highlight {
+            lane: "c1".into(),
+            at_ms: 500,
+            what: what.into(),
+        }];
+        let callouts = [
+            Callout {
+                title: "durability".into(),
+                highlights: &highlights,
+            },
+            Callout {
+                title: "read-your-writes".into(),
+                highlights: &highlights,
+            },
+        ];
+        let svg = render(&recording(), &PLAIN, &callouts, 0, 1000);
+        assert_eq!(svg.matches(what).count(), 1, "drawn once");
+        let right = LEFT_PX + LANE_GAP_PX * 2.5 + 12.0 + LABEL_CHAR_PX * what.len() as f64;
+        assert!(width_of(&svg) >= right, "{} < {right}", width_of(&svg));
+    }
+
+    #[test]
+    fn the_legend_explains_the_fault_shading_and_the_leader_mark() {
+        let svg = render(&recording(), &PLAIN, &[], 0, 1000);
+        let legend = &svg[svg.find(r#"<g class="legend">"#).expect("a legend")..];
+        let legend = &legend[..legend.find("</g>").expect("closed")];
+        for label in [
+            "requests",
+            "partition",
+            "lag",
+            "link",
+            "pause",
+            "crash",
+            "disk",
+            "leader elected",
+        ] {
+            assert!(
+                legend.contains(&format!(">{label}<")),
+                "{label} missing from {legend}"
+            );
+        }
     }
 }
