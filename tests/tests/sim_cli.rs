@@ -634,3 +634,22 @@ fn an_output_file_that_is_the_scenario_itself_is_refused_and_the_scenario_kept()
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's first failing seed is what the command it names prints.
+#[test]
+fn the_readme_shows_the_first_failing_seed_as_the_command_prints_it() {
+    let readme = std::fs::read_to_string(scenarios_dir().join("../README.md")).expect("README");
+    let at = readme.find("FAIL healthy seed 0:").expect("the README shows a failing seed");
+    let shown: Vec<&str> = readme[at..].lines().take(2).collect();
+    let (code, stdout, stderr) = sim(&[
+        "sweep",
+        "sim-scenarios/healthy.json",
+        "--seeds",
+        "0..5",
+        "--bug",
+        "skip-token-check",
+    ]);
+    assert_eq!(code, 1, "{stderr}");
+    let printed: Vec<&str> = stdout.lines().take(2).collect();
+    assert_eq!(printed, shown, "update the README's example to what the command prints");
+}
