@@ -639,7 +639,9 @@ fn an_output_file_that_is_the_scenario_itself_is_refused_and_the_scenario_kept()
 #[test]
 fn the_readme_shows_the_first_failing_seed_as_the_command_prints_it() {
     let readme = std::fs::read_to_string(scenarios_dir().join("../README.md")).expect("README");
-    let at = readme.find("FAIL healthy seed 0:").expect("the README shows a failing seed");
+    let at = readme
+        .find("FAIL healthy seed 0:")
+        .expect("the README shows a failing seed");
     let shown: Vec<&str> = readme[at..].lines().take(2).collect();
     let (code, stdout, stderr) = sim(&[
         "sweep",
@@ -651,5 +653,28 @@ fn the_readme_shows_the_first_failing_seed_as_the_command_prints_it() {
     ]);
     assert_eq!(code, 1, "{stderr}");
     let printed: Vec<&str> = stdout.lines().take(2).collect();
-    assert_eq!(printed, shown, "update the README's example to what the command prints");
+    assert_eq!(
+        printed, shown,
+        "update the README's example to what the command prints"
+    );
+}
+
+/// A run that goes past `duration_ms` for its liveness window says so.
+#[test]
+fn a_run_extended_by_its_liveness_window_says_why() {
+    let dir = std::env::temp_dir().join(format!("ryw-extended-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("short.json");
+    std::fs::write(
+        &file,
+        r#"{"name": "short", "nodes": 3, "duration_ms": 1000}"#,
+    )
+    .expect("written");
+    let (code, stdout, stderr) = sim(&["run", file.to_str().expect("utf-8"), "--seed", "1"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("simulated 5000 ms: longer than duration_ms (1000 ms) so that liveness is judged 5000 ms after the last heal"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,6 +14,10 @@ pub struct Summary {
     pub seed: u64,
     pub violations: Vec<Violation>,
     pub sim_ms: u64,
+    /// Why the run went past `duration_ms`, if it did (the liveness
+    /// window): surprising, so the summary says it.
+    #[serde(skip)]
+    pub extended: Option<String>,
     pub wall_ms: u64,
     pub delivered: u64,
     pub delivered_per_s: u64,
@@ -97,7 +101,14 @@ impl Summary {
         if let Some(drawn) = &self.drawn {
             let _ = writeln!(out, "drawn parameters: {drawn}");
         }
-        let _ = writeln!(out, "simulated {} ms", self.sim_ms);
+        match &self.extended {
+            Some(why) => {
+                let _ = writeln!(out, "simulated {} ms: {why}", self.sim_ms);
+            }
+            None => {
+                let _ = writeln!(out, "simulated {} ms", self.sim_ms);
+            }
+        }
         let ops: Vec<String> = self.ops.iter().map(|(k, v)| format!("{k}: {v}")).collect();
         let _ = writeln!(out, "operations: {}", ops.join(", "));
         let _ = writeln!(

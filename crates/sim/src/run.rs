@@ -131,6 +131,15 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         drawn,
         ..Summary::default()
     };
+    let extended = (scenario.end_ms() > scenario.duration_ms).then(|| {
+        format!(
+            "longer than duration_ms ({} ms) so that liveness is judged {} ms after the last heal (at {} ms); \
+             'expect.liveness_ms', or 'expect.liveness': false, changes that",
+            scenario.duration_ms,
+            scenario.expect.liveness_ms,
+            scenario.last_heal_ms()
+        )
+    });
     let mut store = Store::new(
         scenario,
         configs,
@@ -146,6 +155,7 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     let finished = engine.run();
     let mut summary = finished.outcome;
     summary.sim_ms = finished.sim_ms;
+    summary.extended = extended;
     summary.trace_hash = finished.trace_hash.map(|hash| format!("{hash:016x}"));
     summary.trace_error = finished.trace_error;
     summary.recording = finished.recording;
