@@ -447,6 +447,7 @@ mod tests {
         disk.append("f", b"pending").expect("room");
         let hit = disk.corrupt(50, &mut rng);
         assert_eq!(hit.len(), 50);
+        assert_eq!(disk.lies, 1, "corruption takes synced data: one lie");
         assert!(hit.iter().all(|(file, at)| file == "f" && *at < 7));
         assert_eq!(&disk.read("f")[7..], b"pending");
     }
@@ -502,6 +503,19 @@ mod tests {
         disk.wipe();
         assert!(disk.is_empty());
         assert_eq!(disk.lies, 2);
+        // Every suffix can be lost, from one byte to all of them.
+        let mut kept = std::collections::BTreeSet::new();
+        for _ in 0..300 {
+            let mut disk = SimDisk::default();
+            disk.append("f", b"0123456789").expect("room");
+            disk.sync("f");
+            let (_, _, left) = disk.lose_synced_tail(&mut rng).expect("synced");
+            kept.insert(left);
+        }
+        assert_eq!(
+            kept.into_iter().collect::<Vec<_>>(),
+            (0..10).collect::<Vec<_>>()
+        );
         assert_eq!(
             disk.lose_synced_tail(&mut rng),
             None,
