@@ -521,5 +521,11 @@ mod tests {
             None,
             "nothing left to lose"
         );
+        disk.append("f", b"unsynced").expect("room");
+        assert_eq!(
+            disk.lose_synced_tail(&mut rng),
+            None,
+            "nothing synced to lose"
+        );
     }
 }
