@@ -825,6 +825,37 @@ fn timeout_result(pending: &Pending, request_timeout_ms: u64) -> OpResult {
 mod tests {
     use super::*;
 
+    fn forwarded(retry_at: u64) -> Pending {
+        Pending {
+            client: Id::Client(1),
+            msg_id: 1,
+            arrived: Millis(0),
+            deadline: Millis(1000),
+            op: ClientOp::Read { key: Key::Int(1) },
+            stage: Stage::Forwarded {
+                to: 1,
+                retry_at: Millis(retry_at),
+            },
+            redirect: None,
+            handed_off: true,
+        }
+    }
+
+    // An op whose time moved later leaves its earlier entry behind; a node
+    // woken late (after a pause) must not act on that entry early.
+    #[test]
+    fn a_timer_entry_an_op_has_moved_past_is_not_taken_as_due() {
+        let mut ops = Ops::default();
+        ops.pending.insert(7, forwarded(45));
+        ops.schedule(7);
+        ops.pending.insert(7, forwarded(260));
+        ops.schedule(7);
+        let (due, _) = ops.take_due(Millis(50));
+        assert!(due.is_empty(), "due at 260, not 45: {due:?}");
+        let (due, _) = ops.take_due(Millis(260));
+        assert_eq!(due, [7]);
+    }
+
     #[test]
     fn op_ids_move_to_the_next_incarnation_rather_than_wrap_onto_used_ones() {
         let mut ops = Ops::starting_at(7);
