@@ -577,6 +577,15 @@ impl Scenario {
         if self.workload.sticky {
             return Err(format!("field 'workload.sticky': {drawn}"));
         }
+        // Drawn faults must heal before the liveness window: with no time
+        // left before it, every one would shrink to nothing.
+        if self.duration_ms <= self.expect.liveness_ms {
+            return Err(format!(
+                "field 'duration_ms' ({}) must be longer than 'expect.liveness_ms' ({}) with \
+                 \"swarm\": true: drawn faults happen before the liveness window, and would have no time",
+                self.duration_ms, self.expect.liveness_ms
+            ));
+        }
         Ok(())
     }
 
@@ -1000,6 +1009,10 @@ mod tests {
                 "field 'swarm_ranges' needs",
             ),
             (
+                format!(r#"{{{base}, "swarm": true}}"#),
+                "field 'duration_ms' (1000) must be longer than 'expect.liveness_ms' (5000)",
+            ),
+            (
                 format!(
                     r#"{{{base}, "nodes": 5, "faults": [{{"at_ms": 1, "until_ms": 2, "kind": "split", "groups": [["n1", "n2"], ["n2", "n3"]]}}]}}"#
                 ),
@@ -1017,7 +1030,9 @@ mod tests {
         // The same fields without the conflict load.
         for text in [
             format!(r#"{{{base}, "node": {{"apply_delay_ms": 999}}}}"#),
-            format!(r#"{{{base}, "swarm": true, "swarm_ranges": "disk"}}"#),
+            format!(
+                r#"{{{base}, "swarm": true, "swarm_ranges": "disk", "expect": {{"liveness_ms": 500}}}}"#
+            ),
         ] {
             Scenario::parse(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
         }
