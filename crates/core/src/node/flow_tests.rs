@@ -625,3 +625,26 @@ fn a_read_served_before_its_wait_bound_leaves_no_timer_behind() {
         sent_at.plus(100)
     );
 }
+
+// Leader-side work for an origin ends at its deadline: the origin has
+// answered its client by then, and an answer after it would be noise.
+#[test]
+fn the_leader_stops_waiting_for_an_origin_at_the_deadline_and_does_not_answer_later() {
+    // Woken exactly at the deadline, or a millisecond after it.
+    for late_ms in [0, 1] {
+        let mut leader = elected_leader(3);
+        let now = Millis(1_000);
+        deliver(&mut leader, now, peer_envelope(1, 0, forwarded_write(7)));
+        let index = leader.log().last_index();
+        deliver(&mut leader, now.plus(900), acknowledged(2, index - 1));
+        let later = now.plus(leader.config.request_timeout_ms + late_ms);
+        leader.handle_timeout(later);
+        drain(&mut leader);
+        let sent = deliver(&mut leader, later.plus(1), acknowledged(2, index));
+        assert!(leader.commit_index() >= index, "the entry commits");
+        assert!(
+            answers(&sent).is_empty(),
+            "+{late_ms} ms: nobody waits for it: {sent:?}"
+        );
+    }
+}
