@@ -911,6 +911,61 @@ mod tests {
     }
 
     #[test]
+    fn faults_are_checked_by_every_node_name_they_hold_and_groups_may_not_overlap() {
+        let fault = |kind| Fault::timed(1, 2, kind);
+        let wipe = fault(FaultKind::Wipe { node: "n4".into() });
+        assert!(check(&[wipe], 3).is_err(), "n4 of 3 nodes");
+        let groups = |groups: Vec<Vec<&str>>| {
+            fault(FaultKind::Split {
+                minority_with: None,
+                groups: groups
+                    .into_iter()
+                    .map(|g| g.into_iter().map(String::from).collect())
+                    .collect(),
+            })
+        };
+        let error =
+            check(&[groups(vec![vec!["n1", "n2"], vec!["n2", "n3"]])], 5).expect_err("overlap");
+        assert!(
+            error.contains(r#""n2" is in 'groups[0]' and 'groups[1]'"#),
+            "{error}"
+        );
+        assert_eq!(
+            check(&[groups(vec![vec!["n1", "n2"], vec!["n3"]])], 5),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn each_kind_of_fault_shades_as_what_it_does() {
+        let node = || "n1".to_owned();
+        let cases = [
+            (FaultKind::Pause { node: node() }, Shading::Pause),
+            (
+                FaultKind::Crash {
+                    node: node(),
+                    unsynced: Unsynced::Prefix,
+                },
+                Shading::Crash,
+            ),
+            (FaultKind::Wipe { node: node() }, Shading::Crash),
+            (FaultKind::LoseSyncedTail { node: node() }, Shading::Crash),
+            (FaultKind::FsyncError { node: node() }, Shading::Disk),
+            (
+                FaultKind::Corrupt {
+                    node: node(),
+                    bits: 1,
+                },
+                Shading::Disk,
+            ),
+            (FaultKind::Isolate { node: node() }, Shading::Partition),
+        ];
+        for (kind, shading) in cases {
+            assert_eq!(kind.shading(), shading, "{kind:?}");
+        }
+    }
+
+    #[test]
     fn a_split_cuts_the_minority_off_both_ways() {
         let kind = FaultKind::Split {
             minority_with: Some("n2".into()),
