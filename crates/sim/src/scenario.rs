@@ -337,6 +337,9 @@ impl Scenario {
         }
         let scenario = Scenario::read_fields(text)?;
         scenario.validate()?;
+        // A file's fields that swarm mode would replace (the drawn ones
+        // are validated above like any other).
+        scenario.check_swarm_fields()?;
         sim_engine::faults::check(&scenario.faults, scenario.nodes)?;
         Ok(scenario)
     }
@@ -462,7 +465,7 @@ impl Scenario {
                 ));
             }
         }
-        self.check_swarm_fields()?;
+
         if n.delay_tail_ms_mean > DELAY_TAIL_MS_MEAN_MAX {
             return Err(format!(
                 "field 'network.delay_tail_ms_mean' must be at most {DELAY_TAIL_MS_MEAN_MAX}, got {}",
