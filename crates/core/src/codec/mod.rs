@@ -501,6 +501,105 @@ pub fn cut_at_char_boundary(text: &str, bytes_max: usize) -> &str {
 /// Decodes one line. A well-formed envelope whose body is wrong still decodes,
 /// to `Payload::Invalid`, so the node can answer with an error naming the field.
 pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
+    let mut envelope = decode_any(line)?;
+    refuse_inexact_numbers(line, &mut envelope.body.payload);
+    Ok(envelope)
+}
+
+/// A client's values are stored exactly as sent, or not at all: serde_json
+/// reads an integer beyond 64 bits, and some float spellings (`1e2`,
+/// `2.50`), into an f64 that would print back differently, and a `cas`
+/// would then compare rounded numbers. Only a value holding an f64 can be
+/// such a case, so common messages pay nothing; for those, every number in
+/// the line is checked against how it would print back.
+fn refuse_inexact_numbers(line: &str, payload: &mut Payload) {
+    let Payload::Request(op) = payload else {
+        return;
+    };
+    let values: &[&Value] = match op {
+        ClientOp::Write { value, .. } => &[value],
+        ClientOp::Cas { from, to, .. } => &[from, to],
+        _ => return,
+    };
+    if !values.iter().any(|v| holds_float(v)) {
+        return;
+    }
+    if let Err(why) = numbers_exact(line) {
+        *payload = Payload::Invalid(Invalid {
+            type_name: op.type_name().to_owned(),
+            code: ErrorCode::MALFORMED_REQUEST,
+            text: why,
+            peer: false,
+        });
+    }
+}
+
+fn holds_float(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(items) => items.iter().any(holds_float),
+        Value::Object(fields) => fields.values().any(holds_float),
+        _ => false,
+    }
+}
+
+/// Checks every number token of a JSON text (outside strings): integers
+/// must fit 64 bits, floats must print back as written.
+fn numbers_exact(text: &str) -> Result<(), String> {
+    let bytes = text.as_bytes();
+    let (mut k, mut in_string) = (0, false);
+    while k < bytes.len() {
+        let b = bytes[k];
+        if in_string {
+            match b {
+                b'\\' => k += 1,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            k += 1;
+            continue;
+        }
+        if b == b'"' {
+            in_string = true;
+            k += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let start = k;
+            while k < bytes.len()
+                && matches!(bytes[k], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+            {
+                k += 1;
+            }
+            let token = &text[start..k];
+            let integer = !token.contains(['.', 'e', 'E']);
+            if integer {
+                if token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
+                    return Err(format!(
+                        "the number {token} is beyond 64-bit integers; values are kept exactly or refused"
+                    ));
+                }
+            } else {
+                let printed = token
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(serde_json::Number::from_f64)
+                    .map(|n| n.to_string());
+                if printed.as_deref() != Some(token) {
+                    let back = printed.map_or_else(|| "nothing".to_owned(), |p| format!("as {p}"));
+                    return Err(format!(
+                        "the number {token} would come back {back}; values are kept exactly or refused (write it as it prints)"
+                    ));
+                }
+            }
+            continue;
+        }
+        k += 1;
+    }
+    Ok(())
+}
+
+fn decode_any(line: &str) -> Result<Envelope, DecodeError> {
     if let Some(envelope) = decode_typed(line) {
         return Ok(envelope);
     }
@@ -1114,6 +1213,74 @@ mod tests {
 
     fn body(line: &str) -> Body {
         decode(line).expect("an envelope").body
+    }
+
+    fn request(fields: &str) -> String {
+        format!(r#"{{"src":"c1","dest":"n1","body":{{"msg_id":5,{fields}}}}}"#)
+    }
+
+    // A value is kept exactly as sent, or refused with error 12: never
+    // rounded. Past 64 bits serde_json would round an integer to an f64,
+    // and a cas would then compare rounded numbers.
+    #[test]
+    fn numbers_a_value_cannot_keep_exactly_are_refused_not_rounded() {
+        let refused = [
+            (
+                r#""type":"write","key":"q","value":18446744073709551616"#,
+                "18446744073709551616 is beyond 64-bit",
+            ),
+            (
+                r#""type":"cas","key":"q","from":18446744073709551617,"to":5"#,
+                "18446744073709551617 is beyond 64-bit",
+            ),
+            (
+                r#""type":"write","key":"q","value":-9223372036854775809"#,
+                "-9223372036854775809 is beyond",
+            ),
+            (
+                r#""type":"write","key":"q","value":[1, {"x": 123456789012345678901234567890}]"#,
+                "123456789012345678901234567890",
+            ),
+            (
+                r#""type":"write","key":"q","value":1e2"#,
+                "1e2 would come back as 100.0",
+            ),
+            (
+                r#""type":"write","key":"q","value":2.50"#,
+                "2.50 would come back as 2.5",
+            ),
+        ];
+        for (fields, said) in refused {
+            match body(&request(fields)).payload {
+                Payload::Invalid(Invalid { code, text, .. }) => {
+                    assert_eq!(code, ErrorCode::MALFORMED_REQUEST, "{fields}");
+                    assert!(text.contains(said), "{fields}: {text}");
+                }
+                other => panic!("{fields}: accepted as {other:?}"),
+            }
+        }
+        let kept = [
+            (
+                r#""type":"write","key":"q","value":18446744073709551615"#,
+                "18446744073709551615",
+            ),
+            (
+                r#""type":"write","key":"q","value":-9223372036854775808"#,
+                "-9223372036854775808",
+            ),
+            (r#""type":"write","key":"q","value":0.1"#, "0.1"),
+            (
+                r#""type":"write","key":"q","value":{"a":[2.5,"1e2 \" 3.10"]}"#,
+                r#"{"a":[2.5,"1e2 \" 3.10"]}"#,
+            ),
+        ];
+        for (fields, printed) in kept {
+            let Payload::Request(ClientOp::Write { value, .. }) = body(&request(fields)).payload
+            else {
+                panic!("{fields}: refused");
+            };
+            assert_eq!(value.to_string(), printed, "comes back as sent");
+        }
     }
 
     fn invalid_text(line: &str) -> (ErrorCode, String) {
