@@ -678,3 +678,35 @@ fn a_run_extended_by_its_liveness_window_says_why() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Ctrl-C during a sweep stops it and still prints the tally of what ran.
+#[test]
+fn an_interrupted_sweep_prints_its_partial_tally_and_exits_130() {
+    let child = Command::new(workspace_binary("ryw-sim"))
+        .args([
+            "sweep",
+            "sim-scenarios/healthy.json",
+            "--seeds",
+            "0..1000000",
+        ])
+        .current_dir(scenarios_dir().join(".."))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ryw-sim runs");
+    // Let it start and install its handler, then interrupt it as a
+    // terminal's Ctrl-C would (SIGINT).
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let sent = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let out = child.wait_with_output().expect("ryw-sim ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        stdout.contains("interrupted after ") && stdout.contains(" of 1000000 runs"),
+        "{stdout}"
+    );
+}

@@ -8,7 +8,7 @@
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 use ryw_sim::bugs::Bug;
@@ -406,6 +406,9 @@ fn load_all(paths: &[PathBuf]) -> Result<Vec<(String, Scenario)>, String> {
         .collect()
 }
 
+/// Set by Ctrl-C during a sweep.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
 fn cmd_sweep(args: SweepArgs) -> Outcome {
     let plan = Plan {
         scenarios: load_all(&args.scenarios)?,
@@ -475,12 +478,20 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
         }
         open
     };
+    // Ctrl-C stops the sweep after the runs in progress and still prints
+    // the tally of what ran (a second Ctrl-C is the shell's default again:
+    // the handler only sets a flag).
+    let _ = ctrlc::set_handler(|| INTERRUPTED.store(true, Ordering::Relaxed));
+    let report = |finished: ryw_sim::sweep::Finished<'_>| -> bool {
+        report(finished) && !INTERRUPTED.load(Ordering::Relaxed)
+    };
     let outcome = ryw_sim::sweep::sweep(&plan, &*factory, jobs, &report);
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
     let failed = failed.load(Ordering::Relaxed);
-    if outcome.is_err() {
+    let interrupted = INTERRUPTED.load(Ordering::Relaxed);
+    if outcome.is_err() && !interrupted {
         // Stdout was closed: nothing more can be said there.
         return Ok(failed == 0);
     }
@@ -490,14 +501,23 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
         n if allow_undecided => format!(" ({n} with undecided keys, accepted)"),
         n => format!(" ({n} of them with undecided keys)"),
     };
+    let stopped = if interrupted {
+        format!("interrupted after {} of ", done.load(Ordering::Relaxed))
+    } else {
+        String::new()
+    };
     say(&format!(
-        "{} runs ({} scenarios x {} seeds, shard {}), {failed} failed{undecided}; {wall_s:.1} s wall, {} delivered messages per second over {jobs} jobs",
-        done.load(Ordering::Relaxed),
+        "{stopped}{} runs ({} scenarios x {} seeds, shard {}), {failed} failed{undecided}; {wall_s:.1} s wall, {} delivered messages per second over {jobs} jobs",
+        if interrupted { plan.runs() } else { done.load(Ordering::Relaxed) },
         plan.scenarios.len(),
         plan.seed_count(),
         plan.shard,
         (delivered.load(Ordering::Relaxed) as f64 / wall_s) as u64
     ));
+    if interrupted {
+        // The shell's convention for a command ended by SIGINT.
+        std::process::exit(130);
+    }
     Ok(failed == 0)
 }
 
