@@ -285,14 +285,7 @@ fn three_processes_keep_read_your_writes_through_isolation_and_lag() {
     let mut router = Router::start(None);
     let mut sessions = sessions(3);
     let mut pick = 42;
-    // Let an election finish before measuring the healthy phase.
-    let warmup = run_phase(
-        &mut router,
-        &mut sessions,
-        Duration::from_millis(1500),
-        &mut pick,
-    );
-    assert!(warmup.writes_ok > 0, "{warmup:?}");
+    warm_up(&mut router, &mut sessions, &mut pick);
 
     let healthy = run_phase(
         &mut router,
@@ -340,6 +333,13 @@ fn three_processes_keep_read_your_writes_through_isolation_and_lag() {
         "service returns after the heal: {healed:?}"
     );
     eprintln!("healthy {healthy:?}\nisolated {isolated:?}\nlagged {lagged:?}\nhealed {healed:?}");
+}
+
+/// Writes and reads for a while, so that an election finishes before what a
+/// test measures; the cluster must have taken a write by then.
+fn warm_up(router: &mut Router, sessions: &mut [Session], pick: &mut u64) {
+    let warmup = run_phase(router, sessions, Duration::from_millis(1500), pick);
+    assert!(warmup.writes_ok > 0, "{warmup:?}");
 }
 
 fn sessions(count: u32) -> Vec<Session> {
@@ -463,13 +463,7 @@ fn lose_no_write_through(name: &str, mut pick: u64, what: &str, damage: impl Fn(
     let (root, dirs) = data_dirs(name);
     let mut router = Router::start(Some(dirs));
     let mut sessions = sessions(3);
-    let warmup = run_phase(
-        &mut router,
-        &mut sessions,
-        Duration::from_millis(1500),
-        &mut pick,
-    );
-    assert!(warmup.writes_ok > 0, "{warmup:?}");
+    warm_up(&mut router, &mut sessions, &mut pick);
     for victim in [1, 0, 2] {
         damage_and_restart(&mut router, victim, |dir| damage(victim, dir));
         let tally = run_phase(
