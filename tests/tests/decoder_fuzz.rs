@@ -4,7 +4,7 @@
 //! envelopes, and must still answer a valid request afterwards.
 
 use proptest::prelude::*;
-use ryw_core::{codec, Body, Config, Envelope, Id, Millis, Node, OpResult, Payload};
+use ryw_core::{codec, Body, Config, Envelope, Id, Millis, Node, OpResult, Payload, Value};
 use ryw_node::handle_line;
 
 const INIT_ONE: &str = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#;
@@ -137,7 +137,7 @@ proptest! {
             let read = br#"{"src":"c5","dest":"n1","body":{"type":"read","msg_id":1002,"key":"after"}}"#.to_vec();
             let out = feed(&mut node, Millis(2), &[write, read]);
             prop_assert!(matches!(reply_to(&out, 1001), Some(OpResult::WriteOk { .. })), "{out:?}");
-            prop_assert!(matches!(reply_to(&out, 1002), Some(OpResult::ReadOk { value }) if value == "ok"), "{out:?}");
+            prop_assert!(matches!(reply_to(&out, 1002), Some(OpResult::ReadOk { value }) if *value == Value::from("ok")), "{out:?}");
         } else {
             // Forged Raft messages from non-members change nothing.
             let from_members = lines.iter().any(|l| String::from_utf8_lossy(l).contains(r#""src":"n2""#));

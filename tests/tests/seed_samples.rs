@@ -57,6 +57,8 @@ fn sample_follower_behind_redirects_to_leader() {
 
 #[test]
 fn node_exits_with_status_zero_soon_after_stdin_closes() {
+    // Built (if need be) before the clock starts: the bound is on the node.
+    workspace_binary("ryw-node");
     let started = Instant::now();
     let (_, status) = run_node("");
     assert!(status.success());
@@ -89,4 +91,46 @@ not json at all
     );
     assert!(lines[4]
         .contains(r#""type": "ryw_read_ok", "in_reply_to": 5, "value": "new", "served_by": "n1""#));
+}
+
+// A value is any JSON, kept exactly: an integer beyond 64 bits is neither
+// rounded nor refused, and a `cas` compares it exactly (a rounding store
+// would take 2^64 + 1 for 2^64 and answer `cas_ok`).
+#[test]
+fn values_beyond_64_bits_are_stored_returned_and_compared_exactly() {
+    let input = r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}
+{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"q","value":18446744073709551616}}
+{"src":"c1","dest":"n1","body":{"type":"cas","msg_id":3,"key":"q","from":18446744073709551617,"to":5}}
+{"src":"c1","dest":"n1","body":{"type":"read","msg_id":4,"key":"q"}}
+{"src":"c1","dest":"n1","body":{"type":"cas","msg_id":5,"key":"q","from":18446744073709551616,"to":123456789012345678901234567890}}
+{"src":"c1","dest":"n1","body":{"type":"read","msg_id":6,"key":"q"}}
+{"src":"c1","dest":"n1","body":{"type":"write","msg_id":7,"key":"f","value":[1e400, 2.50, -0]}}
+{"src":"c1","dest":"n1","body":{"type":"read","msg_id":8,"key":"f"}}
+"#;
+    let (stdout, status) = run_node(input);
+    assert!(status.success());
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 8, "{stdout}");
+    assert!(lines[1].contains(r#""type": "write_ok""#), "{}", lines[1]);
+    assert!(
+        lines[2].contains(r#""type": "error""#) && lines[2].contains(r#""code": 22"#),
+        "cas from a different number fails: {}",
+        lines[2]
+    );
+    assert!(
+        lines[3].contains(r#""value": 18446744073709551616,"#),
+        "{}",
+        lines[3]
+    );
+    assert!(lines[4].contains(r#""type": "cas_ok""#), "{}", lines[4]);
+    assert!(
+        lines[5].contains(r#""value": 123456789012345678901234567890,"#),
+        "{}",
+        lines[5]
+    );
+    assert!(
+        lines[7].contains(r#""value": [1e400,2.50,-0],"#),
+        "{}",
+        lines[7]
+    );
 }

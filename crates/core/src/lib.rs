@@ -18,6 +18,8 @@ pub mod time;
 
 #[cfg(test)]
 pub(crate) mod testkit;
+#[cfg(test)]
+pub(crate) mod work;
 
 pub use config::{Cluster, Config};
 pub use data::{Key, Value};

@@ -27,7 +27,7 @@ impl Log {
 
     pub fn get(&self, index: u64) -> Option<&Entry> {
         #[cfg(test)]
-        lookups::count();
+        crate::work::count();
         let slot = usize::try_from(index.checked_sub(1)?).ok()?;
         self.entries.get(slot)
     }
@@ -64,26 +64,6 @@ impl Log {
         let end = from.min(self.last_index());
         let before = self.entries[..end as usize].partition_point(|e| e.term < term);
         (before as u64 + 1).min(end.max(1))
-    }
-}
-
-/// Entry lookups on this thread, for tests that bound the work of a step
-/// by counting rather than timing it.
-#[cfg(test)]
-pub(crate) mod lookups {
-    use std::cell::Cell;
-
-    thread_local! {
-        static LOOKUPS: Cell<u64> = const { Cell::new(0) };
-    }
-
-    pub(crate) fn count() {
-        LOOKUPS.with(|n| n.set(n.get() + 1));
-    }
-
-    /// Lookups since the last call.
-    pub(crate) fn take() -> u64 {
-        LOOKUPS.with(|n| n.replace(0))
     }
 }
 

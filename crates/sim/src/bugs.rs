@@ -323,7 +323,7 @@ impl Planted {
         self.inner
             .kv()
             .get(key)
-            .map_or(Value::Null, |v| v.value.clone())
+            .map_or(Value::NULL, |v| v.value.clone())
     }
 
     /// The value as if every entry in the log were already applied.

@@ -264,7 +264,7 @@ impl<'a> Store<'a> {
             (ClientOp::Read { .. }, OpResult::Error { code, .. })
                 if *code == ErrorCode::KEY_DOES_NOT_EXIST =>
             {
-                learn_read(s, key, &ryw_core::Value::Null, 0, None, monotonic);
+                learn_read(s, key, &ryw_core::Value::NULL, 0, None, monotonic);
                 Outcome::Ok
             }
             (_, OpResult::Error { code, .. }) if code.is_definite() => Outcome::Fail,

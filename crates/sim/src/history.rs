@@ -8,7 +8,7 @@
 
 use ryw_core::{ClientOp, Key, OpResult, Value};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value as Json};
 
 /// What an event says about its operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -32,30 +32,34 @@ pub struct HistoryEvent {
     pub event: EventType,
     /// `write`, `cas`, `read` or `ryw_read`.
     pub f: &'static str,
-    pub key: Value,
+    pub key: Json,
     /// `write`: the value written; `cas`: `[from, to]`; a read's `ok`: the
     /// value read (`null`: no such key); a read's invoke: `null`.
     pub value: Value,
     /// Arguments beyond the value: `ryw_read`'s `last_write_index` and
     /// `prefer_follower`, `cas`'s `create_if_not_exists`.
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub args: Value,
+    #[serde(skip_serializing_if = "Json::is_null")]
+    pub args: Json,
     /// A completion's reply body as the node sent it (without its ids), or
     /// why the client gave up.
-    #[serde(skip_serializing_if = "Value::is_null")]
-    pub result: Value,
+    #[serde(skip_serializing_if = "Json::is_null")]
+    pub result: Json,
 }
 
 /// What `op` writes: a write's value, a cas's `[from, to]`; reads: `null`.
 fn written(op: &ClientOp) -> Value {
     match op {
         ClientOp::Write { value, .. } => value.clone(),
-        ClientOp::Cas { from, to, .. } => json!([from, to]),
-        ClientOp::Read { .. } | ClientOp::RywRead { .. } => Value::Null,
+        ClientOp::Cas { from, to, .. } => match (from, to) {
+            (Value::Json(from), Value::Json(to)) => Value::from(json!([from, to])),
+            // A value kept as text stays exact inside the pair.
+            _ => Value::parse(&format!("[{from},{to}]")).unwrap_or_default(),
+        },
+        ClientOp::Read { .. } | ClientOp::RywRead { .. } => Value::NULL,
     }
 }
 
-fn key_json(key: &Key) -> Value {
+fn key_json(key: &Key) -> Json {
     match key {
         Key::Int(k) => json!(k),
         Key::Str(k) => json!(k),
@@ -76,7 +80,7 @@ impl History {
         event: EventType,
         op: &ClientOp,
         value: Value,
-        result: Value,
+        result: Json,
     ) {
         let args = match op {
             ClientOp::RywRead {
@@ -88,7 +92,7 @@ impl History {
                 create_if_not_exists: true,
                 ..
             } => json!({"create_if_not_exists": true}),
-            _ => Value::Null,
+            _ => Json::Null,
         };
         self.events.push(HistoryEvent {
             index: self.events.len() as u64,
@@ -111,7 +115,7 @@ impl History {
             EventType::Invoke,
             op,
             written(op),
-            Value::Null,
+            Json::Null,
         );
     }
 
@@ -124,7 +128,7 @@ impl History {
         op: &ClientOp,
         result: &OpResult,
         event: EventType,
-        body: Value,
+        body: Json,
     ) {
         let value = match result {
             OpResult::ReadOk { value } | OpResult::RywReadOk { value, .. } => value.clone(),

@@ -95,7 +95,7 @@ impl Session {
         } else if take(m.read) {
             ClientOp::Read { key }
         } else {
-            let from = self.last_value.get(&key).cloned().unwrap_or(Value::Null);
+            let from = self.last_value.get(&key).cloned().unwrap_or(Value::NULL);
             ClientOp::Cas {
                 key,
                 from,

@@ -7,6 +7,9 @@
 
 use std::fmt::Write as _;
 
+use std::collections::BTreeMap;
+
+use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use crate::data::{Key, Value};
@@ -274,11 +277,24 @@ pub fn encode_record(record: &Record, out: &mut String) {
 
 /// Reads what [`encode_record`] wrote; an error names the field.
 pub fn decode_record(text: &str) -> Result<Record, String> {
-    let json: Json = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    if let Some(record) = typed::record(text) {
+        return Ok(record);
+    }
+    match serde_json::from_str(text) {
+        Ok(json) => decode_record_tree(json, text),
+        // A value beyond f64 is read from the text; a number beyond f64
+        // anywhere else is the error it was.
+        Err(e) => tree_beyond_f64(text, &e)
+            .and_then(|json| decode_record_tree(json, text).ok())
+            .ok_or_else(|| format!("not JSON: {e}")),
+    }
+}
+
+fn decode_record_tree(json: Json, text: &str) -> Result<Record, String> {
     let Json::Object(top) = json else {
         return Err("not a JSON object".into());
     };
-    let top = Fields::root(&top);
+    let top = Fields::root(&top, text);
     match top.string("type")? {
         "hard_state" => Ok(Record::HardState(HardState {
             current_term: top.u64("term")?,
@@ -377,7 +393,10 @@ impl Writer<'_> {
     }
 
     fn value(self, value: &Value) {
-        write_json(self.out, value);
+        match value {
+            Value::Json(json) => write_json(self.out, json),
+            Value::Text(text) => self.out.push_str(text.as_str()),
+        }
     }
 
     fn array<T>(self, items: &[T], mut each: impl FnMut(Writer<'_>, &T)) {
@@ -501,102 +520,7 @@ pub fn cut_at_char_boundary(text: &str, bytes_max: usize) -> &str {
 /// Decodes one line. A well-formed envelope whose body is wrong still decodes,
 /// to `Payload::Invalid`, so the node can answer with an error naming the field.
 pub fn decode(line: &str) -> Result<Envelope, DecodeError> {
-    let mut envelope = decode_any(line)?;
-    refuse_inexact_numbers(line, &mut envelope.body.payload);
-    Ok(envelope)
-}
-
-/// A client's values are stored exactly as sent, or not at all: serde_json
-/// reads an integer beyond 64 bits, and some float spellings (`1e2`,
-/// `2.50`), into an f64 that would print back differently, and a `cas`
-/// would then compare rounded numbers. Only a value holding an f64 can be
-/// such a case, so common messages pay nothing; for those, every number in
-/// the line is checked against how it would print back.
-fn refuse_inexact_numbers(line: &str, payload: &mut Payload) {
-    let Payload::Request(op) = payload else {
-        return;
-    };
-    let values: &[&Value] = match op {
-        ClientOp::Write { value, .. } => &[value],
-        ClientOp::Cas { from, to, .. } => &[from, to],
-        _ => return,
-    };
-    if !values.iter().any(|v| holds_float(v)) {
-        return;
-    }
-    if let Err(why) = numbers_exact(line) {
-        *payload = Payload::Invalid(Invalid {
-            type_name: op.type_name().to_owned(),
-            code: ErrorCode::MALFORMED_REQUEST,
-            text: why,
-            peer: false,
-        });
-    }
-}
-
-fn holds_float(value: &Value) -> bool {
-    match value {
-        Value::Number(n) => n.is_f64(),
-        Value::Array(items) => items.iter().any(holds_float),
-        Value::Object(fields) => fields.values().any(holds_float),
-        _ => false,
-    }
-}
-
-/// Checks every number token of a JSON text (outside strings): integers
-/// must fit 64 bits, floats must print back as written.
-fn numbers_exact(text: &str) -> Result<(), String> {
-    let bytes = text.as_bytes();
-    let (mut k, mut in_string) = (0, false);
-    while k < bytes.len() {
-        let b = bytes[k];
-        if in_string {
-            match b {
-                b'\\' => k += 1,
-                b'"' => in_string = false,
-                _ => {}
-            }
-            k += 1;
-            continue;
-        }
-        if b == b'"' {
-            in_string = true;
-            k += 1;
-            continue;
-        }
-        if b == b'-' || b.is_ascii_digit() {
-            let start = k;
-            while k < bytes.len()
-                && matches!(bytes[k], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
-            {
-                k += 1;
-            }
-            let token = &text[start..k];
-            let integer = !token.contains(['.', 'e', 'E']);
-            if integer {
-                if token.parse::<i64>().is_err() && token.parse::<u64>().is_err() {
-                    return Err(format!(
-                        "the number {token} is beyond 64-bit integers; values are kept exactly or refused"
-                    ));
-                }
-            } else {
-                let printed = token
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-                    .map(|n| n.to_string());
-                if printed.as_deref() != Some(token) {
-                    let back = printed.map_or_else(|| "nothing".to_owned(), |p| format!("as {p}"));
-                    return Err(format!(
-                        "the number {token} would come back {back}; values are kept exactly or refused (write it as it prints)"
-                    ));
-                }
-            }
-            continue;
-        }
-        k += 1;
-    }
-    Ok(())
+    decode_any(line)
 }
 
 fn decode_any(line: &str) -> Result<Envelope, DecodeError> {
@@ -605,12 +529,20 @@ fn decode_any(line: &str) -> Result<Envelope, DecodeError> {
     }
     let json: Json = match serde_json::from_str(line) {
         Ok(json) => json,
-        Err(e) => return salvage(line, &e).ok_or_else(|| DecodeError::NotJson(e.to_string())),
+        Err(e) => {
+            return beyond_f64(line, &e)
+                .or_else(|| salvage(line, &e))
+                .ok_or_else(|| DecodeError::NotJson(e.to_string()))
+        }
     };
+    decode_tree(json, line)
+}
+
+fn decode_tree(json: Json, line: &str) -> Result<Envelope, DecodeError> {
     let Json::Object(top) = json else {
         return Err(DecodeError::NotEnvelope("not a JSON object".into()));
     };
-    let top = Fields::root(&top);
+    let top = Fields::root(&top, line);
     let src = top.id("src").map_err(DecodeError::NotEnvelope)?;
     let dest = top.id("dest").map_err(DecodeError::NotEnvelope)?;
     let body = top.object("body").map_err(DecodeError::NotEnvelope)?;
@@ -619,6 +551,38 @@ fn decode_any(line: &str) -> Result<Envelope, DecodeError> {
         dest,
         body: decode_body(&body),
     })
+}
+
+/// A line serde_json cannot make a tree of because a number is beyond f64
+/// (`1e400`): that is fine in a client value, which is read from its text
+/// anyway ([`Value::from_json_or_text`]). So the tree is made with each such
+/// number replaced by a float (which sends its value to the text), and
+/// kept only if the line then decodes to a valid message (the number was
+/// in a value, or in a field the decoder ignores); otherwise it was in a
+/// field that must be an integer, and `None` leaves the complaint to
+/// [`salvage`].
+fn beyond_f64(line: &str, error: &serde_json::Error) -> Option<Envelope> {
+    let envelope = decode_tree(tree_beyond_f64(line, error)?, line).ok()?;
+    (!matches!(envelope.body.payload, Payload::Invalid(_))).then_some(envelope)
+}
+
+/// The tree of `text` with every number beyond f64 replaced by `0.5`, if
+/// that is what kept serde_json from reading it (`error`).
+fn tree_beyond_f64(text: &str, error: &serde_json::Error) -> Option<Json> {
+    if !error.to_string().starts_with("number out of range") {
+        return None;
+    }
+    let mut readable = String::with_capacity(text.len());
+    let mut copied = 0;
+    for at in crate::data::number_tokens(text) {
+        if text[at.clone()].parse::<f64>().is_ok_and(f64::is_infinite) {
+            readable.push_str(&text[copied..at.start]);
+            readable.push_str("0.5");
+            copied = at.end;
+        }
+    }
+    readable.push_str(&text[copied..]);
+    serde_json::from_str(&readable).ok()
 }
 
 /// The fast path ([`typed`]): a well-formed common message, or `None` for
@@ -845,7 +809,7 @@ fn incarnation<S: Source>(f: &S) -> Result<u32, Failure> {
 /// Whether `type_name` names a message only members send each other (the
 /// decoder recognises it, even with no fields to decode).
 fn is_peer_type(type_name: &str) -> bool {
-    decode_peer(type_name, &Fields::root(&Map::new())).is_some()
+    decode_peer(type_name, &Fields::root(&Map::new(), "{}")).is_some()
 }
 
 fn decode_op<S: Source>(type_name: &str, f: &S) -> Result<ClientOp, Failure> {
@@ -941,22 +905,39 @@ struct Fields<'a> {
 
 #[derive(Clone, Copy)]
 enum Place<'a> {
-    Root,
+    /// The object read from this JSON text.
+    Root(&'a str),
     Field(&'a Fields<'a>, &'a str),
     Item(&'a Fields<'a>, &'a str, usize),
 }
 
 impl<'a> Fields<'a> {
-    fn root(obj: &'a Map<String, Json>) -> Fields<'a> {
+    fn root(obj: &'a Map<String, Json>, text: &'a str) -> Fields<'a> {
         Fields {
             obj,
-            at: Place::Root,
+            at: Place::Root(text),
         }
+    }
+
+    /// The JSON text of field `name`, found by walking down from the
+    /// root's text: for the rare value whose number serde_json may have
+    /// changed in the tree ([`Value::from_json_or_text`]).
+    fn text_of(&self, name: &str) -> Option<&'a str> {
+        let text = match self.at {
+            Place::Root(text) => text,
+            Place::Field(parent, field) => parent.text_of(field)?,
+            Place::Item(parent, field, i) => {
+                let items: Vec<&RawValue> = serde_json::from_str(parent.text_of(field)?).ok()?;
+                items.get(i)?.get()
+            }
+        };
+        let fields: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
+        fields.get(name).map(|raw| raw.get())
     }
 
     fn write_prefix(&self, out: &mut String) {
         match self.at {
-            Place::Root => {}
+            Place::Root(_) => {}
             Place::Field(parent, name) => {
                 parent.write_prefix(out);
                 out.push_str(name);
@@ -1055,7 +1036,9 @@ impl<'a> Fields<'a> {
     }
 
     fn value(&self, name: &str) -> Result<Value, String> {
-        self.require(name).cloned()
+        let json = self.require(name)?;
+        Value::from_json_or_text(json, || self.text_of(name))
+            .map_err(|why| format!("{}: {why}", self.path(name)))
     }
 
     fn object<'b>(&'b self, name: &'b str) -> Result<Fields<'b>, String> {
@@ -1219,67 +1202,99 @@ mod tests {
         format!(r#"{{"src":"c1","dest":"n1","body":{{"msg_id":5,{fields}}}}}"#)
     }
 
-    // A value is kept exactly as sent, or refused with error 12: never
-    // rounded. Past 64 bits serde_json would round an integer to an f64,
-    // and a cas would then compare rounded numbers.
+    /// Values serde_json alone would change (beyond 64 bits, beyond f64,
+    /// spelled unlike their print, negative zero), with how each is stored.
+    const EXACT_VALUES: [(&str, &str); 8] = [
+        ("18446744073709551616", "18446744073709551616"),
+        ("-9223372036854775809", "-9223372036854775809"),
+        ("1e400", "1e400"),
+        ("1e2", "1e2"),
+        ("2.50", "2.50"),
+        ("-0", "-0"),
+        (
+            r#"[1, {"x": 123456789012345678901234567890}]"#,
+            r#"[1,{"x":123456789012345678901234567890}]"#,
+        ),
+        // Common values stay as serde_json holds them.
+        (
+            r#"{"a":[2.5,"1e2 \" 3.10"]}"#,
+            r#"{"a": [2.5, "1e2 \" 3.10"]}"#,
+        ),
+    ];
+
+    // A value is kept exactly as sent, whichever decoder reads it: the
+    // typed one, or the general one (here for a line with a field it does
+    // not know, which the typed decoder leaves to it).
     #[test]
-    fn numbers_a_value_cannot_keep_exactly_are_refused_not_rounded() {
-        let refused = [
-            (
-                r#""type":"write","key":"q","value":18446744073709551616"#,
-                "18446744073709551616 is beyond 64-bit",
-            ),
-            (
-                r#""type":"cas","key":"q","from":18446744073709551617,"to":5"#,
-                "18446744073709551617 is beyond 64-bit",
-            ),
-            (
-                r#""type":"write","key":"q","value":-9223372036854775809"#,
-                "-9223372036854775809 is beyond",
-            ),
-            (
-                r#""type":"write","key":"q","value":[1, {"x": 123456789012345678901234567890}]"#,
-                "123456789012345678901234567890",
-            ),
-            (
-                r#""type":"write","key":"q","value":1e2"#,
-                "1e2 would come back as 100.0",
-            ),
-            (
-                r#""type":"write","key":"q","value":2.50"#,
-                "2.50 would come back as 2.5",
-            ),
-        ];
-        for (fields, said) in refused {
-            match body(&request(fields)).payload {
-                Payload::Invalid(Invalid { code, text, .. }) => {
-                    assert_eq!(code, ErrorCode::MALFORMED_REQUEST, "{fields}");
-                    assert!(text.contains(said), "{fields}: {text}");
-                }
-                other => panic!("{fields}: accepted as {other:?}"),
+    fn values_are_kept_exactly_as_sent_by_both_decoders() {
+        for (sent, stored) in EXACT_VALUES {
+            for extra in ["", r#""unknown":1,"#] {
+                let line = request(&format!(
+                    r#"{extra}"type":"write","key":"q","value":{sent}"#
+                ));
+                let Payload::Request(ClientOp::Write { value, .. }) = body(&line).payload else {
+                    panic!("{line}: refused");
+                };
+                assert_eq!(value, Value::parse(sent).expect("JSON"), "{line}");
+                let mut out = String::new();
+                Writer { out: &mut out }.value(&value);
+                assert_eq!(out, stored, "{line}: comes back as sent");
             }
         }
-        let kept = [
-            (
-                r#""type":"write","key":"q","value":18446744073709551615"#,
-                "18446744073709551615",
-            ),
-            (
-                r#""type":"write","key":"q","value":-9223372036854775808"#,
-                "-9223372036854775808",
-            ),
-            (r#""type":"write","key":"q","value":0.1"#, "0.1"),
-            (
-                r#""type":"write","key":"q","value":{"a":[2.5,"1e2 \" 3.10"]}"#,
-                r#"{"a":[2.5,"1e2 \" 3.10"]}"#,
-            ),
-        ];
-        for (fields, printed) in kept {
-            let Payload::Request(ClientOp::Write { value, .. }) = body(&request(fields)).payload
-            else {
-                panic!("{fields}: refused");
+    }
+
+    // Peers and the disk carry client values too: a log entry keeps them
+    // exactly through `append_entries` and through a durable record.
+    #[test]
+    fn entries_keep_values_exactly_on_the_wire_and_on_disk() {
+        for (sent, _) in EXACT_VALUES {
+            let value = Value::parse(sent).expect("JSON");
+            let entry = Entry {
+                term: 2,
+                command: Command::Cas {
+                    key: Key::Str("q".into()),
+                    from: value.clone(),
+                    to: value.clone(),
+                    create_if_not_exists: false,
+                },
+                request: None,
             };
-            assert_eq!(value.to_string(), printed, "comes back as sent");
+            let mut text = String::new();
+            encode_record(
+                &Record::Entry {
+                    index: 3,
+                    entry: entry.clone(),
+                },
+                &mut text,
+            );
+            let Ok(Record::Entry { entry: read, .. }) = decode_record(&text) else {
+                panic!("{text}: not read back");
+            };
+            assert_eq!(read, entry, "{text}");
+            // The general record decoder too (an unknown field sends it there).
+            let general = text.replacen('{', r#"{"unknown": 1, "#, 1);
+            let Ok(Record::Entry { entry: read, .. }) = decode_record(&general) else {
+                panic!("{general}: not read back");
+            };
+            assert_eq!(read, entry, "{general}");
+            let envelope = Envelope {
+                src: Id::parse("n1"),
+                dest: Id::parse("n2"),
+                body: Body {
+                    msg_id: None,
+                    in_reply_to: None,
+                    payload: Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
+                        term: 2,
+                        prev_log_index: 2,
+                        prev_log_term: 1,
+                        entries: vec![entry.clone()],
+                        leader_commit: 1,
+                        seq: 1,
+                    })),
+                },
+            };
+            let line = encode(&envelope);
+            assert_eq!(decode(&line).expect("decodes"), envelope, "{line}");
         }
     }
 
@@ -1319,7 +1334,7 @@ mod tests {
             "1e300",
         ];
         for text in numbers {
-            let value: Value = serde_json::from_str(text).expect("a JSON number");
+            let value: Json = serde_json::from_str(text).expect("a JSON number");
             let mut out = String::new();
             write_json(&mut out, &value);
             assert_eq!(out, value.to_string(), "{text}");
@@ -1377,7 +1392,7 @@ mod tests {
     #[test]
     fn every_payload_survives_an_encode_decode_round_trip() {
         let key = Key::Str("k\"\n".into());
-        let value: Value = serde_json::json!({"a": [1, 2.5, null, true], "b": "é"});
+        let value = Value::from(serde_json::json!({"a": [1, 2.5, null, true], "b": "é"}));
         let payloads = vec![
             Payload::Init {
                 node_id: Id::parse("n1"),

@@ -1,7 +1,7 @@
 //! The fast path of decoding: the envelope and body read straight into
 //! typed, borrowed fields by serde's derive, with no `serde_json::Value`
-//! tree for the envelope (client values, which the store keeps as
-//! `Value`s, are still read as such).
+//! tree for the envelope. Client values are borrowed as their text and read
+//! with [`Value::parse`], which keeps every number exactly as written.
 //!
 //! It is strict on purpose. An unknown or repeated field, a null where the
 //! general decoder would complain, any type that decoder would reject: all
@@ -13,11 +13,13 @@
 
 use std::borrow::Cow;
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::{entry, Source};
 use crate::data::{Key, Value};
+use crate::durable::{HardState, Record};
 use crate::id::Id;
 use crate::message::Entry;
 
@@ -44,7 +46,7 @@ pub(super) struct Envelope<'a> {
     pub(super) body: Box<Body<'a>>,
     /// Maelstrom numbers the messages it routes; the node ignores it.
     #[serde(default, rename = "id", deserialize_with = "present")]
-    _maelstrom_id: Option<Value>,
+    _maelstrom_id: Option<IgnoredAny>,
 }
 
 /// Every field of every message type the decoder reads, each optional:
@@ -60,12 +62,12 @@ pub(super) struct Body<'a> {
     pub(super) in_reply_to: Option<u64>,
     #[serde(default, deserialize_with = "present")]
     key: Option<KeyField>,
-    #[serde(default, deserialize_with = "present")]
-    value: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    from: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    to: Option<Value>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    value: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    from: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    to: Option<&'a RawValue>,
     #[serde(default)]
     last_write_index: Option<u64>,
     #[serde(default, deserialize_with = "present")]
@@ -140,12 +142,12 @@ struct EntryFields<'a> {
     op: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "present")]
     key: Option<KeyField>,
-    #[serde(default, deserialize_with = "present")]
-    value: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    from: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    to: Option<Value>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    value: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    from: Option<&'a RawValue>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    to: Option<&'a RawValue>,
     #[serde(default, deserialize_with = "present")]
     create_if_not_exists: Option<bool>,
     #[serde(default, deserialize_with = "present", borrow)]
@@ -202,15 +204,16 @@ fn op_key(name: &str, key: &Option<KeyField>) -> Result<Key, String> {
 
 /// The client value named `value`, `from` or `to` (in that order in
 /// `fields`), as operations and log entries both carry them.
-fn op_value(name: &str, fields: [&Option<Value>; 3]) -> Result<Value, String> {
+/// Read from its text, so that it is kept exactly ([`Value::parse`]).
+fn op_value(name: &str, fields: [Option<&RawValue>; 3]) -> Result<Value, String> {
     let [value, from, to] = fields;
     let field = match name {
         "value" => value,
         "from" => from,
         "to" => to,
-        _ => &None,
+        _ => None,
     };
-    need(field.as_ref()).cloned()
+    Value::parse(need(field)?.get()).map_err(|_| absent())
 }
 
 impl<'a> Body<'a> {
@@ -305,7 +308,7 @@ impl<'a> Source for &Body<'a> {
         op_key(name, &self.key)
     }
     fn value(&self, name: &str) -> Result<Value, String> {
-        op_value(name, [&self.value, &self.from, &self.to])
+        op_value(name, [self.value, self.from, self.to])
     }
     fn object<'b>(&'b self, name: &'b str) -> Result<&'b Body<'a>, String> {
         let object = match name {
@@ -373,12 +376,54 @@ impl Source for EntryFields<'_> {
         op_key(name, &self.key)
     }
     fn value(&self, name: &str) -> Result<Value, String> {
-        op_value(name, [&self.value, &self.from, &self.to])
+        op_value(name, [self.value, self.from, self.to])
     }
     fn object<'b>(&'b self, _: &'b str) -> Result<&'b Body<'b>, String> {
         Err(absent())
     }
     fn entries(&self, _: &str) -> Result<Vec<Entry>, String> {
         Err(absent())
+    }
+}
+
+/// A durable record ([`super::encode_record`]), every field optional.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordFields<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default)]
+    term: Option<u64>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    voted_for: Option<Cow<'a, str>>,
+    #[serde(default)]
+    starts: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    recovering: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    lost: Option<bool>,
+    #[serde(default)]
+    index: Option<u64>,
+    #[serde(default, deserialize_with = "present", borrow)]
+    entry: Option<EntryFields<'a>>,
+}
+
+/// The fast path of [`super::decode_record`]: a well-formed record, or
+/// `None` for the general decoder to read and word the complaint.
+pub(super) fn record(text: &str) -> Option<Record> {
+    let fields: RecordFields<'_> = serde_json::from_str(text).ok()?;
+    match &*fields.kind {
+        "hard_state" => Some(Record::HardState(HardState {
+            current_term: fields.term?,
+            voted_for: fields.voted_for.map(|id| Id::parse(&id)),
+            starts: fields.starts?,
+            recovering: fields.recovering.unwrap_or(false),
+            lost: fields.lost.unwrap_or(false),
+        })),
+        "entry" => Some(Record::Entry {
+            index: fields.index?,
+            entry: entry(&fields.entry?).ok()?,
+        }),
+        _ => None,
     }
 }

@@ -7,7 +7,7 @@
 //! ([`ReplyTo`]) and reports the outcome back.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use super::read_index::{ApplyRead, IndexRead, ReadKind, ReadQueue};
 use super::{Node, Role};
@@ -27,6 +27,11 @@ pub(super) struct Ops {
     /// was overwritten may lead again and propose at the same index. The
     /// entry that commits there decides them all.
     commit_waiters: BTreeMap<u64, Vec<CommitWaiter>>,
+    /// Origin side: the `ryw_read`s in `Stage::WaitApply`, by (token, op
+    /// id), so that an apply finds the reads it unblocks without walking
+    /// every pending op. Kept in step with the stage by `wait_apply` and
+    /// `leave_wait_apply`.
+    waiting_apply: BTreeSet<(u64, u64)>,
     /// Leader side: reads awaiting their leadership round, then their apply.
     reads: ReadQueue,
     /// Leader side, this term: where each request not yet applied was
@@ -121,7 +126,22 @@ impl Ops {
     /// ends by pruning it.
     pub(super) fn next_timer(&self) -> Option<Millis> {
         let ops = self.timers.peek().map(|Reverse((at, _))| *at);
-        ops.into_iter().chain(self.reads.deadlines()).min()
+        ops.into_iter().chain(self.reads.next_deadline()).min()
+    }
+
+    /// Op `id` no longer waits for its token to be applied here (it is
+    /// served, or goes to the leader), if it did.
+    fn leave_wait_apply(&mut self, id: u64) {
+        if let Some(Pending {
+            stage: Stage::WaitApply { .. },
+            op: ClientOp::RywRead {
+                last_write_index, ..
+            },
+            ..
+        }) = self.pending.get(&id)
+        {
+            self.waiting_apply.remove(&(*last_write_index, id));
+        }
     }
 
     /// Notes op `id`'s current time (after it arrived or changed stage).
@@ -145,6 +165,7 @@ impl Ops {
     /// Drops stale entries from the top of the timer heap, so that its top
     /// is the soonest time anything needs.
     pub(super) fn prune_timers(&mut self) {
+        self.reads.prune();
         while let Some(&Reverse((at, timer))) = self.timers.peek() {
             if self.is_current(at, timer) {
                 return;
@@ -231,6 +252,7 @@ impl Node {
                 pending.stage = Stage::WaitApply {
                     until: now.plus(self.config.ryw_wait_ms_max),
                 };
+                self.ops.waiting_apply.insert((last_write_index, id));
                 self.ops.pending.insert(id, pending);
                 self.ops.schedule(id);
                 return self.want_commit(last_write_index);
@@ -262,11 +284,12 @@ impl Node {
     fn value_of(&self, key: &Key) -> Value {
         self.kv
             .get(key)
-            .map_or(Value::Null, |stored| stored.value.clone())
+            .map_or(Value::NULL, |stored| stored.value.clone())
     }
 
     /// Runs a pending op here if this node leads, else forwards it to the leader.
     fn route_to_leader(&mut self, now: Millis, id: u64) {
+        self.ops.leave_wait_apply(id);
         let me = self.members().me;
         let Some(pending) = self.ops.pending.get_mut(&id) else {
             return;
@@ -521,19 +544,17 @@ impl Node {
         for read in self.ops.reads.take_applied(applied) {
             self.deliver_read(now, &read.key, read.kind, read.reply_to);
         }
-        let ready: Vec<u64> = self
-            .ops
-            .pending
-            .iter()
-            .filter(|(_, p)| matches!(p.stage, Stage::WaitApply { .. }))
-            .filter(|(_, p)| match p.op {
-                ClientOp::RywRead {
-                    last_write_index, ..
-                } => last_write_index <= applied,
-                _ => false,
-            })
-            .map(|(&id, _)| id)
-            .collect();
+        let mut ready = Vec::new();
+        while let Some(&(token, id)) = self.ops.waiting_apply.first() {
+            #[cfg(test)]
+            crate::work::count();
+            if token > applied {
+                break;
+            }
+            ready.push(id);
+            self.ops.waiting_apply.pop_first();
+        }
+        ready.sort_unstable();
         for id in ready {
             self.serve_ryw_locally(now, id);
         }
@@ -686,6 +707,7 @@ impl Node {
 
     /// Answers the client of a pending op, once.
     fn finish(&mut self, id: u64, result: OpResult) {
+        self.ops.leave_wait_apply(id);
         if let Some(pending) = self.ops.pending.remove(&id) {
             self.send(pending.client, Some(pending.msg_id), Payload::Reply(result));
         }

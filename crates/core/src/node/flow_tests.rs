@@ -648,3 +648,70 @@ fn the_leader_stops_waiting_for_an_origin_at_the_deadline_and_does_not_answer_la
         );
     }
 }
+
+// Waiting reads are found by what they wait for, never by walking them
+// all: a follower with a thousand `ryw_read`s waiting for a far index
+// applies new entries with the same work as one with ten. Counted, not
+// timed ([`crate::work`]: entry lookups and waiting reads looked at).
+#[test]
+fn applies_at_a_follower_cost_the_same_however_many_reads_wait_there() {
+    let mut work = Vec::new();
+    for waiting in [10, 1_000] {
+        let mut cluster = TestCluster::with_config(3, 17, |c| {
+            c.ryw_wait_ms_max = 50_000;
+            c.request_timeout_ms = 100_000;
+        });
+        let leader = cluster.stable_leader();
+        let f = (0..3).find(|&i| i != leader).expect("a follower");
+        for _ in 0..waiting {
+            cluster.request(f, 2, ryw("x", 1_000_000));
+        }
+        cluster.run_for(20);
+        crate::work::take();
+        for value in 0..5 {
+            cluster.call(leader, 1, write("x", value));
+        }
+        cluster.run_for(20);
+        work.push(crate::work::take());
+        assert!(
+            cluster.node(f).kv().applied_index() >= 5,
+            "the follower applied the writes"
+        );
+    }
+    assert!(
+        work[1] <= work[0] + 8,
+        "work for five writes, with 10 and 1,000 reads waiting: {work:?}"
+    );
+}
+
+// The same at the leader: a thousand linearizable reads waiting for a
+// leadership round that no follower acknowledges (both are cut off) do
+// not make each later step walk them.
+#[test]
+fn steps_at_a_leader_cost_the_same_however_many_reads_wait_for_a_round() {
+    let mut work = Vec::new();
+    for waiting in [10, 1_000] {
+        let mut cluster = TestCluster::with_config(3, 19, |c| {
+            c.request_timeout_ms = 100_000;
+        });
+        let leader = cluster.stable_leader();
+        cluster.call(leader, 1, write("x", 1));
+        for i in (0..3).filter(|&i| i != leader) {
+            cluster.isolate(i);
+        }
+        for _ in 0..waiting {
+            cluster.request(leader, 2, read("x"));
+        }
+        crate::work::take();
+        for value in 0..5 {
+            cluster.request(leader, 1, write("x", value));
+        }
+        cluster.run_for(20);
+        work.push(crate::work::take());
+        assert!(cluster.node(leader).is_leader(), "still leading");
+    }
+    assert!(
+        work[1] <= work[0] + 8,
+        "work for five writes, with 10 and 1,000 reads waiting: {work:?}"
+    );
+}

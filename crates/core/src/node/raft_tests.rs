@@ -808,11 +808,11 @@ fn an_acknowledgement_costs_the_same_however_long_the_uncommitted_tail() {
             next_index_hint: 0,
             seq: 1,
         }));
-        crate::log::lookups::take();
+        crate::work::take();
         cluster.with_node(leader, |node, now| {
             node.handle_message(now, peer_envelope(a, leader, ack));
         });
-        lookups_per_ack.push(crate::log::lookups::take());
+        lookups_per_ack.push(crate::work::take());
     }
     assert!(
         lookups_per_ack[1] <= lookups_per_ack[0] + 8 && lookups_per_ack[1] < 64,

@@ -2,6 +2,9 @@
 //! a heartbeat round that a majority acknowledges (so this node still led
 //! when the read arrived), then for its index to be applied.
 
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
 use super::client::ReplyTo;
 use crate::data::Key;
 use crate::message::Redirect;
@@ -37,70 +40,171 @@ pub(super) struct ApplyRead {
     pub(super) deadline: Millis,
 }
 
+/// The leader's reads. Every step's work is bounded by the reads it
+/// finishes or expires, not by how many wait: rounds are confirmed in
+/// order, indexes are applied in order, and deadlines come off a heap.
 #[derive(Default)]
 pub(super) struct ReadQueue {
-    confirming: Vec<IndexRead>,
-    applying: Vec<ApplyRead>,
+    /// Numbers reads in the order they joined a list; a read that moves on
+    /// to `applying` gets a new number there.
+    next_id: u64,
+    /// Reads waiting for their round, oldest first, by id. `seq_needed`
+    /// never decreases along the list, because reads join at rounds that
+    /// only grow; 0 (no round yet) only while no read has one, because they
+    /// are all armed together. A round a majority acknowledged covers every
+    /// round before it, so the confirmed reads are always a prefix. An id
+    /// missing from `confirming_reads` expired; it is dropped on reaching
+    /// the front.
+    confirming: VecDeque<u64>,
+    confirming_reads: BTreeMap<u64, IndexRead>,
+    /// Reads waiting for their index, by (index, id).
+    applying: BTreeMap<(u64, u64), ApplyRead>,
+    /// Every read's deadline with its id (and index, if applying), soonest
+    /// first; an entry whose read has left is dropped when it reaches the top.
+    expiry: BinaryHeap<Reverse<(Millis, u64, Option<u64>)>>,
 }
 
 impl ReadQueue {
+    fn take_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
     pub(super) fn wait_for_round(&mut self, read: IndexRead) {
-        self.confirming.push(read);
+        if let Some(last) = self
+            .confirming
+            .back()
+            .and_then(|id| self.confirming_reads.get(id))
+        {
+            assert!(
+                last.seq_needed <= read.seq_needed && (last.seq_needed > 0 || read.seq_needed == 0),
+                "reads join at rounds that never decrease (round {} after {})",
+                read.seq_needed,
+                last.seq_needed
+            );
+        }
+        let id = self.take_id();
+        self.expiry.push(Reverse((read.deadline, id, None)));
+        self.confirming.push_back(id);
+        self.confirming_reads.insert(id, read);
     }
 
     pub(super) fn wait_for_apply(&mut self, read: ApplyRead) {
-        self.applying.push(read);
+        let id = self.take_id();
+        self.expiry
+            .push(Reverse((read.deadline, id, Some(read.index))));
+        self.applying.insert((read.index, id), read);
     }
 
     /// Gives every read still without a round this one: the leader has just
     /// learnt a commit index it can trust. Whether any read was waiting.
+    /// Each read is armed once.
     pub(super) fn arm(&mut self, read_index: u64, seq_needed: u64) -> bool {
         let mut armed = false;
-        for read in self.confirming.iter_mut().filter(|r| r.seq_needed == 0) {
-            read.read_index = read_index;
-            read.seq_needed = seq_needed;
-            armed = true;
+        for id in &self.confirming {
+            #[cfg(test)]
+            crate::work::count();
+            match self.confirming_reads.get_mut(id) {
+                Some(read) if read.seq_needed == 0 => {
+                    read.read_index = read_index;
+                    read.seq_needed = seq_needed;
+                    armed = true;
+                }
+                // Armed reads follow: none of them is at round 0.
+                Some(_) => break,
+                None => {}
+            }
         }
         armed
     }
 
-    /// Takes the reads whose round `confirmed` says a majority acknowledged.
+    /// Takes the reads whose round `confirmed` says a majority
+    /// acknowledged, oldest first: a prefix of the list.
     pub(super) fn take_confirmed(&mut self, confirmed: impl Fn(u64) -> bool) -> Vec<IndexRead> {
-        let (done, waiting): (Vec<IndexRead>, Vec<IndexRead>) =
-            std::mem::take(&mut self.confirming)
-                .into_iter()
-                .partition(|r| confirmed(r.seq_needed));
-        self.confirming = waiting;
+        let mut done = Vec::new();
+        while let Some(&id) = self.confirming.front() {
+            #[cfg(test)]
+            crate::work::count();
+            match self.confirming_reads.get(&id) {
+                Some(read) if read.seq_needed == 0 || !confirmed(read.seq_needed) => break,
+                Some(_) => done.extend(self.confirming_reads.remove(&id)),
+                None => {}
+            }
+            self.confirming.pop_front();
+        }
         done
     }
 
-    /// Takes the reads whose index is applied.
+    /// Takes the reads whose index is applied, in the order they began to
+    /// wait for it.
     pub(super) fn take_applied(&mut self, applied_index: u64) -> Vec<ApplyRead> {
-        if !self.applying.iter().any(|r| r.index <= applied_index) {
-            return Vec::new();
+        let mut ready = Vec::new();
+        while let Some(entry) = self.applying.first_entry() {
+            #[cfg(test)]
+            crate::work::count();
+            if entry.key().0 > applied_index {
+                break;
+            }
+            ready.push((entry.key().1, entry.remove()));
         }
-        let (ready, waiting): (Vec<ApplyRead>, Vec<ApplyRead>) = self
-            .applying
-            .drain(..)
-            .partition(|r| r.index <= applied_index);
-        self.applying = waiting;
-        ready
+        ready.sort_unstable_by_key(|&(id, _)| id);
+        ready.into_iter().map(|(_, read)| read).collect()
     }
 
     /// Takes every read still waiting for its round (leadership is gone).
     pub(super) fn take_unconfirmed(&mut self) -> Vec<IndexRead> {
-        std::mem::take(&mut self.confirming)
+        self.confirming.clear();
+        std::mem::take(&mut self.confirming_reads)
+            .into_values()
+            .collect()
     }
 
     /// Drops reads past their deadline: their origin answers the client.
     pub(super) fn expire(&mut self, now: Millis) {
-        self.confirming.retain(|r| r.deadline > now);
-        self.applying.retain(|r| r.deadline > now);
+        while let Some(&Reverse((deadline, id, index))) = self.expiry.peek() {
+            #[cfg(test)]
+            crate::work::count();
+            if deadline > now {
+                break;
+            }
+            self.expiry.pop();
+            match index {
+                Some(index) => drop(self.applying.remove(&(index, id))),
+                None => drop(self.confirming_reads.remove(&id)),
+            }
+        }
+        while let Some(id) = self.confirming.front() {
+            #[cfg(test)]
+            crate::work::count();
+            if self.confirming_reads.contains_key(id) {
+                break;
+            }
+            self.confirming.pop_front();
+        }
+        self.prune();
     }
 
-    /// Every read's deadline.
-    pub(super) fn deadlines(&self) -> impl Iterator<Item = Millis> + '_ {
-        let confirming = self.confirming.iter().map(|r| r.deadline);
-        confirming.chain(self.applying.iter().map(|r| r.deadline))
+    /// Drops entries of reads that left from the top of the deadline heap,
+    /// so that its top is the soonest deadline of a waiting read.
+    pub(super) fn prune(&mut self) {
+        while let Some(&Reverse((_, id, index))) = self.expiry.peek() {
+            #[cfg(test)]
+            crate::work::count();
+            let waiting = match index {
+                Some(index) => self.applying.contains_key(&(index, id)),
+                None => self.confirming_reads.contains_key(&id),
+            };
+            if waiting {
+                return;
+            }
+            self.expiry.pop();
+        }
+    }
+
+    /// The soonest deadline of a waiting read (current after [`Self::prune`]).
+    pub(super) fn next_deadline(&self) -> Option<Millis> {
+        self.expiry
+            .peek()
+            .map(|Reverse((deadline, _, _))| *deadline)
     }
 }

@@ -160,7 +160,7 @@ pub struct Reply<'a> {
     pub oracle: &'a CommittedLog,
 }
 
-static NULL: Value = Value::Null;
+static NULL: Value = Value::NULL;
 
 impl Reply<'_> {
     /// The value a successful read returned (`null` for a key that does

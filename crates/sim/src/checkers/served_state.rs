@@ -46,7 +46,7 @@ impl ServedState {
         let newer = versions.partition_point(|(at, _)| *at <= index);
         newer
             .checked_sub(1)
-            .map_or(Value::Null, |k| versions[k].1.clone())
+            .map_or(Value::NULL, |k| versions[k].1.clone())
     }
 }
 
