@@ -64,8 +64,12 @@ pub struct Node {
     news: commit_news::News,
     kv: Kv,
     election_deadline: Millis,
-    /// Queued messages, each with the persist batch it waits for (0: none).
-    outbox: VecDeque<(u64, Envelope)>,
+    /// Queued messages that wait for nothing, in the order they were made.
+    outbox: VecDeque<Envelope>,
+    /// Queued messages that wait for a persist batch to be durable, with
+    /// that batch, in the order they were made; batches never decrease
+    /// along it, so those the disk allows are always a prefix.
+    outbox_for_disk: VecDeque<(u64, Envelope)>,
     persist: persist::Persistence,
     next_msg_id: u64,
     warnings: VecDeque<String>,
@@ -161,6 +165,7 @@ impl Node {
             kv: Kv::default(),
             election_deadline: now,
             outbox: VecDeque::new(),
+            outbox_for_disk: VecDeque::new(),
             persist,
             next_msg_id: 0,
             warnings: VecDeque::new(),
@@ -283,12 +288,23 @@ impl Node {
 
     /// The next message to send, in the order the node produced them,
     /// skipping those that wait for durable state (see [`crate::durable`]).
+    /// Messages get their `msg_id` in the order they are made, so the
+    /// earlier of the two queues' sendable heads is the next in that order.
     pub fn poll_transmit(&mut self) -> Option<Envelope> {
-        let ready = self
-            .outbox
-            .iter()
-            .position(|&(waits_for, _)| self.disk_allows(waits_for))?;
-        self.outbox.remove(ready).map(|(_, envelope)| envelope)
+        let free = self.outbox.front().map(|e| e.body.msg_id);
+        let allowed = self
+            .outbox_for_disk
+            .front()
+            .filter(|&&(batch, _)| self.disk_allows(batch))
+            .map(|(_, e)| e.body.msg_id);
+        match (free, allowed) {
+            (Some(free), Some(allowed)) if allowed < free => {
+                self.outbox_for_disk.pop_front().map(|(_, e)| e)
+            }
+            (Some(_), _) => self.outbox.pop_front(),
+            (None, Some(_)) => self.outbox_for_disk.pop_front().map(|(_, e)| e),
+            (None, None) => None,
+        }
     }
 
     /// When the node next needs `handle_timeout`; `None` before `init`.
@@ -529,7 +545,17 @@ impl Node {
                 payload,
             },
         };
-        self.outbox.push_back((waits_for, envelope));
+        if waits_for == 0 {
+            self.outbox.push_back(envelope);
+        } else {
+            if let Some(&(last, _)) = self.outbox_for_disk.back() {
+                assert!(
+                    last <= waits_for,
+                    "batch {waits_for} queued after batch {last}"
+                );
+            }
+            self.outbox_for_disk.push_back((waits_for, envelope));
+        }
     }
 }
 
