@@ -2,7 +2,7 @@
 //! and what each kind of disk fault must do to a run.
 //!
 //! The default sweep is short; `RYW_SEEDS=0..1000 cargo test --release
-//! --test disk_faults` runs the full one the README reports.
+//! --test disk_faults` runs the full one docs/durability.md reports.
 
 use ryw_sim::{real_node, run, RunOptions, Scenario, Summary};
 use ryw_tests::{disk_scenario_files, seeds};

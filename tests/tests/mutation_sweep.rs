@@ -1,7 +1,7 @@
 //! The simulation half of mutation testing: every standard scenario over a
 //! block of seeds, as fast as the machine allows, stopping at the first
 //! violation. cargo-mutants runs it on every mutant of `crates/core`, after
-//! the core's unit tests (see `.cargo/mutants.toml` and the README).
+//! the core's unit tests (see `.cargo/mutants.toml` and docs/testing.md).
 //!
 //! Built only with `--features mutation-sweep`, so the default `cargo test`
 //! stays quick. `RYW_SEEDS=A..B` widens or narrows the block.
@@ -13,7 +13,7 @@ use ryw_sim::{real_node, run, RunOptions, Scenario};
 use ryw_tests::{disk_scenario_files, display_path, scenario_files, scenarios_dir, seeds};
 
 /// Seeds per scenario: 13 scenarios x 150 seeds take 12 s on 2 cores in the
-/// `mutants` profile (measured; see the README's mutation-testing section).
+/// `mutants` profile (measured; see docs/testing.md).
 const SEEDS_DEFAULT: std::ops::Range<u64> = 0..150;
 
 #[test]

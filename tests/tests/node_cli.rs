@@ -79,16 +79,16 @@ fn a_flag_sets_what_its_variable_sets() {
 }
 
 #[test]
-fn the_readme_shows_the_help_as_it_is() {
-    let readme =
-        std::fs::read_to_string(ryw_tests::scenarios_dir().join("../README.md")).expect("README");
+fn the_usage_guide_shows_the_help_as_it_is() {
+    let guide = std::fs::read_to_string(ryw_tests::scenarios_dir().join("../docs/usage.md"))
+        .expect("docs/usage.md");
     let help = node().arg("--help").output().expect("runs");
     let shown = format!(
         "$ ryw-node --help\n{}",
         String::from_utf8_lossy(&help.stdout).trim_end()
     );
     assert!(
-        readme.contains(&shown),
-        "the README lacks, or shows an old:\n{shown}"
+        guide.contains(&shown),
+        "docs/usage.md lacks, or shows an old:\n{shown}"
     );
 }

@@ -3,7 +3,7 @@
 //! same mistake, the scenario catches it within its first few seeds.
 //!
 //! `RYW_SEEDS=0..1000 cargo test --release --test real_bugs` runs the long
-//! sweep the README reports.
+//! sweep docs/scenarios.md reports.
 
 use ryw_sim::bugs::Bug;
 use ryw_sim::{real_node, run, RunOptions, Scenario};

@@ -589,11 +589,12 @@ fn history_lists_every_operation_from_invocation_to_completion() {
     assert_eq!(sends, invokes, "one traced send per invocation");
 }
 
-/// The README shows `ryw-sim --help` and every subcommand's help as they
-/// are: a changed flag must be changed there too.
+/// The usage guide shows `ryw-sim --help` and every subcommand's help as
+/// they are: a changed flag must be changed there too.
 #[test]
-fn the_readme_shows_every_help_as_it_is() {
-    let readme = std::fs::read_to_string(scenarios_dir().join("../README.md")).expect("README");
+fn the_usage_guide_shows_every_help_as_it_is() {
+    let guide =
+        std::fs::read_to_string(scenarios_dir().join("../docs/usage.md")).expect("docs/usage.md");
     for sub in [
         None,
         Some("run"),
@@ -609,8 +610,8 @@ fn the_readme_shows_every_help_as_it_is() {
         assert_eq!(code, 0);
         let shown = format!("$ ryw-sim {}\n{}", args.join(" "), stdout.trim_end());
         assert!(
-            readme.contains(&shown),
-            "the README lacks, or shows an old:\n{shown}"
+            guide.contains(&shown),
+            "docs/usage.md lacks, or shows an old:\n{shown}"
         );
     }
 }

@@ -23,7 +23,7 @@
 
 use crate::diagram::Recording;
 use crate::process::Process;
-use crate::run::{State, Stats};
+use crate::run::state::{State, Stats};
 
 pub type MessageOf<H> = <<H as Harness>::Node as Process>::Message;
 pub type DurableOf<H> = <<H as Harness>::Node as Process>::Durable;

@@ -5,7 +5,7 @@
 use sim_engine::diagram::{Callout, Drawn, Palette};
 pub use sim_engine::diagram::{Recording, ARROWS_MAX};
 
-use crate::checkers::Violation;
+use crate::violation::Violation;
 
 fn colour(kind: &str) -> &'static str {
     match kind {

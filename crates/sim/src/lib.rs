@@ -21,6 +21,7 @@ pub mod scenario;
 pub mod shrink;
 pub mod speed;
 pub mod sweep;
+pub mod violation;
 pub mod workload;
 
 pub use node::{real_node, NodeFactory, SimNode};

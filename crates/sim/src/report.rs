@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::checkers::Violation;
+use crate::violation::Violation;
 
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct Summary {

@@ -827,7 +827,7 @@ const fn limit(
     }
 }
 
-/// Every bound a scenario must keep; the README's reference lists them.
+/// Every bound a scenario must keep; docs/scenarios.md lists them.
 /// They keep a run's memory and time bounded: the simulator holds every
 /// operation of a run for the checkers, so sessions, keys and simulated
 /// time are what it costs.

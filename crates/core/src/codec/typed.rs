@@ -17,7 +17,7 @@ use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{entry, Source};
+use super::source::{entry, Source};
 use crate::data::{Key, Value};
 use crate::durable::{HardState, Record};
 use crate::id::Id;

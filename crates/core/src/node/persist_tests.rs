@@ -233,3 +233,50 @@ fn a_request_that_times_out_while_the_disk_fails_says_why() {
     let text = timed_out(&mut node, 8, Millis(3_000));
     assert!(!text.contains("cannot write its log"), "{text}");
 }
+
+// Messages leave in the order the node made them, skipping only those
+// still waiting for the disk: a reply that waited for a vote's fsync goes
+// out between the messages made before and after it, not ahead of them
+// nor behind.
+#[test]
+fn messages_leave_in_the_order_they_were_made_once_the_disk_allows() {
+    let mut node = disk_node(durable_with(1, &[1]));
+    // A peer message from outside the cluster: an error reply that waits
+    // for nothing.
+    let stranger = || Envelope {
+        src: node_id(7),
+        dest: node_id(0),
+        body: Body {
+            msg_id: Some(5),
+            in_reply_to: None,
+            payload: Payload::Peer(PeerMsg::RequestVote(RequestVote {
+                term: 9,
+                last_log_index: 0,
+                last_log_term: 0,
+                pre_vote: false,
+            })),
+        },
+    };
+    let vote = PeerMsg::RequestVote(RequestVote {
+        term: 2,
+        last_log_index: 1,
+        last_log_term: 1,
+        pre_vote: false,
+    });
+    node.handle_message(Millis(1), stranger());
+    node.handle_message(Millis(1), peer(1, vote));
+    node.handle_message(Millis(1), stranger());
+    persist_all_quietly(&mut node);
+    let sent: Vec<Envelope> = std::iter::from_fn(|| node.poll_transmit()).collect();
+    let kinds: Vec<&str> = sent.iter().map(|e| e.body.payload.type_name()).collect();
+    assert_eq!(kinds, ["error", "request_vote_ok", "error"]);
+    let ids: Vec<Option<u64>> = sent.iter().map(|e| e.body.msg_id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+}
+
+/// Makes everything durable without draining what that let out.
+fn persist_all_quietly(node: &mut Node) {
+    while let Some(batch) = node.poll_persist() {
+        node.handle_persisted(Millis(2), batch.number);
+    }
+}

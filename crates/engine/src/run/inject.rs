@@ -4,7 +4,8 @@
 
 use rand::Rng;
 
-use super::{Engine, OpenSpan};
+use super::state::{OpenSpan, Slot, State};
+use super::Engine;
 use crate::diagram::Span;
 use crate::disk::Unsynced;
 use crate::faults::{self, Applied, DiskLoss, Target, Trigger};
@@ -377,7 +378,7 @@ impl<H: Harness> Engine<H> {
 }
 
 /// The disk of a node, live or crashed (a node that refused to start has none).
-impl<N: Process, E> super::State<N, E> {
+impl<N: Process, E> State<N, E> {
     /// Takes node `x` down as a crash: its volatile state and messages in
     /// flight to it are lost; its disk keeps what `unsynced` says of writes
     /// not yet fsynced, and loses what `loss` says.
@@ -413,7 +414,7 @@ impl<N: Process, E> super::State<N, E> {
     }
 }
 
-fn disk_of_slot<N: Process>(slot: &mut super::Slot<N>) -> Option<&mut crate::disk::SimDisk> {
+fn disk_of_slot<N: Process>(slot: &mut Slot<N>) -> Option<&mut crate::disk::SimDisk> {
     match (slot.node.as_mut(), slot.crashed.as_mut()) {
         (Some(node), _) => node.disk_mut(),
         (None, Some(durable)) => N::disk_of(durable),

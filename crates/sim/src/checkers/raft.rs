@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 
 use ryw_core::{ClientOp, Command, Id, Key, OpResult, RoleKind, Value};
 
-use super::{Checker, Finish, Highlight, Property, Reply, Step, Verdict, Violation};
+use sim_engine::diagram::Highlight;
+
+use super::{Checker, Finish, Property, Reply, Step, Verdict, Violation};
 
 /// Most violations recorded; the first ones tell the story.
 const VIOLATIONS_MAX: usize = 20;

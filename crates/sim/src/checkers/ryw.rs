@@ -5,8 +5,9 @@
 use ryw_core::{Key, Value};
 
 use super::oracle::ReadFrom;
-use super::{Checker, Finish, Highlight, Property, Reply, Verdict, Violation};
+use super::{Checker, Finish, Property, Reply, Verdict, Violation};
 use crate::workload::Session;
+use sim_engine::diagram::Highlight;
 
 pub struct SessionGuarantees {
     /// Whether sessions expect monotonic reads (they raise their token to
