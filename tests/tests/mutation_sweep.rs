@@ -6,10 +6,10 @@
 //! Built only with `--features mutation-sweep`, so the default `cargo test`
 //! stays quick. `RYW_SEEDS=A..B` widens or narrows the block.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use ryw_sim::{real_node, run, RunOptions, Scenario};
+use ryw_sim::sweep::{sweep, Plan, SeedRange, Shard, JOBS_MAX};
+use ryw_sim::{real_node, Scenario};
 use ryw_tests::{disk_scenario_files, display_path, scenario_files, scenarios_dir, seeds};
 
 /// Seeds per scenario: 13 scenarios x 150 seeds take 12 s on 2 cores in the
@@ -30,43 +30,38 @@ fn every_standard_scenario_passes_on_a_block_of_seeds() {
         .map(|p| (display_path(p), Scenario::load(p).expect("scenario parses")))
         .collect();
     let seeds = seeds(SEEDS_DEFAULT);
-    // Seed-major order: every scenario's first seeds run before any later seed.
-    let runs: Vec<(usize, u64)> = seeds
-        .iter()
-        .flat_map(|&seed| (0..scenarios.len()).map(move |s| (s, seed)))
-        .collect();
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_failure: Mutex<Option<(usize, String)>> = Mutex::new(None);
-    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                if k >= runs.len() || failed.load(Ordering::Relaxed) {
-                    return;
-                }
-                let (s, seed) = runs[k];
-                let (path, scenario) = &scenarios[s];
-                let summary = run(scenario, RunOptions::new(seed, &real_node));
-                if let Some(violation) = summary.violations.first() {
-                    failed.store(true, Ordering::Relaxed);
-                    let text = format!("{violation}\n  replay: {}", summary.replay_command(path));
-                    let mut first = first_failure
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    // Report the earliest failing run, whichever worker found it.
-                    if first.as_ref().is_none_or(|(earliest, _)| k < *earliest) {
-                        *first = Some((k, text));
-                    }
-                }
-            });
-        }
+    let (first, last) = (seeds[0], seeds[seeds.len() - 1]);
+    assert_eq!(last - first + 1, seeds.len() as u64, "a contiguous block");
+    // The crate's sweep: seed-major order (every scenario's first seeds run
+    // before any later seed), results in that order, stopping at the first
+    // violation.
+    let plan = Plan {
+        scenarios,
+        seeds: SeedRange {
+            first,
+            end: last + 1,
+        },
+        shard: Shard::WHOLE,
+    };
+    let jobs = std::thread::available_parallelism().map_or(2, |n| n.get().min(JOBS_MAX));
+    let failure: Mutex<Option<String>> = Mutex::new(None);
+    let _ = sweep(&plan, &real_node, jobs, &|done| {
+        let Some(violation) = done.result.violations.first() else {
+            return true;
+        };
+        let text = format!(
+            "{violation}\n  replay: {}",
+            done.result.replay_command(done.path)
+        );
+        *failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(text);
+        false
     });
-    let failure = first_failure
+    let failure = failure
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, text)) = failure {
+    if let Some(text) = failure {
         panic!("{text}");
     }
 }

@@ -208,3 +208,92 @@ impl ReadQueue {
             .map(|Reverse((deadline, _, _))| *deadline)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index_read(id: u64, deadline: u64, seq_needed: u64) -> IndexRead {
+        IndexRead {
+            key: Key::Int(0),
+            kind: ReadKind::Linearizable,
+            reply_to: ReplyTo::Local(id),
+            deadline: Millis(deadline),
+            read_index: 0,
+            seq_needed,
+        }
+    }
+
+    fn apply_read(id: u64, index: u64, deadline: u64) -> ApplyRead {
+        ApplyRead {
+            index,
+            key: Key::Int(0),
+            kind: ReadKind::Linearizable,
+            reply_to: ReplyTo::Local(id),
+            deadline: Millis(deadline),
+        }
+    }
+
+    fn ids<'a>(reply_to: impl Iterator<Item = &'a ReplyTo>) -> Vec<u64> {
+        reply_to
+            .map(|r| match r {
+                ReplyTo::Local(id) => *id,
+                ReplyTo::Remote { fwd_id, .. } => *fwd_id,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_next_deadline_is_the_soonest_of_the_reads_still_waiting() {
+        let mut queue = ReadQueue::default();
+        assert_eq!(queue.next_deadline(), None);
+        queue.wait_for_round(index_read(1, 30, 1));
+        queue.wait_for_apply(apply_read(2, 5, 20));
+        queue.wait_for_round(index_read(3, 40, 2));
+        assert_eq!(queue.next_deadline(), Some(Millis(20)));
+        // The read due at 20 is served: its deadline no longer counts.
+        assert_eq!(ids(queue.take_applied(5).iter().map(|r| &r.reply_to)), [2]);
+        queue.prune();
+        assert_eq!(queue.next_deadline(), Some(Millis(30)));
+        queue.expire(Millis(30));
+        assert_eq!(queue.next_deadline(), Some(Millis(40)));
+        assert_eq!(
+            ids(queue.take_unconfirmed().iter().map(|r| &r.reply_to)),
+            [3]
+        );
+        queue.prune();
+        assert_eq!(queue.next_deadline(), None, "nothing waits");
+    }
+
+    #[test]
+    fn rounds_are_confirmed_in_order_and_reads_arm_once() {
+        let mut queue = ReadQueue::default();
+        queue.wait_for_round(index_read(1, 100, 0));
+        queue.wait_for_round(index_read(2, 100, 0));
+        assert!(queue.arm(7, 3), "two reads were waiting for a round");
+        queue.wait_for_round(index_read(3, 100, 5));
+        assert!(!queue.arm(9, 6), "every read has its round already");
+        let confirmed = queue.take_confirmed(|seq| seq <= 4);
+        assert_eq!(ids(confirmed.iter().map(|r| &r.reply_to)), [1, 2]);
+        assert!(confirmed
+            .iter()
+            .all(|r| (r.read_index, r.seq_needed) == (7, 3)));
+        assert!(queue.take_confirmed(|seq| seq <= 4).is_empty());
+        let confirmed = queue.take_confirmed(|seq| seq <= 5);
+        assert_eq!(ids(confirmed.iter().map(|r| &r.reply_to)), [3]);
+    }
+
+    #[test]
+    fn applied_reads_come_out_in_the_order_they_began_to_wait() {
+        let mut queue = ReadQueue::default();
+        queue.wait_for_apply(apply_read(1, 9, 100));
+        queue.wait_for_apply(apply_read(2, 4, 100));
+        queue.wait_for_apply(apply_read(3, 6, 100));
+        queue.wait_for_apply(apply_read(4, 12, 100));
+        assert!(queue.take_applied(3).is_empty());
+        let ready = queue.take_applied(9);
+        assert_eq!(ids(ready.iter().map(|r| &r.reply_to)), [1, 2, 3]);
+        queue.expire(Millis(100));
+        assert!(queue.take_applied(20).is_empty(), "expired, not served");
+    }
+}

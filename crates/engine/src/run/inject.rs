@@ -19,15 +19,15 @@ impl<H: Harness> Engine<H> {
     /// Who leads now: the node that fired a trigger, else the live node
     /// leading the highest term, the same for every fault of this millisecond.
     fn leader_now(&mut self) -> Option<usize> {
-        if let Some(leader) = self.state.leader_override {
+        if let Some(leader) = self.state.faults.leader_override {
             return Some(leader);
         }
         let now_ms = self.state.now_ms;
-        match self.state.leader_seen {
+        match self.state.faults.leader_seen {
             Some((at_ms, leader)) if at_ms == now_ms => leader,
             _ => {
                 let leader = self.state.current_leader();
-                self.state.leader_seen = Some((now_ms, leader));
+                self.state.faults.leader_seen = Some((now_ms, leader));
                 leader
             }
         }
@@ -43,7 +43,7 @@ impl<H: Harness> Engine<H> {
     fn draw(&mut self, mut from: Vec<usize>, count: usize) -> Vec<usize> {
         let count = count.min(from.len());
         for k in 0..count {
-            let pick = self.state.fault_rng.random_range(k..from.len());
+            let pick = self.state.faults.rng.random_range(k..from.len());
             from.swap(k, pick);
         }
         from.truncate(count);
@@ -129,15 +129,16 @@ impl<H: Harness> Engine<H> {
         if !elected && !appended {
             return;
         }
-        let (fired, waiting): (Vec<Armed>, Vec<Armed>) = std::mem::take(&mut self.state.armed)
-            .into_iter()
-            .partition(|&(_, trigger)| match trigger {
-                Trigger::LeaderElected => elected,
-                Trigger::LeaderAppended => appended,
-            });
-        self.state.armed = waiting;
+        let (fired, waiting): (Vec<Armed>, Vec<Armed>) =
+            std::mem::take(&mut self.state.faults.armed)
+                .into_iter()
+                .partition(|&(_, trigger)| match trigger {
+                    Trigger::LeaderElected => elected,
+                    Trigger::LeaderAppended => appended,
+                });
+        self.state.faults.armed = waiting;
         for (index, _) in fired {
-            let fault = &self.state.faults[index];
+            let fault = &self.state.faults.list[index];
             let start_ms = self.state.now_ms.saturating_add(fault.after_ms);
             if start_ms >= fault.until_ms {
                 continue;
@@ -152,12 +153,12 @@ impl<H: Harness> Engine<H> {
     }
 
     pub(super) fn fault_start(&mut self, index: usize) {
-        match self.state.faults[index].when {
+        match self.state.faults.list[index].when {
             Some(trigger) => {
-                let label = &self.state.labels[index];
+                let label = &self.state.faults.labels[index];
                 let detail = format!("arm {label}: starts when {}", trigger.describe());
                 self.state.trace.note(self.state.now_ms, "fault", &detail);
-                self.state.armed.push((index, trigger));
+                self.state.faults.armed.push((index, trigger));
             }
             None => self.apply_fault(index, None),
         }
@@ -167,8 +168,8 @@ impl<H: Harness> Engine<H> {
     /// names. A fault that names the leader while nobody leads waits for
     /// the next one instead.
     pub(super) fn apply_fault(&mut self, index: usize, leader: Option<usize>) {
-        self.state.leader_override = leader;
-        let kind = self.state.faults[index].kind.clone();
+        self.state.faults.leader_override = leader;
+        let kind = self.state.faults.list[index].kind.clone();
         let mut leaderless = false;
         let applied = faults::plan(&kind, self.state.slots.len(), |name| {
             self.resolve(name).unwrap_or_else(|| {
@@ -176,13 +177,13 @@ impl<H: Harness> Engine<H> {
                 Vec::new()
             })
         });
-        self.state.leader_override = None;
+        self.state.faults.leader_override = None;
         let state = &mut self.state;
         if leaderless {
-            let label = &state.labels[index];
+            let label = &state.faults.labels[index];
             let detail = format!("wait {label}: nobody leads; starts when a leader is elected");
             state.trace.note(state.now_ms, "fault", &detail);
-            state.armed.push((index, Trigger::LeaderElected));
+            state.faults.armed.push((index, Trigger::LeaderElected));
             return;
         }
         faults::switch_network(&applied, &mut state.network, true);
@@ -237,31 +238,31 @@ impl<H: Harness> Engine<H> {
         }
         let detail = format!(
             "start {} {}",
-            state.labels[index],
+            state.faults.labels[index],
             faults::describe(&kind, &applied)
         );
         state.trace.note(state.now_ms, "fault", &detail);
         if state.recording.is_some() {
-            state.open_spans[index] = Some(OpenSpan {
+            state.faults.open_spans[index] = Some(OpenSpan {
                 lanes: faults::shaded_lanes(&kind, &applied),
                 from_ms: state.now_ms,
                 kind: kind.shading(),
                 title: detail,
             });
         }
-        state.applied[index] = Some(applied);
+        state.faults.applied[index] = Some(applied);
     }
 
     pub(super) fn fault_end(&mut self, index: usize) {
         // A triggered fault whose trigger never fired expires unstarted.
-        self.state.armed.retain(|&(armed, _)| armed != index);
-        let Some(applied) = self.state.applied[index].take() else {
+        self.state.faults.armed.retain(|&(armed, _)| armed != index);
+        let Some(applied) = self.state.faults.applied[index].take() else {
             return;
         };
         let detail = format!(
             "end {} {}",
-            self.state.labels[index],
-            faults::describe(&self.state.faults[index].kind, &applied)
+            self.state.faults.labels[index],
+            faults::describe(&self.state.faults.list[index].kind, &applied)
         );
         let now_ms = self.state.now_ms;
         self.state.trace.note(now_ms, "heal", &detail);
@@ -362,7 +363,7 @@ impl<H: Harness> Engine<H> {
     /// Turns a fault's open shading into spans on its timelines.
     pub(super) fn close_span(&mut self, index: usize) {
         let now_ms = self.state.now_ms;
-        let open = self.state.open_spans[index].take();
+        let open = self.state.faults.open_spans[index].take();
         if let (Some(open), Some(rec)) = (open, self.state.recording.as_mut()) {
             for lane in open.lanes {
                 rec.spans.push(Span {

@@ -23,7 +23,7 @@ use crate::process::{Address, Message, Process};
 use crate::queue::EventQueue;
 use crate::trace::Trace;
 pub use state::Stats;
-use state::{Event, Slot, State};
+use state::{Event, FaultState, Slot, State};
 
 /// Everything a run needs besides the harness.
 pub struct Setup {
@@ -149,17 +149,19 @@ impl<H: Harness> Engine<H> {
             },
             disk_rng: setup.disk_rng,
             network: setup.network,
-            applied: faults.iter().map(|_| None).collect(),
-            open_spans: faults.iter().map(|_| None).collect(),
-            faults,
-            labels,
-            armed: Vec::new(),
+            faults: FaultState {
+                applied: faults.iter().map(|_| None).collect(),
+                open_spans: faults.iter().map(|_| None).collect(),
+                list: faults,
+                labels,
+                armed: Vec::new(),
+                leader_override: None,
+                leader_seen: None,
+                rng: setup.fault_rng,
+            },
             last_seen: vec![(None, 0); nodes],
             led_term_max: 0,
-            leader_override: None,
-            leader_seen: None,
             leader_history: Vec::new(),
-            fault_rng: setup.fault_rng,
             trace: Trace::new(setup.trace, setup.hash_trace),
             stats: Stats::default(),
             recording,
@@ -244,8 +246,8 @@ impl<H: Harness> Engine<H> {
                 }
                 Event::FaultStart(index) => self.fault_start(index),
                 Event::FaultTriggered { index, leader } => {
-                    let fault = &self.state.faults[index];
-                    if at_ms < fault.until_ms && self.state.applied[index].is_none() {
+                    let fault = &self.state.faults.list[index];
+                    if at_ms < fault.until_ms && self.state.faults.applied[index].is_none() {
                         self.apply_fault(index, Some(leader));
                     }
                 }
@@ -268,7 +270,7 @@ impl<H: Harness> Engine<H> {
             state: &mut self.state,
         };
         self.harness.start(&mut ctx);
-        for (i, fault) in self.state.faults.iter().enumerate() {
+        for (i, fault) in self.state.faults.list.iter().enumerate() {
             self.state.queue.push(fault.at_ms, Event::FaultStart(i));
             if !fault.never_heals() {
                 self.state.queue.push(fault.until_ms, Event::FaultEnd(i));
@@ -463,7 +465,7 @@ impl<H: Harness> Engine<H> {
 
     fn finish(mut self) -> Finished<H::Outcome> {
         let end_ms = self.state.now_ms;
-        for index in 0..self.state.open_spans.len() {
+        for index in 0..self.state.faults.open_spans.len() {
             self.close_span(index);
         }
         let mut recording = self.state.recording.take();

@@ -14,6 +14,29 @@ use crate::process::{Address, Message, Process};
 use crate::queue::EventQueue;
 use crate::trace::Trace;
 
+/// The run's faults and what each is doing: one place for everything
+/// the fault language needs while a run goes on.
+pub(crate) struct FaultState {
+    /// The scenario's faults, in order; an index names a fault everywhere.
+    pub(crate) list: Vec<Fault>,
+    /// Per fault: what it did while it is active.
+    pub(crate) applied: Vec<Option<Applied>>,
+    /// Faults armed and waiting for their trigger, by index.
+    pub(crate) armed: Vec<(usize, faults::Trigger)>,
+    /// The node `"leader"` names while a triggered fault starts.
+    pub(crate) leader_override: Option<usize>,
+    /// Who led when `"leader"` was last resolved, and at what time: faults
+    /// starting in the same millisecond agree on the leader.
+    pub(crate) leader_seen: Option<(u64, Option<usize>)>,
+    /// Draws the targets of faults that name a role (`"follower"`).
+    pub(crate) rng: ChaCha8Rng,
+    /// Per fault: the shading it has open.
+    pub(crate) open_spans: Vec<Option<OpenSpan>>,
+    /// Per fault: how traces name it (`faults[2]`, or `faults[2]#5` for
+    /// the fifth time a repeated fault happens).
+    pub(crate) labels: Vec<String>,
+}
+
 /// Arrow id of a message that is not being recorded.
 const NO_ARROW: u32 = u32::MAX;
 
@@ -131,29 +154,14 @@ pub(crate) struct State<N: Process, E> {
     pub(crate) disks: Vec<DiskLatency>,
     pub(crate) disk_rng: ChaCha8Rng,
     pub(crate) network: Network,
-    pub(crate) faults: Vec<Fault>,
-    /// Per fault: what it did while it is active.
-    pub(crate) applied: Vec<Option<Applied>>,
-    /// Faults armed and waiting for their trigger, by index.
-    pub(crate) armed: Vec<(usize, faults::Trigger)>,
+    pub(crate) faults: FaultState,
     /// Per node: what it led and how long its log was after its last step
     /// (to see a leader append).
     pub(crate) last_seen: Vec<(Option<u64>, u64)>,
     /// The newest term any node has led (to notice a new leader).
     pub(crate) led_term_max: u64,
-    /// The node `"leader"` names while a triggered fault starts.
-    pub(crate) leader_override: Option<usize>,
-    /// Who led when `"leader"` was last resolved, and at what time: faults
-    /// starting in the same millisecond agree on the leader.
-    pub(crate) leader_seen: Option<(u64, Option<usize>)>,
     /// Every node that became leader of a newer term, in order.
     pub(crate) leader_history: Vec<usize>,
-    pub(crate) fault_rng: ChaCha8Rng,
-    /// Per fault: the shading it has open.
-    pub(crate) open_spans: Vec<Option<OpenSpan>>,
-    /// Per fault: how traces name it (`faults[2]`, or `faults[2]#5` for
-    /// the fifth time a repeated fault happens).
-    pub(crate) labels: Vec<String>,
     pub(crate) trace: Trace,
     pub(crate) stats: Stats,
     pub(crate) recording: Option<Recording>,
