@@ -204,7 +204,8 @@ pub struct Drawn {
 }
 
 /// Draws the window `from_ms..=to_ms` of a recorded run, and says how many
-/// messages it left out.
+/// messages it left out. Layers go from the back: legend and time axis,
+/// fault shading, timelines, messages, leadership marks, violations.
 pub fn draw(
     rec: &Recording,
     palette: &Palette,
@@ -212,20 +213,22 @@ pub fn draw(
     from_ms: u64,
     to_ms: u64,
 ) -> Drawn {
-    let colour = palette.colour;
     let to_ms = to_ms.min(rec.end_ms).max(from_ms + 1);
-    let window_ms = (to_ms - from_ms) as f64;
-    let px_per_ms = (HEIGHT_PX / window_ms).clamp(0.2, 8.0);
-    let x = |lane: usize| LEFT_PX + LANE_GAP_PX * (lane as f64 + 0.5);
-    let y = |ms: u64| TOP_PX + (ms.saturating_sub(from_ms)) as f64 * px_per_ms;
+    let mut canvas = Canvas {
+        from_ms,
+        to_ms,
+        px_per_ms: (HEIGHT_PX / (to_ms - from_ms) as f64).clamp(0.2, 8.0),
+        width: 0.0,
+        height: 0.0,
+    };
     // Violation labels, each once (two checkers may point at one moment),
     // with room on the right for the longest.
     let labels = highlight_labels(rec, callouts, from_ms, to_ms);
     let labels_right_px = labels
         .iter()
-        .map(|l| x(l.lane) + 12.0 + LABEL_CHAR_PX * l.what.chars().count() as f64 + 12.0)
+        .map(|l| canvas.x(l.lane) + 12.0 + LABEL_CHAR_PX * l.what.chars().count() as f64 + 12.0)
         .fold(0.0, f64::max);
-    let width = (LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 300.0).max(labels_right_px);
+    canvas.width = (LEFT_PX + LANE_GAP_PX * rec.lanes.len() as f64 + 300.0).max(labels_right_px);
     // Messages sent inside the window may land after it: make room for them.
     let last_arrival_ms = rec
         .arrows
@@ -235,26 +238,42 @@ pub fn draw(
         .max()
         .unwrap_or(to_ms)
         .max(to_ms);
-    let height = y(last_arrival_ms) + 40.0;
+    canvas.height = canvas.y(last_arrival_ms) + 40.0;
     let mut svg = String::with_capacity(1 << 20);
-    let _ = writeln!(
+    canvas.header(&mut svg);
+    legend(&mut svg, palette);
+    canvas.time_axis(&mut svg);
+    canvas.shading(&mut svg, rec);
+    canvas.timelines(&mut svg, rec);
+    let arrows_omitted = canvas.messages(&mut svg, rec, palette);
+    canvas.leadership(&mut svg, rec);
+    canvas.violations(&mut svg, rec, &labels);
+    svg.push_str("</svg>\n");
+    Drawn {
         svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="monospace" font-size="11">"#
-    );
-    svg.push_str(
-        r##"<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>
-<style>.arrow{stroke-width:1.2}.arrow:hover{stroke-width:3}.dropped{stroke-dasharray:4 3}.violation{stroke:#ff0000;stroke-width:4}</style>
-"##,
-    );
-    let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    // Legend: what the colours mean.
+        arrows_omitted,
+    }
+}
+
+/// Where things go: time runs down, one lane per node or client.
+struct Canvas {
+    from_ms: u64,
+    to_ms: u64,
+    px_per_ms: f64,
+    width: f64,
+    height: f64,
+}
+
+/// The legend: what the colours mean, the fault shading (faint, as drawn)
+/// and the leader mark.
+fn legend(svg: &mut String, palette: &Palette) {
+    let colour = palette.colour;
     let mut lx = LEFT_PX;
     let _ = write!(svg, r#"<g class="legend">"#);
     let messages = palette
         .legend
         .iter()
         .map(|&(kind, label)| (colour(kind), label, 1.0));
-    // Fault shading (faint, as drawn) and the leader mark.
     let shades = SHADINGS
         .iter()
         .map(|&kind| (span_colour(kind), kind.name(), 0.35));
@@ -268,157 +287,196 @@ pub fn draw(
         lx += 24.0 + LABEL_CHAR_PX * label.len() as f64;
     }
     let _ = writeln!(svg, "</g>");
-    // Time axis.
-    let step_ms = [1u64, 5, 10, 50, 100, 500, 1000, 5000]
-        .into_iter()
-        .find(|s| *s as f64 * px_per_ms >= 60.0)
-        .unwrap_or(10_000);
-    let mut t = from_ms.div_ceil(step_ms) * step_ms;
-    while t <= to_ms {
-        let _ = writeln!(
-            svg,
-            r##"<text x="4" y="{:.1}" fill="#555">{t} ms</text><line x1="{LEFT_PX}" y1="{:.1}" x2="{width:.0}" y2="{:.1}" stroke="#eee"/>"##,
-            y(t) + 4.0,
-            y(t),
-            y(t)
-        );
-        t += step_ms;
+}
+
+impl Canvas {
+    fn x(&self, lane: usize) -> f64 {
+        LEFT_PX + LANE_GAP_PX * (lane as f64 + 0.5)
     }
-    // Fault shading, under everything else.
-    for span in rec
-        .spans
-        .iter()
-        .filter(|s| s.to_ms >= from_ms && s.from_ms <= to_ms)
-    {
-        let (top, bottom) = (y(span.from_ms.max(from_ms)), y(span.to_ms.min(to_ms)));
-        let _ = writeln!(
-            svg,
-            r#"<rect class="fault {}" x="{:.1}" y="{top:.1}" width="24" height="{:.1}" fill="{}" opacity="0.35"><title>{}</title></rect>"#,
-            span.kind.name(),
-            x(span.lane) - 12.0,
-            (bottom - top).max(1.0),
-            span_colour(span.kind),
-            escape(&span.title)
-        );
+
+    fn y(&self, ms: u64) -> f64 {
+        TOP_PX + (ms.saturating_sub(self.from_ms)) as f64 * self.px_per_ms
     }
-    // Timelines.
-    for (lane, name) in rec.lanes.iter().enumerate() {
+
+    fn header(&self, svg: &mut String) {
+        let (width, height) = (self.width, self.height);
         let _ = writeln!(
             svg,
-            r##"<g class="timeline"><text x="{:.1}" y="30" text-anchor="middle" font-weight="bold">{}</text><line x1="{:.1}" y1="{TOP_PX}" x2="{:.1}" y2="{:.1}" stroke="#333"/></g>"##,
-            x(lane),
-            escape(name),
-            x(lane),
-            x(lane),
-            y(to_ms)
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0}" height="{height:.0}" font-family="monospace" font-size="11">"#
         );
+        svg.push_str(
+            r##"<defs><marker id="head" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="context-stroke"/></marker></defs>
+<style>.arrow{stroke-width:1.2}.arrow:hover{stroke-width:3}.dropped{stroke-dasharray:4 3}.violation{stroke:#ff0000;stroke-width:4}</style>
+"##,
+        );
+        let _ = writeln!(svg, r#"<rect width="100%" height="100%" fill="white"/>"#);
     }
-    // Messages.
-    let visible: Vec<&Arrow> = rec
-        .arrows
-        .iter()
-        .filter(|a| a.arrived_ms >= from_ms && a.sent_ms <= to_ms)
-        .collect();
-    for arrow in visible.iter().take(ARROWS_MAX) {
-        let (x1, y1) = (x(arrow.from), y(arrow.sent_ms));
-        let (mut x2, mut y2) = (x(arrow.to), y(arrow.arrived_ms));
-        if arrow.dropped {
-            // Cut short near its sender, ending in a cross that stays clear
-            // of every other timeline: at most 40 px across (lanes are 110
-            // px apart), and halfway for a message to a neighbour.
-            let part = (DROP_MARK_PX / (x2 - x1).abs().max(1.0)).min(0.5);
-            x2 = x1 + (x2 - x1) * part;
-            y2 = y1 + (y2 - y1) * part;
-        }
-        let class = if arrow.dropped {
-            "arrow dropped"
-        } else {
-            "arrow"
-        };
-        let head = if arrow.dropped {
-            ""
-        } else {
-            r#" marker-end="url(#head)""#
-        };
-        let _ = writeln!(
-            svg,
-            r#"<line class="{class} t-{}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{}"{head}><title>{}{}</title></line>"#,
-            escape(arrow.kind),
-            colour(arrow.kind),
-            if arrow.dropped { "DROPPED " } else { "" },
-            escape(&arrow.title)
-        );
-        if arrow.dropped {
+
+    fn time_axis(&self, svg: &mut String) {
+        let width = self.width;
+        let step_ms = [1u64, 5, 10, 50, 100, 500, 1000, 5000]
+            .into_iter()
+            .find(|s| *s as f64 * self.px_per_ms >= 60.0)
+            .unwrap_or(10_000);
+        let mut t = self.from_ms.div_ceil(step_ms) * step_ms;
+        while t <= self.to_ms {
             let _ = writeln!(
                 svg,
-                r##"<path class="drop-mark" d="M {:.1} {:.1} l 6 6 m 0 -6 l -6 6" stroke="#c0392b"/>"##,
-                x2 - 3.0,
-                y2 - 3.0
+                r##"<text x="4" y="{:.1}" fill="#555">{t} ms</text><line x1="{LEFT_PX}" y1="{:.1}" x2="{width:.0}" y2="{:.1}" stroke="#eee"/>"##,
+                self.y(t) + 4.0,
+                self.y(t),
+                self.y(t)
+            );
+            t += step_ms;
+        }
+    }
+
+    /// Fault shading, under everything else.
+    fn shading(&self, svg: &mut String, rec: &Recording) {
+        for span in rec
+            .spans
+            .iter()
+            .filter(|s| s.to_ms >= self.from_ms && s.from_ms <= self.to_ms)
+        {
+            let top = self.y(span.from_ms.max(self.from_ms));
+            let bottom = self.y(span.to_ms.min(self.to_ms));
+            let _ = writeln!(
+                svg,
+                r#"<rect class="fault {}" x="{:.1}" y="{top:.1}" width="24" height="{:.1}" fill="{}" opacity="0.35"><title>{}</title></rect>"#,
+                span.kind.name(),
+                self.x(span.lane) - 12.0,
+                (bottom - top).max(1.0),
+                span_colour(span.kind),
+                escape(&span.title)
             );
         }
     }
-    if visible.len() > ARROWS_MAX {
-        let _ = writeln!(
-            svg,
-            r##"<text x="{LEFT_PX}" y="{:.1}" fill="#c0392b">{} more messages not drawn: narrow the window with --from-ms/--to-ms</text>"##,
-            height - 15.0,
-            visible.len() - ARROWS_MAX
-        );
+
+    fn timelines(&self, svg: &mut String, rec: &Recording) {
+        for (lane, name) in rec.lanes.iter().enumerate() {
+            let _ = writeln!(
+                svg,
+                r##"<g class="timeline"><text x="{:.1}" y="30" text-anchor="middle" font-weight="bold">{}</text><line x1="{:.1}" y1="{TOP_PX}" x2="{:.1}" y2="{:.1}" stroke="#333"/></g>"##,
+                self.x(lane),
+                escape(name),
+                self.x(lane),
+                self.x(lane),
+                self.y(self.to_ms)
+            );
+        }
     }
-    // Leadership.
-    for mark in rec
-        .marks
-        .iter()
-        .filter(|m| (from_ms..=to_ms).contains(&m.at_ms))
-    {
-        let _ = writeln!(
-            svg,
-            r##"<g class="leader"><circle cx="{:.1}" cy="{:.1}" r="6" fill="{LEADER_COLOUR}" stroke="#7e5109"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#7e5109">{}</text></g>"##,
-            x(mark.lane),
-            y(mark.at_ms),
-            escape(&format!("{} at {} ms", mark.text, mark.at_ms)),
-            x(mark.lane) + 8.0,
-            y(mark.at_ms) + 4.0,
-            escape(&mark.text)
-        );
-    }
-    // Violations: circle the moments and redraw the replies that arrived then.
-    let mut labels_at: Vec<(usize, u64)> = Vec::new();
-    for label in &labels {
-        let (lane, at_ms) = (label.lane, label.at_ms);
-        for arrow in rec
+
+    /// The messages of the window, at most [`ARROWS_MAX`]; returns how many
+    /// it left out.
+    fn messages(&self, svg: &mut String, rec: &Recording, palette: &Palette) -> usize {
+        let colour = palette.colour;
+        let visible: Vec<&Arrow> = rec
             .arrows
             .iter()
-            .filter(|a| a.to == lane && a.arrived_ms == at_ms && !a.dropped)
+            .filter(|a| a.arrived_ms >= self.from_ms && a.sent_ms <= self.to_ms)
+            .collect();
+        for arrow in visible.iter().take(ARROWS_MAX) {
+            let (x1, y1) = (self.x(arrow.from), self.y(arrow.sent_ms));
+            let (mut x2, mut y2) = (self.x(arrow.to), self.y(arrow.arrived_ms));
+            if arrow.dropped {
+                // Cut short near its sender, ending in a cross that stays clear
+                // of every other timeline: at most 40 px across (lanes are 110
+                // px apart), and halfway for a message to a neighbour.
+                let part = (DROP_MARK_PX / (x2 - x1).abs().max(1.0)).min(0.5);
+                x2 = x1 + (x2 - x1) * part;
+                y2 = y1 + (y2 - y1) * part;
+            }
+            let class = if arrow.dropped {
+                "arrow dropped"
+            } else {
+                "arrow"
+            };
+            let head = if arrow.dropped {
+                ""
+            } else {
+                r#" marker-end="url(#head)""#
+            };
+            let _ = writeln!(
+                svg,
+                r#"<line class="{class} t-{}" x1="{x1:.1}" y1="{y1:.1}" x2="{x2:.1}" y2="{y2:.1}" stroke="{}"{head}><title>{}{}</title></line>"#,
+                escape(arrow.kind),
+                colour(arrow.kind),
+                if arrow.dropped { "DROPPED " } else { "" },
+                escape(&arrow.title)
+            );
+            if arrow.dropped {
+                let _ = writeln!(
+                    svg,
+                    r##"<path class="drop-mark" d="M {:.1} {:.1} l 6 6 m 0 -6 l -6 6" stroke="#c0392b"/>"##,
+                    x2 - 3.0,
+                    y2 - 3.0
+                );
+            }
+        }
+        let omitted = visible.len().saturating_sub(ARROWS_MAX);
+        if omitted > 0 {
+            let _ = writeln!(
+                svg,
+                r##"<text x="{LEFT_PX}" y="{:.1}" fill="#c0392b">{omitted} more messages not drawn: narrow the window with --from-ms/--to-ms</text>"##,
+                self.height - 15.0,
+            );
+        }
+        omitted
+    }
+
+    fn leadership(&self, svg: &mut String, rec: &Recording) {
+        for mark in rec
+            .marks
+            .iter()
+            .filter(|m| (self.from_ms..=self.to_ms).contains(&m.at_ms))
         {
             let _ = writeln!(
                 svg,
-                r#"<line class="violation" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"><title>{}</title></line>"#,
-                x(arrow.from),
-                y(arrow.sent_ms),
-                x(arrow.to),
-                y(arrow.arrived_ms),
-                escape(&arrow.title)
+                r##"<g class="leader"><circle cx="{:.1}" cy="{:.1}" r="6" fill="{LEADER_COLOUR}" stroke="#7e5109"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#7e5109">{}</text></g>"##,
+                self.x(mark.lane),
+                self.y(mark.at_ms),
+                escape(&format!("{} at {} ms", mark.text, mark.at_ms)),
+                self.x(mark.lane) + 8.0,
+                self.y(mark.at_ms) + 4.0,
+                escape(&mark.text)
             );
         }
-        // Several labels at one moment stack downward instead of overlapping.
-        let stacked = labels_at.iter().filter(|&&at| at == (lane, at_ms)).count();
-        labels_at.push((lane, at_ms));
-        let _ = writeln!(
-            svg,
-            r##"<g class="highlight"><circle cx="{:.1}" cy="{:.1}" r="10" fill="none" stroke="#ff0000" stroke-width="3"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#ff0000" font-weight="bold">{}</text></g>"##,
-            x(lane),
-            y(at_ms),
-            escape(label.title),
-            x(lane) + 12.0,
-            y(at_ms) - 6.0 + 13.0 * stacked as f64,
-            escape(label.what)
-        );
     }
-    svg.push_str("</svg>\n");
-    Drawn {
-        svg,
-        arrows_omitted: visible.len().saturating_sub(ARROWS_MAX),
+
+    /// Violations: circle the moments and redraw the replies that arrived then.
+    fn violations(&self, svg: &mut String, rec: &Recording, labels: &[Label<'_>]) {
+        let mut labels_at: Vec<(usize, u64)> = Vec::new();
+        for label in labels {
+            let (lane, at_ms) = (label.lane, label.at_ms);
+            for arrow in rec
+                .arrows
+                .iter()
+                .filter(|a| a.to == lane && a.arrived_ms == at_ms && !a.dropped)
+            {
+                let _ = writeln!(
+                    svg,
+                    r#"<line class="violation" x1="{:.1}" y1="{:.1}" x2="{:.1}" y2="{:.1}"><title>{}</title></line>"#,
+                    self.x(arrow.from),
+                    self.y(arrow.sent_ms),
+                    self.x(arrow.to),
+                    self.y(arrow.arrived_ms),
+                    escape(&arrow.title)
+                );
+            }
+            // Several labels at one moment stack downward instead of overlapping.
+            let stacked = labels_at.iter().filter(|&&at| at == (lane, at_ms)).count();
+            labels_at.push((lane, at_ms));
+            let _ = writeln!(
+                svg,
+                r##"<g class="highlight"><circle cx="{:.1}" cy="{:.1}" r="10" fill="none" stroke="#ff0000" stroke-width="3"><title>{}</title></circle><text x="{:.1}" y="{:.1}" fill="#ff0000" font-weight="bold">{}</text></g>"##,
+                self.x(lane),
+                self.y(at_ms),
+                escape(label.title),
+                self.x(lane) + 12.0,
+                self.y(at_ms) - 6.0 + 13.0 * stacked as f64,
+                escape(label.what)
+            );
+        }
     }
 }
 

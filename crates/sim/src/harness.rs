@@ -202,6 +202,7 @@ impl<'a> Store<'a> {
 
     /// A reply reached its session: check it, then let the session learn
     /// from it. `body` is the reply as sent, for the history.
+    // Longer than 70 lines on purpose: one reply's whole path: history, every checker, the session's learning, in the order they must see it.
     fn complete(
         &mut self,
         now_ms: u64,

@@ -73,6 +73,7 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     summary
 }
 
+// Longer than 70 lines on purpose: a run's steps in order (boot, engine, checkers, summary), which share the scenario's settings.
 fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     let mut seeds = SeedStreams::new(options.seed);
     let mut scenario = scenario.clone();

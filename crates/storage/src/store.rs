@@ -152,6 +152,7 @@ impl<D: Disk> LogStore<D> {
     /// superblock are reported as [`Loss`], and the state recovered is
     /// marked recovering. Refused: a file that is not ours, and an intact
     /// record that makes no sense.
+    // Longer than 70 lines on purpose: recovery is one pass over the file, record by record, and each way it can end is a case here, next to the others.
     pub fn open(mut disk: D) -> Result<(LogStore<D>, Recovered), RecoveryError> {
         let bytes = disk.read_all(LOG_FILE)?;
         let superblock = meta::read(&mut disk)?;

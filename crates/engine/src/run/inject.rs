@@ -167,6 +167,7 @@ impl<H: Harness> Engine<H> {
     /// Starts fault `index`; `leader`, when given, is the node `"leader"`
     /// names. A fault that names the leader while nobody leads waits for
     /// the next one instead.
+    // Longer than 70 lines on purpose: one fault's start: resolve targets, plan, switch the network, take nodes down, shade, in that order.
     pub(super) fn apply_fault(&mut self, index: usize, leader: Option<usize>) {
         self.state.faults.leader_override = leader;
         let kind = self.state.faults.list[index].kind.clone();

@@ -95,6 +95,7 @@ pub struct Engine<H: Harness> {
 
 impl<H: Harness> Engine<H> {
     /// Prepares a run; fails if a fault names a node the run lacks.
+    // Longer than 70 lines on purpose: every part of a run's state set up in one place, each from its setting.
     pub fn new(setup: Setup, harness: H) -> Result<Engine<H>, String> {
         faults::check_names(&setup.faults, setup.nodes)?;
         let (labels, faults): (Vec<String>, Vec<Fault>) = setup
@@ -175,6 +176,7 @@ impl<H: Harness> Engine<H> {
     /// Panics if simulated time stops advancing (more than
     /// [`EVENTS_PER_MS_MAX`] events in one millisecond): a scenario whose
     /// messages and clients all take zero time would otherwise run forever.
+    // Longer than 70 lines on purpose: the event loop: one match over event kinds, with the stuck-run guards around it.
     pub fn run(mut self) -> Finished<H::Outcome> {
         self.start();
         let mut events_this_ms = 0u64;

@@ -222,6 +222,9 @@ impl Done {
 /// to a value no read or cas can match (`UNOBSERVED`). They are searched
 /// as a count ("how many used so far") rather than one by one, which turns
 /// 2^k combinations of k such writes into k + 1.
+///
+/// (Longer than 70 lines on purpose: the search loop is one piece, whose
+/// steps share the stack, the seen set and its budget.)
 pub fn check_key(ops: &[HistoryOp]) -> Verdict {
     let observed = observed_values(ops);
     let blind = |op: &&HistoryOp| {
@@ -235,29 +238,7 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
         return Verdict::Linearizable;
     }
     ops.sort_by_key(|o| o.invoked);
-    let mut interned = Interned {
-        ids: BTreeMap::new(),
-    };
-    let steps: Vec<Step> = ops
-        .iter()
-        .map(|o| match &o.op {
-            LinOp::Write(v) => Step::Write(interned.id(v)),
-            LinOp::Cas {
-                from,
-                to,
-                create_if_not_exists,
-            } => Step::Cas {
-                from: interned.id(from),
-                to: interned.id(to),
-                create: *create_if_not_exists,
-            },
-            LinOp::CasMissing => Step::CasMissing,
-            LinOp::CasDiffers { from } => Step::CasDiffers {
-                from: interned.id(from),
-            },
-            LinOp::Read(seen) => Step::Read(seen.as_ref().map(|v| interned.id(v))),
-        })
-        .collect();
+    let steps = steps_of(&ops);
     let n = ops.len();
     let indeterminate: Vec<bool> = ops.iter().map(|o| o.returned.is_none()).collect();
     let must = n - indeterminate.iter().filter(|&&maybe| maybe).count();
@@ -342,6 +323,38 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
             }
         }
     }
+    Verdict::Violation(no_linearization(&ops, deepest, must))
+}
+
+/// The operations as register steps, their values interned to small ids.
+fn steps_of(ops: &[&HistoryOp]) -> Vec<Step> {
+    let mut interned = Interned {
+        ids: BTreeMap::new(),
+    };
+    ops.iter()
+        .map(|o| match &o.op {
+            LinOp::Write(v) => Step::Write(interned.id(v)),
+            LinOp::Cas {
+                from,
+                to,
+                create_if_not_exists,
+            } => Step::Cas {
+                from: interned.id(from),
+                to: interned.id(to),
+                create: *create_if_not_exists,
+            },
+            LinOp::CasMissing => Step::CasMissing,
+            LinOp::CasDiffers { from } => Step::CasDiffers {
+                from: interned.id(from),
+            },
+            LinOp::Read(seen) => Step::Read(seen.as_ref().map(|v| interned.id(v))),
+        })
+        .collect()
+}
+
+/// What a history no order explains says: how far the search got, and
+/// the completed operations around there.
+fn no_linearization(ops: &[&HistoryOp], deepest: usize, must: usize) -> String {
     let key = &ops[0].key;
     let stuck: Vec<String> = ops
         .iter()
@@ -358,10 +371,11 @@ pub fn check_key(ops: &[HistoryOp]) -> Verdict {
             )
         })
         .collect();
-    Verdict::Violation(format!(
-        "no linearization of the {n} operations on key {key}: at most {deepest} of {must} completed ones can be ordered; around there: {}",
+    format!(
+        "no linearization of the {} operations on key {key}: at most {deepest} of {must} completed ones can be ordered; around there: {}",
+        ops.len(),
         stuck.join("; ")
-    ))
+    )
 }
 
 /// Checks a whole history, key by key. Returns violations and how many keys were undecided.

@@ -25,6 +25,7 @@ impl SessionGuarantees {
     }
 
     /// Checks one successful read (`ryw_read_ok`, or a `read_ok` which is stronger).
+    // Longer than 70 lines on purpose: read-your-writes and monotonic reads judged on one read, sharing what the session knows.
     fn check_read(
         &mut self,
         at_ms: u64,

@@ -7,8 +7,23 @@ use super::schema::{FaultKind, Network, Scenario, SwarmRanges};
 
 impl Scenario {
     /// Checks every number against its documented bound (see [`LIMITS`])
-    /// and every combination that could not run.
+    /// and every combination that could not run; the error names the
+    /// first field found wrong.
     pub fn validate(&self) -> Result<(), String> {
+        self.check_limits()?;
+        self.check_network()?;
+        self.check_node()?;
+        self.check_disks()?;
+        self.check_node_timing()?;
+        self.check_expect()?;
+        self.check_workload()?;
+        sim_engine::faults::check_names(&self.faults, self.nodes)?;
+        self.check_mixes()?;
+        self.check_faults()
+    }
+
+    /// Every bound of [`LIMITS`].
+    fn check_limits(&self) -> Result<(), String> {
         for limit in LIMITS {
             if let Some(value) = (limit.get)(self) {
                 if !(limit.min..=limit.max).contains(&value) {
@@ -19,6 +34,11 @@ impl Scenario {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Delays, probabilities and the delay tail.
+    fn check_network(&self) -> Result<(), String> {
         let n = &self.network;
         if n.delay_ms_min > n.delay_ms_max {
             return Err("field 'network.delay_ms_min' exceeds 'network.delay_ms_max'".into());
@@ -33,6 +53,17 @@ impl Scenario {
         if !(n.delay_tail_ms_mean >= 0.0 && n.delay_tail_ms_mean.is_finite()) {
             return Err("field 'network.delay_tail_ms_mean' must be a non-negative number".into());
         }
+        if n.delay_tail_ms_mean > DELAY_TAIL_MS_MEAN_MAX {
+            return Err(format!(
+                "field 'network.delay_tail_ms_mean' must be at most {DELAY_TAIL_MS_MEAN_MAX}, got {}",
+                n.delay_tail_ms_mean
+            ));
+        }
+        Ok(())
+    }
+
+    /// The core's own checks of its settings, and the node names settings use.
+    fn check_node(&self) -> Result<(), String> {
         self.node_config(0, 0)
             .validate()
             .map_err(|e| format!("field 'node': {e}"))?;
@@ -49,6 +80,11 @@ impl Scenario {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Disk latencies, and the nodes they name.
+    fn check_disks(&self) -> Result<(), String> {
         self.disk.latency().check("disk")?;
         for (name, latency) in &self.disk.of {
             if self.node_index(name).is_none() {
@@ -72,6 +108,11 @@ impl Scenario {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Clocks and apply delays: within bounds, and no apply delay that outlasts the request timeout.
+    fn check_node_timing(&self) -> Result<(), String> {
         for (name, clock) in &self.node.clocks {
             use sim_engine::clock::{DRIFT_PPM_MAX, DRIFT_PPM_MIN};
             if clock.offset_ms > TIME_MS_MAX {
@@ -112,14 +153,11 @@ impl Scenario {
                 ));
             }
         }
+        Ok(())
+    }
 
-        if n.delay_tail_ms_mean > DELAY_TAIL_MS_MEAN_MAX {
-            return Err(format!(
-                "field 'network.delay_tail_ms_mean' must be at most {DELAY_TAIL_MS_MEAN_MAX}, got {}",
-                n.delay_tail_ms_mean
-            ));
-        }
-        let w = &self.workload;
+    /// The efficiency bounds a run is held to.
+    fn check_expect(&self) -> Result<(), String> {
         let bounds = [
             ("peer_msgs_per_op_max", self.expect.peer_msgs_per_op_max),
             (
@@ -132,6 +170,12 @@ impl Scenario {
                 return Err(format!("field 'expect.{name}' must be a positive number"));
             }
         }
+        Ok(())
+    }
+
+    /// A workload that lets simulated time move.
+    fn check_workload(&self) -> Result<(), String> {
+        let (n, w) = (&self.network, &self.workload);
         if n.delay_ms_max == 0 && w.think_ms_max == 0 {
             return Err(
                 "field 'workload.think_ms_max' is 0 while every network delay is 0 \
@@ -140,7 +184,12 @@ impl Scenario {
                     .into(),
             );
         }
-        sim_engine::faults::check_names(&self.faults, self.nodes)?;
+        Ok(())
+    }
+
+    /// Mixes that weigh some operation, and phases in order.
+    fn check_mixes(&self) -> Result<(), String> {
+        let w = &self.workload;
         if w.mix.total() == 0 {
             return Err("field 'workload.mix' must give some operation a weight".into());
         }
@@ -157,6 +206,11 @@ impl Scenario {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Each fault's times, trigger and extra delay.
+    fn check_faults(&self) -> Result<(), String> {
         for (i, fault) in self.faults.iter().enumerate() {
             let here = format!("faults[{i}]");
             if fault.until_ms < fault.at_ms {
