@@ -103,7 +103,6 @@ impl Node {
         };
         self.send_to_member(peer, Payload::Peer(PeerMsg::AppendEntries(request)));
     }
-
     // Longer than 70 lines on purpose: the receiver's rules of Raft Figure 2 (and §5.3), one after another in the paper's order.
     pub(super) fn on_append_entries(&mut self, now: Millis, from: usize, request: AppendEntries) {
         if let Err(why) = well_formed(&request) {
