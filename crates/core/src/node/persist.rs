@@ -147,6 +147,20 @@ impl Node {
     // ------------------------------------------ every change to durable state
 
     pub(super) fn set_term_and_vote(&mut self, term: u64, vote: Option<Id>) {
+        // Election Safety rests on these: terms never go back, and a vote
+        // cast in a term is never given to another candidate in it.
+        assert!(
+            term >= self.durable.current_term,
+            "term {term} after term {}",
+            self.durable.current_term
+        );
+        if let (true, Some(cast), Some(new)) = (
+            term == self.durable.current_term,
+            &self.durable.voted_for,
+            &vote,
+        ) {
+            assert_eq!(cast, new, "a second vote in term {term}");
+        }
         self.durable.current_term = term;
         self.durable.voted_for = vote;
         self.persist.hard_state_dirty = !self.persist.immediate;
@@ -167,6 +181,11 @@ impl Node {
     /// Replaces the entry at `index` and drops every later one (a conflicting
     /// suffix, §5.3).
     pub(super) fn replace_in_log(&mut self, index: u64, entry: Entry) {
+        // Leader Append-Only (§5.3): only a follower's log is cut.
+        assert!(
+            !self.is_leader(),
+            "a leader overwrote its own entry {index}"
+        );
         self.durable.log.truncate_from(index);
         self.durable.log.append(entry);
         self.persist.log_changed(index, index);
