@@ -342,6 +342,9 @@ mod tests {
             "\"x\"",
             "null",
             r#"{"a":[1,true]}"#,
+            // A float sends the whole value through the text check, where
+            // integers of either sign at the ends of 64 bits still pass.
+            "[18446744073709551615, -9223372036854775808, 1.5]",
         ] {
             let value = Value::parse(sent).expect("JSON");
             assert!(text_of(&value).is_none(), "{sent} stays Json");
@@ -376,5 +379,47 @@ mod tests {
             read.map(|v| v.to_string()).as_deref(),
             Ok("18446744073709551616")
         );
+    }
+
+    #[test]
+    fn accessors_see_json_values_and_not_text_ones() {
+        let big = Value::parse("18446744073709551616").expect("JSON");
+        assert_eq!(Value::from(7u64).as_u64(), Some(7));
+        assert_eq!(Value::from(-3i64).as_i64(), Some(-3));
+        assert_eq!(Value::from(-3i64).as_u64(), None);
+        assert_eq!(
+            (big.as_u64(), big.as_i64(), big.as_json()),
+            (None, None, None)
+        );
+        assert_eq!(Value::from("x").as_json(), Some(&serde_json::json!("x")));
+        assert!(Value::NULL.is_null() && Value::default().is_null());
+        assert!(!Value::from(0u64).is_null() && !big.is_null());
+        assert_eq!(
+            Value::from(serde_json::json!([1, "a"])).to_string(),
+            r#"[1,"a"]"#
+        );
+        assert_eq!(format!("{:?}", Value::from(5u64)), "Number(5)");
+        assert_eq!(format!("{big:?}"), "Text(18446744073709551616)");
+    }
+
+    #[test]
+    fn deserializing_from_text_keeps_the_value_exactly() {
+        let values: Vec<Value> =
+            serde_json::from_str("[18446744073709551616, 7, 1e2]").expect("JSON");
+        assert_eq!(
+            values,
+            [
+                Value::parse("18446744073709551616").expect("JSON"),
+                Value::from(7u64),
+                Value::parse("1e2").expect("JSON"),
+            ]
+        );
+    }
+
+    #[test]
+    fn number_tokens_are_found_outside_strings_only() {
+        let text = r#"{"a\"1": [12, -3.5e+2], "b": "4 5", "c": 0}"#;
+        let tokens: Vec<&str> = number_tokens(text).map(|at| &text[at]).collect();
+        assert_eq!(tokens, ["12", "-3.5e+2", "0"]);
     }
 }

@@ -1228,6 +1228,56 @@ mod tests {
         }
     }
 
+    // Durable records are read by the typed fast path, both kinds (the
+    // general decoder would read them too, only slower).
+    #[test]
+    fn records_the_store_writes_take_the_fast_path() {
+        let hard = Record::HardState(HardState {
+            current_term: 3,
+            voted_for: Some(Id::parse("n2")),
+            starts: 4,
+            recovering: true,
+            lost: false,
+        });
+        let entry = Record::Entry {
+            index: 7,
+            entry: Entry {
+                term: 3,
+                command: Command::Write {
+                    key: Key::Int(1),
+                    value: Value::from(9u64),
+                },
+                request: None,
+            },
+        };
+        for record in [hard, entry] {
+            let mut text = String::new();
+            encode_record(&record, &mut text);
+            assert_eq!(typed::record(&text), Some(record.clone()), "{text}");
+        }
+    }
+
+    // A malformed message says whether it claimed to come from a member
+    // (a node-to-node type) or from a client: the node answers the two
+    // differently.
+    #[test]
+    fn a_malformed_message_knows_whether_it_was_a_peer_type() {
+        for (fields, peer) in [
+            (r#""type":"append_entries","term":"x""#, true),
+            (r#""type":"request_vote_ok","term":1"#, true),
+            (r#""type":"write","key":[1],"value":1"#, false),
+            (
+                r#""type":"ryw_read","key":"k","last_write_index":-1"#,
+                false,
+            ),
+        ] {
+            match body(&request(fields)).payload {
+                Payload::Invalid(invalid) => assert_eq!(invalid.peer, peer, "{fields}"),
+                other => panic!("{fields}: decoded as {other:?}"),
+            }
+        }
+    }
+
     fn invalid_text(line: &str) -> (ErrorCode, String) {
         match body(line).payload {
             Payload::Invalid(Invalid { code, text, .. }) => (code, text),
