@@ -477,8 +477,6 @@ const CIRCLES_LEFT: &[&[&str]] = &[&[
     "crates/core/src/node/commit_news.rs",
     "crates/core/src/node/mod.rs",
     "crates/core/src/node/persist.rs",
-    "crates/core/src/node/progress.rs",
-    "crates/core/src/node/read_index.rs",
     "crates/core/src/node/recovery.rs",
 ]];
 

@@ -9,7 +9,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
-use super::read_index::{ApplyRead, IndexRead, ReadKind, ReadQueue};
+use super::read_index::{ApplyRead, IndexRead, ReadKind, ReadQueue, ReplyTo};
 use super::{Node, Role};
 use crate::data::{Key, Value};
 use crate::id::Id;
@@ -79,15 +79,6 @@ enum Stage {
     /// Sent to the leader `to`; sent again at `retry_at` until answered
     /// (the state machine applies a request once, however often it is sent).
     Forwarded { to: usize, retry_at: Millis },
-}
-
-/// Who gets a leader-side outcome.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum ReplyTo {
-    /// This node's own pending op.
-    Local(u64),
-    /// An origin node's forwarded op.
-    Remote { node: usize, fwd_id: u64 },
 }
 
 struct CommitWaiter {

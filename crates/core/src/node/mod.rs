@@ -10,6 +10,8 @@
 mod client;
 mod commit_news;
 mod election;
+mod members;
+mod outbox;
 mod persist;
 mod progress;
 #[cfg(test)]
@@ -32,9 +34,7 @@ use crate::kv::Kv;
 use crate::log::Log;
 use crate::message::*;
 use crate::time::Millis;
-
-/// Most diagnostics kept for the runtime to drain; older ones are dropped.
-const WARNINGS_MAX: usize = 256;
+use members::Members;
 
 /// A node's Raft role, as checkers see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -64,15 +64,9 @@ pub struct Node {
     news: commit_news::News,
     kv: Kv,
     election_deadline: Millis,
-    /// Queued messages that wait for nothing, in the order they were made.
-    outbox: VecDeque<Envelope>,
-    /// Queued messages that wait for a persist batch to be durable, with
-    /// that batch, in the order they were made; batches never decrease
-    /// along it, so those the disk allows are always a prefix.
-    outbox_for_disk: VecDeque<(u64, Envelope)>,
+    /// Messages and diagnostics on their way out.
+    outbox: outbox::Outbox,
     persist: persist::Persistence,
-    next_msg_id: u64,
-    warnings: VecDeque<String>,
     ops: client::Ops,
     /// Set while this node catches up after losing durable state.
     recovery: Option<recovery::Recovery>,
@@ -96,22 +90,6 @@ impl Timers {
             .into_iter()
             .flatten()
             .fold(self.raft, Millis::min)
-    }
-}
-
-/// Membership with this node's own position, fixed after `init`.
-struct Members {
-    me: usize,
-    ids: Vec<Id>,
-}
-
-impl Members {
-    fn majority(&self) -> usize {
-        self.ids.len() / 2 + 1
-    }
-
-    fn peers(&self) -> impl Iterator<Item = usize> + '_ {
-        (0..self.ids.len()).filter(move |&i| i != self.me)
     }
 }
 
@@ -164,11 +142,8 @@ impl Node {
             news: commit_news::News::default(),
             kv: Kv::default(),
             election_deadline: now,
-            outbox: VecDeque::new(),
-            outbox_for_disk: VecDeque::new(),
+            outbox: outbox::Outbox::default(),
             persist,
-            next_msg_id: 0,
-            warnings: VecDeque::new(),
             ops: client::Ops::starting_at(incarnation),
             recovery: None,
         };
@@ -288,23 +263,9 @@ impl Node {
 
     /// The next message to send, in the order the node produced them,
     /// skipping those that wait for durable state (see [`crate::durable`]).
-    /// Messages get their `msg_id` in the order they are made, so the
-    /// earlier of the two queues' sendable heads is the next in that order.
     pub fn poll_transmit(&mut self) -> Option<Envelope> {
-        let free = self.outbox.front().map(|e| e.body.msg_id);
-        let allowed = self
-            .outbox_for_disk
-            .front()
-            .filter(|&&(batch, _)| self.disk_allows(batch))
-            .map(|(_, e)| e.body.msg_id);
-        match (free, allowed) {
-            (Some(free), Some(allowed)) if allowed < free => {
-                self.outbox_for_disk.pop_front().map(|(_, e)| e)
-            }
-            (Some(_), _) => self.outbox.pop_front(),
-            (None, Some(_)) => self.outbox_for_disk.pop_front().map(|(_, e)| e),
-            (None, None) => None,
-        }
+        let persist = &self.persist;
+        self.outbox.pop(|batch| persist.is_durable(batch))
     }
 
     /// When the node next needs `handle_timeout`; `None` before `init`.
@@ -328,7 +289,7 @@ impl Node {
 
     /// Diagnostics for a human (bad peer input, step-downs); drained by the runtime.
     pub fn poll_warning(&mut self) -> Option<String> {
-        self.warnings.pop_front()
+        self.outbox.pop_warning()
     }
 
     // ------------------------------------------------------ read-only accessors
@@ -515,10 +476,7 @@ impl Node {
     }
 
     fn warn(&mut self, text: String) {
-        if self.warnings.len() == WARNINGS_MAX {
-            self.warnings.pop_front();
-        }
-        self.warnings.push_back(text);
+        self.outbox.warn(text);
     }
 
     /// Queues a message from this node; every message gets the next `msg_id`.
@@ -533,29 +491,8 @@ impl Node {
     }
 
     fn send_from(&mut self, src: Id, dest: Id, in_reply_to: Option<u64>, payload: Payload) {
-        let msg_id = self.next_msg_id;
-        self.next_msg_id += 1;
         let waits_for = self.batch_to_wait_for(&payload);
-        let envelope = Envelope {
-            src,
-            dest,
-            body: Body {
-                msg_id: Some(msg_id),
-                in_reply_to,
-                payload,
-            },
-        };
-        if waits_for == 0 {
-            self.outbox.push_back(envelope);
-        } else {
-            if let Some(&(last, _)) = self.outbox_for_disk.back() {
-                assert!(
-                    last <= waits_for,
-                    "batch {waits_for} queued after batch {last}"
-                );
-            }
-            self.outbox_for_disk.push_back((waits_for, envelope));
-        }
+        self.outbox.push(src, dest, in_reply_to, payload, waits_for);
     }
 }
 

@@ -56,7 +56,7 @@ impl Persistence {
         self.batches_made + u64::from(self.dirty())
     }
 
-    fn is_durable(&self, batch: u64) -> bool {
+    pub(super) fn is_durable(&self, batch: u64) -> bool {
         batch <= self.batches_durable
     }
 
@@ -189,12 +189,6 @@ impl Node {
         self.durable.log.truncate_from(index);
         self.durable.log.append(entry);
         self.persist.log_changed(index, index);
-    }
-
-    /// Whether the queued message may leave now; `poll_transmit` skips the
-    /// ones that wait for a batch still being written.
-    pub(super) fn disk_allows(&self, waits_for: u64) -> bool {
-        self.persist.is_durable(waits_for)
     }
 
     /// The batch a message with this payload, queued now, waits for (0: none).

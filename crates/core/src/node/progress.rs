@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 
-use super::Members;
+use super::members::Members;
 use crate::time::Millis;
 
 #[derive(Clone)]

@@ -5,10 +5,18 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
-use super::client::ReplyTo;
 use crate::data::Key;
 use crate::message::Redirect;
 use crate::time::Millis;
+
+/// Who gets a leader-side outcome.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum ReplyTo {
+    /// This node's own pending op.
+    Local(u64),
+    /// An origin node's forwarded op.
+    Remote { node: usize, fwd_id: u64 },
+}
 
 #[derive(Clone, Copy)]
 pub(super) enum ReadKind {
