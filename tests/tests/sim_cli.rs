@@ -389,6 +389,10 @@ fn bad_usage_exits_2_with_a_message_naming_the_flag() {
         (&["run", healthy, "--seed", "1", "--to-ms", "5"], "--svg"),
         (&["speed", "--seeds", "0"], "--seeds"),
         (&["speed", "--requests", "0"], "--requests"),
+        (
+            &["speed", "--instruction-requests", "0"],
+            "--instruction-requests",
+        ),
         (&["bugs", "--frob"], "--frob"),
         (&["run", healthy, "--seed", "1", "--bug", "nope"], "nope"),
         (&["frobnicate"], "frobnicate"),

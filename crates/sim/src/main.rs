@@ -44,7 +44,7 @@ enum Command {
     /// Follower-read report: leader load and latency with and without
     /// follower reads, healthy and with a lagging follower.
     Bench(BenchArgs),
-    /// Wall-clock benchmarks of the simulator and of ryw-node (release build).
+    /// Benchmarks of the simulator and of ryw-node (release build): instruction counts under callgrind, where valgrind is installed, then wall clock.
     Speed(SpeedArgs),
 }
 
@@ -171,6 +171,12 @@ struct SpeedArgs {
     /// Repetitions of every measurement; the table shows the median and the range.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=100))]
     repeat: u64,
+    /// Pipelined requests fed to each program under callgrind.
+    #[arg(long, value_name = "N", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    instruction_requests: u64,
+    /// Skip the instruction counts (they need valgrind and take a minute).
+    #[arg(long)]
+    no_instructions: bool,
 }
 
 fn parse_bug(name: &str) -> Result<Bug, String> {
@@ -622,6 +628,75 @@ fn cmd_bench(args: BenchArgs) -> Outcome {
 }
 
 // Longer than 70 lines on purpose: the benchmark's measurements in order, each printed as it is taken.
+/// Instruction counts from callgrind, which do not swing with the
+/// machine's load: the simulator on `healthy.json` seed 1 (or the first
+/// scenario given), and `ryw-node`, the parse-only baseline and `ryw-node
+/// --data-dir` on `requests` pipelined requests.
+fn instruction_counts(paths: &[PathBuf], requests: usize) -> Result<String, String> {
+    use ryw_sim::speed;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = exe.parent().ok_or("no directory for ryw-sim")?;
+    let scenario = paths
+        .iter()
+        .find(|p| p.ends_with("healthy.json"))
+        .or(paths.first())
+        .ok_or("no scenario to count instructions on")?;
+    let path = scenario.display().to_string();
+    let sim = speed::instructions(&exe, &["run", &path, "--seed", "1", "--json"], "")?;
+    let summary: serde_json::Value = serde_json::from_str(&sim.stdout)
+        .map_err(|e| format!("ryw-sim run --json under callgrind: {e}"))?;
+    let field = |name: &str| summary[name].as_u64().unwrap_or(0);
+    let (delivered, sim_ms) = (field("delivered"), field("sim_ms"));
+    let input = speed::node_input(requests);
+    let node_binary = dir.join("ryw-node");
+    let node = speed::instructions(&node_binary, &[], &input)?;
+    let base = speed::instructions(&dir.join("ryw-parse-baseline"), &[], &input)?;
+    let data_dir = std::env::temp_dir().join(format!("ryw-speed-ir-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let data_arg = data_dir.display().to_string();
+    let durable = speed::instructions(&node_binary, &["--data-dir", &data_arg], &input);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let durable = durable?;
+    let n = requests as u64;
+    let rows = [
+        (
+            format!("simulator, {path} seed 1"),
+            format!(
+                "{}; {:.1}M per simulated second",
+                speed::per(sim.instructions, delivered, "delivered message"),
+                sim.instructions as f64 / 1e6 / (sim_ms as f64 / 1000.0).max(1e-9)
+            ),
+        ),
+        (
+            format!("ryw-node, {requests} pipelined write/ryw_read"),
+            speed::per(node.instructions, n, "request"),
+        ),
+        (
+            "ryw-parse-baseline, same input".into(),
+            format!(
+                "{}; ryw-node reaches {:.2} of it",
+                speed::per(base.instructions, n, "request"),
+                base.instructions as f64 / node.instructions.max(1) as f64
+            ),
+        ),
+        (
+            "ryw-node --data-dir, same input".into(),
+            format!(
+                "{}; {:.2} of in-memory",
+                speed::per(durable.instructions, n, "request"),
+                node.instructions as f64 / durable.instructions.max(1) as f64
+            ),
+        ),
+    ];
+    let mut out = String::from(
+        "instruction counts (callgrind; every thread; the same on any load):\n| benchmark | instructions |\n|---|---|\n",
+    );
+    for (what, figure) in rows {
+        out.push_str(&format!("| {what} | {figure} |\n"));
+    }
+    Ok(out)
+}
+
 fn cmd_speed(args: SpeedArgs) -> Outcome {
     use ryw_sim::speed;
     let seeds = args.seeds;
@@ -633,6 +708,18 @@ fn cmd_speed(args: SpeedArgs) -> Outcome {
     };
     let scenarios = load_all(&paths)?;
     let repeat = args.repeat;
+    if args.no_instructions {
+        println!("instruction counts: skipped (--no-instructions)");
+    } else if !speed::callgrind_available() {
+        println!(
+            "instruction counts: skipped, valgrind is not installed (apt-get install valgrind)"
+        );
+    } else {
+        print!(
+            "{}",
+            instruction_counts(&paths, args.instruction_requests as usize)?
+        );
+    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
         "wall-clock benchmarks: release build expected; {cores} cores visible; one thread per measurement; each repeated {repeat} times"

@@ -1,6 +1,8 @@
-//! Wall-clock benchmarks (not tests): simulator speed on the standard
-//! scenarios, and `ryw-node` throughput against a parse-only baseline, each
-//! with peak memory. Figures depend on the machine; the table says so.
+//! Benchmarks (not tests): simulator speed on the standard scenarios, and
+//! `ryw-node` throughput against a parse-only baseline. Instruction counts
+//! from callgrind come first where valgrind is installed: they do not
+//! swing with the machine's load, as wall-clock figures (which follow,
+//! with peak memory) do.
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
@@ -198,6 +200,82 @@ pub fn disk_counts(log: &[String]) -> Option<(u64, u64)> {
     Some((numbers.next()??, numbers.next()??))
 }
 
+/// Whether valgrind (for callgrind's instruction counts) is installed.
+pub fn callgrind_available() -> bool {
+    Command::new("valgrind")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// What one program did under callgrind: the instructions it executed
+/// (every thread), and what it wrote to stdout.
+pub struct Counted {
+    pub instructions: u64,
+    pub stdout: String,
+}
+
+/// Runs `binary` with `args` under callgrind, `input` on its stdin, and
+/// reads the instruction count valgrind reports (`Collected : N`).
+pub fn instructions(binary: &Path, args: &[&str], input: &str) -> Result<Counted, String> {
+    if !binary.exists() {
+        return Err(format!(
+            "{} is missing: build it with cargo build --release",
+            binary.display()
+        ));
+    }
+    let mut child = Command::new("valgrind")
+        .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+        .arg(binary)
+        .args(args)
+        .env("RYW_SEED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("valgrind {}: {e}", binary.display()))?;
+    let mut stdin = child.stdin.take().ok_or("no stdin")?;
+    let input = input.to_owned();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("valgrind {}: {e}", binary.display()))?;
+    let _ = writer.join();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let instructions = collected(&stderr).ok_or_else(|| {
+        format!(
+            "valgrind {}: no instruction count in its output ({})",
+            binary.display(),
+            stderr.lines().last().unwrap_or("nothing")
+        )
+    })?;
+    Ok(Counted {
+        instructions,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+    })
+}
+
+/// The count in callgrind's `==PID== Collected : 72301234` line.
+pub fn collected(stderr: &str) -> Option<u64> {
+    stderr.lines().find_map(|line| {
+        let (_, count) = line.split_once("Collected :")?;
+        count.trim().parse().ok()
+    })
+}
+
+/// Instructions per unit, as the table shows them.
+pub fn per(instructions: u64, units: u64, unit: &str) -> String {
+    format!(
+        "{:.0} instructions per {unit} ({:.1}M for {units})",
+        instructions as f64 / units.max(1) as f64,
+        instructions as f64 / 1e6
+    )
+}
+
 pub fn table(rows: &[Measurement]) -> String {
     let mut out = String::from("| benchmark | result | peak memory |\n|---|---|---|\n");
     for r in rows {
@@ -222,5 +300,19 @@ mod tests {
         );
         assert_eq!(median_of(vec![5.0], show), "5");
         assert_eq!(median_of(Vec::new(), show), "no measurement");
+    }
+
+    #[test]
+    fn the_instruction_count_is_read_from_callgrinds_summary() {
+        let stderr = "==4242== Callgrind, a call-graph generating cache profiler\n\
+                      ==4242== Events    : Ir\n\
+                      ==4242== Collected : 72301234\n\
+                      ==4242== I   refs:      72,301,234\n";
+        assert_eq!(collected(stderr), Some(72_301_234));
+        assert_eq!(collected("==1== no count here"), None);
+        assert_eq!(
+            per(72_301_234, 14_021, "delivered message"),
+            "5157 instructions per delivered message (72.3M for 14021)"
+        );
     }
 }
