@@ -508,3 +508,51 @@ fn print_the_import_graph() {
         }
     }
 }
+
+/// Every file or directory the README and the guides name by its path
+/// from the repository root exists: a file that moved must take its
+/// mentions with it.
+#[test]
+fn the_docs_name_only_paths_that_exist() {
+    let root = workspace();
+    let mut docs = vec![root.join("README.md")];
+    let guides = std::fs::read_dir(root.join("docs")).expect("docs/");
+    docs.extend(guides.flatten().map(|e| e.path()));
+    let mut missing = Vec::new();
+    for doc in docs {
+        let text = std::fs::read_to_string(&doc).expect("readable");
+        for prefix in [
+            "crates/",
+            "sim-scenarios/",
+            "docs/",
+            "tests/tests/",
+            "tests/data/",
+        ] {
+            for (at, _) in text.match_indices(prefix) {
+                let before = text[..at].chars().next_back();
+                if before.is_some_and(|c| c.is_alphanumeric() || c == '/' || c == '.' || c == '_') {
+                    continue;
+                }
+                let path: String = text[at..]
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+                    .collect();
+                let path = path.trim_end_matches(['.', '/']);
+                // A glob or a placeholder (`sim-scenarios/*.json`, `DIR/...`) names no one file.
+                if text[at + path.len()..].starts_with(['*', '{']) || path.ends_with('-') {
+                    continue;
+                }
+                if !root.join(path).exists() {
+                    missing.push(format!("{}: {path}", doc.display()));
+                }
+            }
+        }
+    }
+    missing.sort();
+    missing.dedup();
+    assert!(
+        missing.is_empty(),
+        "paths that do not exist:\n{}",
+        missing.join("\n")
+    );
+}
