@@ -29,8 +29,9 @@ pub(super) struct Ops {
     commit_waiters: BTreeMap<u64, Vec<CommitWaiter>>,
     /// Origin side: the `ryw_read`s in `Stage::WaitApply`, by (token, op
     /// id), so that an apply finds the reads it unblocks without walking
-    /// every pending op. Kept in step with the stage by `wait_apply` and
-    /// `leave_wait_apply`.
+    /// every pending op. Entered where a read starts to wait
+    /// (`on_client_request`), left in `leave_wait_apply`, which every way
+    /// out of the stage passes (`route_to_leader`, `finish`).
     waiting_apply: BTreeSet<(u64, u64)>,
     /// Leader side: reads awaiting their leadership round, then their apply.
     reads: ReadQueue,
