@@ -7,6 +7,7 @@
 //! sent as soon as they are polled: the durable state ([`Node::durable`])
 //! already covers them.
 
+mod apply;
 mod client;
 mod commit_news;
 mod election;
