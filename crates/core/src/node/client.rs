@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use super::read_index::{ApplyRead, IndexRead, ReadKind, ReadQueue, ReplyTo};
 use super::{Node, Role};
+use crate::events::Event;
 use crate::data::{Key, Value};
 use crate::id::Id;
 use crate::kv::Applied;
@@ -237,6 +238,9 @@ impl Node {
         {
             if self.kv.applied_index() >= last_write_index && (prefer_follower || self.is_leader())
             {
+                if !self.is_leader() {
+                    self.note(Event::FollowerReadServedAtOnce);
+                }
                 self.ops.pending.insert(id, pending);
                 return self.serve_ryw_locally(now, id);
             }
@@ -251,6 +255,7 @@ impl Node {
             }
             if !self.is_leader() {
                 pending.redirect = Some(Redirect::LeaderRequested);
+                self.note(Event::ReadSentToLeaderByClient);
             }
             // A leader behind the token needs no local wait: its own read path
             // waits for apply, or fails fast when no write can have that index.
@@ -367,6 +372,7 @@ impl Node {
                         reply_to,
                         deadline,
                     };
+                    self.note(Event::ReadWaitedForApplyAtLeader);
                     self.ops.reads.wait_for_apply(read);
                 } else {
                     // Beyond the commit index: either the token is not yet
@@ -392,6 +398,7 @@ impl Node {
             if let Some((index, first)) = self.kv.first_application(request) {
                 // Applied already (an earlier answer was lost): say again
                 // what the first copy did.
+                self.reached.note(Event::DuplicateAnsweredFromFilter);
                 let result = result_of(Applied::from(first), index, cas);
                 return self.respond(reply_to, result);
             }
@@ -500,7 +507,10 @@ impl Node {
         }
         for read in confirmed {
             let index = match read.kind {
-                ReadKind::Linearizable => read.read_index,
+                ReadKind::Linearizable => {
+                    self.note(Event::LinearizableReadConfirmed);
+                    read.read_index
+                }
                 ReadKind::Ryw { token, .. } if token <= self.commit_index => token,
                 ReadKind::Ryw { token, .. } => {
                     // This leader is current and has committed in its term, so
@@ -518,6 +528,9 @@ impl Node {
                     continue;
                 }
             };
+            if index > self.kv.applied_index() {
+                self.note(Event::ReadWaitedForApplyAtLeader);
+            }
             self.ops.reads.wait_for_apply(ApplyRead {
                 index,
                 key: read.key,
@@ -545,6 +558,7 @@ impl Node {
             }
             ready.push(id);
             self.ops.waiting_apply.pop_first();
+            self.reached.note(Event::FollowerReadWaitedThenServed);
         }
         ready.sort_unstable();
         for id in ready {
@@ -572,9 +586,12 @@ impl Node {
                         },
                         None => return,
                     },
-                    ReplyTo::Remote { .. } => Served::Redirected {
-                        reason: reason.unwrap_or(Redirect::FollowerBehind),
-                    },
+                    ReplyTo::Remote { .. } => {
+                        self.reached.note(Event::LeaderServedForwardedRywRead);
+                        Served::Redirected {
+                            reason: reason.unwrap_or(Redirect::FollowerBehind),
+                        }
+                    }
                 };
                 OpResult::RywReadOk {
                     value: self.value_of(key),
@@ -618,6 +635,7 @@ impl Node {
                 // reports what the first copy did, at the first copy's index.
                 match outcome {
                     Applied::Duplicate { index, first } => {
+                        self.reached.note(Event::DuplicateAnsweredFromFilter);
                         result_of(first.into(), index, waiter.cas)
                     }
                     other => result_of(other, index, waiter.cas),
@@ -755,6 +773,9 @@ impl Node {
             };
             if now >= pending.deadline {
                 let mut result = timeout_result(pending, self.config.request_timeout_ms);
+                if matches!(&result, OpResult::Error { code, .. } if *code == ErrorCode::TIMEOUT) {
+                    self.reached.note(Event::RequestTimedOutIndeterminate);
+                }
                 if let (OpResult::Error { text, .. }, Some(why)) =
                     (&mut result, &self.persist.failure)
                 {
@@ -762,8 +783,13 @@ impl Node {
                 }
                 self.finish(id, result);
             } else {
-                if let Stage::WaitApply { .. } = pending.stage {
-                    pending.redirect = Some(Redirect::FollowerBehind);
+                match pending.stage {
+                    Stage::WaitApply { .. } => {
+                        pending.redirect = Some(Redirect::FollowerBehind);
+                        self.reached.note(Event::FollowerReadWaitedThenRedirected);
+                    }
+                    Stage::Forwarded { .. } => self.reached.note(Event::ForwardSentAgain),
+                    Stage::Leading | Stage::NeedLeader { .. } => {}
                 }
                 self.route_to_leader(now, id);
             }

@@ -6,6 +6,7 @@
 //! lost question or answer costs only the read's bounded wait.
 
 use super::{Node, Role};
+use crate::events::Event;
 use crate::message::*;
 
 /// A follower's side of commit news.
@@ -32,6 +33,7 @@ impl Node {
             return; // the read waits, then goes to whoever leads by then
         };
         self.news.asked = index;
+        self.note(Event::CommitAskedFor);
         let wanted = CommitWanted {
             term: self.durable.current_term,
             index,
@@ -130,6 +132,7 @@ impl Node {
     fn commit_by_news(&mut self, index: u64, term: u64) {
         if index > self.commit_index && self.durable.log.term_at(index) == Some(term) {
             self.commit_index = index;
+            self.note(Event::CommittedByNews);
         }
     }
 }

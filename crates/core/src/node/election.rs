@@ -7,6 +7,7 @@ use rand::Rng;
 
 use super::progress::Followers;
 use super::{Leader, Node, Role};
+use crate::events::Event;
 use crate::message::*;
 use crate::time::Millis;
 
@@ -91,6 +92,9 @@ impl Node {
 
     pub(super) fn become_follower(&mut self, now: Millis) {
         if self.is_leader() {
+            if self.durable.log.last_index() > self.commit_index {
+                self.note(Event::LeaderDeposedWithUncommitted);
+            }
             self.role = Role::Follower;
             self.set_leader(None);
             self.arm_election_timer(now);
@@ -122,6 +126,9 @@ impl Node {
                 vote_granted: granted,
                 pre_vote: true,
             };
+            if !granted {
+                self.note(Event::PreVoteRefused);
+            }
             return self.send_to_member(from, Payload::Peer(PeerMsg::RequestVoteOk(reply)));
         }
         if request.term > self.durable.current_term {
@@ -133,6 +140,13 @@ impl Node {
             Some(voted) => *voted == candidate,
         };
         let granted = request.term == self.durable.current_term && free && up_to_date;
+        if request.term == self.durable.current_term && !granted {
+            self.note(if up_to_date {
+                Event::VoteRefusedAlreadyVoted
+            } else {
+                Event::VoteRefusedLogBehind
+            });
+        }
         if granted {
             self.set_term_and_vote(request.term, Some(candidate));
             self.arm_election_timer(now);
@@ -187,6 +201,7 @@ impl Node {
             Some(&self.me()),
             "a leader voted for itself in its term"
         );
+        self.note(Event::LeaderElected);
         let next_index = self.durable.log.last_index() + 1;
         self.role = Role::Leader(Leader {
             progress: Followers::new(self.members(), next_index, now),

@@ -30,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::config::{Cluster, Config};
 use crate::durable::Durable;
+use crate::events::{Event, Reached};
 use crate::id::Id;
 use crate::kv::Kv;
 use crate::log::Log;
@@ -71,6 +72,8 @@ pub struct Node {
     ops: client::Ops,
     /// Set while this node catches up after losing durable state.
     recovery: Option<recovery::Recovery>,
+    /// How often each named event happened here (observed, never acted on).
+    reached: Reached,
 }
 
 /// The node's timers, by name; `handle_timeout` is due at the soonest.
@@ -147,6 +150,7 @@ impl Node {
             persist,
             ops: client::Ops::starting_at(incarnation),
             recovery: None,
+            reached: Reached::default(),
         };
         if let Some(cluster) = cluster {
             node.join(cluster, now);
@@ -245,6 +249,7 @@ impl Node {
                     self.warn(format!(
                         "stepping down in term {term}: no contact with a majority"
                     ));
+                    self.note(Event::CheckQuorumStepDown);
                     self.become_follower(now);
                 }
             }
@@ -345,6 +350,11 @@ impl Node {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// How often each named event happened at this node since it started.
+    pub fn reached(&self) -> &Reached {
+        &self.reached
     }
 
     // ------------------------------------------------------------- internals
@@ -476,6 +486,10 @@ impl Node {
         }
     }
 
+    fn note(&mut self, event: Event) {
+        self.reached.note(event);
+    }
+
     fn warn(&mut self, text: String) {
         self.outbox.warn(text);
     }
@@ -493,6 +507,9 @@ impl Node {
 
     fn send_from(&mut self, src: Id, dest: Id, in_reply_to: Option<u64>, payload: Payload) {
         let waits_for = self.batch_to_wait_for(&payload);
+        if !self.persist.is_durable(waits_for) {
+            self.note(Event::ReplyWaitedForDisk);
+        }
         self.outbox.push(src, dest, in_reply_to, payload, waits_for);
     }
 }

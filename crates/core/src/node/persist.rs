@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use super::Node;
+use crate::events::Event;
 use crate::durable::PersistBatch;
 use crate::id::Id;
 use crate::message::{Entry, Payload, PeerMsg};
@@ -186,6 +187,7 @@ impl Node {
             !self.is_leader(),
             "a leader overwrote its own entry {index}"
         );
+        self.note(Event::EntryOverwritten);
         self.durable.log.truncate_from(index);
         self.durable.log.append(entry);
         self.persist.log_changed(index, index);

@@ -45,6 +45,7 @@
 //! still undecided, the recovered node could vote a second time in it.
 
 use super::Node;
+use crate::events::Event;
 use crate::id::Id;
 use crate::message::*;
 use crate::time::Millis;
@@ -103,6 +104,7 @@ impl Node {
             return;
         }
         self.recovery = Some(Recovery::new(self.members().ids.len()));
+        self.note(Event::RecoveryStarted);
         self.warn("this node lost durable state: it will not vote or stand for election until it has caught up from its peers".to_owned());
         if answers_needed(self.members().ids.len()) == 0 {
             self.confirm_recovery(now);
@@ -270,6 +272,7 @@ impl Node {
         match &mut self.recovery {
             Some(recovery) if recovery.floor.is_none() => {
                 recovery.deferred[from] = Some(request.clone());
+                self.reached.note(Event::VoteDeferredWhileRecovering);
                 true
             }
             _ => false,
@@ -299,6 +302,7 @@ impl Node {
             return;
         }
         self.recovery = None;
+        self.note(Event::RecoveryFinished);
         self.durable.lost = false;
         self.set_recovering(false);
         self.warn(format!(

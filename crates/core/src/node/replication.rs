@@ -2,6 +2,7 @@
 //! a commit (applying entries in order) is `apply.rs`.
 
 use super::{Node, Role};
+use crate::events::Event;
 use crate::message::*;
 use crate::time::Millis;
 
@@ -151,7 +152,10 @@ impl Node {
             seq: request.seq,
         };
         match log.term_at(prev) {
-            None => reply.next_index_hint = log.last_index() + 1,
+            None => {
+                reply.next_index_hint = log.last_index() + 1;
+                self.reached.note(Event::AppendRejectedMismatch);
+            }
             Some(term) if term != request.prev_log_term => {
                 // Log Matching (§5.3) with Leader Completeness (§5.4): a current
                 // leader agrees with every committed entry.
@@ -162,6 +166,7 @@ impl Node {
                 );
                 let first = log.first_index_of_term(term, prev);
                 reply.next_index_hint = first.max(self.commit_index + 1);
+                self.reached.note(Event::AppendRejectedMismatch);
             }
             Some(_) => {
                 let count = request.entries.len() as u64;
@@ -288,6 +293,9 @@ impl Node {
                 .replicated_on_majority(index, self.persist.synced_index()),
             "the majority's match index is on a majority"
         );
+        if self.durable.log.term_at(self.commit_index + 1) != Some(term) {
+            self.reached.note(Event::OldTermCommittedThroughCurrent);
+        }
         self.commit_index = index;
         if !leader.committed_in_term {
             leader.committed_in_term = true;
