@@ -1,6 +1,8 @@
-//! Every scenario over a fixed set of seeds: the store must violate nothing.
+//! Every scenario over a fixed set of seeds: the store must violate nothing,
+//! and each scenario must reach the named events it exists to reach.
 //! `RYW_SEED=N` or `RYW_SEEDS=A..B` chooses the seeds.
 
+use ryw_sim::coverage::Coverage;
 use ryw_sim::{real_node, run, RunOptions, Scenario};
 use ryw_tests::{display_path, scenario_files, seeds};
 
@@ -9,10 +11,18 @@ fn every_scenario_passes_every_checker() {
     let seeds = seeds(0..50);
     let mut failures = Vec::new();
     let mut runs = 0;
+    let mut coverage = Coverage::default();
     for path in scenario_files() {
         let scenario = Scenario::load(&path).expect("scenario parses");
+        let shown = display_path(&path);
+        // A scenario that quietly stops reaching its purpose (a timing
+        // change, say) fails here, not months later.
+        if scenario.expect.reach.is_empty() {
+            failures.push(format!("{shown}: expect.reach names no event"));
+        }
         for &seed in &seeds {
             let summary = run(&scenario, RunOptions::new(seed, &real_node));
+            coverage.add(&shown, seed, &summary.reached);
             runs += 1;
             if !summary.passed(false) {
                 let why = summary.violations.first().map_or_else(
@@ -27,9 +37,15 @@ fn every_scenario_passes_every_checker() {
                 failures.push(format!(
                     "{} seed {seed}: {why}\n  replay: {}",
                     scenario.name,
-                    summary.replay_command(&display_path(&path))
+                    summary.replay_command(&shown)
                 ));
             }
+        }
+        for event in coverage.unreached(&shown, &scenario.expect.reach_events()) {
+            failures.push(format!(
+                "{shown}: no run reached {}, which its expect.reach names",
+                event.name()
+            ));
         }
     }
     assert!(runs >= 10, "every scenario ran");

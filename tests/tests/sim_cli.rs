@@ -715,3 +715,67 @@ fn an_interrupted_sweep_prints_its_partial_tally_and_exits_130() {
         "{stdout}"
     );
 }
+
+/// `sweep --coverage FILE` prints which named events the runs reached and
+/// writes the same table as CSV; a scenario whose `expect.reach` names an
+/// event none of its runs reached fails the sweep, naming both.
+#[test]
+fn a_sweep_reports_coverage_and_fails_a_scenario_that_misses_its_events() {
+    let dir = std::env::temp_dir().join(format!("ryw-coverage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let csv = dir.join("coverage.csv");
+    let csv_arg = csv.to_str().expect("utf-8");
+    let (code, stdout, stderr) = sim(&[
+        "sweep",
+        "sim-scenarios/healthy.json",
+        "--seeds",
+        "0..2",
+        "--coverage",
+        csv_arg,
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("events reached, over 2 runs:"), "{stdout}");
+    assert!(
+        stdout.contains("leader-elected")
+            && stdout.contains("first sim-scenarios/healthy.json seed 0"),
+        "{stdout}"
+    );
+    let table = std::fs::read_to_string(&csv).expect("the CSV was written");
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows[0], "event,runs,first_scenario,first_seed,meaning");
+    assert_eq!(rows.len(), 1 + ryw_core::Event::COUNT);
+    assert!(table.contains("\nleader-elected,2,sim-scenarios/healthy.json,0,"));
+
+    // The same scenario, held to an event no healthy run reaches.
+    let text = std::fs::read_to_string(scenarios_dir().join("healthy.json")).expect("scenario");
+    let missing = text.replace(
+        "\"reach\": [",
+        "\"reach\": [\"read-waited-for-apply-at-leader\", ",
+    );
+    assert_ne!(missing, text, "healthy.json names events to reach");
+    let scenario = dir.join("healthy-missing.json");
+    std::fs::write(&scenario, missing).expect("written");
+    let (code, stdout, _) = sim(&[
+        "sweep",
+        scenario.to_str().expect("utf-8"),
+        "--seeds",
+        "0..2",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains("NOT REACHED")
+            && stdout.contains("healthy-missing.json")
+            && stdout.contains("read-waited-for-apply-at-leader"),
+        "{stdout}"
+    );
+    // An unknown event name is refused when the file is read.
+    let unknown = text.replace("\"reach\": [", "\"reach\": [\"no-such-event\", ");
+    std::fs::write(&scenario, unknown).expect("written");
+    let (code, _, stderr) = sim(&["run", scenario.to_str().expect("utf-8"), "--seed", "1"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("expect.reach[0]") && stderr.contains("no-such-event"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

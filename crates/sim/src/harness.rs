@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use ryw_core::{Body, ClientOp, Config, ErrorCode, Id, Millis, OpResult, Payload, PeerMsg, Served};
+use ryw_core::{
+    Body, ClientOp, Config, ErrorCode, Event, Id, Millis, OpResult, Payload, PeerMsg, Served,
+};
 use sim_engine::disk::SimDisk;
 use sim_engine::{Ctx, End, Harness};
 
@@ -67,6 +69,9 @@ pub struct Store<'a> {
     history: Option<History>,
     /// Per node, how often it has booted: each boot is a new incarnation.
     boots: Vec<u64>,
+    /// Per node, the event counts its core showed at its last step (a
+    /// restarted core counts from zero again).
+    reached_seen: Vec<[u64; Event::COUNT]>,
     /// Boots that found synced data gone with no fault to explain it.
     broken_promises: Vec<Violation>,
 }
@@ -105,6 +110,7 @@ impl<'a> Store<'a> {
             op_counts: BTreeMap::new(),
             latencies_ms: BTreeMap::new(),
             boots: vec![0; configs_len],
+            reached_seen: vec![[0; Event::COUNT]; configs_len],
             broken_promises: Vec::new(),
             summary,
             history: None,
@@ -410,6 +416,12 @@ impl Harness for Store<'_> {
 
     fn observe(&mut self, now_ms: u64, node: usize, process: &OnDisk) {
         let core = process.core();
+        let counts = core.reached().counts();
+        let seen = &mut self.reached_seen[node];
+        for ((total, now), before) in self.summary.reached.iter_mut().zip(counts).zip(seen.iter()) {
+            *total += now - before;
+        }
+        *seen = *counts;
         self.oracle.observe(core);
         let step = Step {
             now_ms,
@@ -423,6 +435,7 @@ impl Harness for Store<'_> {
     }
 
     fn on_restart(&mut self, node: usize) {
+        self.reached_seen[node] = [0; Event::COUNT];
         for checker in &mut self.checkers {
             checker.on_restart(node);
         }

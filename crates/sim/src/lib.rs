@@ -11,6 +11,7 @@
 pub mod bench;
 pub mod bugs;
 pub mod checkers;
+pub mod coverage;
 pub mod diagram;
 pub mod harness;
 pub mod history;

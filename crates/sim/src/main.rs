@@ -9,9 +9,11 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use clap::{Args, Parser, Subcommand};
 use ryw_sim::bugs::Bug;
+use ryw_sim::coverage::Coverage;
 use ryw_sim::sweep::{Plan, SeedRange, Shard, JOBS_MAX};
 use ryw_sim::NodeFactory;
 use ryw_sim::{real_node, run, RunOptions, Scenario};
@@ -116,6 +118,9 @@ struct SweepArgs {
     bug: BugArg,
     #[command(flatten)]
     undecided: UndecidedArg,
+    /// Print which named events the runs reached (how many runs, the first seed), and write the same table to FILE as CSV.
+    #[arg(long, value_name = "FILE")]
+    coverage: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -418,6 +423,15 @@ static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 
 // Longer than 70 lines on purpose: the sweep command's steps in order (load, plan, progress, report, tally), each short.
 fn cmd_sweep(args: SweepArgs) -> Outcome {
+    if let Some(file) = &args.coverage {
+        let same = |p: &PathBuf| matches!((file.canonicalize(), p.canonicalize()), (Ok(a), Ok(b)) if a == b);
+        if args.scenarios.iter().any(same) {
+            return Err(format!(
+                "--coverage {}: that is a scenario being run; writing it would destroy it",
+                file.display()
+            ));
+        }
+    }
     let plan = Plan {
         scenarios: load_all(&args.scenarios)?,
         seeds: args.seeds,
@@ -441,10 +455,17 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
     let undecided = AtomicU64::new(0);
     let delivered = AtomicU64::new(0);
     let done = AtomicU64::new(0);
+    let coverage = Mutex::new(Coverage::default());
     let started = std::time::Instant::now();
     let report = |finished: ryw_sim::sweep::Finished<'_>| -> bool {
         let mut summary = finished.result;
         summary.bug = bug.map(|b| b.name().to_owned());
+        // Runs arrive in plan order, so the first run noted is the first a
+        // person sweeping would see.
+        coverage
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .add(finished.path, summary.seed, &summary.reached);
         done.fetch_add(1, Ordering::Relaxed);
         delivered.fetch_add(summary.delivered, Ordering::Relaxed);
         let mut open = true;
@@ -526,7 +547,28 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
         // The shell's convention for a command ended by SIGINT.
         std::process::exit(130);
     }
-    Ok(failed == 0)
+    let coverage = coverage
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Each scenario is held to the events it exists to reach.
+    let mut unreached = 0;
+    for (path, scenario) in &plan.scenarios {
+        for event in coverage.unreached(path, &scenario.expect.reach_events()) {
+            unreached += 1;
+            say(&format!(
+                "NOT REACHED {}: no run reached {} ({}), which its expect.reach names",
+                ryw_sim::report::one_line(path),
+                event.name(),
+                event.meaning()
+            ));
+        }
+    }
+    if let Some(file) = &args.coverage {
+        say(&coverage.table(done.load(Ordering::Relaxed)));
+        std::fs::write(file, coverage.csv())
+            .map_err(|e| format!("--coverage {}: {e}", file.display()))?;
+    }
+    Ok(failed == 0 && unreached == 0)
 }
 
 /// Every `*.json` directly in `dir`, sorted.

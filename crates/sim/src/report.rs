@@ -61,6 +61,11 @@ pub struct Summary {
     /// with when and what: such a node catches up from its peers.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lost_at_boot: Vec<String>,
+    /// How often each named event ([`ryw_core::Event::ALL`] order) happened
+    /// in the run, over every node and every life of it. Not in the JSON
+    /// summary, whose hash the trace baseline pins.
+    #[serde(skip)]
+    pub reached: [u64; ryw_core::Event::COUNT],
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
     #[serde(skip)]
     pub latencies_ms: BTreeMap<String, Vec<u64>>,

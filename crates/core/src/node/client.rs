@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use super::read_index::{ApplyRead, IndexRead, ReadKind, ReadQueue, ReplyTo};
 use super::{Node, Role};
-use crate::events::Event;
 use crate::data::{Key, Value};
+use crate::events::Event;
 use crate::id::Id;
 use crate::kv::Applied;
 use crate::message::*;

@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 
 use super::Node;
-use crate::events::Event;
 use crate::durable::PersistBatch;
+use crate::events::Event;
 use crate::id::Id;
 use crate::message::{Entry, Payload, PeerMsg};
 use crate::time::Millis;

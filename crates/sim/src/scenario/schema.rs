@@ -298,6 +298,10 @@ pub struct Expect {
     /// At most this many log entries sent in AppendEntries per client operation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entries_sent_per_op_max: Option<f64>,
+    /// Named events (`ryw_core::Event`) this scenario exists to reach: a
+    /// sweep fails, naming the event, when none of its runs reach one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reach: Vec<String>,
 }
 
 impl Default for Expect {
@@ -307,7 +311,18 @@ impl Default for Expect {
             liveness_ms: 5_000,
             peer_msgs_per_op_max: None,
             entries_sent_per_op_max: None,
+            reach: Vec::new(),
         }
+    }
+}
+
+impl Expect {
+    /// The events of `reach` (names checked by validation).
+    pub fn reach_events(&self) -> Vec<ryw_core::Event> {
+        self.reach
+            .iter()
+            .filter_map(|name| ryw_core::Event::parse(name))
+            .collect()
     }
 }
 

@@ -170,6 +170,15 @@ impl Scenario {
                 return Err(format!("field 'expect.{name}' must be a positive number"));
             }
         }
+        for (i, name) in self.expect.reach.iter().enumerate() {
+            if ryw_core::Event::parse(name).is_none() {
+                let known: Vec<&str> = ryw_core::Event::ALL.iter().map(|e| e.name()).collect();
+                return Err(format!(
+                    "field 'expect.reach[{i}]': no event is named {name:?}; known: {}",
+                    known.join(", ")
+                ));
+            }
+        }
         Ok(())
     }
 
