@@ -715,3 +715,33 @@ fn steps_at_a_leader_cost_the_same_however_many_reads_wait_for_a_round() {
         "work for five writes, with 10 and 1,000 reads waiting: {work:?}"
     );
 }
+
+// Named events are counted where they happen: the waiting read above asks
+// for commit news, learns the commit from it and is served where it
+// waited; a read the follower can serve at once is counted as such.
+#[test]
+fn named_events_are_counted_where_they_happen() {
+    use crate::events::Event;
+    let (mut cluster, leader, f) = three_nodes_5_ms_apart(14);
+    assert_eq!(
+        cluster.node(leader).reached().count(Event::LeaderElected),
+        1
+    );
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 9)));
+    let msg = cluster.request(f, 1, ryw("x", token));
+    assert!(cluster.run_until(200, |c| c.reply(msg).is_some()));
+    let at_f = cluster.node(f).reached().clone();
+    assert_eq!(at_f.count(Event::CommitAskedFor), 1);
+    assert_eq!(at_f.count(Event::CommittedByNews), 1);
+    assert_eq!(at_f.count(Event::FollowerReadWaitedThenServed), 1);
+    assert_eq!(at_f.count(Event::FollowerReadServedAtOnce), 0);
+    let msg = cluster.request(f, 1, ryw("x", token));
+    assert!(cluster.run_until(200, |c| c.reply(msg).is_some()));
+    let at_f = cluster.node(f).reached();
+    assert_eq!(at_f.count(Event::FollowerReadServedAtOnce), 1);
+    assert_eq!(
+        at_f.count(Event::LeaderElected),
+        0,
+        "only the winner counts it"
+    );
+}
