@@ -123,12 +123,6 @@ pub fn pipe_throughput(
     input: &str,
     replies: usize,
 ) -> Result<Piped, String> {
-    if !binary.exists() {
-        return Err(format!(
-            "{} is missing: build it with cargo build --release",
-            binary.display()
-        ));
-    }
     let gnu_time = Path::new("/usr/bin/time");
     let mut command = if gnu_time.exists() {
         let mut c = Command::new(gnu_time);
@@ -138,13 +132,7 @@ pub fn pipe_throughput(
         Command::new(binary)
     };
     command.args(args);
-    let mut child = command
-        .env("RYW_SEED", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("{}: {e}", binary.display()))?;
+    let mut child = spawn_piped(command, binary)?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let stderr = child.stderr.take().ok_or("no stderr")?;
@@ -187,6 +175,25 @@ pub fn pipe_throughput(
     })
 }
 
+/// Starts `command`, which runs `binary` (directly or under a measuring
+/// tool), with its three streams piped and the node's seed fixed, once
+/// `binary` is known to be built.
+fn spawn_piped(mut command: Command, binary: &Path) -> Result<std::process::Child, String> {
+    if !binary.exists() {
+        return Err(format!(
+            "{} is missing: build it with cargo build --release",
+            binary.display()
+        ));
+    }
+    command
+        .env("RYW_SEED", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", binary.display()))
+}
+
 /// `ryw-node`'s own count of its disk work, from the line it writes to
 /// stderr at the end: (fsyncs, entries).
 pub fn disk_counts(log: &[String]) -> Option<(u64, u64)> {
@@ -220,22 +227,12 @@ pub struct Counted {
 /// Runs `binary` with `args` under callgrind, `input` on its stdin, and
 /// reads the instruction count valgrind reports (`Collected : N`).
 pub fn instructions(binary: &Path, args: &[&str], input: &str) -> Result<Counted, String> {
-    if !binary.exists() {
-        return Err(format!(
-            "{} is missing: build it with cargo build --release",
-            binary.display()
-        ));
-    }
-    let mut child = Command::new("valgrind")
+    let mut command = Command::new("valgrind");
+    command
         .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
         .arg(binary)
-        .args(args)
-        .env("RYW_SEED", "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("valgrind {}: {e}", binary.display()))?;
+        .args(args);
+    let mut child = spawn_piped(command, binary)?;
     let mut stdin = child.stdin.take().ok_or("no stdin")?;
     let input = input.to_owned();
     let writer = std::thread::spawn(move || {
