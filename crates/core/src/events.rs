@@ -218,4 +218,21 @@ mod tests {
         }
         assert_eq!(Event::parse("no-such-event"), None);
     }
+
+    #[test]
+    fn counts_are_kept_per_event_in_all_order() {
+        let mut reached = Reached::default();
+        reached.note(Event::EntryOverwritten);
+        reached.note(Event::EntryOverwritten);
+        reached.note(Event::LeaderElected);
+        let mut expected = [0; Event::COUNT];
+        expected[Event::EntryOverwritten as usize] = 2;
+        expected[Event::LeaderElected as usize] = 1;
+        assert_eq!(reached.counts(), &expected);
+        assert_eq!(reached.count(Event::EntryOverwritten), 2);
+        assert_eq!(
+            Event::LeaderElected.meaning(),
+            "a candidate won an election"
+        );
+    }
 }
