@@ -45,7 +45,7 @@ pub struct Durable {
     /// This node lost durable state (its disk was empty, cut or damaged)
     /// and has not yet caught up from its peers: until it has, it grants
     /// no vote and starts no election on what it has (see
-    /// `node/recovery.rs`). Kept durable so that a crash in the middle of
+    /// `raft/recovery.rs`). Kept durable so that a crash in the middle of
     /// recovering does not make the node trust a half-rebuilt log.
     pub recovering: bool,
     /// While recovering: this node knows it lost state it once held (a cut

@@ -15,6 +15,9 @@ pub mod kv;
 pub mod log;
 pub mod message;
 pub mod node;
+mod outbox;
+pub(crate) mod raft;
+pub(crate) mod serve;
 pub mod time;
 
 #[cfg(test)]

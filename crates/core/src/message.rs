@@ -467,7 +467,7 @@ mod display_tests {
     }
 }
 
-/// Sent by a node that lost durable state (see `node/recovery.rs`): what
+/// Sent by a node that lost durable state (see `raft/recovery.rs`): what
 /// term, vote and log does each peer hold now? `incarnation` is the
 /// asker's, echoed so that an answer meant for an earlier life is dropped.
 /// `last_log_index` is where the asker's log ends now: a leader that

@@ -4,12 +4,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::config::{Cluster, Config};
-use crate::durable::Durable;
-use crate::id::Id;
-use crate::message::*;
-use crate::node::{Node, RoleKind};
-use crate::time::Millis;
+use crate::config::Cluster;
+use crate::data::{Key, Value};
+
+// What every test of the node names, in one import.
+pub use crate::config::Config;
+pub use crate::durable::Durable;
+pub use crate::id::Id;
+pub use crate::log::Log;
+pub use crate::message::*;
+pub use crate::node::{Node, RoleKind};
+pub use crate::time::Millis;
 
 pub struct TestCluster {
     pub nodes: Vec<Option<Node>>,
@@ -333,4 +338,94 @@ pub fn commit_index_of(result: &OpResult) -> u64 {
         OpResult::WriteOk { commit_index } | OpResult::CasOk { commit_index } => *commit_index,
         other => panic!("expected an acknowledged write, got {other:?}"),
     }
+}
+
+// ------------------------------------------------- one node, by hand
+
+/// An entry whose command names its (index, term), so that two logs holding
+/// the same (index, term) hold the same entry (Log Matching, §5.3).
+pub fn entry_at(index: u64, term: u64) -> Entry {
+    Entry {
+        term,
+        command: Command::Write {
+            key: Key::Str("x".into()),
+            value: Value::from(index * 1_000 + term),
+        },
+        request: None,
+    }
+}
+
+/// Durable state holding a log with the given entry terms.
+pub fn durable_with(current_term: u64, terms: &[u64]) -> Durable {
+    let mut durable = Durable {
+        current_term,
+        ..Durable::default()
+    };
+    for (slot, &term) in terms.iter().enumerate() {
+        durable.log.append(entry_at(slot as u64 + 1, term));
+    }
+    durable
+}
+
+/// A message from `from` to `to`, as a peer would send it.
+pub fn peer_envelope(from: usize, to: usize, payload: Payload) -> Envelope {
+    Envelope {
+        src: node_id(from),
+        dest: node_id(to),
+        body: Body {
+            msg_id: Some(1),
+            in_reply_to: None,
+            payload,
+        },
+    }
+}
+
+/// Delivers one peer message to a node alone and returns everything it sent.
+pub fn deliver(node: &mut Node, now: Millis, envelope: Envelope) -> Vec<Payload> {
+    node.handle_message(now, envelope);
+    std::iter::from_fn(|| node.poll_transmit())
+        .map(|e| e.body.payload)
+        .collect()
+}
+
+/// A lone node (member `me` of `size`) restarted from `durable`.
+pub fn lone_node(size: usize, me: usize, durable: Durable) -> Node {
+    let members: Vec<Id> = (0..size).map(node_id).collect();
+    let config = Config {
+        rng_seed: 1,
+        cluster: Some(crate::config::Cluster {
+            me: node_id(me),
+            members,
+        }),
+        ..Config::default()
+    };
+    Node::restart(config, durable, Millis::ZERO)
+}
+
+// ------------------------------------------------------ reading replies
+
+pub fn value_of(result: &OpResult) -> &Value {
+    match result {
+        OpResult::ReadOk { value } | OpResult::RywReadOk { value, .. } => value,
+        other => panic!("expected a read, got {other:?}"),
+    }
+}
+
+pub fn served(result: &OpResult) -> (&Id, u64, &Served) {
+    match result {
+        OpResult::RywReadOk {
+            served_by,
+            applied_index,
+            how,
+            ..
+        } => (served_by, *applied_index, how),
+        other => panic!("expected ryw_read_ok, got {other:?}"),
+    }
+}
+
+/// Picks a follower other than `not`.
+pub fn follower(cluster: &TestCluster, leader: usize, not: &[usize]) -> usize {
+    (0..cluster.nodes.len())
+        .find(|i| *i != leader && !not.contains(i))
+        .expect("cluster has enough followers")
 }

@@ -171,7 +171,7 @@ fn diagnostics_are_kept_up_to_a_bound() {
     };
     let node = cluster.nodes[f].as_mut().expect("up");
     let now = cluster.now;
-    for seq in 0..(outbox::WARNINGS_MAX as u64 + 10) {
+    for seq in 0..(crate::outbox::WARNINGS_MAX as u64 + 10) {
         let msg = envelope(
             node_id(leader),
             &node_id(f).to_string(),
@@ -181,7 +181,7 @@ fn diagnostics_are_kept_up_to_a_bound() {
         node.handle_message(now, msg);
     }
     let warnings: Vec<String> = std::iter::from_fn(|| node.poll_warning()).collect();
-    assert_eq!(warnings.len(), outbox::WARNINGS_MAX);
+    assert_eq!(warnings.len(), crate::outbox::WARNINGS_MAX);
     assert!(
         warnings
             .iter()

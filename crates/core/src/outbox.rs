@@ -8,10 +8,10 @@ use crate::id::Id;
 use crate::message::{Body, Envelope, Payload};
 
 /// Most diagnostics kept for the runtime to drain; older ones are dropped.
-pub(super) const WARNINGS_MAX: usize = 256;
+pub(crate) const WARNINGS_MAX: usize = 256;
 
 #[derive(Default)]
-pub(super) struct Outbox {
+pub(crate) struct Outbox {
     next_msg_id: u64,
     /// Messages that wait for nothing, in the order they were made.
     free: VecDeque<Envelope>,
@@ -25,7 +25,7 @@ pub(super) struct Outbox {
 impl Outbox {
     /// Queues a message with the next `msg_id`; it leaves once batch
     /// `waits_for` is durable (0: at once).
-    pub(super) fn push(
+    pub(crate) fn push(
         &mut self,
         src: Id,
         dest: Id,
@@ -60,7 +60,7 @@ impl Outbox {
     /// The next message in the order they were made, skipping those whose
     /// batch `durable` does not allow yet. Messages get their `msg_id` in
     /// that order, so the earlier of the two queues' sendable heads is next.
-    pub(super) fn pop(&mut self, durable: impl Fn(u64) -> bool) -> Option<Envelope> {
+    pub(crate) fn pop(&mut self, durable: impl Fn(u64) -> bool) -> Option<Envelope> {
         let free = self.free.front().map(|e| e.body.msg_id);
         let allowed = self
             .for_disk
@@ -77,14 +77,14 @@ impl Outbox {
         }
     }
 
-    pub(super) fn warn(&mut self, text: String) {
+    pub(crate) fn warn(&mut self, text: String) {
         if self.warnings.len() == WARNINGS_MAX {
             self.warnings.pop_front();
         }
         self.warnings.push_back(text);
     }
 
-    pub(super) fn pop_warning(&mut self) -> Option<String> {
+    pub(crate) fn pop_warning(&mut self) -> Option<String> {
         self.warnings.pop_front()
     }
 }

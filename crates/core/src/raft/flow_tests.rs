@@ -1,8 +1,6 @@
 //! The leader's message flow: the replication window, heartbeats only to
 //! idle peers, and commit news for followers whose reads wait.
 
-use super::raft_tests::{deliver, durable_with, entry_at, lone_node, peer_envelope};
-use super::*;
 use crate::testkit::*;
 
 /// The entry counts of the AppendEntries `leader` sent `to`, in order,
@@ -254,7 +252,7 @@ fn elected_leader(size: usize) -> Node {
             deliver(&mut leader, now, peer_envelope(voter, 0, grant(pre_vote)));
         }
     }
-    assert!(leader.is_leader(), "n1 leads term 2");
+    assert!((leader.role() == RoleKind::Leader), "n1 leads term 2");
     drain(&mut leader);
     leader
 }
@@ -537,7 +535,7 @@ fn a_copy_sent_again_after_the_first_copys_wait_ended_is_answered_when_the_entry
     let index = leader.log().last_index();
     // Member 2 keeps the leader in office without taking the entry.
     deliver(&mut leader, now.plus(900), acknowledged(2, index - 1));
-    let later = now.plus(leader.config.request_timeout_ms + 1);
+    let later = now.plus(leader.config().request_timeout_ms + 1);
     leader.handle_timeout(later);
     drain(&mut leader);
     deliver(&mut leader, later, peer_envelope(1, 0, forwarded_write(7)));
@@ -637,7 +635,7 @@ fn the_leader_stops_waiting_for_an_origin_at_the_deadline_and_does_not_answer_la
         deliver(&mut leader, now, peer_envelope(1, 0, forwarded_write(7)));
         let index = leader.log().last_index();
         deliver(&mut leader, now.plus(900), acknowledged(2, index - 1));
-        let later = now.plus(leader.config.request_timeout_ms + late_ms);
+        let later = now.plus(leader.config().request_timeout_ms + late_ms);
         leader.handle_timeout(later);
         drain(&mut leader);
         let sent = deliver(&mut leader, later.plus(1), acknowledged(2, index));
@@ -708,7 +706,10 @@ fn steps_at_a_leader_cost_the_same_however_many_reads_wait_for_a_round() {
         }
         cluster.run_for(20);
         work.push(crate::work::take());
-        assert!(cluster.node(leader).is_leader(), "still leading");
+        assert!(
+            (cluster.node(leader).role() == RoleKind::Leader),
+            "still leading"
+        );
     }
     assert!(
         work[1] <= work[0] + 8,

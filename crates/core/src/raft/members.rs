@@ -18,4 +18,10 @@ impl Members {
     pub(super) fn peers(&self) -> impl Iterator<Item = usize> + '_ {
         (0..self.ids.len()).filter(move |&i| i != self.me)
     }
+
+    /// `n1, n2, n3`: the members for a person to read.
+    pub(super) fn list(&self) -> String {
+        let ids: Vec<String> = self.ids.iter().map(Id::to_string).collect();
+        ids.join(", ")
+    }
 }

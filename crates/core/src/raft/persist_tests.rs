@@ -2,10 +2,9 @@
 //! peer may act on leaves before it is durable, a leader counts only its
 //! durable log, and one batch covers everything since the last.
 
-use super::raft_tests::{deliver, durable_with, entry_at, lone_node, peer_envelope};
-use super::*;
 use crate::durable::{replay, Record};
 use crate::testkit::node_id;
+use crate::testkit::*;
 
 /// Member 0 of 3, restarted from `durable`, on a runtime with a disk that
 /// has already made the restart itself durable.

@@ -5,27 +5,17 @@
 //! next acknowledgement is answered). The leader answers once, one-way; a
 //! lost question or answer costs only the read's bounded wait.
 
-use super::{Node, Role};
+use super::state::{Raft, Role};
 use crate::events::Event;
 use crate::message::*;
 
-/// A follower's side of commit news.
-#[derive(Default)]
-pub(super) struct News {
-    /// The highest index asked about since the leader last changed.
-    asked: u64,
-    /// The newest news heard, `(commit_index, commit_term)`, kept until
-    /// this node's log holds the entry it names.
-    heard: (u64, u64),
-}
-
-impl Node {
+impl Raft {
     /// Follower side: reads now wait for entry `index`; asks the leader to
     /// tell once it commits, unless this node knows it did or asked already.
     /// (Asking only after a few milliseconds, in case an AppendEntries
     /// brings the news first, saved 2-3% of the leader's messages in the
     /// benchmark and cost 1-4 ms of read p99, so it asks at once.)
-    pub(super) fn want_commit(&mut self, index: u64) {
+    pub(crate) fn want_commit(&mut self, index: u64) {
         if index <= self.commit_index || index <= self.news.asked || self.is_leader() {
             return;
         }
@@ -39,11 +29,6 @@ impl Node {
             index,
         };
         self.send_to_member(leader, Payload::Peer(PeerMsg::CommitWanted(wanted)));
-    }
-
-    /// A new leader knows nothing of what the old one was asked.
-    pub(super) fn forget_commit_questions(&mut self) {
-        self.news.asked = 0;
     }
 
     /// Leader side: answers at once if `index` is committed, otherwise
@@ -105,7 +90,7 @@ impl Node {
     }
 
     /// Commit news from any message that carries it.
-    pub(super) fn hear_commit(&mut self, commit: Committed) {
+    pub(crate) fn hear_commit(&mut self, commit: Committed) {
         self.commit_by_news(commit.index, commit.term);
         if commit.index > self.news.heard.0.max(self.commit_index) {
             self.news.heard = (commit.index, commit.term);
@@ -114,7 +99,7 @@ impl Node {
 
     /// What this node knows committed, to send along (none before anything
     /// commits).
-    pub(super) fn known_committed(&self) -> Option<Committed> {
+    pub(crate) fn known_committed(&self) -> Option<Committed> {
         let index = self.commit_index;
         let term = self.durable.log.term_at(index).filter(|_| index > 0)?;
         Some(Committed { index, term })

@@ -1,111 +1,21 @@
-//! Log replication (Raft §5.3) and the commit rule (§5.4.2); what follows
-//! a commit (applying entries in order) is `apply.rs`.
+//! Log replication (Raft §5.3), the messages: a follower's handling of
+//! AppendEntries, and a leader's of the acknowledgements. What a leader
+//! sends, and the commit rule, are `leader_sends.rs`.
 
-use super::{Node, Role};
+use super::state::{Application, Raft, Role};
 use crate::events::Event;
 use crate::message::*;
 use crate::time::Millis;
 
-impl Node {
-    /// Sends AppendEntries (entries or heartbeat) to every peer, numbered by a
-    /// fresh `seq` so acknowledgements can confirm leadership.
-    pub(super) fn broadcast_append(&mut self, now: Millis) {
-        let Role::Leader(leader) = &mut self.role else {
-            return;
-        };
-        leader.seq += 1;
-        for peer in 0..self.members().ids.len() {
-            if peer != self.members().me {
-                self.send_append(now, peer);
-            }
-        }
-        self.schedule_heartbeat(now);
-    }
-
-    /// Heartbeats every peer that heard nothing from this leader for a
-    /// heartbeat interval: a peer that AppendEntries reach anyway needs
-    /// none.
-    pub(super) fn heartbeat(&mut self, now: Millis) {
-        let interval_ms = self.config.heartbeat_interval_ms;
-        for peer in 0..self.members().ids.len() {
-            let Role::Leader(leader) = &self.role else {
-                return;
-            };
-            if peer != self.members().me && now.since(leader.progress[peer].sent_at) >= interval_ms
-            {
-                self.send_append(now, peer);
-            }
-        }
-        self.schedule_heartbeat(now);
-    }
-
-    /// The next heartbeat is due an interval after the peer heard from
-    /// this leader longest ago (a leader without peers checks in every
-    /// interval all the same).
-    fn schedule_heartbeat(&mut self, now: Millis) {
-        let interval_ms = self.config.heartbeat_interval_ms;
-        let me = self.members().me;
-        let Role::Leader(leader) = &mut self.role else {
-            return;
-        };
-        let oldest = leader.progress.oldest_sent_at(me).unwrap_or(now);
-        leader.heartbeat_due = oldest.plus(interval_ms);
-    }
-
-    /// Sends new entries to every peer whose replication window has room.
-    /// Entries proposed while a peer's window is full reach it together,
-    /// when an acknowledgement or a commit opens the window.
-    pub(super) fn replicate(&mut self, now: Millis) {
-        let window = self.config.append_in_flight_max;
-        let last_index = self.durable.log.last_index();
-        let commit_index = self.commit_index;
-        let me = self.members().me;
-        for peer in (0..self.members().ids.len()).filter(|&peer| peer != me) {
-            let Role::Leader(leader) = &mut self.role else {
-                return;
-            };
-            if leader.progress[peer].ready_for_entries(last_index, window, commit_index) {
-                self.send_append(now, peer);
-            }
-        }
-    }
-
-    fn send_append(&mut self, now: Millis, peer: usize) {
-        let Role::Leader(leader) = &mut self.role else {
-            return;
-        };
-        let log = &self.durable.log;
-        let progress = &mut leader.progress[peer];
-        progress.sent_at = now;
-        let prev_log_index = progress.next_index - 1;
-        let prev_log_term = log
-            .term_at(prev_log_index)
-            .expect("next_index stays within the leader's log + 1");
-        // A full window sends no entries: the message still probes the
-        // member's log (a gap draws a refusal) and carries the commit index.
-        let window = self.config.append_in_flight_max;
-        let entries = if progress.window_open(window, self.commit_index) {
-            log.slice(progress.next_index, self.config.append_entries_max)
-        } else {
-            Vec::new()
-        };
-        // Pipelining: assume delivery; a rejection moves next_index back.
-        progress.next_index += entries.len() as u64;
-        if !entries.is_empty() {
-            progress.in_flight.push_back(progress.next_index - 1);
-        }
-        let request = AppendEntries {
-            term: self.durable.current_term,
-            prev_log_index,
-            prev_log_term,
-            entries,
-            leader_commit: self.commit_index,
-            seq: leader.seq,
-        };
-        self.send_to_member(peer, Payload::Peer(PeerMsg::AppendEntries(request)));
-    }
+impl Raft {
     // Longer than 70 lines on purpose: the receiver's rules of Raft Figure 2 (and §5.3), one after another in the paper's order.
-    pub(super) fn on_append_entries(&mut self, now: Millis, from: usize, request: AppendEntries) {
+    pub(super) fn on_append_entries(
+        &mut self,
+        now: Millis,
+        from: usize,
+        request: AppendEntries,
+        app: &mut impl Application,
+    ) {
         if let Err(why) = well_formed(&request) {
             let text = format!(
                 "dropping append_entries from {}: {why}",
@@ -124,7 +34,7 @@ impl Node {
             return self.send_to_member(from, Payload::Peer(PeerMsg::AppendEntriesOk(reply)));
         }
         if request.term > self.durable.current_term {
-            self.adopt_term(now, request.term);
+            self.adopt_term(now, request.term, app);
         }
         match self.role {
             Role::Leader(_) => {
@@ -135,7 +45,7 @@ impl Node {
                 );
                 return self.warn(text);
             }
-            Role::PreCandidate { .. } | Role::Candidate { .. } => self.become_follower(now),
+            Role::PreCandidate { .. } | Role::Candidate { .. } => self.become_follower(now, app),
             Role::Follower => {}
         }
         self.set_leader(Some(from));
@@ -204,9 +114,10 @@ impl Node {
         now: Millis,
         from: usize,
         reply: AppendEntriesOk,
+        app: &mut impl Application,
     ) {
         if reply.term > self.durable.current_term {
-            return self.adopt_term(now, reply.term);
+            return self.adopt_term(now, reply.term, app);
         }
         let last_index = self.durable.log.last_index();
         let Role::Leader(leader) = &mut self.role else {
@@ -231,7 +142,7 @@ impl Node {
             progress.next_index = progress.next_index.max(progress.match_index + 1);
             progress.settled_up_to(reply.match_index);
             let commit_before = self.commit_index;
-            self.advance_commit(now);
+            self.advance_commit(now, app);
             if self.commit_index > commit_before {
                 // The commit opens every window it settles: slower members
                 // get what waited at the majority's pace.
@@ -250,7 +161,7 @@ impl Node {
             // duplicating network, a storm of ever more messages.
             if reply.next_index_hint <= progress.match_index {
                 if progress.refused_seq == reply.seq {
-                    return self.confirm_index_reads(now);
+                    return app.round_acknowledged(self, now);
                 }
                 progress.refused_seq = reply.seq;
             }
@@ -261,47 +172,7 @@ impl Node {
             progress.in_flight.clear();
             self.send_append(now, from);
         }
-        self.confirm_index_reads(now);
-    }
-
-    /// A member says it lost entries after `last_index`: a leader stops
-    /// counting them and sends them again.
-    pub(super) fn forget_lost_match(&mut self, member: usize, last_index: u64) {
-        if let Role::Leader(leader) = &mut self.role {
-            leader.progress[member].lost_entries_after(last_index);
-        }
-    }
-
-    /// Commits the highest entry of the current term held by a majority.
-    /// Reference: Raft §5.4.2 (Figure 8): older terms' entries commit only
-    /// indirectly, never by counting their replicas. Terms never decrease
-    /// along the log, so if the highest index a majority holds is not of
-    /// this term, no entry of this term is on a majority: one lookup, however
-    /// long the uncommitted tail.
-    pub(super) fn advance_commit(&mut self, now: Millis) {
-        let term = self.durable.current_term;
-        let Role::Leader(leader) = &mut self.role else {
-            return;
-        };
-        let index = leader.progress.majority_match(self.persist.synced_index());
-        if index <= self.commit_index || self.durable.log.term_at(index) != Some(term) {
-            return;
-        }
-        debug_assert!(
-            leader
-                .progress
-                .replicated_on_majority(index, self.persist.synced_index()),
-            "the majority's match index is on a majority"
-        );
-        if self.durable.log.term_at(self.commit_index + 1) != Some(term) {
-            self.reached.note(Event::OldTermCommittedThroughCurrent);
-        }
-        self.commit_index = index;
-        if !leader.committed_in_term {
-            leader.committed_in_term = true;
-            self.arm_index_reads(now);
-        }
-        self.answer_commit_questions();
+        app.round_acknowledged(self, now);
     }
 }
 

@@ -3,34 +3,8 @@
 //! thesis that it checks. Logs are built by hand so the shapes the paper
 //! draws (Figures 7 and 8) can be met exactly.
 
-use super::*;
-use crate::data::{Key, Value};
+use crate::data::Value;
 use crate::testkit::*;
-
-/// An entry whose command names its (index, term), so that two logs holding
-/// the same (index, term) hold the same entry (Log Matching, §5.3).
-pub(super) fn entry_at(index: u64, term: u64) -> Entry {
-    Entry {
-        term,
-        command: Command::Write {
-            key: Key::Str("x".into()),
-            value: Value::from(index * 1_000 + term),
-        },
-        request: None,
-    }
-}
-
-/// Durable state holding a log with the given entry terms.
-pub(super) fn durable_with(current_term: u64, terms: &[u64]) -> Durable {
-    let mut durable = Durable {
-        current_term,
-        ..Durable::default()
-    };
-    for (slot, &term) in terms.iter().enumerate() {
-        durable.log.append(entry_at(slot as u64 + 1, term));
-    }
-    durable
-}
 
 /// Restarts every node of `cluster` with the log of the same position in `logs`.
 fn restart_with_logs(cluster: &mut TestCluster, current_term: u64, logs: &[&[u64]]) {
@@ -44,41 +18,6 @@ fn terms_of(log: &Log) -> Vec<u64> {
     (1..=log.last_index())
         .map(|i| log.term_at(i).expect("within the log"))
         .collect()
-}
-
-/// A message from `from` to `to`, as a peer would send it.
-pub(super) fn peer_envelope(from: usize, to: usize, payload: Payload) -> Envelope {
-    Envelope {
-        src: node_id(from),
-        dest: node_id(to),
-        body: Body {
-            msg_id: Some(1),
-            in_reply_to: None,
-            payload,
-        },
-    }
-}
-
-/// Delivers one peer message to a node alone and returns everything it sent.
-pub(super) fn deliver(node: &mut Node, now: Millis, envelope: Envelope) -> Vec<Payload> {
-    node.handle_message(now, envelope);
-    std::iter::from_fn(|| node.poll_transmit())
-        .map(|e| e.body.payload)
-        .collect()
-}
-
-/// A lone node (member `me` of `size`) restarted from `durable`.
-pub(super) fn lone_node(size: usize, me: usize, durable: Durable) -> Node {
-    let members: Vec<Id> = (0..size).map(node_id).collect();
-    let config = Config {
-        rng_seed: 1,
-        cluster: Some(crate::config::Cluster {
-            me: node_id(me),
-            members,
-        }),
-        ..Config::default()
-    };
-    Node::restart(config, durable, Millis::ZERO)
 }
 
 fn vote_reply(payloads: &[Payload]) -> &RequestVoteOk {

@@ -44,62 +44,16 @@
 //! it, is among the answers; when neither is, and that very election is
 //! still undecided, the recovered node could vote a second time in it.
 
-use super::Node;
+use super::recovery_answers::{answers_needed, vote_in, Recovery};
+use super::state::{Application, Raft};
 use crate::events::Event;
-use crate::id::Id;
 use crate::message::*;
 use crate::time::Millis;
 
-/// A recovering node's progress.
-pub(super) struct Recovery {
-    /// This life's answers, by member.
-    answers: Vec<Option<ProbeOk>>,
-    /// When each member was last asked (never: `None`).
-    asked_at: Vec<Option<Millis>>,
-    /// Set once enough members answered: (last term, last index) of the
-    /// most up-to-date answered log, the least a voter needs.
-    floor: Option<(u64, u64)>,
-    /// Vote requests that came before the answers, the latest per member.
-    deferred: Vec<Option<RequestVote>>,
-}
-
-impl Recovery {
-    pub(super) fn new(members: usize) -> Recovery {
-        Recovery {
-            answers: vec![None; members],
-            asked_at: vec![None; members],
-            floor: None,
-            deferred: vec![None; members],
-        }
-    }
-
-    /// The least up-to-date log a vote may go to, once known.
-    pub(super) fn floor(&self) -> Option<(u64, u64)> {
-        self.floor
-    }
-}
-
-/// Answers from other members that make a majority together with any
-/// committed entry's holders: a majority, but never more than the others.
-fn answers_needed(members: usize) -> usize {
-    (members / 2 + 1).min(members - 1)
-}
-
-/// The vote a recovering node takes on in `term`, the highest answered:
-/// the one candidate the answers in that term name, else none it may give.
-fn vote_in(term: u64, answers: &[&ProbeOk]) -> Option<Id> {
-    let mut named = answers
-        .iter()
-        .filter(|a| a.term == term)
-        .filter_map(|a| a.voted_for.as_ref());
-    let first = named.next()?;
-    named.all(|other| other == first).then(|| first.clone())
-}
-
-impl Node {
+impl Raft {
     /// At `join`: a node that lost state starts recovering (a cluster of
     /// one has nobody to ask, and nothing to lose that it could get back).
-    pub(super) fn begin_recovery_if_needed(&mut self, now: Millis) {
+    pub(super) fn begin_recovery_if_needed(&mut self, now: Millis, app: &mut impl Application) {
         if !self.durable.recovering {
             return;
         }
@@ -107,13 +61,8 @@ impl Node {
         self.note(Event::RecoveryStarted);
         self.warn("this node lost durable state: it will not vote or stand for election until it has caught up from its peers".to_owned());
         if answers_needed(self.members().ids.len()) == 0 {
-            self.confirm_recovery(now);
+            self.confirm_recovery(now, app);
         }
-    }
-
-    /// Whether this node is still catching up after losing state.
-    pub fn is_recovering(&self) -> bool {
-        self.recovery.is_some()
     }
 
     /// The election timer fired while recovering: nothing to campaign for;
@@ -203,7 +152,13 @@ impl Node {
         self.send_to_member(from, Payload::Peer(PeerMsg::ProbeOk(answer)));
     }
 
-    pub(super) fn on_probe_ok(&mut self, now: Millis, from: usize, answer: ProbeOk) {
+    pub(super) fn on_probe_ok(
+        &mut self,
+        now: Millis,
+        from: usize,
+        answer: ProbeOk,
+        app: &mut impl Application,
+    ) {
         let needed = answers_needed(self.members().ids.len());
         let incarnation = self.config.incarnation;
         let Some(recovery) = &mut self.recovery else {
@@ -220,13 +175,13 @@ impl Node {
         }
         recovery.answers[from] = Some(answer);
         if recovery.answers.iter().flatten().count() >= needed {
-            self.confirm_recovery(now);
+            self.confirm_recovery(now, app);
         }
     }
 
     /// Enough members answered: take on the term and the vote they imply,
     /// fix the floor, answer the vote requests that waited.
-    fn confirm_recovery(&mut self, now: Millis) {
+    fn confirm_recovery(&mut self, now: Millis, app: &mut impl Application) {
         let me = self.me();
         let Some(recovery) = &mut self.recovery else {
             return;
@@ -248,7 +203,7 @@ impl Node {
             // vote for itself: nobody else gets it in that term.
             let vote = (term > 0).then_some(vote);
             if term > current {
-                self.become_follower(now);
+                self.become_follower(now, app);
                 self.set_leader(None);
             }
             self.set_term_and_vote(term, vote);
@@ -260,39 +215,15 @@ impl Node {
         ));
         for (from, request) in deferred.into_iter().enumerate() {
             if let Some(request) = request {
-                self.on_request_vote(now, from, request);
+                self.on_request_vote(now, from, request, app);
             }
         }
         self.finish_recovery_if_caught_up();
     }
 
-    /// A vote request while recovering: kept for later before the answers
-    /// are in (true), otherwise let through to the ordinary rules.
-    pub(super) fn defer_vote(&mut self, from: usize, request: &RequestVote) -> bool {
-        match &mut self.recovery {
-            Some(recovery) if recovery.floor.is_none() => {
-                recovery.deferred[from] = Some(request.clone());
-                self.reached.note(Event::VoteDeferredWhileRecovering);
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Whether a candidate's log reaches what a recovering node knows must
-    /// be kept (always, for a node that is not recovering).
-    pub(super) fn reaches_recovery_floor(&self, last_log_term: u64, last_log_index: u64) -> bool {
-        match &self.recovery {
-            None => true,
-            Some(recovery) => recovery
-                .floor
-                .is_some_and(|floor| (last_log_term, last_log_index) >= floor),
-        }
-    }
-
     /// Ends recovery once this node's own log reaches the floor: it then
     /// holds every entry that was committed when the answers came.
-    pub(super) fn finish_recovery_if_caught_up(&mut self) {
+    pub(crate) fn finish_recovery_if_caught_up(&mut self) {
         let log = &self.durable.log;
         let position = (log.last_term(), log.last_index());
         let Some(floor) = self.recovery.as_ref().and_then(Recovery::floor) else {
@@ -309,42 +240,5 @@ impl Node {
             "recovered: the log reaches (term {}, index {}); voting again",
             floor.0, floor.1
         ));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn answer(term: u64, voted_for: Option<u32>) -> ProbeOk {
-        ProbeOk {
-            incarnation: 1,
-            term,
-            voted_for: voted_for.map(Id::Node),
-            last_log_index: 0,
-            last_log_term: 0,
-            lost: false,
-        }
-    }
-
-    #[test]
-    fn a_majority_of_the_others_is_asked_for_but_never_more_than_all_of_them() {
-        assert_eq!(answers_needed(1), 0);
-        assert_eq!(answers_needed(2), 1);
-        assert_eq!(answers_needed(3), 2);
-        assert_eq!(answers_needed(4), 3);
-        assert_eq!(answers_needed(5), 3);
-        assert_eq!(answers_needed(7), 4);
-    }
-
-    #[test]
-    fn the_vote_taken_on_is_the_one_the_answers_agree_on() {
-        let (a, b, c) = (answer(5, Some(2)), answer(5, Some(2)), answer(4, Some(3)));
-        assert_eq!(vote_in(5, &[&a, &b, &c]), Some(Id::Node(2)));
-        let d = answer(5, Some(3));
-        assert_eq!(vote_in(5, &[&a, &d]), None, "they disagree");
-        let e = answer(5, None);
-        assert_eq!(vote_in(5, &[&e]), None, "nobody named");
-        assert_eq!(vote_in(5, &[&e, &a]), Some(Id::Node(2)));
     }
 }

@@ -2,7 +2,6 @@
 //! neither votes nor campaigns on what it lost, catches up from its peers,
 //! and rejoins by itself; a brand-new cluster still elects at once.
 
-use super::*;
 use crate::data::Value;
 use crate::testkit::*;
 
@@ -110,7 +109,7 @@ fn a_node_wiped_under_a_steady_leader_catches_up_and_votes_again() {
 // the vote it may have given; then it votes only as the answers allow.
 #[test]
 fn a_recovering_node_defers_votes_until_its_peers_answered() {
-    let mut node = super::raft_tests::lone_node(
+    let mut node = lone_node(
         3,
         0,
         Durable {
@@ -119,7 +118,7 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
         },
     );
     let request = |term| {
-        super::raft_tests::peer_envelope(
+        peer_envelope(
             1,
             0,
             Payload::Peer(PeerMsg::RequestVote(RequestVote {
@@ -130,7 +129,7 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
             })),
         )
     };
-    let out = super::raft_tests::deliver(&mut node, Millis::ZERO, request(3));
+    let out = deliver(&mut node, Millis::ZERO, request(3));
     assert!(
         out.iter()
             .all(|p| matches!(p, Payload::Peer(PeerMsg::Probe(_)))),
@@ -139,7 +138,7 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
     assert_eq!(out.len(), 2, "both peers are asked");
     let incarnation = node.config().incarnation;
     let answer_to = |incarnation, from, term, voted_for: Option<Id>, lost| {
-        super::raft_tests::peer_envelope(
+        peer_envelope(
             from,
             0,
             Payload::Peer(PeerMsg::ProbeOk(ProbeOk {
@@ -157,17 +156,17 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
     // itself, count for nothing.
     for from in [1, 2] {
         let stale = answer_to(incarnation.wrapping_add(1), from, 3, None, false);
-        assert!(super::raft_tests::deliver(&mut node, Millis::ZERO, stale).is_empty());
+        assert!(deliver(&mut node, Millis::ZERO, stale).is_empty());
         let lost = answer_to(incarnation, from, 3, None, true);
-        assert!(super::raft_tests::deliver(&mut node, Millis::ZERO, lost).is_empty());
+        assert!(deliver(&mut node, Millis::ZERO, lost).is_empty());
     }
     assert!(node.is_recovering());
     let (a, b) = (
         answer(1, 3, Some(node_id(2))),
         answer(2, 3, Some(node_id(2))),
     );
-    assert!(super::raft_tests::deliver(&mut node, Millis::ZERO, a).is_empty());
-    let out = super::raft_tests::deliver(&mut node, Millis::ZERO, b);
+    assert!(deliver(&mut node, Millis::ZERO, a).is_empty());
+    let out = deliver(&mut node, Millis::ZERO, b);
     let votes: Vec<bool> = out
         .iter()
         .filter_map(|p| match p {
@@ -184,7 +183,7 @@ fn a_recovering_node_defers_votes_until_its_peers_answered() {
     assert!(!node.is_recovering(), "the empty floor is reached at once");
     // Answers after the floor is set change nothing.
     let late = answer(1, 9, Some(node_id(1)));
-    super::raft_tests::deliver(&mut node, Millis::ZERO, late);
+    deliver(&mut node, Millis::ZERO, late);
     assert_eq!(
         (node.term(), node.durable().voted_for.clone()),
         (3, Some(node_id(2)))
@@ -220,7 +219,7 @@ fn a_lost_probe_is_sent_again_though_a_steady_leader_keeps_the_election_timer_qu
 /// A recovering member 0 of 3 that has heard a heartbeat of `term` from n2
 /// (when `term` > 0), then the answers of n2 and n3: (term, vote).
 fn confirmed_after(term: u64, durable: Durable, answers: [(u64, Option<usize>); 2]) -> Node {
-    let mut node = super::raft_tests::lone_node(3, 0, durable);
+    let mut node = lone_node(3, 0, durable);
     if term > 0 {
         let heartbeat = Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
             term,
@@ -230,11 +229,7 @@ fn confirmed_after(term: u64, durable: Durable, answers: [(u64, Option<usize>); 
             leader_commit: 0,
             seq: 1,
         }));
-        super::raft_tests::deliver(
-            &mut node,
-            Millis::ZERO,
-            super::raft_tests::peer_envelope(1, 0, heartbeat),
-        );
+        deliver(&mut node, Millis::ZERO, peer_envelope(1, 0, heartbeat));
         assert_eq!(node.leader(), Some(&node_id(1)));
     }
     let incarnation = node.config().incarnation;
@@ -247,11 +242,7 @@ fn confirmed_after(term: u64, durable: Durable, answers: [(u64, Option<usize>); 
             last_log_term: 0,
             lost: false,
         }));
-        super::raft_tests::deliver(
-            &mut node,
-            Millis::ZERO,
-            super::raft_tests::peer_envelope(from, 0, answer),
-        );
+        deliver(&mut node, Millis::ZERO, peer_envelope(from, 0, answer));
     }
     assert!(
         !node.is_recovering(),

@@ -1,0 +1,68 @@
+//! What the serving layer does when leadership changes, and the replica's
+//! callbacks ([`Application`]): reads still awaiting confirmation go back
+//! to their origins when this node stops leading; waiting and forwarded
+//! work moves to a new leader; reads arm and confirm with the leader's
+//! rounds.
+
+use super::ops::Stage;
+use super::read_queue::ReplyTo;
+use super::reply::not_leader;
+use super::state::Serve;
+use crate::raft::{Application, Raft};
+use crate::time::Millis;
+
+impl Application for Serve {
+    fn leadership_lost(&mut self, raft: &mut Raft, now: Millis) {
+        self.on_leadership_lost(raft, now);
+    }
+
+    fn committed_in_term(&mut self, raft: &mut Raft, now: Millis) {
+        self.arm_index_reads(raft, now);
+    }
+
+    fn round_acknowledged(&mut self, raft: &mut Raft, now: Millis) {
+        self.confirm_index_reads(raft, now);
+    }
+}
+
+impl Serve {
+    /// Leadership is gone: hand reads still awaiting confirmation back to
+    /// their origins so they retry with the next leader. Proposals stay: their
+    /// entries may still commit under the next leader.
+    fn on_leadership_lost(&mut self, raft: &mut Raft, now: Millis) {
+        // A later term's leader proposes afresh; its entries decide.
+        self.ops.proposed.clear();
+        let reads = self.ops.reads.take_unconfirmed();
+        let me = raft.me();
+        for read in reads {
+            match read.reply_to {
+                ReplyTo::Local(id) => {
+                    if let Some(pending) = self.ops.pending.get_mut(&id) {
+                        pending.stage = Stage::NeedLeader { retry_at: now };
+                        self.ops.schedule(id);
+                    }
+                }
+                ReplyTo::Remote { .. } => self.respond(raft, read.reply_to, not_leader(me.clone())),
+            }
+        }
+    }
+
+    /// A new leader is known (or none is): move waiting and forwarded work to it.
+    pub(crate) fn reroute_on_leader_change(&mut self, raft: &mut Raft, now: Millis) {
+        let leader = raft.leader_index();
+        let movable: Vec<u64> = self
+            .ops
+            .pending
+            .iter()
+            .filter(|(_, p)| match p.stage {
+                Stage::NeedLeader { .. } => leader.is_some(),
+                Stage::Forwarded { to, .. } => Some(to) != leader,
+                Stage::WaitApply { .. } | Stage::Leading => false,
+            })
+            .map(|(&id, _)| id)
+            .collect();
+        for id in movable {
+            self.route_to_leader(raft, now, id);
+        }
+    }
+}
