@@ -658,3 +658,36 @@ fn the_checkers_guide_lists_every_named_event() {
         );
     }
 }
+
+/// The longest `impl` blocks may be: past this, a type is doing several
+/// jobs and its methods belong in files of their own, or on the types of
+/// its parts.
+const IMPL_LINES_MAX: usize = 300;
+
+#[test]
+fn no_impl_block_is_longer_than_the_bound() {
+    let mut long = Vec::new();
+    for file in source_files() {
+        let text = std::fs::read_to_string(workspace().join(&file)).expect("readable");
+        let code = strip_literals(&text);
+        let mut offset = 0;
+        for line in code.split_inclusive('\n') {
+            if line.starts_with("impl") && !is_ident(line.as_bytes()[4]) {
+                if let Some(open) = code[offset..].find('{').map(|o| offset + o) {
+                    let close = matching_brace(&code, open);
+                    let lines = code[offset..close].matches('\n').count() + 1;
+                    if lines > IMPL_LINES_MAX {
+                        let at = code[..offset].matches('\n').count() + 1;
+                        long.push(format!("{file}:{at}: {lines} lines"));
+                    }
+                }
+            }
+            offset += line.len();
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "impl blocks over {IMPL_LINES_MAX} lines:\n{}",
+        long.join("\n")
+    );
+}

@@ -1,14 +1,12 @@
 //! Where faults are injected and healed: the engine's side of
-//! [`crate::faults`], which owns the nodes that pause, crash and restart,
-//! and resolves the roles faults aim at.
-
-use rand::Rng;
+//! [`crate::faults`], which owns the nodes that pause, crash and restart.
+//! Whom each fault hits is `targets.rs`.
 
 use super::state::{OpenSpan, Slot, State};
 use super::Engine;
 use crate::diagram::Span;
 use crate::disk::Unsynced;
-use crate::faults::{self, Applied, DiskLoss, Target, Trigger};
+use crate::faults::{self, Applied, DiskLoss, Trigger};
 use crate::harness::Harness;
 use crate::process::Process;
 
@@ -16,93 +14,6 @@ use crate::process::Process;
 type Armed = (usize, Trigger);
 
 impl<H: Harness> Engine<H> {
-    /// Who leads now: the node that fired a trigger, else the live node
-    /// leading the highest term, the same for every fault of this millisecond.
-    fn leader_now(&mut self) -> Option<usize> {
-        if let Some(leader) = self.state.faults.leader_override {
-            return Some(leader);
-        }
-        let now_ms = self.state.now_ms;
-        match self.state.faults.leader_seen {
-            Some((at_ms, leader)) if at_ms == now_ms => leader,
-            _ => {
-                let leader = self.state.current_leader();
-                self.state.faults.leader_seen = Some((now_ms, leader));
-                leader
-            }
-        }
-    }
-
-    fn live_nodes(&self) -> Vec<usize> {
-        (0..self.state.slots.len())
-            .filter(|&i| self.state.slots[i].node.is_some())
-            .collect()
-    }
-
-    /// `count` of `from`, drawn by the fault stream, in index order.
-    fn draw(&mut self, mut from: Vec<usize>, count: usize) -> Vec<usize> {
-        let count = count.min(from.len());
-        for k in 0..count {
-            let pick = self.state.faults.rng.random_range(k..from.len());
-            from.swap(k, pick);
-        }
-        from.truncate(count);
-        from.sort_unstable();
-        from
-    }
-
-    /// The nodes a fault's name points at now; `None` when it names the
-    /// leader and nobody leads.
-    fn resolve(&mut self, name: &str) -> Option<Vec<usize>> {
-        let target = faults::parse_target(name, self.state.slots.len())
-            .unwrap_or_else(|why| unreachable!("Engine::new checked every name: {why}"));
-        let followers = |engine: &mut Self| {
-            let leader = engine.leader_now();
-            let mut live = engine.live_nodes();
-            live.retain(|&i| Some(i) != leader);
-            live
-        };
-        Some(match target {
-            Target::Node(i) => vec![i],
-            Target::Leader => vec![self.leader_now()?],
-            Target::OldLeader => {
-                let leader = self.leader_now();
-                let history = &self.state.leader_history;
-                history
-                    .iter()
-                    .rev()
-                    .find(|&&i| Some(i) != leader)
-                    .map(|&i| vec![i])
-                    .unwrap_or_default()
-            }
-            Target::Follower => {
-                let candidates = followers(self);
-                self.draw(candidates, 1)
-            }
-            Target::FollowersButOne => {
-                let candidates = followers(self);
-                let keep = candidates.len().saturating_sub(1);
-                self.draw(candidates, keep)
-            }
-            Target::LongestLog => {
-                let longest = self.live_nodes().into_iter().max_by_key(|&i| {
-                    let length = self.state.slots[i]
-                        .node
-                        .as_ref()
-                        .map_or(0, |n| n.log_length());
-                    (length, std::cmp::Reverse(i))
-                });
-                longest.into_iter().collect()
-            }
-            Target::All => (0..self.state.slots.len()).collect(),
-            Target::Majority => {
-                let live = self.live_nodes();
-                let majority = self.state.slots.len() / 2 + 1;
-                self.draw(live, majority)
-            }
-        })
-    }
-
     /// Notes a new leader, and starts the faults whose trigger node `i`'s
     /// last step fired, before anything it sent is routed: a crash or a cut
     /// then loses the messages that step produced.
@@ -173,7 +84,7 @@ impl<H: Harness> Engine<H> {
         let kind = self.state.faults.list[index].kind.clone();
         let mut leaderless = false;
         let applied = faults::plan(&kind, self.state.slots.len(), |name| {
-            self.resolve(name).unwrap_or_else(|| {
+            self.state.resolve(name).unwrap_or_else(|| {
                 leaderless = true;
                 Vec::new()
             })

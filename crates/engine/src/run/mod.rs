@@ -2,11 +2,12 @@
 //! the routing of what they send. Everything runs on one thread; nothing
 //! reads a real clock.
 //!
-//! Fault injection lives in `run/inject.rs`; the protocol's side of the run in
+//! Fault injection lives in `run/inject.rs` (whom a fault hits: `run/targets.rs`); the protocol's side of the run in
 //! the [`Harness`].
 
 mod inject;
 pub(crate) mod state;
+mod targets;
 
 use std::io::Write;
 
@@ -331,44 +332,6 @@ impl<H: Harness> Engine<H> {
         }
     }
 
-    /// Starts the fsyncs node `i`'s last step asked for. One with no
-    /// latency completes now, within the step, as long as no earlier fsync
-    /// of that disk is still running; the others complete later, in order.
-    fn start_syncs(&mut self, i: usize) {
-        let state = &mut self.state;
-        let now_ms = state.now_ms;
-        loop {
-            let slot = &mut state.slots[i];
-            let Some(disk) = slot.node.as_mut().and_then(|n| n.disk_mut()) else {
-                return;
-            };
-            let Some(sync) = disk.start_next_sync() else {
-                return;
-            };
-            let took_ms = state.disks[i]
-                .draw(&mut state.disk_rng)
-                .saturating_add(slot.fsync_extra_ms);
-            if took_ms == 0 && slot.sync_done_ms <= now_ms {
-                let clock_ms = state.clocks[i].node_ms(now_ms);
-                if !state.finish_sync(i, sync, clock_ms) {
-                    return;
-                }
-                continue;
-            }
-            let done_ms = now_ms.saturating_add(took_ms).max(slot.sync_done_ms);
-            slot.sync_done_ms = done_ms;
-            let incarnation = slot.incarnation;
-            state.queue.push(
-                done_ms,
-                Event::Synced {
-                    node: i,
-                    incarnation,
-                    sync,
-                },
-            );
-        }
-    }
-
     /// fsync `sync` of node `node`'s disk completes, unless the node
     /// crashed since it started.
     fn sync_done(&mut self, node: usize, incarnation: u32, sync: u64) {
@@ -402,7 +365,7 @@ impl<H: Harness> Engine<H> {
 impl<H: Harness> Engine<H> {
     /// Routes what node `i` sent, lets the harness observe it, re-arms its timer.
     fn after_step(&mut self, i: usize) {
-        self.start_syncs(i);
+        self.state.start_syncs(i);
         self.fire_triggers(i);
         let state = &mut self.state;
         let nodes = state.slots.len();

@@ -305,6 +305,44 @@ impl<N: Process, E> State<N, E> {
 }
 
 impl<N: Process, E> State<N, E> {
+    /// Starts the fsyncs node `i`'s last step asked for. One with no
+    /// latency completes now, within the step, as long as no earlier fsync
+    /// of that disk is still running; the others complete later, in order.
+    pub(super) fn start_syncs(&mut self, i: usize) {
+        let state = self;
+        let now_ms = state.now_ms;
+        loop {
+            let slot = &mut state.slots[i];
+            let Some(disk) = slot.node.as_mut().and_then(|n| n.disk_mut()) else {
+                return;
+            };
+            let Some(sync) = disk.start_next_sync() else {
+                return;
+            };
+            let took_ms = state.disks[i]
+                .draw(&mut state.disk_rng)
+                .saturating_add(slot.fsync_extra_ms);
+            if took_ms == 0 && slot.sync_done_ms <= now_ms {
+                let clock_ms = state.clocks[i].node_ms(now_ms);
+                if !state.finish_sync(i, sync, clock_ms) {
+                    return;
+                }
+                continue;
+            }
+            let done_ms = now_ms.saturating_add(took_ms).max(slot.sync_done_ms);
+            slot.sync_done_ms = done_ms;
+            let incarnation = slot.incarnation;
+            state.queue.push(
+                done_ms,
+                Event::Synced {
+                    node: i,
+                    incarnation,
+                    sync,
+                },
+            );
+        }
+    }
+
     /// Ends fsync `sync` of node `i`: it completes, or fails while an
     /// `fsync_error` fault holds the disk, and the node is told. Returns
     /// whether the node is still up (it may stop itself on a failure).
