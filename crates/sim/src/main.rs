@@ -770,6 +770,21 @@ fn cmd_speed(args: SpeedArgs) -> Outcome {
     if let Some(last) = rows.last_mut() {
         last.peak_kib = speed::peak_kib("self");
     }
+    rows.extend(node_wall_clock(requests, repeat)?);
+    print!("{}", speed::table(&rows));
+    println!("(simulator peak memory is this process's, after all simulator runs)");
+    Ok(true)
+}
+
+/// The wall-clock rows of `ryw-node`, in memory and with `--data-dir`, and
+/// of the parse-and-reply baseline, each the median of `repeat` runs on
+/// the same `requests` pipelined requests.
+fn node_wall_clock(
+    requests: usize,
+    repeat: u64,
+) -> Result<Vec<ryw_sim::speed::Measurement>, String> {
+    use ryw_sim::speed;
+    let mut rows = Vec::new();
     let dir = std::env::current_exe().map_err(|e| e.to_string())?;
     let dir = dir.parent().ok_or("no directory for ryw-sim")?;
     let input = speed::node_input(requests);
@@ -833,7 +848,5 @@ fn cmd_speed(args: SpeedArgs) -> Outcome {
         ),
         peak_kib: base_peak,
     });
-    print!("{}", speed::table(&rows));
-    println!("(simulator peak memory is this process's, after all simulator runs)");
-    Ok(true)
+    Ok(rows)
 }
