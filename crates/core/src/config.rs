@@ -58,6 +58,14 @@ pub struct Config {
     /// a slow state machine (0: in the same step). Reads still wait for
     /// the applied index, so this slows them without weakening them.
     pub apply_delay_ms: u64,
+    /// A snapshot is taken every this many applied entries (0: never), and
+    /// the log compacted under it.
+    pub snapshot_every: u64,
+    /// Entries kept in the log before a snapshot's index, so that a member
+    /// a little behind still gets entries rather than the whole snapshot.
+    pub compaction_margin: u64,
+    /// Most bytes of snapshot text in one `install_snapshot`.
+    pub snapshot_chunk_bytes: usize,
     /// Membership when known up front (the simulator); otherwise `init` sets it.
     pub cluster: Option<Cluster>,
     /// Whether the runtime has a disk and keeps the persistence contract
@@ -80,6 +88,9 @@ impl Default for Config {
             append_entries_max: 64,
             append_in_flight_max: 1,
             apply_delay_ms: 0,
+            snapshot_every: 10_000,
+            compaction_margin: 1_000,
+            snapshot_chunk_bytes: 64 * 1024,
             cluster: None,
             wait_for_disk: false,
         }
@@ -110,6 +121,12 @@ impl Config {
         }
         if self.append_entries_max == 0 || self.append_in_flight_max == 0 {
             return Err("append_entries_max and append_in_flight_max must be positive".into());
+        }
+        if self.snapshot_chunk_bytes < 4 {
+            return Err(format!(
+                "snapshot_chunk_bytes ({}) must be at least 4, the longest UTF-8 character",
+                self.snapshot_chunk_bytes
+            ));
         }
         if let Some(cluster) = &self.cluster {
             cluster.validate()?;

@@ -29,9 +29,12 @@
 //! then every change counts as durable the moment it is made, and
 //! `poll_persist` never has anything.
 
+use std::sync::Arc;
+
 use crate::id::Id;
 use crate::log::Log;
 use crate::message::Entry;
+use crate::snapshot::Snapshot;
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Durable {
@@ -53,6 +56,9 @@ pub struct Durable {
     /// brand-new node finds too. Only a node that may be brand new answers
     /// peers as one.
     pub lost: bool,
+    /// The newest snapshot: the log holds what follows its index, or
+    /// from a little before it (a margin kept for slow followers).
+    pub snapshot: Option<Arc<Snapshot>>,
 }
 
 impl Durable {
@@ -90,11 +96,23 @@ pub struct PersistBatch {
     /// or below what the disk holds replaces that entry and every later one
     /// (a conflicting suffix truncated). `None`: the log did not change.
     pub entries_from: Option<u64>,
+    /// A new snapshot was taken or installed (`Durable::snapshot`) and the
+    /// log compacted to its base: write the snapshot, durably and
+    /// atomically, and only then replace the log with one that starts at
+    /// its base ([`Record::Base`]) and holds the hard state and every entry
+    /// after it. `entries_from` is then covered.
+    pub snapshot: bool,
 }
 
 /// One thing a log store writes, in the order it was decided.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Record {
+    /// The first record of a log compacted under a snapshot: the log
+    /// starts after `index`, whose entry had `term`.
+    Base {
+        index: u64,
+        term: u64,
+    },
     HardState(HardState),
     /// The entry at `index`; at or below the log's end it first truncates there.
     Entry {
@@ -107,7 +125,12 @@ impl PersistBatch {
     /// The batch as records, reading the entries from `log`.
     pub fn records<'a>(&'a self, log: &'a Log) -> impl Iterator<Item = Record> + 'a {
         let hard = self.hard_state.clone().map(Record::HardState);
-        let from = self.entries_from.unwrap_or(log.last_index() + 1);
+        // Entries a snapshot covered since the batch was made are gone
+        // from the log, and on disk once the snapshot is written.
+        let from = self
+            .entries_from
+            .unwrap_or(log.last_index() + 1)
+            .max(log.first_index());
         let entries = (from..=log.last_index()).map(move |index| Record::Entry {
             index,
             entry: log.get(index).expect("within the log").clone(),
@@ -123,6 +146,14 @@ pub fn replay(records: impl IntoIterator<Item = Record>) -> Result<Durable, Stri
     let mut durable = Durable::default();
     for (k, record) in records.into_iter().enumerate() {
         match record {
+            Record::Base { index, term } => {
+                if k != 0 {
+                    return Err(format!(
+                        "record {k}: a log base (index {index}) after the first record"
+                    ));
+                }
+                durable.log.reset_to(index, term);
+            }
             Record::HardState(hard) => {
                 durable.current_term = hard.current_term;
                 durable.voted_for = hard.voted_for;
@@ -132,7 +163,7 @@ pub fn replay(records: impl IntoIterator<Item = Record>) -> Result<Durable, Stri
             }
             Record::Entry { index, entry } => {
                 let last = durable.log.last_index();
-                if index == 0 || index > last + 1 {
+                if index < durable.log.first_index() || index > last + 1 {
                     return Err(format!(
                         "record {k}: entry at index {index}, but the log ends at {last}"
                     ));

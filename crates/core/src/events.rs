@@ -31,10 +31,15 @@ pub enum Event {
     VoteDeferredWhileRecovering,
     RecoveryFinished,
     ReplyWaitedForDisk,
+    SnapshotTaken,
+    SnapshotSent,
+    SnapshotInstalled,
+    SnapshotInstalledWhileReadsWaited,
+    SnapshotOlderRefused,
 }
 
 impl Event {
-    pub const COUNT: usize = 25;
+    pub const COUNT: usize = 30;
 
     pub const ALL: [Event; Event::COUNT] = [
         Event::FollowerReadServedAtOnce,
@@ -62,6 +67,11 @@ impl Event {
         Event::VoteDeferredWhileRecovering,
         Event::RecoveryFinished,
         Event::ReplyWaitedForDisk,
+        Event::SnapshotTaken,
+        Event::SnapshotSent,
+        Event::SnapshotInstalled,
+        Event::SnapshotInstalledWhileReadsWaited,
+        Event::SnapshotOlderRefused,
     ];
 
     /// The name reports, scenario files (`expect.reach`) and CSV use.
@@ -173,6 +183,26 @@ impl Event {
             Event::ReplyWaitedForDisk => (
                 "reply-waited-for-disk",
                 "a vote or acknowledgement waited for its fsync before it left",
+            ),
+            Event::SnapshotTaken => (
+                "snapshot-taken",
+                "a node took a snapshot and compacted its log under it",
+            ),
+            Event::SnapshotSent => (
+                "snapshot-sent",
+                "a leader sent a snapshot to a member behind its log's start",
+            ),
+            Event::SnapshotInstalled => (
+                "snapshot-installed",
+                "a member installed a snapshot a leader sent",
+            ),
+            Event::SnapshotInstalledWhileReadsWaited => (
+                "snapshot-installed-while-reads-waited",
+                "a follower installed a snapshot while ryw_reads waited for apply there",
+            ),
+            Event::SnapshotOlderRefused => (
+                "snapshot-older-refused",
+                "a member refused a snapshot no newer than what it had committed",
             ),
         }
     }

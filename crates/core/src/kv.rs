@@ -26,6 +26,17 @@ pub const REQUEST_IDS_PER_ORIGIN_MAX: usize = 4096;
 /// have had to stay in flight across all those restarts of its sender.
 pub const INCARNATIONS_PER_ORIGIN_MAX: usize = 16;
 
+/// One remembered life of an origin, as a snapshot holds it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RememberedLife {
+    pub incarnation: u32,
+    /// The index of this life's last request applied (the life applied
+    /// longest ago is forgotten first).
+    pub last_applied: u64,
+    /// (request id, index it applied at, what it did), ids ascending.
+    pub requests: Vec<(u64, u64, FirstApplied)>,
+}
+
 /// What applying one committed entry did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Applied {
@@ -44,7 +55,7 @@ pub enum Applied {
 }
 
 /// What the first copy of a request did.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FirstApplied {
     Written,
     CasRefused { key_missing: bool },
@@ -60,7 +71,7 @@ impl From<FirstApplied> for Applied {
 }
 
 /// The key-value state machine with its applied index.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Kv {
     map: BTreeMap<Key, Versioned>,
     applied_index: u64,
@@ -73,7 +84,7 @@ pub struct Kv {
 /// of that life applied, its window), at most
 /// [`INCARNATIONS_PER_ORIGIN_MAX`]. A life's ids only grow, so each window
 /// stays sorted however the incarnations compare (they are drawn at random).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct OriginLives {
     lives: Vec<(u32, u64, RequestWindow)>,
 }
@@ -117,7 +128,7 @@ fn incarnation_of(id: u64) -> u32 {
 /// requests in order and they mostly apply in order, so a new id almost
 /// always goes at the back, and a lookup is a binary search: cheaper, per
 /// write, than a tree.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct RequestWindow {
     applied: std::collections::VecDeque<(u64, u64, FirstApplied)>,
 }
@@ -200,6 +211,59 @@ impl Kv {
             }
         }
         applied
+    }
+
+    /// Every stored key with its value, in key order (for snapshots).
+    pub fn entries(&self) -> impl Iterator<Item = (&Key, &Versioned)> {
+        self.map.iter()
+    }
+
+    /// The duplicate filter, for snapshots: per origin, per life of it
+    /// (incarnation, index of its last request applied), each remembered
+    /// request id with where and how it applied first.
+    pub fn remembered_requests(&self) -> impl Iterator<Item = (&Id, Vec<RememberedLife>)> {
+        self.applied_requests.iter().map(|(origin, lives)| {
+            let lives = lives
+                .lives
+                .iter()
+                .map(|(incarnation, last_applied, window)| RememberedLife {
+                    incarnation: *incarnation,
+                    last_applied: *last_applied,
+                    requests: window.applied.iter().copied().collect(),
+                })
+                .collect();
+            (origin, lives)
+        })
+    }
+
+    /// A state machine rebuilt from a snapshot's parts: the map, the
+    /// applied index, and the duplicate filter as
+    /// [`Kv::remembered_requests`] gave it out.
+    pub fn from_parts(
+        applied_index: u64,
+        map: impl IntoIterator<Item = (Key, Versioned)>,
+        requests: impl IntoIterator<Item = (Id, Vec<RememberedLife>)>,
+    ) -> Kv {
+        let applied_requests = requests
+            .into_iter()
+            .map(|(origin, lives)| {
+                let lives = lives
+                    .into_iter()
+                    .map(|life| {
+                        let window = RequestWindow {
+                            applied: life.requests.into_iter().collect(),
+                        };
+                        (life.incarnation, life.last_applied, window)
+                    })
+                    .collect();
+                (origin, OriginLives { lives })
+            })
+            .collect();
+        Kv {
+            map: map.into_iter().collect(),
+            applied_index,
+            applied_requests,
+        }
     }
 
     fn apply_command(&mut self, index: u64, command: &Command) -> Applied {

@@ -18,6 +18,7 @@ pub mod node;
 mod outbox;
 pub(crate) mod raft;
 pub(crate) mod serve;
+pub mod snapshot;
 pub mod time;
 
 #[cfg(test)]
@@ -33,4 +34,5 @@ pub use id::Id;
 pub use kv::Kv;
 pub use message::*;
 pub use node::{Node, RoleKind};
+pub use snapshot::Snapshot;
 pub use time::Millis;

@@ -67,6 +67,8 @@ pub enum PeerMsg {
     CommitNews(CommitNews),
     Probe(Probe),
     ProbeOk(ProbeOk),
+    InstallSnapshot(InstallSnapshot),
+    InstallSnapshotOk(InstallSnapshotOk),
 }
 
 impl PeerMsg {
@@ -83,6 +85,8 @@ impl PeerMsg {
             PeerMsg::CommitNews(_) => "commit_news",
             PeerMsg::Probe(_) => "probe",
             PeerMsg::ProbeOk(_) => "probe_ok",
+            PeerMsg::InstallSnapshot(_) => "install_snapshot",
+            PeerMsg::InstallSnapshotOk(_) => "install_snapshot_ok",
         }
     }
 }
@@ -491,4 +495,35 @@ pub struct ProbeOk {
     /// not caught up: its log proves nothing about what was committed, and
     /// its answer does not count.
     pub lost: bool,
+}
+
+/// A leader sends its snapshot (see [`crate::Snapshot`]) to a member whose
+/// next entry the leader's log no longer holds, in chunks of its text of at
+/// most `snapshot_chunk_bytes` (thesis §5.4.2). One chunk is in flight at
+/// a time; a heartbeat sends the unacknowledged chunk again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstallSnapshot {
+    pub term: u64,
+    /// The last index the snapshot covers, and that entry's term.
+    pub last_index: u64,
+    pub last_term: u64,
+    /// Where in the snapshot's text this chunk starts.
+    pub offset: u64,
+    pub data: String,
+    /// The last chunk.
+    pub done: bool,
+    /// The leader's round, as in `append_entries`: an answer confirms it.
+    pub seq: u64,
+}
+
+/// A member's answer to [`InstallSnapshot`]: how much of the snapshot at
+/// `last_index` it holds (`next_offset`), or that it is installed (or
+/// already covered by what the member committed), `done`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstallSnapshotOk {
+    pub term: u64,
+    pub last_index: u64,
+    pub next_offset: u64,
+    pub done: bool,
+    pub seq: u64,
 }

@@ -10,6 +10,7 @@ use crate::data::{Key, Value};
 // What every test of the node names, in one import.
 pub use crate::config::Config;
 pub use crate::durable::Durable;
+pub use crate::events::Event;
 pub use crate::id::Id;
 pub use crate::log::Log;
 pub use crate::message::*;

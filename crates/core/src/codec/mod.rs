@@ -121,6 +121,22 @@ fn encode_payload_fields(obj: &mut Obj<'_>, payload: &Payload) {
             obj.field("commit_index").u64(n.commit_index);
             obj.field("commit_term").u64(n.commit_term);
         }
+        Payload::Peer(PeerMsg::InstallSnapshot(m)) => {
+            obj.field("term").u64(m.term);
+            obj.field("last_index").u64(m.last_index);
+            obj.field("last_term").u64(m.last_term);
+            obj.field("offset").u64(m.offset);
+            obj.field("data").string(&m.data);
+            obj.field("done").bool(m.done);
+            obj.field("seq").u64(m.seq);
+        }
+        Payload::Peer(PeerMsg::InstallSnapshotOk(m)) => {
+            obj.field("term").u64(m.term);
+            obj.field("last_index").u64(m.last_index);
+            obj.field("next_offset").u64(m.next_offset);
+            obj.field("done").bool(m.done);
+            obj.field("seq").u64(m.seq);
+        }
         Payload::Peer(PeerMsg::Probe(p)) => {
             obj.field("incarnation").u64(u64::from(p.incarnation));
             obj.field("last_log_index").u64(p.last_log_index);
@@ -249,11 +265,18 @@ fn encode_entry(w: Writer<'_>, entry: &Entry) {
 // ---------------------------------------------------------- durable records
 
 /// One durable record as a JSON object: `{"type": "hard_state", "term": 3,
-/// "voted_for": "n2", "starts": 4}` or `{"type": "entry", "index": 7,
-/// "entry": {...}}` with the entry as in `append_entries`.
+/// "voted_for": "n2", "starts": 4}`, `{"type": "entry", "index": 7,
+/// "entry": {...}}` with the entry as in `append_entries`, or `{"type":
+/// "base", "index": 90, "term": 4}` first in a log compacted under a
+/// snapshot.
 pub fn encode_record(record: &Record, out: &mut String) {
     let mut obj = Obj::open(out);
     match record {
+        Record::Base { index, term } => {
+            obj.field("type").string("base");
+            obj.field("index").u64(*index);
+            obj.field("term").u64(*term);
+        }
         Record::HardState(hard) => {
             obj.field("type").string("hard_state");
             obj.field("term").u64(hard.current_term);
@@ -299,6 +322,10 @@ fn decode_record_tree(json: Json, text: &str) -> Result<Record, String> {
     };
     let top = Fields::root(&top, text);
     match top.string("type")? {
+        "base" => Ok(Record::Base {
+            index: top.u64("index")?,
+            term: top.u64("term")?,
+        }),
         "hard_state" => Ok(Record::HardState(HardState {
             current_term: top.u64("term")?,
             voted_for: match top.get("voted_for") {
@@ -778,6 +805,22 @@ fn peer_message<S: Source>(type_name: &str, f: &S) -> Result<Option<PeerMsg>, Fa
             term: f.u64("term").map_err(malformed)?,
             commit_index: f.u64("commit_index").map_err(malformed)?,
             commit_term: f.u64("commit_term").map_err(malformed)?,
+        }),
+        "install_snapshot" => PeerMsg::InstallSnapshot(InstallSnapshot {
+            term: f.u64("term").map_err(malformed)?,
+            last_index: f.u64("last_index").map_err(malformed)?,
+            last_term: f.u64("last_term").map_err(malformed)?,
+            offset: f.u64("offset").map_err(malformed)?,
+            data: f.string("data").map_err(malformed)?.to_owned(),
+            done: f.bool("done").map_err(malformed)?,
+            seq: f.u64("seq").map_err(malformed)?,
+        }),
+        "install_snapshot_ok" => PeerMsg::InstallSnapshotOk(InstallSnapshotOk {
+            term: f.u64("term").map_err(malformed)?,
+            last_index: f.u64("last_index").map_err(malformed)?,
+            next_offset: f.u64("next_offset").map_err(malformed)?,
+            done: f.bool("done").map_err(malformed)?,
+            seq: f.u64("seq").map_err(malformed)?,
         }),
         "probe" => PeerMsg::Probe(Probe {
             incarnation: incarnation(f)?,

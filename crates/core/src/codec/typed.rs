@@ -413,6 +413,10 @@ struct RecordFields<'a> {
 pub(super) fn record(text: &str) -> Option<Record> {
     let fields: RecordFields<'_> = serde_json::from_str(text).ok()?;
     match &*fields.kind {
+        "base" => Some(Record::Base {
+            index: fields.index?,
+            term: fields.term?,
+        }),
         "hard_state" => Some(Record::HardState(HardState {
             current_term: fields.term?,
             voted_for: fields.voted_for.map(|id| Id::parse(&id)),

@@ -47,9 +47,10 @@ impl Node {
     pub fn restart(config: Config, durable: Durable, now: Millis) -> Node {
         let cluster = config.cluster.clone();
         let incarnation = config.incarnation;
+        let serve = Serve::new(incarnation, durable.snapshot.as_deref());
         let mut node = Node {
             raft: Raft::restart(config, durable, now),
-            serve: Serve::new(incarnation),
+            serve,
         };
         if let Some(cluster) = cluster {
             node.raft.join_cluster(cluster, now, &mut node.serve);
@@ -58,6 +59,7 @@ impl Node {
     }
 
     pub fn handle_message(&mut self, now: Millis, envelope: Envelope) {
+        self.raft.compact_if_due();
         let Envelope { src, dest, body } = envelope;
         if let Some(me) = self.raft.id() {
             if dest != *me {
@@ -119,6 +121,7 @@ impl Node {
         if !self.raft.has_joined() {
             return;
         }
+        self.raft.compact_if_due();
         self.raft.tick(now, &mut self.serve);
         self.serve.expire_ops(&mut self.raft, now);
         self.settle(now);
@@ -162,6 +165,7 @@ impl Node {
 
     /// The runtime made every batch up to `number` durable.
     pub fn handle_persisted(&mut self, now: Millis, number: u64) {
+        self.raft.compact_if_due();
         if self.raft.persisted(now, number, &mut self.serve) {
             self.settle(now);
         }

@@ -13,6 +13,8 @@ pub(super) struct Batches {
     pub(super) hard_state_dirty: bool,
     /// The lowest log index changed since the last batch.
     pub(super) entries_from: Option<u64>,
+    /// A snapshot was taken or installed since the last batch.
+    pub(super) snapshot_dirty: bool,
     pub(super) batches_made: u64,
     pub(super) batches_durable: u64,
     /// Batches handed out and not yet durable: (number, how far into the
@@ -35,6 +37,7 @@ impl Batches {
             // The start count just went up.
             hard_state_dirty: !immediate,
             entries_from: None,
+            snapshot_dirty: false,
             batches_made: 0,
             batches_durable: 0,
             in_flight: VecDeque::new(),
@@ -44,7 +47,16 @@ impl Batches {
     }
 
     pub(super) fn dirty(&self) -> bool {
-        self.hard_state_dirty || self.entries_from.is_some()
+        self.hard_state_dirty || self.entries_from.is_some() || self.snapshot_dirty
+    }
+
+    /// A snapshot was taken or installed, and the log compacted under it.
+    /// The log is rewritten whole from its base, so the batch covers
+    /// every entry: how far it is durable does not change until then.
+    pub(super) fn snapshot_changed(&mut self) {
+        if !self.immediate {
+            self.snapshot_dirty = true;
+        }
     }
 
     /// The batch that a message queued now must wait for: the one holding
@@ -73,6 +85,16 @@ impl Batches {
         self.synced_index = self.synced_index.min(kept);
         for (_, valid) in &mut self.in_flight {
             *valid = (*valid).min(kept);
+        }
+    }
+
+    /// An installed snapshot replaced the log, which now ends at
+    /// `last_index`: what was durable of the old log past it is not of this
+    /// one.
+    pub(super) fn log_replaced(&mut self, last_index: u64) {
+        self.synced_index = self.synced_index.min(last_index);
+        for (_, valid) in &mut self.in_flight {
+            *valid = (*valid).min(last_index);
         }
     }
 

@@ -96,6 +96,11 @@ impl Raft {
     }
 
     pub(super) fn send_append(&mut self, now: Millis, peer: usize) {
+        let base = self.durable.log.base().0;
+        if matches!(&self.role, Role::Leader(l) if l.progress[peer].next_index <= base) {
+            // What the member needs next is compacted: it gets the snapshot.
+            return self.send_snapshot_chunk(now, peer);
+        }
         let Role::Leader(leader) = &mut self.role else {
             return;
         };

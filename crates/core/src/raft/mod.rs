@@ -22,7 +22,7 @@
 //! The files layer one way: `state.rs` (the struct and its small helpers)
 //! and the leaves (`members.rs`, `progress.rs`, `batches.rs`,
 //! `recovery_answers.rs`) at the bottom; then `persist.rs` and
-//! `commit_news.rs`; `leader_sends.rs` (what a leader sends, the commit
+//! `commit_news.rs`; `snapshots.rs`; `leader_sends.rs` (what a leader sends, the commit
 //! rule); `roles.rs` (role changes); `election.rs` and `replication.rs`
 //! (the messages of each); `recovery.rs`; and `step.rs`, which takes input.
 
@@ -37,6 +37,7 @@ mod recovery;
 mod recovery_answers;
 mod replication;
 mod roles;
+mod snapshots;
 mod state;
 mod step;
 
@@ -53,3 +54,5 @@ mod paper_tests;
 mod persist_tests;
 #[cfg(test)]
 mod recovery_tests;
+#[cfg(test)]
+mod snapshot_tests;

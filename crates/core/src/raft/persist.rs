@@ -22,6 +22,7 @@ impl Raft {
             hard_state: std::mem::take(&mut batches.hard_state_dirty)
                 .then(|| self.durable.hard_state()),
             entries_from: batches.entries_from.take(),
+            snapshot: std::mem::take(&mut batches.snapshot_dirty),
         };
         batches
             .in_flight

@@ -26,6 +26,9 @@ pub(super) struct Progress {
     /// The highest index this member asked to hear is committed and has not
     /// yet heard of (0: none).
     pub(super) news_wanted: u64,
+    /// The snapshot this member is being sent, by index, and how much of
+    /// its text the member acknowledged.
+    pub(super) snapshot_sent: Option<(u64, u64)>,
 }
 
 impl Progress {
@@ -88,6 +91,7 @@ impl Followers {
             sent_at: now,
             in_flight: VecDeque::new(),
             news_wanted: 0,
+            snapshot_sent: None,
         };
         Followers {
             all: vec![progress; members.ids.len()],

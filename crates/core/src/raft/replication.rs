@@ -2,6 +2,7 @@
 //! AppendEntries, and a leader's of the acknowledgements. What a leader
 //! sends, and the commit rule, are `leader_sends.rs`.
 
+use super::snapshots::Chunk;
 use super::state::{Application, Raft, Role};
 use crate::events::Event;
 use crate::message::*;
@@ -171,6 +172,106 @@ impl Raft {
             // What was in flight past the refusal is lost or refused too.
             progress.in_flight.clear();
             self.send_append(now, from);
+        }
+        app.round_acknowledged(self, now);
+    }
+}
+
+impl Raft {
+    /// A chunk of the leader's snapshot (thesis §5.4.2): taken like an
+    /// AppendEntries as far as terms and leadership go; once whole, and
+    /// newer than what this member committed, installed.
+    pub(super) fn on_install_snapshot(
+        &mut self,
+        now: Millis,
+        from: usize,
+        message: InstallSnapshot,
+        app: &mut impl Application,
+    ) {
+        let mut reply = InstallSnapshotOk {
+            term: self.durable.current_term,
+            last_index: message.last_index,
+            next_offset: 0,
+            done: false,
+            seq: message.seq,
+        };
+        if message.term < self.durable.current_term {
+            return self.send_to_member(from, Payload::Peer(PeerMsg::InstallSnapshotOk(reply)));
+        }
+        if message.term > self.durable.current_term {
+            self.adopt_term(now, message.term, app);
+        }
+        match self.role {
+            Role::Leader(_) => {
+                let text = format!(
+                    "install_snapshot from {} claims leadership of my own term {}",
+                    self.members().ids[from],
+                    message.term
+                );
+                return self.warn(text);
+            }
+            Role::PreCandidate { .. } | Role::Candidate { .. } => self.become_follower(now, app),
+            Role::Follower => {}
+        }
+        self.set_leader(Some(from));
+        self.leader_contact = now;
+        self.arm_election_timer(now);
+        reply.term = self.durable.current_term;
+        match self.take_chunk(message) {
+            Chunk::Held { next_offset } => reply.next_offset = next_offset,
+            Chunk::Covered => reply.done = true,
+            Chunk::Complete { snapshot, bytes } => {
+                reply.next_offset = bytes;
+                self.install(snapshot);
+                self.use_commit_news();
+                app.snapshot_installed(self, now);
+                reply.done = true;
+            }
+        }
+        self.send_to_member(from, Payload::Peer(PeerMsg::InstallSnapshotOk(reply)));
+    }
+
+    /// A member's answer to a chunk: the next chunk, or, once the member
+    /// holds the snapshot, entries from after it.
+    pub(super) fn on_install_snapshot_ok(
+        &mut self,
+        now: Millis,
+        from: usize,
+        reply: InstallSnapshotOk,
+        app: &mut impl Application,
+    ) {
+        if reply.term > self.durable.current_term {
+            return self.adopt_term(now, reply.term, app);
+        }
+        let current_snapshot = self.snapshot_index();
+        let last_index = self.durable.log.last_index();
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        if reply.term < self.durable.current_term {
+            return;
+        }
+        let progress = &mut leader.progress[from];
+        progress.acked_seq = progress.acked_seq.max(reply.seq);
+        progress.last_heard = now;
+        if reply.done {
+            if reply.last_index > last_index {
+                let text = format!(
+                    "{} claims a snapshot to index {} beyond my log ({last_index})",
+                    self.members().ids[from],
+                    reply.last_index
+                );
+                return self.warn(text);
+            }
+            progress.snapshot_sent = None;
+            progress.match_index = progress.match_index.max(reply.last_index);
+            progress.next_index = progress.next_index.max(progress.match_index + 1);
+            progress.in_flight.clear();
+            self.advance_commit(now, app);
+            self.send_append(now, from);
+        } else if reply.last_index == current_snapshot {
+            progress.snapshot_sent = Some((reply.last_index, reply.next_offset));
+            self.send_snapshot_chunk(now, from);
         }
         app.round_acknowledged(self, now);
     }

@@ -2,6 +2,8 @@
 //! the replica uses: who is who, the outbox, and the callbacks to the
 //! application above.
 
+use std::sync::Arc;
+
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -41,6 +43,9 @@ pub(crate) trait Application {
     /// A member acknowledged an AppendEntries round: leadership rounds may
     /// be confirmed.
     fn round_acknowledged(&mut self, raft: &mut Raft, now: Millis);
+    /// This member installed the snapshot a leader sent
+    /// ([`crate::Durable::snapshot`]): the state machine is to become it.
+    fn snapshot_installed(&mut self, raft: &mut Raft, now: Millis);
 }
 
 /// What a ReadIndex read can rely on from this replica now.
@@ -76,6 +81,19 @@ pub struct Raft {
     pub(super) recovery: Option<Recovery>,
     /// How often each named event happened here (observed, never acted on).
     pub(super) reached: Reached,
+    /// The newest snapshot's text, by its index, once a leader had to send it.
+    pub(super) snapshot_text: Option<(u64, Arc<str>)>,
+    /// A snapshot arriving from the leader in chunks.
+    pub(super) incoming: Option<Incoming>,
+    /// Where to compact the log to at the next input (see `snapshots.rs`).
+    pub(super) compact_pending: Option<u64>,
+}
+
+/// A snapshot being received: its index and term, and its text so far.
+pub(super) struct Incoming {
+    pub(super) index: u64,
+    pub(super) term: u64,
+    pub(super) text: String,
 }
 
 pub(super) enum Role {
@@ -114,6 +132,16 @@ impl Raft {
             panic!("invalid node config: {why}");
         }
         durable.starts += 1;
+        let mut commit_index = 0;
+        if let Some(snapshot) = durable.snapshot.clone() {
+            // What a snapshot covers is committed. A log that does not hold
+            // its last entry (a crash before the log caught up on disk)
+            // starts after it.
+            if durable.log.term_at(snapshot.index) != Some(snapshot.term) {
+                durable.log.reset_to(snapshot.index, snapshot.term);
+            }
+            commit_index = snapshot.index;
+        }
         let batches = Batches::recovered(durable.log.last_index(), !config.wait_for_disk);
         Raft {
             rng: ChaCha8Rng::seed_from_u64(config.rng_seed),
@@ -124,13 +152,16 @@ impl Raft {
             leader: None,
             leader_changed: false,
             leader_contact: now,
-            commit_index: 0,
+            commit_index,
             news: News::default(),
             election_deadline: now,
             outbox: Outbox::default(),
             batches,
             recovery: None,
             reached: Reached::default(),
+            snapshot_text: None,
+            incoming: None,
+            compact_pending: None,
         }
     }
 

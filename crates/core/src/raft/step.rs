@@ -101,6 +101,8 @@ impl Raft {
             PeerMsg::CommitNews(n) => self.on_commit_news(n),
             PeerMsg::Probe(p) => self.on_probe(from, p),
             PeerMsg::ProbeOk(p) => self.on_probe_ok(now, from, p, app),
+            PeerMsg::InstallSnapshot(m) => self.on_install_snapshot(now, from, m, app),
+            PeerMsg::InstallSnapshotOk(m) => self.on_install_snapshot_ok(now, from, m, app),
             // The serving layer's own messages: the node hands them there.
             PeerMsg::Forward(_) | PeerMsg::ForwardOk(_) => {}
         }

@@ -8,7 +8,9 @@ use super::state::Serve;
 use crate::events::Event;
 use crate::kv::Applied;
 use crate::message::*;
+use crate::id::Id;
 use crate::raft::Raft;
+use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
 impl Serve {
@@ -57,6 +59,48 @@ impl Serve {
             let outcome = self.kv.apply(index, entry);
             self.on_applied(raft, index, term, request.as_ref(), outcome);
         }
+        self.snapshot_if_due(raft);
+        self.serve_applied_reads(raft, now);
+    }
+
+    /// Takes a snapshot every `snapshot_every` applied entries: the state
+    /// machine with its duplicate filter, at the applied index.
+    fn snapshot_if_due(&mut self, raft: &mut Raft) {
+        let every = raft.config().snapshot_every;
+        let applied = self.kv.applied_index();
+        if every == 0 || applied < raft.snapshot_index() + every {
+            return;
+        }
+        let snapshot = Snapshot {
+            index: applied,
+            term: raft
+                .log()
+                .term_at(applied)
+                .expect("the applied entry is in the log"),
+            members: raft.member_ids().map(<[Id]>::to_vec).unwrap_or_default(),
+            kv: self.kv.clone(),
+        };
+        raft.take_snapshot(snapshot);
+    }
+
+    /// The replica installed a leader's snapshot: the state machine becomes
+    /// it, if it is newer (never older state), and reads waiting for an
+    /// index it covers are served from it.
+    pub(super) fn install_snapshot(&mut self, raft: &mut Raft, now: Millis) {
+        let Some(snapshot) = raft.durable().snapshot.clone() else {
+            return;
+        };
+        if snapshot.index <= self.kv.applied_index() {
+            return;
+        }
+        if !self.ops.waiting_apply.is_empty() {
+            raft.note(Event::SnapshotInstalledWhileReadsWaited);
+        }
+        self.kv = snapshot.kv.clone();
+        self.commits_learnt.retain(|&(index, _)| index > snapshot.index);
+        // Proposals waiting on entries the snapshot covers were this
+        // node's as a leader; their outcome is in the snapshot's filter, and
+        // their deadline answers them ("may or may not").
         self.serve_applied_reads(raft, now);
     }
 

@@ -23,6 +23,10 @@ impl Application for Serve {
     fn round_acknowledged(&mut self, raft: &mut Raft, now: Millis) {
         self.confirm_index_reads(raft, now);
     }
+
+    fn snapshot_installed(&mut self, raft: &mut Raft, now: Millis) {
+        self.install_snapshot(raft, now);
+    }
 }
 
 impl Serve {

@@ -6,6 +6,7 @@ use std::collections::VecDeque;
 use super::ops::Ops;
 use crate::kv::Kv;
 use crate::raft::Raft;
+use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
 pub(crate) struct Serve {
@@ -17,12 +18,13 @@ pub(crate) struct Serve {
 }
 
 impl Serve {
-    /// A serving layer with nothing applied; operation ids start at
-    /// `incarnation`'s (see [`Ops::starting_at`]).
-    pub(crate) fn new(incarnation: u32) -> Serve {
+    /// A serving layer with the state machine of `snapshot` (nothing
+    /// applied without one); operation ids start at `incarnation`'s (see
+    /// [`Ops::starting_at`]).
+    pub(crate) fn new(incarnation: u32, snapshot: Option<&Snapshot>) -> Serve {
         Serve {
             ops: Ops::starting_at(incarnation),
-            kv: Kv::default(),
+            kv: snapshot.map(|s| s.kv.clone()).unwrap_or_default(),
             commits_learnt: VecDeque::new(),
         }
     }

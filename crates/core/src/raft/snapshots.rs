@@ -1,0 +1,226 @@
+//! Snapshots and log compaction (Raft §7, thesis chapter 5), the
+//! replica's side: taking the application's snapshot and compacting the
+//! log under it, a leader sending its snapshot in chunks to a member its
+//! log no longer reaches, and a member installing one.
+//!
+//! Compaction keeps `compaction_margin` entries before the snapshot's
+//! index, so that a member a little behind still gets entries. It happens
+//! at the start of the next input rather than in the step that took the
+//! snapshot: every entry committed in a step is then still in the log when
+//! the step ends, for whoever observes the node between steps (the
+//! simulator's checkers). On disk, the log is replaced when the snapshot's
+//! persist batch is written (see [`crate::durable`]).
+
+use std::sync::Arc;
+
+use super::state::{Incoming, Raft, Role};
+use crate::events::Event;
+use crate::message::*;
+use crate::snapshot::Snapshot;
+use crate::time::Millis;
+
+/// What a member does with a chunk of a snapshot.
+pub(super) enum Chunk {
+    /// Held; the leader is told how much of the text is here.
+    Held { next_offset: u64 },
+    /// The snapshot is complete (`bytes` of text) and newer than what this
+    /// member committed.
+    Complete { snapshot: Snapshot, bytes: u64 },
+    /// What this member committed already covers the snapshot.
+    Covered,
+}
+
+impl Raft {
+    /// The application took `snapshot` of what it applied: it becomes the
+    /// durable snapshot, and the log is compacted under it at the next
+    /// input.
+    pub(crate) fn take_snapshot(&mut self, snapshot: Snapshot) {
+        assert!(
+            snapshot.index <= self.commit_index,
+            "a snapshot ({}) holds only committed entries (commit {})",
+            snapshot.index,
+            self.commit_index
+        );
+        assert_eq!(
+            self.durable.log.term_at(snapshot.index),
+            Some(snapshot.term),
+            "a snapshot names the term of its last entry"
+        );
+        let newest = self.durable.snapshot.as_ref().map_or(0, |s| s.index);
+        if snapshot.index <= newest {
+            return;
+        }
+        let compact_to = snapshot
+            .index
+            .saturating_sub(self.config.compaction_margin);
+        self.compact_pending = Some(compact_to);
+        self.durable.snapshot = Some(Arc::new(snapshot));
+        self.batches.snapshot_changed();
+        self.note(Event::SnapshotTaken);
+    }
+
+    /// The index of the newest snapshot (0: none).
+    pub(crate) fn snapshot_index(&self) -> u64 {
+        self.durable.snapshot.as_ref().map_or(0, |s| s.index)
+    }
+
+    /// Compacts the log as the last snapshot allows, if it has not yet.
+    pub(crate) fn compact_if_due(&mut self) {
+        if let Some(index) = self.compact_pending.take() {
+            // Never past the last entry (a snapshot may run ahead of an
+            // empty log only after an install, which compacted already).
+            let index = index.min(self.durable.log.last_index());
+            self.durable.log.compact_to(index);
+        }
+    }
+
+    /// Leader side: sends `peer` the chunk of the snapshot it acknowledged
+    /// up to, from the start if it is a new snapshot for it.
+    pub(super) fn send_snapshot_chunk(&mut self, now: Millis, peer: usize) {
+        let Some(snapshot) = self.durable.snapshot.clone() else {
+            unreachable!("the log is compacted only under a snapshot");
+        };
+        let text = match &self.snapshot_text {
+            Some((index, text)) if *index == snapshot.index => text.clone(),
+            _ => {
+                let text: Arc<str> = snapshot.encode().into();
+                self.snapshot_text = Some((snapshot.index, text.clone()));
+                text
+            }
+        };
+        let chunk_bytes = self.config.snapshot_chunk_bytes;
+        let term = self.durable.current_term;
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        let progress = &mut leader.progress[peer];
+        let offset = match progress.snapshot_sent {
+            Some((index, offset)) if index == snapshot.index => offset as usize,
+            _ => 0,
+        };
+        progress.snapshot_sent = Some((snapshot.index, offset as u64));
+        progress.sent_at = now;
+        let end = char_boundary_at_most(&text, offset + chunk_bytes);
+        let message = InstallSnapshot {
+            term,
+            last_index: snapshot.index,
+            last_term: snapshot.term,
+            offset: offset as u64,
+            data: text[offset..end].to_owned(),
+            done: end == text.len(),
+            seq: leader.seq,
+        };
+        if offset == 0 {
+            self.note(Event::SnapshotSent);
+        }
+        self.send_to_member(peer, Payload::Peer(PeerMsg::InstallSnapshot(message)));
+    }
+
+    /// Member side: takes a chunk of a snapshot from the current leader.
+    pub(super) fn take_chunk(&mut self, message: InstallSnapshot) -> Chunk {
+        if message.last_index <= self.commit_index {
+            // Never install a snapshot older than this member's state: what
+            // it committed holds every entry the snapshot covers.
+            self.incoming = None;
+            self.note(Event::SnapshotOlderRefused);
+            return Chunk::Covered;
+        }
+        let fresh = message.offset == 0
+            && self
+                .incoming
+                .as_ref()
+                .is_none_or(|i| (i.index, i.term) != (message.last_index, message.last_term));
+        if fresh {
+            self.incoming = Some(Incoming {
+                index: message.last_index,
+                term: message.last_term,
+                text: String::new(),
+            });
+        }
+        let Some(incoming) = self.incoming.as_mut() else {
+            return Chunk::Held { next_offset: 0 };
+        };
+        let same = (incoming.index, incoming.term) == (message.last_index, message.last_term);
+        if !same {
+            return Chunk::Held { next_offset: 0 };
+        }
+        // Only the chunk that continues the text is taken; a copy or one
+        // out of order is answered with how much is here.
+        if message.offset == incoming.text.len() as u64 {
+            incoming.text.push_str(&message.data);
+        }
+        let next_offset = incoming.text.len() as u64;
+        if !(message.done && next_offset == message.offset + message.data.len() as u64) {
+            return Chunk::Held { next_offset };
+        }
+        let incoming = self.incoming.take().expect("checked above");
+        match Snapshot::decode(&incoming.text) {
+            Ok(snapshot) if (snapshot.index, snapshot.term) == (incoming.index, incoming.term) => {
+                Chunk::Complete {
+                    snapshot,
+                    bytes: next_offset,
+                }
+            }
+            Ok(snapshot) => {
+                self.warn(format!(
+                    "dropping a snapshot announced as (index {}, term {}) that holds (index {}, term {})",
+                    incoming.index, incoming.term, snapshot.index, snapshot.term
+                ));
+                Chunk::Held { next_offset: 0 }
+            }
+            Err(why) => {
+                self.warn(format!(
+                    "dropping an unreadable snapshot (index {}): {why}",
+                    incoming.index
+                ));
+                Chunk::Held { next_offset: 0 }
+            }
+        }
+    }
+
+    /// Member side: `snapshot`, newer than anything this member committed,
+    /// replaces the log up to its index (keeping what follows if the log
+    /// holds its last entry) and becomes the durable snapshot.
+    pub(super) fn install(&mut self, snapshot: Snapshot) {
+        assert!(
+            snapshot.index > self.commit_index,
+            "only a snapshot newer than what is committed is installed"
+        );
+        let log = &mut self.durable.log;
+        if log.term_at(snapshot.index) == Some(snapshot.term) {
+            log.compact_to(snapshot.index);
+        } else {
+            log.reset_to(snapshot.index, snapshot.term);
+        }
+        self.commit_index = snapshot.index;
+        self.compact_pending = None;
+        self.batches.log_replaced(self.durable.log.last_index());
+        self.durable.snapshot = Some(Arc::new(snapshot));
+        self.batches.snapshot_changed();
+        self.note(Event::SnapshotInstalled);
+    }
+}
+
+/// The largest index at most `at` that starts a character of `text` (or
+/// its end), so that a chunk never splits one.
+fn char_boundary_at_most(text: &str, at: usize) -> usize {
+    let mut end = at.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_end_on_character_boundaries() {
+        let text = "aé€😀b";
+        assert_eq!(char_boundary_at_most(text, 2), 1, "inside é");
+        assert_eq!(char_boundary_at_most(text, 3), 3);
+        assert_eq!(char_boundary_at_most(text, 5), 3, "inside €");
+        assert_eq!(char_boundary_at_most(text, 100), text.len());
+    }
+}

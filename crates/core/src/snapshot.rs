@@ -1,0 +1,253 @@
+//! Snapshots (Raft §7, thesis chapter 5): the state machine as of an
+//! applied index, with everything that must survive with it: the duplicate
+//! filter (so that a request re-sent after the snapshot still applies
+//! once), the applied index and its term, and the members.
+//!
+//! A snapshot travels as text, the same on disk and in `install_snapshot`
+//! chunks: one JSON object,
+//!
+//! ```text
+//! {"index":I,"term":T,"members":["n1",..],
+//!  "data":[[key,value,index],..],
+//!  "requests":[[origin,[[incarnation,last_applied,[[id,index,outcome],..]],..]],..]}
+//! ```
+//!
+//! with `outcome` 0 for written, 1 for a `cas` refused on a missing key, 2
+//! for a `cas` refused on a different value. Values keep their exact text.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::data::{Key, Value};
+use crate::id::Id;
+use crate::kv::{FirstApplied, Kv, RememberedLife, Versioned};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Snapshot {
+    /// The last index applied into it, and that entry's term.
+    pub index: u64,
+    pub term: u64,
+    /// The cluster's members, as `init` named them.
+    pub members: Vec<Id>,
+    /// The state machine with its duplicate filter; its applied index is `index`.
+    pub kv: Kv,
+}
+
+impl Snapshot {
+    /// The snapshot as text (see the module doc).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        out.push_str(&format!(
+            "{{\"index\":{},\"term\":{},\"members\":[",
+            self.index, self.term
+        ));
+        for (k, id) in self.members.iter().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            push_string(&mut out, &id.to_string());
+        }
+        out.push_str("],\"data\":[");
+        for (k, (key, stored)) in self.kv.entries().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            match key {
+                Key::Int(n) => out.push_str(&n.to_string()),
+                Key::Str(s) => push_string(&mut out, s),
+            }
+            out.push(',');
+            out.push_str(&serde_json::to_string(&stored.value).expect("values serialise"));
+            out.push_str(&format!(",{}]", stored.index));
+        }
+        out.push_str("],\"requests\":[");
+        for (k, (origin, lives)) in self.kv.remembered_requests().enumerate() {
+            if k > 0 {
+                out.push(',');
+            }
+            out.push('[');
+            push_string(&mut out, &origin.to_string());
+            out.push_str(",[");
+            for (l, life) in lives.iter().enumerate() {
+                if l > 0 {
+                    out.push(',');
+                }
+                out.push_str(&format!("[{},{},[", life.incarnation, life.last_applied));
+                for (r, (id, index, first)) in life.requests.iter().enumerate() {
+                    if r > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&format!("[{id},{index},{}]", outcome_code(*first)));
+                }
+                out.push_str("]]");
+            }
+            out.push_str("]]");
+        }
+        out.push_str("]}");
+        out
+    }
+
+    /// Reads a snapshot's text back; what is wrong is named.
+    pub fn decode(text: &str) -> Result<Snapshot, String> {
+        let image: Image = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let mut map = Vec::with_capacity(image.data.len());
+        for (key, raw, index) in image.data {
+            if index > image.index {
+                return Err(format!(
+                    "key {key:?} was written at index {index}, after the snapshot's {}",
+                    image.index
+                ));
+            }
+            let value = Value::parse(raw.get()).map_err(|e| e.to_string())?;
+            let key = match key {
+                KeyIn::Int(n) => Key::Int(n),
+                KeyIn::Str(s) => Key::Str(s),
+            };
+            map.push((key, Versioned { value, index }));
+        }
+        let mut requests = Vec::with_capacity(image.requests.len());
+        for (origin, lives) in image.requests {
+            let mut remembered = Vec::with_capacity(lives.len());
+            for (incarnation, last_applied, ids) in lives {
+                let mut applied = Vec::with_capacity(ids.len());
+                for (id, index, outcome) in ids {
+                    if applied.last().is_some_and(|&(last, _, _)| last >= id) {
+                        return Err(format!("request ids of {origin} are not ascending at {id}"));
+                    }
+                    applied.push((id, index, first_applied(outcome)?));
+                }
+                remembered.push(RememberedLife {
+                    incarnation,
+                    last_applied,
+                    requests: applied,
+                });
+            }
+            requests.push((Id::parse(&origin), remembered));
+        }
+        Ok(Snapshot {
+            index: image.index,
+            term: image.term,
+            members: image.members.iter().map(|m| Id::parse(m)).collect(),
+            kv: Kv::from_parts(image.index, map, requests),
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct Image<'a> {
+    index: u64,
+    term: u64,
+    members: Vec<String>,
+    #[serde(borrow)]
+    data: Vec<(KeyIn, &'a RawValue, u64)>,
+    requests: Vec<(String, Vec<(u32, u64, Vec<(u64, u64, u8)>)>)>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum KeyIn {
+    Int(i64),
+    Str(String),
+}
+
+fn push_string(out: &mut String, s: &str) {
+    out.push_str(&serde_json::to_string(s).expect("strings serialise"));
+}
+
+fn outcome_code(first: FirstApplied) -> u8 {
+    match first {
+        FirstApplied::Written => 0,
+        FirstApplied::CasRefused { key_missing: true } => 1,
+        FirstApplied::CasRefused { key_missing: false } => 2,
+    }
+}
+
+fn first_applied(code: u8) -> Result<FirstApplied, String> {
+    match code {
+        0 => Ok(FirstApplied::Written),
+        1 => Ok(FirstApplied::CasRefused { key_missing: true }),
+        2 => Ok(FirstApplied::CasRefused { key_missing: false }),
+        other => Err(format!("unknown request outcome {other}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kv::Applied;
+    use crate::message::{Command, Entry, RequestId};
+
+    fn write(key: Key, value: &str, request: Option<(u32, u64)>) -> Entry {
+        Entry {
+            term: 2,
+            command: Command::Write {
+                key,
+                value: Value::parse(value).expect("valid JSON"),
+            },
+            request: request.map(|(node, id)| RequestId {
+                origin: Id::Node(node),
+                id,
+            }),
+        }
+    }
+
+    fn applied_kv() -> Kv {
+        let mut kv = Kv::default();
+        let entries = [
+            write(Key::Int(1), "123456789012345678901234567890", Some((2, 7))),
+            write(Key::Str("k \"x\"".into()), "[1e400, 2.50, -0]", Some((2, 1 << 32))),
+            write(Key::Int(-3), "{\"b\":1,\"a\":\"é\"}", None),
+            Entry {
+                term: 3,
+                command: Command::Cas {
+                    key: Key::Int(9),
+                    from: Value::from(1),
+                    to: Value::from(2),
+                    create_if_not_exists: false,
+                },
+                request: Some(RequestId {
+                    origin: Id::Node(3),
+                    id: 5,
+                }),
+            },
+        ];
+        for (k, entry) in entries.iter().enumerate() {
+            kv.apply(k as u64 + 1, entry);
+        }
+        kv
+    }
+
+    #[test]
+    fn a_snapshot_reads_back_as_it_was_written_values_and_duplicate_filter_included() {
+        let snapshot = Snapshot {
+            index: 4,
+            term: 3,
+            members: vec![Id::Node(1), Id::Node(2), Id::Node(3)],
+            kv: applied_kv(),
+        };
+        let text = snapshot.encode();
+        let back = Snapshot::decode(&text).expect("decodes");
+        assert_eq!(back, snapshot);
+        // The filter came through: a copy of request (n2, 7) is a duplicate.
+        let mut kv = back.kv;
+        let again = write(Key::Int(1), "1", Some((2, 7)));
+        assert!(matches!(kv.apply(5, &again), Applied::Duplicate { index: 1, .. }));
+        assert_eq!(kv.applied_index(), 5);
+    }
+
+    #[test]
+    fn damaged_snapshot_text_is_refused_with_the_reason() {
+        let snapshot = Snapshot {
+            index: 4,
+            term: 3,
+            members: vec![Id::Node(1)],
+            kv: applied_kv(),
+        };
+        let text = snapshot.encode();
+        assert!(Snapshot::decode(&text[..text.len() - 3]).is_err());
+        let later = text.replace("\"index\":4", "\"index\":2");
+        let why = Snapshot::decode(&later).expect_err("a key written after it");
+        assert!(why.contains("after the snapshot"), "{why}");
+    }
+}
