@@ -79,7 +79,8 @@ impl Log {
             "entry {index} is covered by a snapshot (to {}): it is committed and never cut",
             self.base_index
         );
-        self.entries.truncate((index - self.base_index - 1) as usize);
+        self.entries
+            .truncate((index - self.base_index - 1) as usize);
     }
 
     /// Drops every entry up to `index` (a snapshot covers them); the log
@@ -172,9 +173,16 @@ mod tests {
         log.truncate_from(5);
         assert_eq!((log.last_index(), log.last_term()), (4, 2));
         log.compact_to(4);
-        assert_eq!((log.last_index(), log.last_term()), (4, 2), "empty, after its base");
+        assert_eq!(
+            (log.last_index(), log.last_term()),
+            (4, 2),
+            "empty, after its base"
+        );
         log.reset_to(9, 4);
-        assert_eq!((log.first_index(), log.last_index(), log.last_term()), (10, 9, 4));
+        assert_eq!(
+            (log.first_index(), log.last_index(), log.last_term()),
+            (10, 9, 4)
+        );
     }
 
     #[test]

@@ -141,8 +141,12 @@ struct Image<'a> {
     members: Vec<String>,
     #[serde(borrow)]
     data: Vec<(KeyIn, &'a RawValue, u64)>,
-    requests: Vec<(String, Vec<(u32, u64, Vec<(u64, u64, u8)>)>)>,
+    requests: Vec<(String, Vec<LifeIn>)>,
 }
+
+/// One remembered life of an origin: (incarnation, last applied, and each
+/// (request id, index, outcome)).
+type LifeIn = (u32, u64, Vec<(u64, u64, u8)>);
 
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -196,7 +200,11 @@ mod tests {
         let mut kv = Kv::default();
         let entries = [
             write(Key::Int(1), "123456789012345678901234567890", Some((2, 7))),
-            write(Key::Str("k \"x\"".into()), "[1e400, 2.50, -0]", Some((2, 1 << 32))),
+            write(
+                Key::Str("k \"x\"".into()),
+                "[1e400, 2.50, -0]",
+                Some((2, 1 << 32)),
+            ),
             write(Key::Int(-3), "{\"b\":1,\"a\":\"é\"}", None),
             Entry {
                 term: 3,
@@ -232,7 +240,10 @@ mod tests {
         // The filter came through: a copy of request (n2, 7) is a duplicate.
         let mut kv = back.kv;
         let again = write(Key::Int(1), "1", Some((2, 7)));
-        assert!(matches!(kv.apply(5, &again), Applied::Duplicate { index: 1, .. }));
+        assert!(matches!(
+            kv.apply(5, &again),
+            Applied::Duplicate { index: 1, .. }
+        ));
         assert_eq!(kv.applied_index(), 5);
     }
 

@@ -176,6 +176,29 @@ impl SimDisk {
         }
     }
 
+    /// Renames `from` over `to`, atomically and durably (a rename followed
+    /// by an fsync of the directory): `to` holds what `from` held, and
+    /// `from` reads as absent. What `from` held but had not synced is
+    /// carried over unsynced.
+    pub fn rename(&mut self, from: &str, to: &str) {
+        let Some(k) = self.files.iter().position(|f| f.name == from) else {
+            return;
+        };
+        let bytes = std::mem::take(&mut self.files[k].bytes);
+        let synced = std::mem::take(&mut self.files[k].synced);
+        match self.file_mut(to) {
+            Some(f) => {
+                f.bytes = bytes;
+                f.synced = synced;
+            }
+            None => self.files.push(SimFile {
+                name: to.to_owned(),
+                bytes,
+                synced,
+            }),
+        }
+    }
+
     /// Cuts `file` to `length` bytes, durably.
     pub fn truncate(&mut self, file: &str, length: usize) {
         if let Some(f) = self.file_mut(file) {

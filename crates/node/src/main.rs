@@ -34,7 +34,14 @@ struct Cli {
     /// Overall deadline for answering any client request
     #[arg(long, env = "RYW_REQUEST_TIMEOUT_MS", value_name = "MS", default_value_t = Config::default().request_timeout_ms)]
     request_timeout_ms: u64,
-    /// Keep term, vote and log in DIR/raft.log (created if missing) and
+    /// Take a snapshot of the state machine every N applied entries and
+    /// drop the log entries it covers (0: never)
+    #[arg(long, env = "RYW_SNAPSHOT_EVERY", value_name = "N", default_value_t = Config::default().snapshot_every)]
+    snapshot_every: u64,
+    /// Entries kept in the log before a snapshot, for members a little behind
+    #[arg(long, env = "RYW_COMPACTION_MARGIN", value_name = "N", default_value_t = Config::default().compaction_margin)]
+    compaction_margin: u64,
+    /// Keep term, vote, log and snapshot in DIR (created if missing) and
     /// recover them on start: votes and acknowledgements wait for fsync.
     /// Without it the node keeps everything in memory, as Maelstrom expects
     #[arg(long, env = "RYW_DATA_DIR", value_name = "DIR")]
@@ -100,6 +107,8 @@ fn config_from(cli: &Cli) -> Result<Config, String> {
         incarnation: draw_incarnation(),
         ryw_wait_ms_max: cli.ryw_wait_ms_max,
         request_timeout_ms: cli.request_timeout_ms,
+        snapshot_every: cli.snapshot_every,
+        compaction_margin: cli.compaction_margin,
         ..Config::default()
     };
     config.validate()?;
@@ -137,12 +146,14 @@ fn recover(dir: &std::path::Path) -> Result<(Disk, Durable), String> {
     }
     let (store, recovered) = LogStore::open(disk).map_err(|e| format!("{}: {e}", dir.display()))?;
     let durable = recovered.durable;
+    let snapshot = durable.snapshot.as_ref().map_or(0, |s| s.index);
     eprintln!(
-        "ryw-node: recovered term {}, {} log entries and {} earlier starts from {}",
+        "ryw-node: recovered term {}, a snapshot to index {snapshot}, log entries {} to {} and {} earlier starts from {}",
         durable.current_term,
+        durable.log.first_index(),
         durable.log.last_index(),
         durable.starts,
-        at.display()
+        dir.display()
     );
     if let Some((offset, bytes, why)) = recovered.cut {
         eprintln!(
@@ -189,19 +200,19 @@ fn persist(
     while let Some(batch) = node.poll_persist() {
         pending.push(batch);
     }
-    let written = pending.write_to(store, node.log());
+    let written = pending.write_to(store, node.durable());
     if let Some(newest) = written.newest {
         if let Err(e) = store.sync() {
             return Err(FsyncFailed(format!(
                 "fsync of {} failed: {e}; stopping: what it covered may be lost, and a retried \
                  fsync cannot be trusted. Restart the node: recovery reads what the disk kept",
-                store.disk().path(LOG_FILE).display()
+                store.disk().path(store.log_file()).display()
             )));
         }
         node.handle_persisted(now, newest);
     }
     if let Some(e) = written.error {
-        let why = format!("{LOG_FILE}: {e}");
+        let why = format!("{}: {e}", store.log_file());
         eprintln!(
             "ryw-node: cannot persist to {why}; votes and acknowledgements wait until it can"
         );

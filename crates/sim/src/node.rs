@@ -148,6 +148,10 @@ impl Disk for StoreDisk {
         self.0.overwrite(file, bytes);
         Ok(())
     }
+    fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+        self.0.rename(from, to);
+        Ok(())
+    }
 }
 
 /// A store node and its disk. Every step's persist batches go through the
@@ -160,9 +164,9 @@ pub struct OnDisk {
     node: Box<dyn SimNode>,
     store: LogStore<StoreDisk>,
     unwritten: Unwritten,
-    /// fsyncs asked for: (fsync id, newest batch it makes durable, bytes of
-    /// the log it covers).
-    syncing: VecDeque<(u64, u64, u64)>,
+    /// fsyncs asked for: (fsync id, newest batch it makes durable, the log
+    /// file's generation and how many of its bytes it covers).
+    syncing: VecDeque<(u64, u64, (u64, u64))>,
     /// Planted bug `trust-retried-fsync`: a failed fsync is asked for again
     /// and trusted once it passes.
     retries_failed_fsync: bool,
@@ -231,11 +235,11 @@ impl OnDisk {
         }
         let written = self
             .unwritten
-            .write_to(&mut self.store, self.node.core().log());
+            .write_to(&mut self.store, self.node.core().durable());
         if let Some(newest) = written.newest {
-            let length = self.store.length();
+            let position = self.store.position();
             let sync = self.store.disk_mut().0.request_sync();
-            self.syncing.push_back((sync, newest, length));
+            self.syncing.push_back((sync, newest, position));
         }
         if let Some(e) = written.error {
             self.node.handle_persist_failed(&e.to_string());
@@ -274,10 +278,10 @@ impl Process for OnDisk {
         while self.syncing.front().is_some_and(|&(id, _, _)| id <= sync) {
             newest = self.syncing.pop_front();
         }
-        if let Some((_, batch, length)) = newest {
+        if let Some((_, batch, (generation, length))) = newest {
             // The superblock says how much is durable before anything that
             // depends on it is acknowledged (the simulated write cannot fail).
-            let _ = self.store.record_synced(length);
+            let _ = self.store.record_synced(generation, length);
             self.store.disk_mut().0.lies_seen = self.lies_at_boot;
             self.node.handle_persisted(Millis(now_ms), batch);
         }

@@ -16,4 +16,8 @@ pub trait Disk {
     /// Replaces all of `file` with `bytes`, durably before it returns. A
     /// crash during it may leave the file torn: callers keep two copies.
     fn overwrite(&mut self, file: &str, bytes: &[u8]) -> io::Result<()>;
+    /// Renames `from` over `to`, atomically and durably (the directory is
+    /// synced before it returns): after a crash `to` is what it was, or
+    /// what `from` was, never a mix; `from` is gone.
+    fn rename(&mut self, from: &str, to: &str) -> io::Result<()>;
 }

@@ -17,9 +17,26 @@
 //!   payload       `length` bytes              one JSON object (see ryw_core::codec::encode_record)
 //! ```
 //!
-//! Records are `hard_state` (term, vote, start count) and `entry` (an index
-//! and an entry; an index at or below the log's end truncates there first).
+//! Records are `hard_state` (term, vote, start count), `entry` (an index
+//! and an entry; an index at or below the log's end truncates there first)
+//! and, first in a compacted log, `base` (the log starts after that index).
 //! Replaying them in order rebuilds [`ryw_core::Durable`].
+//!
+//! # Snapshots and compaction
+//!
+//! A snapshot ([`ryw_core::Snapshot`]) lives in `raft.snapshot`:
+//! `"RYWSNAP1"`, then one record framed as above holding the snapshot's
+//! text. It is replaced atomically: written to `raft.snapshot.tmp`,
+//! synced, renamed over `raft.snapshot` (the rename syncs the directory).
+//! Then the log is written anew from its base into the other of its two
+//! names (`raft.log`, `raft.log.1`), synced whole, and the superblock
+//! naming that file's generation makes it current; the old file is
+//! emptied. A crash at any point leaves either the old snapshot or the new
+//! one, and either the old log or the new one, and any of these pairs is
+//! consistent: the log never starts after the snapshot's index. Recovery
+//! empties a log file the superblock does not name. A damaged snapshot is
+//! a [`Loss`] naming the file and the offset; the log entries that need it
+//! are dropped and the node catches up from its peers.
 //!
 //! # Recovery
 //!
@@ -40,16 +57,20 @@
 //! - refusals: a header two or more bits away from ours (someone else's
 //!   file), and an intact record that makes no sense.
 
+mod compaction;
 mod disk;
 mod frame;
 mod fs;
 mod meta;
+mod snapshot_file;
 mod store;
 
 pub use disk::Disk;
 pub use frame::{FRAME_HEADER_BYTES, HEADER, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;
 pub use meta::META_FILES;
+pub use snapshot_file::{SNAPSHOT_FILE, SNAPSHOT_HEADER, SNAPSHOT_TMP_FILE};
 pub use store::{
-    LogStore, Loss, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE, OWNER_FILE,
+    log_file, LogStore, Loss, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE,
+    LOG_FILES, OWNER_FILE,
 };

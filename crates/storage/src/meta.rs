@@ -12,11 +12,19 @@
 //! the copy with the higher sequence number that passes its check wins.
 //!
 //! ```text
-//! "RYWMETA1"   8 bytes   magic and version
+//! "RYWMETA2"   8 bytes   magic and version
 //! sequence     u64 LE    how many copies were written before this one
-//! log synced   u64 LE    bytes of raft.log made durable
-//! checksum     u32 LE    CRC-32 (IEEE) of the 24 bytes before it
+//! log synced   u64 LE    bytes of the current log file made durable
+//! generation   u64 LE    which log file is current (see `store.rs`)
+//! checksum     u32 LE    CRC-32 (IEEE) of the 32 bytes before it
 //! ```
+//!
+//! A copy written by an older version (`RYWMETA1`, 28 bytes, no
+//! generation) reads as generation 0: `raft.log`.
+//!
+//! The superblock is also where a compacted log takes over: the new log
+//! file is written and synced whole, and only the superblock naming its
+//! generation makes it current.
 
 use std::io;
 
@@ -25,14 +33,18 @@ use crate::Disk;
 /// The two copies, written alternately.
 pub const META_FILES: [&str; 2] = ["raft.meta.a", "raft.meta.b"];
 
-const MAGIC: &[u8; 8] = b"RYWMETA1";
-const META_BYTES: usize = 28;
+const MAGIC: &[u8; 8] = b"RYWMETA2";
+const META_BYTES: usize = 36;
+const MAGIC_V1: &[u8; 8] = b"RYWMETA1";
+const META_V1_BYTES: usize = 28;
 
 /// One copy's contents.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Meta {
     pub(crate) sequence: u64,
     pub(crate) log_synced_bytes: u64,
+    /// The current log file's generation: one more at every compaction.
+    pub(crate) generation: u64,
 }
 
 impl Meta {
@@ -41,22 +53,27 @@ impl Meta {
         bytes[..8].copy_from_slice(MAGIC);
         bytes[8..16].copy_from_slice(&self.sequence.to_le_bytes());
         bytes[16..24].copy_from_slice(&self.log_synced_bytes.to_le_bytes());
-        let checksum = crc32fast::hash(&bytes[..24]);
-        bytes[24..].copy_from_slice(&checksum.to_le_bytes());
+        bytes[24..32].copy_from_slice(&self.generation.to_le_bytes());
+        let checksum = crc32fast::hash(&bytes[..32]);
+        bytes[32..].copy_from_slice(&checksum.to_le_bytes());
         bytes
     }
 
     fn decode(bytes: &[u8]) -> Option<Meta> {
-        if bytes.len() != META_BYTES || &bytes[..8] != MAGIC {
-            return None;
-        }
-        let checksum = u32::from_le_bytes(bytes[24..].try_into().ok()?);
-        if crc32fast::hash(&bytes[..24]) != checksum {
+        let u64_at = |at: usize| Some(u64::from_le_bytes(bytes[at..at + 8].try_into().ok()?));
+        let (body, generation) = match bytes.len() {
+            META_BYTES if &bytes[..8] == MAGIC => (32, u64_at(24)?),
+            META_V1_BYTES if &bytes[..8] == MAGIC_V1 => (24, 0),
+            _ => return None,
+        };
+        let checksum = u32::from_le_bytes(bytes[body..body + 4].try_into().ok()?);
+        if crc32fast::hash(&bytes[..body]) != checksum {
             return None;
         }
         Some(Meta {
-            sequence: u64::from_le_bytes(bytes[8..16].try_into().ok()?),
-            log_synced_bytes: u64::from_le_bytes(bytes[16..24].try_into().ok()?),
+            sequence: u64_at(8)?,
+            log_synced_bytes: u64_at(16)?,
+            generation,
         })
     }
 }
@@ -103,6 +120,7 @@ mod tests {
         let meta = Meta {
             sequence: 7,
             log_synced_bytes: 4096,
+            generation: 3,
         };
         let bytes = meta.encode();
         assert_eq!(Meta::decode(&bytes), Some(meta));
@@ -114,5 +132,22 @@ mod tests {
         for length in 0..META_BYTES {
             assert_eq!(Meta::decode(&bytes[..length]), None, "cut to {length}");
         }
+    }
+
+    #[test]
+    fn a_copy_an_older_version_wrote_reads_as_generation_zero() {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(MAGIC_V1);
+        bytes.extend_from_slice(&5u64.to_le_bytes());
+        bytes.extend_from_slice(&900u64.to_le_bytes());
+        let checksum = crc32fast::hash(&bytes);
+        bytes.extend_from_slice(&checksum.to_le_bytes());
+        let meta = Meta::decode(&bytes).expect("an old copy reads");
+        assert_eq!(
+            (meta.sequence, meta.log_synced_bytes, meta.generation),
+            (5, 900, 0)
+        );
+        bytes[10] ^= 1;
+        assert_eq!(Meta::decode(&bytes), None);
     }
 }

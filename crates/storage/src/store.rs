@@ -5,28 +5,44 @@ use std::fmt;
 use std::io;
 
 use ryw_core::codec::{decode_record, encode_record};
+use std::sync::Arc;
+
 use ryw_core::durable::{replay, PersistBatch};
-use ryw_core::{log::Log, Durable};
+use ryw_core::{log::Log, Durable, Snapshot};
 
 use crate::frame::{self, Frame, HEADER};
 use crate::meta::{self, Meta, META_FILES};
+use crate::snapshot_file::{self, SNAPSHOT_FILE};
 use crate::Disk;
 
-/// The one file the store keeps: term, vote and log.
+/// The log file: term, vote and log, as records. A compaction writes the
+/// log anew under the other name of [`LOG_FILES`] and the superblock
+/// switches to it; this is the name of generation 0, 2, 4, ...
 pub const LOG_FILE: &str = "raft.log";
+
+/// The two names a log file takes in turns: generation `g` is
+/// `LOG_FILES[g % 2]`.
+pub const LOG_FILES: [&str; 2] = [LOG_FILE, "raft.log.1"];
+
+/// The log file of generation `generation`.
+pub fn log_file(generation: u64) -> &'static str {
+    LOG_FILES[(generation % 2) as usize]
+}
 
 /// Whose data this is: the node id and the members it was first used by.
 pub const OWNER_FILE: &str = "owner.json";
 
 pub struct LogStore<D: Disk> {
-    disk: D,
-    /// Bytes of the file known to be written whole.
-    length: u64,
+    pub(crate) disk: D,
+    /// Bytes of the current log file known to be written whole.
+    pub(crate) length: u64,
+    /// The current log file's generation (see [`log_file`]).
+    pub(crate) generation: u64,
     /// The superblock as last read or written.
-    superblock: Option<Meta>,
+    pub(crate) superblock: Option<Meta>,
     /// Reused for each batch.
-    buffer: Vec<u8>,
-    text: String,
+    pub(crate) buffer: Vec<u8>,
+    pub(crate) text: String,
     /// What this store has written and synced since it was opened.
     pub stats: WriteStats,
 }
@@ -38,6 +54,8 @@ pub struct WriteStats {
     pub entries: u64,
     pub bytes: u64,
     pub syncs: u64,
+    /// Snapshots written, and the log files written anew under them.
+    pub snapshots: u64,
 }
 
 /// What recovery found.
@@ -63,29 +81,42 @@ pub enum Loss {
     /// The superblock says `synced` bytes of the log were made durable, but
     /// the log holds whole records only up to byte `found`: a cut file, or
     /// a disk that lost what it promised.
-    SyncedTail { synced: u64, found: u64 },
+    SyncedTail {
+        file: &'static str,
+        synced: u64,
+        found: u64,
+    },
     /// A record that was written whole fails its check at `offset`: it and
     /// everything after it were dropped.
-    Corrupt { offset: u64, why: String },
+    Corrupt {
+        file: &'static str,
+        offset: u64,
+        why: String,
+    },
     /// A log with records but no superblock: a directory written by an
     /// older version, or one whose superblock was deleted.
     NoSuperblock,
     /// A copy of the superblock fails its check: the length it held, which
     /// the other copy may not reach, is unknown.
     SuperblockDamaged,
+    /// The snapshot file fails its check at `offset`; the log entries that
+    /// need it were dropped.
+    SnapshotDamaged { offset: u64, why: String },
+    /// The log starts after a snapshot's index, and no snapshot reaches it.
+    SnapshotMissing { log_base: u64, snapshot: u64 },
 }
 
 impl fmt::Display for Loss {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Loss::Empty => write!(f, "no {LOG_FILE} and no superblock (a new node, or a deleted data directory)"),
-            Loss::SyncedTail { synced, found } => write!(
+            Loss::SyncedTail { file, synced, found } => write!(
                 f,
-                "{LOG_FILE} holds {found} bytes of whole records, but {synced} bytes were synced (the file was cut, or the disk lost synced writes)"
+                "{file} holds {found} bytes of whole records, but {synced} bytes were synced (the file was cut, or the disk lost synced writes)"
             ),
-            Loss::Corrupt { offset, why } => write!(
+            Loss::Corrupt { file, offset, why } => write!(
                 f,
-                "{LOG_FILE} is damaged at byte {offset} ({why}); that record and every later one were dropped"
+                "{file} is damaged at byte {offset} ({why}); that record and every later one were dropped"
             ),
             Loss::NoSuperblock => write!(
                 f,
@@ -96,6 +127,14 @@ impl fmt::Display for Loss {
                 f,
                 "a copy of the superblock ({} or {}) is damaged, so how much of {LOG_FILE} was synced is not known",
                 META_FILES[0], META_FILES[1]
+            ),
+            Loss::SnapshotDamaged { offset, why } => write!(
+                f,
+                "{SNAPSHOT_FILE} is damaged at byte {offset} ({why}); the log entries after it were dropped"
+            ),
+            Loss::SnapshotMissing { log_base, snapshot } => write!(
+                f,
+                "the log starts after index {log_base}, but {SNAPSHOT_FILE} reaches only index {snapshot}; the log entries were dropped"
             ),
         }
     }
@@ -154,11 +193,13 @@ impl<D: Disk> LogStore<D> {
     /// record that makes no sense.
     // Longer than 70 lines on purpose: recovery is one pass over the file, record by record, and each way it can end is a case here, next to the others.
     pub fn open(mut disk: D) -> Result<(LogStore<D>, Recovered), RecoveryError> {
-        let bytes = disk.read_all(LOG_FILE)?;
         let superblock = meta::read(&mut disk)?;
+        let generation = superblock.map_or(0, |m| m.generation);
+        let log_name = log_file(generation);
+        let bytes = disk.read_all(log_name)?;
         let damaged_copies = meta::damaged_copies(&mut disk)?;
         let synced = superblock.map_or(0, |m| m.log_synced_bytes);
-        let file = || LOG_FILE.to_owned();
+        let file = || log_name.to_owned();
         let mut recovered = Recovered {
             durable: Durable::default(),
             records: 0,
@@ -186,6 +227,7 @@ impl<D: Disk> LogStore<D> {
         if header_bits_off == 1 {
             at = 0;
             damaged = Some(Loss::Corrupt {
+                file: log_name,
                 offset: 0,
                 why: "a flipped bit in the header".into(),
             });
@@ -215,6 +257,7 @@ impl<D: Disk> LogStore<D> {
                 }
                 Frame::Corrupt(why) => {
                     damaged = Some(Loss::Corrupt {
+                        file: log_name,
                         offset: at as u64,
                         why,
                     });
@@ -227,14 +270,22 @@ impl<D: Disk> LogStore<D> {
             }
         }
         if at < bytes.len() {
-            disk.truncate(LOG_FILE, at as u64)?;
+            disk.truncate(log_name, at as u64)?;
         }
+        // A compaction that did not finish left a log the superblock never
+        // named: nothing refers to it.
+        let orphan = log_file(generation + 1);
+        if !disk.read_all(orphan)?.is_empty() {
+            disk.truncate(orphan, 0)?;
+        }
+        let snapshot = snapshot_file::read(&mut disk)?;
         if header_torn && !bytes.is_empty() {
             recovered.cut = Some((0, bytes.len() as u64, "a torn header".into()));
         }
         recovered.lost = damaged.or_else(|| {
             if (at as u64) < synced {
                 Some(Loss::SyncedTail {
+                    file: log_name,
                     synced,
                     found: at as u64,
                 })
@@ -254,10 +305,12 @@ impl<D: Disk> LogStore<D> {
             offset: HEADER.len() as u64,
             why,
         })?;
+        attach_snapshot(&mut recovered, snapshot);
         recovered.durable.recovering |= recovered.lost.is_some();
         recovered.durable.lost |= recovered.lost.as_ref().is_some_and(|l| *l != Loss::Empty);
         let mut store = LogStore::on(disk, at as u64);
         store.superblock = superblock;
+        store.generation = generation;
         Ok((store, recovered))
     }
 
@@ -267,6 +320,7 @@ impl<D: Disk> LogStore<D> {
         let superblock = meta::read(&mut disk).ok().flatten();
         let mut store = LogStore::on(disk, length);
         store.superblock = superblock;
+        store.generation = superblock.map_or(0, |m| m.generation);
         store
     }
 
@@ -274,6 +328,7 @@ impl<D: Disk> LogStore<D> {
         LogStore {
             disk,
             length,
+            generation: 0,
             superblock: None,
             buffer: Vec::new(),
             text: String::new(),
@@ -286,20 +341,43 @@ impl<D: Disk> LogStore<D> {
         self.length
     }
 
-    pub fn write(&mut self, batch: &PersistBatch, log: &Log) -> io::Result<()> {
+    /// Where the log stands: its file's generation and its length. An
+    /// fsync asked for now covers this much of that file.
+    pub fn position(&self) -> (u64, u64) {
+        (self.generation, self.length)
+    }
+
+    /// The current log file.
+    pub fn log_file(&self) -> &'static str {
+        log_file(self.generation)
+    }
+
+    /// Writes `batch` of `durable`'s changes. A batch with a new snapshot
+    /// writes the snapshot, then the log anew from its base (see
+    /// [`LogStore::compact`]); both are durable when this returns.
+    pub fn write(&mut self, batch: &PersistBatch, durable: &Durable) -> io::Result<()> {
+        if batch.snapshot {
+            let snapshot = durable
+                .snapshot
+                .as_ref()
+                .expect("a snapshot batch comes with a snapshot");
+            self.write_snapshot(snapshot)?;
+            return self.compact(durable);
+        }
         self.buffer.clear();
         if self.length == 0 {
             self.buffer.extend_from_slice(HEADER);
         }
         let mut entries = 0;
-        for record in batch.records(log) {
+        for record in batch.records(&durable.log) {
             entries += u64::from(matches!(record, ryw_core::durable::Record::Entry { .. }));
             self.text.clear();
             encode_record(&record, &mut self.text);
             frame::encode(self.text.as_bytes(), &mut self.buffer);
         }
-        if let Err(e) = self.disk.append(LOG_FILE, &self.buffer) {
-            let _ = self.disk.truncate(LOG_FILE, self.length);
+        let file = self.log_file();
+        if let Err(e) = self.disk.append(file, &self.buffer) {
+            let _ = self.disk.truncate(file, self.length);
             return Err(e);
         }
         self.length += self.buffer.len() as u64;
@@ -311,23 +389,27 @@ impl<D: Disk> LogStore<D> {
     /// fsyncs the log, then records in the superblock how much of it is
     /// durable. Only then may what it covers be acknowledged.
     pub fn sync(&mut self) -> io::Result<()> {
-        self.disk.sync(LOG_FILE)?;
+        self.disk.sync(self.log_file())?;
         self.stats.syncs += 1;
-        self.record_synced(self.length)
+        self.record_synced(self.generation, self.length)
     }
 
-    /// An fsync that covered the first `length` bytes of the log completed
-    /// (the simulator completes fsyncs itself): the superblock says so.
-    pub fn record_synced(&mut self, length: u64) -> io::Result<()> {
-        if self
-            .superblock
-            .is_some_and(|m| m.log_synced_bytes == length)
+    /// An fsync that covered the first `length` bytes of the log file of
+    /// `generation` completed (the simulator completes fsyncs itself): the
+    /// superblock says so. One that covered a log file since replaced
+    /// changes nothing: the new file was synced whole when it took over.
+    pub fn record_synced(&mut self, generation: u64, length: u64) -> io::Result<()> {
+        if generation != self.generation
+            || self
+                .superblock
+                .is_some_and(|m| m.log_synced_bytes == length && m.generation == generation)
         {
             return Ok(());
         }
         let next = Meta {
             sequence: self.superblock.map_or(0, |m| m.sequence + 1),
             log_synced_bytes: length,
+            generation,
         };
         meta::write(&mut self.disk, next)?;
         self.superblock = Some(next);
@@ -402,14 +484,14 @@ impl Unwritten {
     }
 
     /// Writes the waiting batches in order, until one fails.
-    pub fn write_to<D: Disk>(&mut self, store: &mut LogStore<D>, log: &Log) -> Written {
+    pub fn write_to<D: Disk>(&mut self, store: &mut LogStore<D>, durable: &Durable) -> Written {
         let mut written = Written {
             newest: None,
             error: None,
         };
         let mut done = 0;
         for batch in &self.batches {
-            if let Err(e) = store.write(batch, log) {
+            if let Err(e) = store.write(batch, durable) {
                 written.error = Some(e);
                 break;
             }
@@ -421,11 +503,41 @@ impl Unwritten {
     }
 }
 
+/// Puts the snapshot recovery read under the log it rebuilt. A log that
+/// starts after a snapshot's index cannot be applied without that
+/// snapshot: when the snapshot is damaged or does not reach the log's base,
+/// the log's entries are dropped (the term and vote stay) and the loss is
+/// reported, so that the node catches up from its peers.
+fn attach_snapshot(recovered: &mut Recovered, snapshot: Result<Option<Snapshot>, (u64, String)>) {
+    let log_base = recovered.durable.log.base().0;
+    let loss = match snapshot {
+        Ok(Some(snapshot)) if snapshot.index >= log_base => {
+            recovered.durable.snapshot = Some(Arc::new(snapshot));
+            return;
+        }
+        Ok(Some(snapshot)) => Loss::SnapshotMissing {
+            log_base,
+            snapshot: snapshot.index,
+        },
+        Ok(None) if log_base == 0 => return,
+        Ok(None) => Loss::SnapshotMissing {
+            log_base,
+            snapshot: 0,
+        },
+        Err((offset, why)) => Loss::SnapshotDamaged { offset, why },
+    };
+    if log_base > 0 {
+        recovered.durable.log = Log::default();
+    }
+    recovered.lost = recovered.lost.take().or(Some(loss));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use ryw_core::durable::HardState;
     use ryw_core::{Command, Entry, Id, Key, Value};
+    use std::sync::Arc;
 
     /// A disk in memory: the log in `bytes`, the superblock's copies in
     /// `others`; `full` makes appends fail.
@@ -449,22 +561,38 @@ mod tests {
             self.others.insert(file.to_owned(), bytes.to_vec());
             Ok(())
         }
-        fn append(&mut self, _: &str, bytes: &[u8]) -> io::Result<()> {
+        fn append(&mut self, file: &str, bytes: &[u8]) -> io::Result<()> {
             if self.full {
                 // Half of it made it before the disk filled up.
-                self.bytes.extend_from_slice(&bytes[..bytes.len() / 2]);
+                self.file(file).extend_from_slice(&bytes[..bytes.len() / 2]);
                 return Err(io::Error::other("no space left on device"));
             }
-            self.bytes.extend_from_slice(bytes);
+            self.file(file).extend_from_slice(bytes);
             Ok(())
         }
-        fn truncate(&mut self, _: &str, length: u64) -> io::Result<()> {
-            self.bytes.truncate(length as usize);
+        fn truncate(&mut self, file: &str, length: u64) -> io::Result<()> {
+            self.file(file).truncate(length as usize);
             Ok(())
         }
-        fn sync(&mut self, _: &str) -> io::Result<()> {
-            self.synced = self.bytes.len();
+        fn sync(&mut self, file: &str) -> io::Result<()> {
+            if file == LOG_FILE {
+                self.synced = self.bytes.len();
+            }
             Ok(())
+        }
+        fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
+            let bytes = std::mem::take(self.file(from));
+            *self.file(to) = bytes;
+            Ok(())
+        }
+    }
+
+    impl MemDisk {
+        fn file(&mut self, file: &str) -> &mut Vec<u8> {
+            if file == LOG_FILE {
+                return &mut self.bytes;
+            }
+            self.others.entry(file.to_owned()).or_default()
         }
     }
 
@@ -497,8 +625,9 @@ mod tests {
             number: 1,
             hard_state: Some(durable.hard_state()),
             entries_from: Some(1),
+            snapshot: false,
         };
-        store.write(&first, &durable.log).expect("writes");
+        store.write(&first, &durable).expect("writes");
         store.sync().expect("syncs");
         let synced = store.disk().synced;
         // A new leader replaces entry 3.
@@ -516,8 +645,9 @@ mod tests {
                 lost: false,
             }),
             entries_from: Some(3),
+            snapshot: false,
         };
-        store.write(&second, &durable.log).expect("writes");
+        store.write(&second, &durable).expect("writes");
         (store.into_disk(), durable, synced)
     }
 
@@ -761,15 +891,16 @@ mod tests {
             number: 3,
             hard_state: Some(durable.hard_state()),
             entries_from: None,
+            snapshot: false,
         };
-        assert!(store.write(&batch, &durable.log).is_err());
+        assert!(store.write(&batch, &durable).is_err());
         assert_eq!(
             store.disk().bytes.len(),
             length,
             "the half-written batch is cut back off"
         );
         store.disk_mut().full = false;
-        store.write(&batch, &durable.log).expect("room again");
+        store.write(&batch, &durable).expect("room again");
         let (_, recovered) = LogStore::open(store.into_disk()).expect("recovers");
         assert_eq!(recovered.durable, durable);
     }
@@ -784,14 +915,15 @@ mod tests {
             number: 3,
             hard_state: Some(durable.hard_state()),
             entries_from: None,
+            snapshot: false,
         });
-        let first = unwritten.write_to(&mut store, &durable.log);
+        let first = unwritten.write_to(&mut store, &durable);
         assert_eq!(first.newest, None);
         assert!(first.error.is_some());
         assert_eq!(unwritten.len(), 1, "kept for the next try");
         assert!(!unwritten.is_empty());
         store.disk_mut().full = false;
-        let second = unwritten.write_to(&mut store, &durable.log);
+        let second = unwritten.write_to(&mut store, &durable);
         assert_eq!(second.newest, Some(3));
         assert!(second.error.is_none());
         assert_eq!(unwritten.len(), 0);
@@ -800,22 +932,23 @@ mod tests {
     #[test]
     fn a_sync_reaches_the_disk_and_the_store_counts_its_work() {
         let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
-        let mut log = ryw_core::log::Log::default();
-        log.append(entry(1, 10));
-        log.append(entry(1, 11));
+        let mut durable = Durable::default();
+        durable.log.append(entry(1, 10));
+        durable.log.append(entry(1, 11));
         let batch = PersistBatch {
             number: 1,
             hard_state: None,
             entries_from: Some(1),
+            snapshot: false,
         };
-        store.write(&batch, &log).expect("writes");
+        store.write(&batch, &durable).expect("writes");
         assert_eq!(store.disk().synced, 0, "written, not yet durable");
         store.sync().expect("syncs");
         assert_eq!(store.disk().synced, store.disk().bytes.len());
         let stats = store.stats;
         assert_eq!((stats.entries, stats.syncs), (2, 1));
         assert_eq!(stats.bytes, store.disk().bytes.len() as u64);
-        store.write(&batch, &log).expect("writes again");
+        store.write(&batch, &durable).expect("writes again");
         assert_eq!(store.stats.entries, 4);
         assert_eq!(store.stats.bytes, store.disk().bytes.len() as u64);
     }
@@ -832,5 +965,171 @@ mod tests {
         let (offset, bytes, _) = recovered.cut.expect("a torn tail was cut");
         assert_eq!(offset as usize, store.disk().bytes.len());
         assert_eq!((offset + bytes) as usize, whole - 5);
+    }
+
+    /// A store holding entries 1..=10 (terms 1, then 2 from 5), a snapshot
+    /// at 8 and the log compacted to 6, written as one snapshot batch.
+    fn compacted() -> (LogStore<MemDisk>, Durable) {
+        let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
+        let mut durable = Durable {
+            current_term: 2,
+            voted_for: Some(Id::Node(1)),
+            starts: 1,
+            ..Durable::default()
+        };
+        for index in 1..=10 {
+            durable
+                .log
+                .append(entry(if index < 5 { 1 } else { 2 }, index));
+        }
+        let first = PersistBatch {
+            number: 1,
+            hard_state: Some(durable.hard_state()),
+            entries_from: Some(1),
+            snapshot: false,
+        };
+        store.write(&first, &durable).expect("writes");
+        store.sync().expect("syncs");
+        let mut kv = ryw_core::Kv::default();
+        for index in 1..=8 {
+            kv.apply(index, durable.log.get(index).expect("in the log"));
+        }
+        durable.snapshot = Some(Arc::new(Snapshot {
+            index: 8,
+            term: 2,
+            members: vec![Id::Node(1), Id::Node(2), Id::Node(3)],
+            kv,
+        }));
+        durable.log.compact_to(6);
+        let second = PersistBatch {
+            number: 2,
+            hard_state: None,
+            entries_from: None,
+            snapshot: true,
+        };
+        store
+            .write(&second, &durable)
+            .expect("writes the snapshot and the log");
+        (store, durable)
+    }
+
+    #[test]
+    fn a_snapshot_and_the_log_compacted_under_it_recover_together() {
+        let (store, durable) = compacted();
+        assert_eq!(store.log_file(), LOG_FILES[1], "the new log took over");
+        assert_eq!(store.stats.snapshots, 1);
+        let mut disk = store.into_disk();
+        assert!(
+            disk.read_all(LOG_FILE).expect("read").is_empty(),
+            "the old log was emptied"
+        );
+        let (_, recovered) = LogStore::open(disk).expect("recovers");
+        assert_eq!(recovered.lost, None);
+        assert_eq!(
+            recovered.durable,
+            Durable {
+                starts: 1,
+                ..durable
+            }
+        );
+        assert_eq!(recovered.durable.log.base(), (6, 2));
+    }
+
+    #[test]
+    fn a_crash_before_the_superblock_names_the_new_log_keeps_the_old_one() {
+        let (store, durable) = compacted();
+        let mut disk = store.into_disk();
+        // As if the crash came after the new log was written and synced,
+        // but before the superblock named it: the old log is current, and
+        // the snapshot (renamed already) is the new one.
+        let new_log = disk.read_all(LOG_FILES[1]).expect("read");
+        let old_meta = {
+            let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty");
+            let mut full = durable.clone();
+            full.snapshot = None;
+            full.log = ryw_core::log::Log::default();
+            for index in 1..=10 {
+                full.log.append(entry(if index < 5 { 1 } else { 2 }, index));
+            }
+            let batch = PersistBatch {
+                number: 1,
+                hard_state: Some(full.hard_state()),
+                entries_from: Some(1),
+                snapshot: false,
+            };
+            store.write(&batch, &full).expect("writes");
+            store.sync().expect("syncs");
+            store.into_disk()
+        };
+        let mut crashed = old_meta.clone();
+        crashed.others.insert(
+            SNAPSHOT_FILE.into(),
+            disk.read_all(SNAPSHOT_FILE).expect("read"),
+        );
+        crashed.others.insert(LOG_FILES[1].into(), new_log);
+        let (mut store, recovered) = LogStore::open(crashed).expect("recovers");
+        assert_eq!(recovered.lost, None, "nothing was lost");
+        assert_eq!(recovered.durable.log.base(), (0, 0), "the old, whole log");
+        assert_eq!(recovered.durable.log.last_index(), 10);
+        assert_eq!(
+            recovered.durable.snapshot.as_ref().map(|s| s.index),
+            Some(8)
+        );
+        assert!(
+            store
+                .disk_mut()
+                .read_all(LOG_FILES[1])
+                .expect("read")
+                .is_empty(),
+            "the orphan was emptied"
+        );
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_a_loss_naming_the_file_and_the_offset() {
+        let (store, _) = compacted();
+        let mut disk = store.into_disk();
+        let mut bytes = disk.read_all(SNAPSHOT_FILE).expect("read");
+        let last = bytes.len() - 2;
+        bytes[last] ^= 0x10;
+        disk.others.insert(SNAPSHOT_FILE.into(), bytes);
+        let (_, recovered) = LogStore::open(disk).expect("recovers");
+        let lost = recovered.lost.expect("a loss");
+        assert!(
+            matches!(lost, Loss::SnapshotDamaged { offset: 8, .. }),
+            "{lost:?}"
+        );
+        let said = lost.to_string();
+        assert!(
+            said.contains(SNAPSHOT_FILE) && said.contains("byte 8"),
+            "{said}"
+        );
+        let durable = recovered.durable;
+        assert!(
+            durable.recovering && durable.lost,
+            "catches up from its peers"
+        );
+        assert_eq!(
+            (durable.current_term, durable.log.last_index()),
+            (2, 0),
+            "term kept, entries dropped"
+        );
+        assert!(durable.snapshot.is_none());
+    }
+
+    #[test]
+    fn a_missing_snapshot_under_a_compacted_log_is_a_loss() {
+        let (store, _) = compacted();
+        let mut disk = store.into_disk();
+        disk.others.remove(SNAPSHOT_FILE);
+        let (_, recovered) = LogStore::open(disk).expect("recovers");
+        assert!(matches!(
+            recovered.lost,
+            Some(Loss::SnapshotMissing {
+                log_base: 6,
+                snapshot: 0
+            })
+        ));
+        assert_eq!(recovered.durable.log.last_index(), 0);
     }
 }

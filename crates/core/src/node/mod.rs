@@ -165,7 +165,6 @@ impl Node {
 
     /// The runtime made every batch up to `number` durable.
     pub fn handle_persisted(&mut self, now: Millis, number: u64) {
-        self.raft.compact_if_due();
         if self.raft.persisted(now, number, &mut self.serve) {
             self.settle(now);
         }

@@ -52,7 +52,11 @@ fn a_follower_behind_the_compaction_point_catches_up_by_snapshot_while_its_read_
     let token = commit_index_of(&cluster.call(leader, 1, write("x", 40)));
     assert!(cluster.run_until(500, |c| c.node(f).applied_index() >= token));
     assert_eq!(
-        cluster.node(f).kv().get(&Key::Str("x".into())).map(|v| &v.value),
+        cluster
+            .node(f)
+            .kv()
+            .get(&Key::Str("x".into()))
+            .map(|v| &v.value),
         Some(&Value::from(40))
     );
 }
@@ -76,13 +80,20 @@ fn a_node_restarts_from_its_snapshot_and_the_log_after_it() {
     );
     cluster.restart(f, durable);
     let node = cluster.node(f);
-    assert_eq!(node.kv(), &snapshot.kv, "the state machine is the snapshot's");
+    assert_eq!(
+        node.kv(),
+        &snapshot.kv,
+        "the state machine is the snapshot's"
+    );
     assert!(node.commit_index() >= snapshot.index);
     assert!(node.applied_index() >= snapshot.index);
     // The log after the snapshot, and the leader, bring it up to date.
     cluster.run_for(100);
     assert_eq!(cluster.node(f).kv(), cluster.node(leader).kv());
-    assert_eq!(cluster.node(f).applied_index(), cluster.node(leader).applied_index());
+    assert_eq!(
+        cluster.node(f).applied_index(),
+        cluster.node(leader).applied_index()
+    );
 }
 
 #[test]
@@ -97,7 +108,11 @@ fn a_snapshot_no_newer_than_what_is_committed_is_refused() {
         leader_commit: 4,
         seq: 1,
     });
-    deliver(&mut node, Millis::ZERO, peer_envelope(1, 0, Payload::Peer(append)));
+    deliver(
+        &mut node,
+        Millis::ZERO,
+        peer_envelope(1, 0, Payload::Peer(append)),
+    );
     assert_eq!(node.commit_index(), 4);
     let old = PeerMsg::InstallSnapshot(InstallSnapshot {
         term: 2,
@@ -108,7 +123,11 @@ fn a_snapshot_no_newer_than_what_is_committed_is_refused() {
         done: true,
         seq: 2,
     });
-    let out = deliver(&mut node, Millis::ZERO, peer_envelope(1, 0, Payload::Peer(old)));
+    let out = deliver(
+        &mut node,
+        Millis::ZERO,
+        peer_envelope(1, 0, Payload::Peer(old)),
+    );
     let [Payload::Peer(PeerMsg::InstallSnapshotOk(reply))] = &out[..] else {
         panic!("one answer: {out:?}");
     };

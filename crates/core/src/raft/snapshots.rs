@@ -5,11 +5,13 @@
 //!
 //! Compaction keeps `compaction_margin` entries before the snapshot's
 //! index, so that a member a little behind still gets entries. It happens
-//! at the start of the next input rather than in the step that took the
-//! snapshot: every entry committed in a step is then still in the log when
-//! the step ends, for whoever observes the node between steps (the
-//! simulator's checkers). On disk, the log is replaced when the snapshot's
-//! persist batch is written (see [`crate::durable`]).
+//! at the start of the next message or timeout rather than in the step
+//! that took the snapshot (nor when a persist batch is reported durable,
+//! which a runtime may do within that same step): every entry committed in
+//! a step is then still in the log when the step ends, for whoever
+//! observes the node between steps (the simulator's checkers learn the
+//! committed log from the nodes' logs). On disk, the log is replaced when
+//! the snapshot's persist batch is written (see [`crate::durable`]).
 
 use std::sync::Arc;
 
@@ -50,9 +52,7 @@ impl Raft {
         if snapshot.index <= newest {
             return;
         }
-        let compact_to = snapshot
-            .index
-            .saturating_sub(self.config.compaction_margin);
+        let compact_to = snapshot.index.saturating_sub(self.config.compaction_margin);
         self.compact_pending = Some(compact_to);
         self.durable.snapshot = Some(Arc::new(snapshot));
         self.batches.snapshot_changed();

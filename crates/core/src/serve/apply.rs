@@ -6,9 +6,9 @@
 use super::reply::result_of;
 use super::state::Serve;
 use crate::events::Event;
+use crate::id::Id;
 use crate::kv::Applied;
 use crate::message::*;
-use crate::id::Id;
 use crate::raft::Raft;
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
@@ -97,7 +97,8 @@ impl Serve {
             raft.note(Event::SnapshotInstalledWhileReadsWaited);
         }
         self.kv = snapshot.kv.clone();
-        self.commits_learnt.retain(|&(index, _)| index > snapshot.index);
+        self.commits_learnt
+            .retain(|&(index, _)| index > snapshot.index);
         // Proposals waiting on entries the snapshot covers were this
         // node's as a leader; their outcome is in the snapshot's filter, and
         // their deadline answers them ("may or may not").

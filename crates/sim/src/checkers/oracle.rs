@@ -63,7 +63,9 @@ impl CommittedLog {
         while (self.committed.len() as u64) < commit {
             let i = self.committed.len() as u64 + 1;
             let Some(entry) = node.log().get(i) else {
-                return; // the log checker reports a commit beyond the log
+                // Beyond the log: the log checker reports it. Before it: a
+                // snapshot covers it here, and another node's log tells.
+                return;
             };
             self.committed.push(entry.clone());
             let duplicate = entry

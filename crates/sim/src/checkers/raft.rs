@@ -109,6 +109,11 @@ impl Checker for LogSafety {
                 ),
             );
         }
+        // Entries a snapshot covers are gone from the log: they were
+        // checked when they committed here, or this node took them from a
+        // snapshot (whose entries the leader's log was checked for).
+        let (base, _) = node.log().base();
+        self.checked[index] = self.checked[index].max(base.min(commit));
         while self.checked[index] < commit {
             let i = self.checked[index] + 1;
             let Some(entry) = node.log().get(i) else {

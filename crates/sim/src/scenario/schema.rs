@@ -129,6 +129,35 @@ pub struct NodeSettings {
     /// leases, so only its timers feel it.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub clocks: std::collections::BTreeMap<String, sim_engine::clock::Clock>,
+    /// A snapshot every this many applied entries (0: never); small values
+    /// make compaction, and snapshots sent to members behind, happen often.
+    #[serde(skip_serializing_if = "is_default_snapshot_every")]
+    pub snapshot_every: u64,
+    /// Entries kept in the log before a snapshot's index.
+    #[serde(skip_serializing_if = "is_default_compaction_margin")]
+    pub compaction_margin: u64,
+    /// Most bytes of snapshot text in one `install_snapshot`.
+    #[serde(skip_serializing_if = "is_default_snapshot_chunk_bytes")]
+    pub snapshot_chunk_bytes: usize,
+}
+
+/// Scenarios snapshot far more often than a real node does (every 10,000
+/// entries), so that compaction, and snapshots sent to members behind,
+/// happen in runs of a few seconds.
+pub const SIM_SNAPSHOT_EVERY: u64 = 50;
+pub const SIM_COMPACTION_MARGIN: u64 = 10;
+pub const SIM_SNAPSHOT_CHUNK_BYTES: usize = 512;
+
+fn is_default_snapshot_every(n: &u64) -> bool {
+    *n == SIM_SNAPSHOT_EVERY
+}
+
+fn is_default_compaction_margin(n: &u64) -> bool {
+    *n == SIM_COMPACTION_MARGIN
+}
+
+fn is_default_snapshot_chunk_bytes(n: &usize) -> bool {
+    *n == SIM_SNAPSHOT_CHUNK_BYTES
 }
 
 impl Default for NodeSettings {
@@ -145,6 +174,9 @@ impl Default for NodeSettings {
             apply_delay_ms: c.apply_delay_ms,
             apply_delay_ms_of: std::collections::BTreeMap::new(),
             clocks: std::collections::BTreeMap::new(),
+            snapshot_every: SIM_SNAPSHOT_EVERY,
+            compaction_margin: SIM_COMPACTION_MARGIN,
+            snapshot_chunk_bytes: SIM_SNAPSHOT_CHUNK_BYTES,
         }
     }
 }
@@ -415,6 +447,9 @@ impl Scenario {
                 .get(&format!("n{}", index + 1))
                 .copied()
                 .unwrap_or(s.apply_delay_ms),
+            snapshot_every: s.snapshot_every,
+            compaction_margin: s.compaction_margin,
+            snapshot_chunk_bytes: s.snapshot_chunk_bytes,
             cluster: Some(ryw_core::Cluster {
                 me: members.get(index).cloned().unwrap_or(ryw_core::Id::Node(1)),
                 members,
