@@ -17,6 +17,9 @@ use ryw_storage::{FsDisk, LogStore, Unwritten, LOG_FILE};
 /// Lines handled before stdout is flushed, so a burst is written in one go.
 const BATCH_LINES_MAX: usize = 1024;
 
+/// Most input lines read ahead of the node (a few batches).
+const INPUT_LINES_QUEUED_MAX: usize = 4 * BATCH_LINES_MAX;
+
 /// A Maelstrom node of the read-your-writes store: JSON lines on stdin,
 /// JSON lines on stdout, diagnostics on stderr. Maelstrom starts it with no
 /// arguments; every setting also has an environment variable.
@@ -289,7 +292,9 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
 
 /// One thread reads stdin into a channel; dropping the sender signals EOF.
 fn spawn_stdin_reader() -> mpsc::Receiver<Vec<u8>> {
-    let (tx, rx) = mpsc::channel();
+    // Bounded: a sender that pipes faster than the node answers waits on
+    // the pipe, instead of the node holding its whole input in memory.
+    let (tx, rx) = mpsc::sync_channel(INPUT_LINES_QUEUED_MAX);
     thread::spawn(move || {
         let mut stdin = io::stdin().lock();
         loop {
