@@ -18,6 +18,7 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::codec::write_u64;
 use crate::data::{Key, Value};
 use crate::id::Id;
 use crate::kv::{FirstApplied, Kv, RememberedLife, Versioned};
@@ -37,10 +38,11 @@ impl Snapshot {
     /// The snapshot as text (see the module doc).
     pub fn encode(&self) -> String {
         let mut out = String::new();
-        out.push_str(&format!(
-            "{{\"index\":{},\"term\":{},\"members\":[",
-            self.index, self.term
-        ));
+        out.push_str("{\"index\":");
+        write_u64(&mut out, self.index);
+        out.push_str(",\"term\":");
+        write_u64(&mut out, self.term);
+        out.push_str(",\"members\":[");
         for (k, id) in self.members.iter().enumerate() {
             if k > 0 {
                 out.push(',');
@@ -54,12 +56,29 @@ impl Snapshot {
             }
             out.push('[');
             match key {
-                Key::Int(n) => out.push_str(&n.to_string()),
+                Key::Int(n) => {
+                    if *n < 0 {
+                        out.push('-');
+                    }
+                    write_u64(&mut out, n.unsigned_abs());
+                }
                 Key::Str(s) => push_string(&mut out, s),
             }
             out.push(',');
-            out.push_str(&serde_json::to_string(&stored.value).expect("values serialise"));
-            out.push_str(&format!(",{}]", stored.index));
+            match &stored.value {
+                // What workloads store: no serializer needed.
+                value if value.as_i64().is_some() => {
+                    let n = value.as_i64().expect("checked");
+                    if n < 0 {
+                        out.push('-');
+                    }
+                    write_u64(&mut out, n.unsigned_abs());
+                }
+                value => out.push_str(&serde_json::to_string(value).expect("values serialise")),
+            }
+            out.push(',');
+            write_u64(&mut out, stored.index);
+            out.push(']');
         }
         out.push_str("],\"requests\":[");
         for (k, (origin, lives)) in self.kv.remembered_requests().enumerate() {
@@ -73,12 +92,22 @@ impl Snapshot {
                 if l > 0 {
                     out.push(',');
                 }
-                out.push_str(&format!("[{},{},[", life.incarnation, life.last_applied));
+                out.push('[');
+                write_u64(&mut out, u64::from(life.incarnation));
+                out.push(',');
+                write_u64(&mut out, life.last_applied);
+                out.push_str(",[");
                 for (r, (id, index, first)) in life.requests.iter().enumerate() {
                     if r > 0 {
                         out.push(',');
                     }
-                    out.push_str(&format!("[{id},{index},{}]", outcome_code(*first)));
+                    out.push('[');
+                    write_u64(&mut out, *id);
+                    out.push(',');
+                    write_u64(&mut out, *index);
+                    out.push(',');
+                    write_u64(&mut out, u64::from(outcome_code(*first)));
+                    out.push(']');
                 }
                 out.push_str("]]");
             }

@@ -46,6 +46,11 @@ pub struct SimDisk {
     /// `lies` as the process on this disk last accounted for them (the
     /// store's runtime sets it at boot).
     pub lies_seen: u64,
+    /// Armed by a fault: the next rename onto this file does not happen,
+    /// and the process crashes there ([`SimDisk::rename`]).
+    pub crash_at_rename: Option<String>,
+    /// The armed rename came: the process must stop as if it crashed.
+    pub crashed_at_rename: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -180,9 +185,17 @@ impl SimDisk {
     /// by an fsync of the directory): `to` holds what `from` held, and
     /// `from` reads as absent. What `from` held but had not synced is
     /// carried over unsynced.
-    pub fn rename(&mut self, from: &str, to: &str) {
+    ///
+    /// Returns false, renaming nothing, when a fault armed a crash at this
+    /// rename: the process is to stop there.
+    pub fn rename(&mut self, from: &str, to: &str) -> bool {
+        if self.crash_at_rename.as_deref() == Some(to) {
+            self.crash_at_rename = None;
+            self.crashed_at_rename = true;
+            return false;
+        }
         let Some(k) = self.files.iter().position(|f| f.name == from) else {
-            return;
+            return true;
         };
         let bytes = std::mem::take(&mut self.files[k].bytes);
         let synced = std::mem::take(&mut self.files[k].synced);
@@ -197,6 +210,7 @@ impl SimDisk {
                 synced,
             }),
         }
+        true
     }
 
     /// Cuts `file` to `length` bytes, durably.
@@ -280,14 +294,18 @@ impl SimDisk {
         self.lies += 1;
     }
 
-    /// The largest file loses a suffix of its synced bytes, drawn from
-    /// `rng` (at least one byte, up to all of them). Returns (file, the
-    /// length it had, the length it has).
-    pub fn lose_synced_tail(&mut self, rng: &mut impl Rng) -> Option<(String, usize, usize)> {
+    /// `only` or else the largest file loses a suffix of its synced bytes,
+    /// drawn from `rng` (at least one byte, up to all of them). Returns
+    /// (file, the length it had, the length it has).
+    pub fn lose_synced_tail(
+        &mut self,
+        rng: &mut impl Rng,
+        only: Option<&str>,
+    ) -> Option<(String, usize, usize)> {
         let f = self
             .files
             .iter_mut()
-            .filter(|f| f.synced > 0)
+            .filter(|f| f.synced > 0 && only.is_none_or(|name| f.name == name))
             .max_by_key(|f| f.synced)?;
         let had = f.bytes.len();
         let lost = rng.random_range(1..=f.synced);
@@ -336,13 +354,25 @@ impl SimDisk {
         self.requested.clear();
         self.in_flight.clear();
         self.lengths.clear();
+        self.crashed_at_rename = false;
     }
 
     /// Flips `bits` bits of what the disk holds durably, at places drawn
     /// from `rng`: corrupted sectors under data already written. Returns
     /// each (file, byte offset) hit.
-    pub fn corrupt(&mut self, bits: u32, rng: &mut impl Rng) -> Vec<(String, usize)> {
-        let durable: usize = self.files.iter().map(|f| f.synced).sum();
+    pub fn corrupt(
+        &mut self,
+        bits: u32,
+        rng: &mut impl Rng,
+        only: Option<&str>,
+    ) -> Vec<(String, usize)> {
+        let hit_here = |f: &SimFile| only.is_none_or(|name| f.name == name);
+        let durable: usize = self
+            .files
+            .iter()
+            .filter(|f| hit_here(f))
+            .map(|f| f.synced)
+            .sum();
         let mut hit = Vec::new();
         if durable == 0 {
             return hit;
@@ -350,7 +380,7 @@ impl SimDisk {
         self.lies += 1;
         for _ in 0..bits {
             let mut at = rng.random_range(0..durable * 8);
-            for f in &mut self.files {
+            for f in self.files.iter_mut().filter(|f| hit_here(f)) {
                 if at < f.synced * 8 {
                     f.bytes[at / 8] ^= 1 << (at % 8);
                     hit.push((f.name.clone(), at / 8));
@@ -468,7 +498,7 @@ mod tests {
         disk.append("f", b"durable").expect("room");
         disk.sync("f");
         disk.append("f", b"pending").expect("room");
-        let hit = disk.corrupt(50, &mut rng);
+        let hit = disk.corrupt(50, &mut rng, None);
         assert_eq!(hit.len(), 50);
         assert_eq!(disk.lies, 1, "corruption takes synced data: one lie");
         assert!(hit.iter().all(|(file, at)| file == "f" && *at < 7));
@@ -512,7 +542,9 @@ mod tests {
         disk.append("large", b"0123456789").expect("room");
         disk.sync("small");
         disk.sync("large");
-        let (file, had, kept) = disk.lose_synced_tail(&mut rng).expect("something synced");
+        let (file, had, kept) = disk
+            .lose_synced_tail(&mut rng, None)
+            .expect("something synced");
         assert_eq!((file.as_str(), had), ("large", 10));
         assert!(kept < 10, "at least one byte lost");
         assert_eq!(disk.read("large"), &b"0123456789"[..kept]);
@@ -532,7 +564,7 @@ mod tests {
             let mut disk = SimDisk::default();
             disk.append("f", b"0123456789").expect("room");
             disk.sync("f");
-            let (_, _, left) = disk.lose_synced_tail(&mut rng).expect("synced");
+            let (_, _, left) = disk.lose_synced_tail(&mut rng, None).expect("synced");
             kept.insert(left);
         }
         assert_eq!(
@@ -540,13 +572,13 @@ mod tests {
             (0..10).collect::<Vec<_>>()
         );
         assert_eq!(
-            disk.lose_synced_tail(&mut rng),
+            disk.lose_synced_tail(&mut rng, None),
             None,
             "nothing left to lose"
         );
         disk.append("f", b"unsynced").expect("room");
         assert_eq!(
-            disk.lose_synced_tail(&mut rng),
+            disk.lose_synced_tail(&mut rng, None),
             None,
             "nothing synced to lose"
         );

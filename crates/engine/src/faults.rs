@@ -235,6 +235,9 @@ pub enum FaultKind {
         node: String,
         #[serde(default = "one_bit")]
         bits: u32,
+        /// Only this file's bytes (a snapshot, say); every file by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
     },
     /// The node(s)' disk is full: every write fails until `until_ms`.
     FullDisk { node: String },
@@ -242,10 +245,19 @@ pub enum FaultKind {
     /// were deleted: it restarts empty at `until_ms`.
     Wipe { node: String },
     /// Crash the node(s); the disk loses a suffix of what it had synced of
-    /// its largest file (drawn by the seed, up to all of it), as a disk
-    /// that lied about an fsync or an operator's cut would. It restarts at
-    /// `until_ms`.
-    LoseSyncedTail { node: String },
+    /// its largest file, or of `file` (drawn by the seed, up to all of it),
+    /// as a disk that lied about an fsync or an operator's cut would: a
+    /// torn file. It restarts at `until_ms`.
+    LoseSyncedTail {
+        node: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        file: Option<String>,
+    },
+    /// From `at_ms`, the next rename onto `file` on the node(s)' disk does
+    /// not happen: the process crashes right there, its temporary file
+    /// written and synced and the old `file` still in place. It restarts
+    /// at `until_ms`; if no such rename came by then, nothing happened.
+    CrashAtRename { node: String, file: String },
     /// Every fsync the node(s)' disk completes until `until_ms` fails, and
     /// the pages it covered are dropped: they still read back until a
     /// crash, which zeroes them, even if a later fsync succeeded (Linux
@@ -280,7 +292,8 @@ impl FaultKind {
             | FaultKind::Corrupt { node, .. }
             | FaultKind::FullDisk { node }
             | FaultKind::Wipe { node }
-            | FaultKind::LoseSyncedTail { node }
+            | FaultKind::LoseSyncedTail { node, .. }
+            | FaultKind::CrashAtRename { node, .. }
             | FaultKind::FsyncError { node }
             | FaultKind::SlowFsync { node, .. } => vec![node],
             FaultKind::OneWay { from, to } | FaultKind::Link { from, to, .. } => {
@@ -304,9 +317,10 @@ impl FaultKind {
             FaultKind::Lag { .. } => Shading::Lag,
             FaultKind::Link { .. } | FaultKind::ClientLink { .. } => Shading::Link,
             FaultKind::Pause { .. } => Shading::Pause,
-            FaultKind::Crash { .. } | FaultKind::Wipe { .. } | FaultKind::LoseSyncedTail { .. } => {
-                Shading::Crash
-            }
+            FaultKind::Crash { .. }
+            | FaultKind::Wipe { .. }
+            | FaultKind::LoseSyncedTail { .. }
+            | FaultKind::CrashAtRename { .. } => Shading::Crash,
             FaultKind::Corrupt { .. }
             | FaultKind::FullDisk { .. }
             | FaultKind::FsyncError { .. }
@@ -568,6 +582,12 @@ pub enum Applied {
     Corrupt {
         nodes: Vec<usize>,
         bits: u32,
+        file: Option<String>,
+    },
+    /// Armed when it started; a node that crashed on it restarts at its end.
+    CrashAtRename {
+        nodes: Vec<usize>,
+        file: String,
     },
     FullDisk(Vec<usize>),
     FsyncError(Vec<usize>),
@@ -578,13 +598,14 @@ pub enum Applied {
 }
 
 /// What a crash does to the disk beyond losing unsynced writes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DiskLoss {
     Nothing,
     /// Every file is gone.
     Wipe,
-    /// A suffix of the synced bytes of the largest file is gone.
-    SyncedTail,
+    /// A suffix of the synced bytes of the named file, or of the largest,
+    /// is gone.
+    SyncedTail(Option<String>),
 }
 
 /// Every directed link between two nodes of different sides (`side[i]`).
@@ -708,13 +729,20 @@ pub fn plan(
             Applied::Crash(resolve(node), *unsynced, DiskLoss::Nothing)
         }
         FaultKind::Wipe { node } => Applied::Crash(resolve(node), Unsynced::Lost, DiskLoss::Wipe),
-        FaultKind::LoseSyncedTail { node } => {
-            Applied::Crash(resolve(node), Unsynced::Prefix, DiskLoss::SyncedTail)
-        }
+        FaultKind::LoseSyncedTail { node, file } => Applied::Crash(
+            resolve(node),
+            Unsynced::Prefix,
+            DiskLoss::SyncedTail(file.clone()),
+        ),
+        FaultKind::CrashAtRename { node, file } => Applied::CrashAtRename {
+            nodes: resolve(node),
+            file: file.clone(),
+        },
         FaultKind::FsyncError { node } => Applied::FsyncError(resolve(node)),
-        FaultKind::Corrupt { node, bits } => Applied::Corrupt {
+        FaultKind::Corrupt { node, bits, file } => Applied::Corrupt {
             nodes: resolve(node),
             bits: *bits,
+            file: file.clone(),
         },
         FaultKind::FullDisk { node } => Applied::FullDisk(resolve(node)),
         FaultKind::SlowFsync { node, extra_ms } => Applied::SlowFsync {
@@ -772,6 +800,7 @@ pub fn switch_network(applied: &Applied, network: &mut Network, active: bool) {
         | Applied::Crash(..)
         | Applied::FsyncError(_)
         | Applied::Corrupt { .. }
+        | Applied::CrashAtRename { .. }
         | Applied::FullDisk(_)
         | Applied::SlowFsync { .. } => {}
     }
@@ -838,17 +867,24 @@ pub fn describe(kind: &FaultKind, applied: &Applied) -> String {
         Applied::Crash(nodes, _, DiskLoss::Wipe) => {
             format!("crash {} and wipe its disk", names(nodes))
         }
-        Applied::Crash(nodes, _, DiskLoss::SyncedTail) => {
+        Applied::Crash(nodes, _, DiskLoss::SyncedTail(None)) => {
             format!("crash {}, losing synced writes", names(nodes))
+        }
+        Applied::Crash(nodes, _, DiskLoss::SyncedTail(Some(file))) => {
+            format!("crash {}, losing synced writes of {file}", names(nodes))
+        }
+        Applied::CrashAtRename { nodes, file } => {
+            format!("crash {} at its next rename onto {file}", names(nodes))
         }
         Applied::Crash(nodes, unsynced, DiskLoss::Nothing) => match unsynced {
             Unsynced::Prefix => format!("crash {}", names(nodes)),
             Unsynced::Lost => format!("crash {} (unsynced writes lost)", names(nodes)),
             Unsynced::Torn => format!("crash {} (unsynced writes torn)", names(nodes)),
         },
-        Applied::Corrupt { nodes, bits } => {
-            format!("corrupt {bits} bit(s) on the disk of {}", names(nodes))
-        }
+        Applied::Corrupt { nodes, bits, file } => match file {
+            None => format!("corrupt {bits} bit(s) on the disk of {}", names(nodes)),
+            Some(file) => format!("corrupt {bits} bit(s) of {file} on {}", names(nodes)),
+        },
         Applied::FullDisk(nodes) => format!("full disk on {}", names(nodes)),
         Applied::FsyncError(nodes) => format!("fsyncs fail on {}", names(nodes)),
         Applied::SlowFsync { nodes, extra_ms } => {
@@ -868,6 +904,7 @@ pub fn shaded_lanes(kind: &FaultKind, applied: &Applied) -> Vec<usize> {
             | Applied::Crash(nodes, _, _)
             | Applied::FsyncError(nodes)
             | Applied::Corrupt { nodes, .. }
+            | Applied::CrashAtRename { nodes, .. }
             | Applied::FullDisk(nodes)
             | Applied::SlowFsync { nodes, .. },
         ) => nodes.clone(),
@@ -953,12 +990,26 @@ mod tests {
                 Shading::Crash,
             ),
             (FaultKind::Wipe { node: node() }, Shading::Crash),
-            (FaultKind::LoseSyncedTail { node: node() }, Shading::Crash),
+            (
+                FaultKind::LoseSyncedTail {
+                    node: node(),
+                    file: None,
+                },
+                Shading::Crash,
+            ),
+            (
+                FaultKind::CrashAtRename {
+                    node: node(),
+                    file: "snapshot".into(),
+                },
+                Shading::Crash,
+            ),
             (FaultKind::FsyncError { node: node() }, Shading::Disk),
             (
                 FaultKind::Corrupt {
                     node: node(),
                     bits: 1,
+                    file: None,
                 },
                 Shading::Disk,
             ),

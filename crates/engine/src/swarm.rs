@@ -171,6 +171,7 @@ pub fn draw_disks(
                     unsynced: unsynced(rng),
                 },
                 2 => FaultKind::Corrupt {
+                    file: None,
                     node: victim.clone(),
                     bits: rng.random_range(1..=4),
                 },
@@ -211,11 +212,13 @@ pub fn draw_lying_disk_faults(
                     node: victim.clone(),
                 },
                 1 => FaultKind::LoseSyncedTail {
+                    file: None,
                     node: victim.clone(),
                 },
                 // One bit: two in the 8-byte header make the file look like
                 // someone else's, which is refused and needs an operator.
                 2 => FaultKind::Corrupt {
+                    file: None,
                     node: victim.clone(),
                     bits: 1,
                 },

@@ -248,6 +248,7 @@ fn corruption_reaches_the_disk_of_a_crashed_node() {
         400,
         401,
         FaultKind::Corrupt {
+            file: None,
             node: "n1".into(),
             bits: 8,
         },

@@ -149,8 +149,13 @@ impl Disk for StoreDisk {
         Ok(())
     }
     fn rename(&mut self, from: &str, to: &str) -> io::Result<()> {
-        self.0.rename(from, to);
-        Ok(())
+        if self.0.rename(from, to) {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "simulated crash before renaming {from} to {to}"
+            )))
+        }
     }
 }
 
@@ -242,6 +247,12 @@ impl OnDisk {
             self.syncing.push_back((sync, newest, position));
         }
         if let Some(e) = written.error {
+            if std::mem::take(&mut self.store.disk_mut().0.crashed_at_rename) {
+                // A fault crashed the process in the middle of the write:
+                // the engine takes it down, disk as it is, and restarts it.
+                self.stopped = Some(e.to_string());
+                return;
+            }
             self.node.handle_persist_failed(&e.to_string());
         }
     }

@@ -469,7 +469,9 @@ fn write_json(out: &mut String, value: &Json) {
 }
 
 /// Decimal digits without going through `fmt` (the encoder's hot spot).
-fn write_u64(out: &mut String, mut n: u64) {
+/// `n` in decimal, without the formatting machinery (this is on every
+/// message's path, and on every number of a snapshot).
+pub(crate) fn write_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -480,9 +482,7 @@ fn write_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    for &d in &digits[at..] {
-        out.push(char::from(d));
-    }
+    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 fn write_i64(out: &mut String, n: i64) {

@@ -108,14 +108,14 @@ impl<H: Harness> Engine<H> {
             Applied::Crash(nodes, unsynced, loss) => {
                 for &x in nodes {
                     state.slots[x].crashes += 1;
-                    state.take_down(x, *unsynced, *loss);
+                    state.take_down(x, *unsynced, loss.clone());
                 }
             }
-            Applied::Corrupt { nodes, bits } => {
+            Applied::Corrupt { nodes, bits, file } => {
                 for &x in nodes {
                     let rng = &mut state.disk_rng;
                     if let Some(disk) = disk_of_slot::<H::Node>(&mut state.slots[x]) {
-                        for (file, at) in disk.corrupt(*bits, rng) {
+                        for (file, at) in disk.corrupt(*bits, rng, file.as_deref()) {
                             let detail =
                                 format!("n{}: flipped a bit of {file} at byte {at}", x + 1);
                             state.trace.note(state.now_ms, "corrupt", &detail);
@@ -127,6 +127,13 @@ impl<H: Harness> Engine<H> {
                 for &x in nodes {
                     if let Some(disk) = disk_of_slot::<H::Node>(&mut state.slots[x]) {
                         disk.set_full(true);
+                    }
+                }
+            }
+            Applied::CrashAtRename { nodes, file } => {
+                for &x in nodes {
+                    if let Some(disk) = disk_of_slot::<H::Node>(&mut state.slots[x]) {
+                        disk.crash_at_rename = Some(file.clone());
                     }
                 }
             }
@@ -211,6 +218,17 @@ impl<H: Harness> Engine<H> {
                 }
             }
             Applied::Corrupt { .. } => {}
+            Applied::CrashAtRename { nodes, .. } => {
+                for x in nodes {
+                    if let Some(disk) = disk_of_slot::<H::Node>(&mut self.state.slots[x]) {
+                        disk.crash_at_rename = None;
+                    }
+                    // A node that crashed at the rename is started again.
+                    if std::mem::take(&mut self.state.slots[x].stopped) {
+                        self.restart_if_free(x);
+                    }
+                }
+            }
             Applied::FullDisk(nodes) => {
                 for x in nodes {
                     if let Some(disk) = disk_of_slot::<H::Node>(&mut self.state.slots[x]) {
@@ -310,8 +328,9 @@ impl<N: Process, E> State<N, E> {
                     self.trace
                         .note(self.now_ms, "lose", &format!("n{}: the whole disk", x + 1));
                 }
-                DiskLoss::SyncedTail => {
-                    if let Some((file, had, kept)) = disk.lose_synced_tail(&mut self.disk_rng) {
+                DiskLoss::SyncedTail(file) => {
+                    let cut = disk.lose_synced_tail(&mut self.disk_rng, file.as_deref());
+                    if let Some((file, had, kept)) = cut {
                         let detail = format!("n{}: {file} cut from {had} to {kept} bytes", x + 1);
                         self.trace.note(self.now_ms, "lose", &detail);
                     }

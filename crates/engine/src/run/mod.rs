@@ -365,6 +365,11 @@ impl<H: Harness> Engine<H> {
 impl<H: Harness> Engine<H> {
     /// Routes what node `i` sent, lets the harness observe it, re-arms its timer.
     fn after_step(&mut self, i: usize) {
+        // A process that crashed in its step (a fault at a rename) is taken
+        // down before anything it sent leaves.
+        if self.state.stop_if_asked(i) {
+            return;
+        }
         self.state.start_syncs(i);
         self.fire_triggers(i);
         let state = &mut self.state;

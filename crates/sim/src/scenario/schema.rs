@@ -144,8 +144,8 @@ pub struct NodeSettings {
 /// Scenarios snapshot far more often than a real node does (every 10,000
 /// entries), so that compaction, and snapshots sent to members behind,
 /// happen in runs of a few seconds.
-pub const SIM_SNAPSHOT_EVERY: u64 = 50;
-pub const SIM_COMPACTION_MARGIN: u64 = 10;
+pub const SIM_SNAPSHOT_EVERY: u64 = 200;
+pub const SIM_COMPACTION_MARGIN: u64 = 20;
 pub const SIM_SNAPSHOT_CHUNK_BYTES: usize = 512;
 
 fn is_default_snapshot_every(n: &u64) -> bool {
