@@ -8,6 +8,7 @@
 pub mod codec;
 pub mod config;
 pub mod data;
+mod decimal;
 pub mod durable;
 pub mod events;
 pub mod id;

@@ -18,8 +18,8 @@
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::codec::write_u64;
 use crate::data::{Key, Value};
+use crate::decimal::write_u64;
 use crate::id::Id;
 use crate::kv::{FirstApplied, Kv, RememberedLife, Versioned};
 

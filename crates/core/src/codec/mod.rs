@@ -13,6 +13,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value as Json};
 
 use crate::data::{Key, Value};
+use crate::decimal::write_u64;
 use crate::durable::{HardState, Record};
 use crate::id::Id;
 use crate::message::*;
@@ -466,23 +467,6 @@ fn write_json(out: &mut String, value: &Json) {
             obj.close();
         }
     }
-}
-
-/// Decimal digits without going through `fmt` (the encoder's hot spot).
-/// `n` in decimal, without the formatting machinery (this is on every
-/// message's path, and on every number of a snapshot).
-pub(crate) fn write_u64(out: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
 }
 
 fn write_i64(out: &mut String, n: i64) {
