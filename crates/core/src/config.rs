@@ -72,6 +72,27 @@ pub struct Config {
     /// (`poll_persist`, `handle_persisted`; see [`crate::durable`]). Without
     /// one, every change counts as durable the moment it is made.
     pub wait_for_disk: bool,
+    /// Bugs planted on purpose, for the simulator's self-test; all off
+    /// unless a simulation turns one on.
+    pub planted: PlantedBugs,
+}
+
+/// Bugs the simulator plants in the core to prove its checkers catch them
+/// (see `docs/planted-bugs.md`). Most planted bugs wrap the unmodified core
+/// in a shim; these three live inside a step, where no shim sees, so they
+/// are switches here. No runtime turns one on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PlantedBugs {
+    /// Snapshots leave out the duplicate filter: a request sent again after
+    /// a node restarted from, or installed, one applies a second time there.
+    pub snapshot_forgets_dedup: bool,
+    /// A member installs a snapshot even when it is no newer than what it
+    /// committed, as if it were its whole state: log, commit index and
+    /// state machine go back to it.
+    pub install_older_snapshot: bool,
+    /// Once snapshots began, every input compacts the log to the commit
+    /// index: entries not yet applied, and entries no snapshot covers.
+    pub compact_unapplied: bool,
 }
 
 impl Default for Config {
@@ -93,6 +114,7 @@ impl Default for Config {
             snapshot_chunk_bytes: 64 * 1024,
             cluster: None,
             wait_for_disk: false,
+            planted: PlantedBugs::default(),
         }
     }
 }

@@ -213,6 +213,16 @@ impl Kv {
         applied
     }
 
+    /// The state machine without its duplicate filter (planted bug
+    /// `snapshot-forgets-dedup`).
+    pub fn without_filter(&self) -> Kv {
+        Kv {
+            map: self.map.clone(),
+            applied_index: self.applied_index,
+            applied_requests: BTreeMap::new(),
+        }
+    }
+
     /// Every stored key with its value, in key order (for snapshots).
     pub fn entries(&self) -> impl Iterator<Item = (&Key, &Versioned)> {
         self.map.iter()

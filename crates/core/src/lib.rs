@@ -27,7 +27,7 @@ pub(crate) mod testkit;
 #[cfg(test)]
 pub(crate) mod work;
 
-pub use config::{Cluster, Config};
+pub use config::{Cluster, Config, PlantedBugs};
 pub use data::{Key, Value};
 pub use durable::Durable;
 pub use events::{Event, Reached};

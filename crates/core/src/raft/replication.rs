@@ -270,8 +270,17 @@ impl Raft {
             self.advance_commit(now, app);
             self.send_append(now, from);
         } else if reply.last_index == current_snapshot {
-            progress.snapshot_sent = Some((reply.last_index, reply.next_offset));
-            self.send_snapshot_chunk(now, from);
+            // Only an answer that moves the member on sends the next chunk:
+            // a copy, or an answer to a chunk sent again, would put a second
+            // chunk in flight, and each draws an answer of its own.
+            let acked = match progress.snapshot_sent {
+                Some((index, offset)) if index == reply.last_index => offset,
+                _ => 0,
+            };
+            if reply.next_offset > acked || reply.next_offset == 0 {
+                progress.snapshot_sent = Some((reply.last_index, reply.next_offset));
+                self.send_snapshot_chunk(now, from);
+            }
         }
         app.round_acknowledged(self, now);
     }

@@ -66,6 +66,11 @@ impl Raft {
 
     /// Compacts the log as the last snapshot allows, if it has not yet.
     pub(crate) fn compact_if_due(&mut self) {
+        if self.config.planted.compact_unapplied && self.snapshot_index() > 0 {
+            // Planted bug: once snapshots began, compact to the commit
+            // index at every input, whatever was applied or snapshotted.
+            self.compact_pending = Some(self.commit_index);
+        }
         if let Some(index) = self.compact_pending.take() {
             // Never past the last entry (a snapshot may run ahead of an
             // empty log only after an install, which compacted already).
@@ -118,7 +123,7 @@ impl Raft {
 
     /// Member side: takes a chunk of a snapshot from the current leader.
     pub(super) fn take_chunk(&mut self, message: InstallSnapshot) -> Chunk {
-        if message.last_index <= self.commit_index {
+        if message.last_index <= self.commit_index && !self.config.planted.install_older_snapshot {
             // Never install a snapshot older than this member's state: what
             // it committed holds every entry the snapshot covers.
             self.incoming = None;
@@ -183,16 +188,21 @@ impl Raft {
     /// holds its last entry) and becomes the durable snapshot.
     pub(super) fn install(&mut self, snapshot: Snapshot) {
         assert!(
-            snapshot.index > self.commit_index,
+            snapshot.index > self.commit_index || self.config.planted.install_older_snapshot,
             "only a snapshot newer than what is committed is installed"
         );
         let log = &mut self.durable.log;
-        if log.term_at(snapshot.index) == Some(snapshot.term) {
+        if snapshot.index <= self.commit_index {
+            // Planted bug `install-older-snapshot`: a naive install that
+            // makes the snapshot the whole state, log and commit included.
+            log.reset_to(snapshot.index, snapshot.term);
+            self.commit_index = snapshot.index;
+        } else if log.term_at(snapshot.index) == Some(snapshot.term) {
             log.compact_to(snapshot.index);
         } else {
             log.reset_to(snapshot.index, snapshot.term);
         }
-        self.commit_index = snapshot.index;
+        self.commit_index = self.commit_index.max(snapshot.index);
         self.compact_pending = None;
         self.batches.log_replaced(self.durable.log.last_index());
         self.durable.snapshot = Some(Arc::new(snapshot));

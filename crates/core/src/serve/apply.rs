@@ -78,7 +78,11 @@ impl Serve {
                 .term_at(applied)
                 .expect("the applied entry is in the log"),
             members: raft.member_ids().map(<[Id]>::to_vec).unwrap_or_default(),
-            kv: self.kv.clone(),
+            kv: if raft.config().planted.snapshot_forgets_dedup {
+                self.kv.without_filter()
+            } else {
+                self.kv.clone()
+            },
         };
         raft.take_snapshot(snapshot);
     }
@@ -90,7 +94,8 @@ impl Serve {
         let Some(snapshot) = raft.durable().snapshot.clone() else {
             return;
         };
-        if snapshot.index <= self.kv.applied_index() {
+        let older = snapshot.index <= self.kv.applied_index();
+        if older && !raft.config().planted.install_older_snapshot {
             return;
         }
         if !self.ops.waiting_apply.is_empty() {

@@ -20,10 +20,13 @@ pub enum Bug {
     ReuseRequestIds,
     VoteAfterWipe,
     TrustRetriedFsync,
+    SnapshotForgetsDedup,
+    InstallOlderSnapshot,
+    CompactUnapplied,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 15] = [
+    pub const ALL: [Bug; 18] = [
         Bug::SkipTokenCheck,
         Bug::ReadUncommitted,
         Bug::AckBeforeCommit,
@@ -39,6 +42,9 @@ impl Bug {
         Bug::ReuseRequestIds,
         Bug::VoteAfterWipe,
         Bug::TrustRetriedFsync,
+        Bug::SnapshotForgetsDedup,
+        Bug::InstallOlderSnapshot,
+        Bug::CompactUnapplied,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +64,9 @@ impl Bug {
             Bug::ReuseRequestIds => "reuse-request-ids",
             Bug::VoteAfterWipe => "vote-after-wipe",
             Bug::TrustRetriedFsync => "trust-retried-fsync",
+            Bug::SnapshotForgetsDedup => "snapshot-forgets-dedup",
+            Bug::InstallOlderSnapshot => "install-older-snapshot",
+            Bug::CompactUnapplied => "compact-unapplied",
         }
     }
 
@@ -102,6 +111,15 @@ impl Bug {
             Bug::TrustTornRecord => {
                 "recovery checks no checksum: it trusts whatever record parses and takes the first one that does not for the end of the log, so corrupt records come back as data and later ones are cut"
             }
+            Bug::SnapshotForgetsDedup => {
+                "snapshots leave out the duplicate filter: a request sent again after a node restarted from a snapshot, or installed one, applies a second time there"
+            }
+            Bug::InstallOlderSnapshot => {
+                "a member installs a snapshot no newer than what it committed, as if it were its whole state: its log, commit index and state machine go back to it"
+            }
+            Bug::CompactUnapplied => {
+                "once snapshots begin, every input compacts the log to the commit index: entries not yet applied, and entries no snapshot covers, are gone, and a member behind can never catch up"
+            }
         }
     }
 
@@ -121,7 +139,8 @@ impl Bug {
             | Bug::TrustCommitNews
             | Bug::ReuseRequestIds
             | Bug::VoteAfterWipe
-            | Bug::TrustRetriedFsync => &[
+            | Bug::TrustRetriedFsync
+            | Bug::SnapshotForgetsDedup => &[
                 Property::LogMatching,
                 Property::Durability,
                 Property::ReadYourWrites,
@@ -134,6 +153,27 @@ impl Bug {
             ],
             Bug::AckBeforeCommit => &[Property::Durability],
             Bug::StaleLeaderRead => &[Property::Linearizability],
+            Bug::InstallOlderSnapshot => &[
+                Property::CommitMonotonicity,
+                Property::LogMatching,
+                Property::Durability,
+                Property::ReadYourWrites,
+                Property::MonotonicReads,
+                Property::Linearizability,
+                Property::ServedState,
+                Property::Panic,
+            ],
+            Bug::CompactUnapplied => &[
+                Property::Efficiency,
+                Property::LogMatching,
+                Property::Durability,
+                Property::ReadYourWrites,
+                Property::MonotonicReads,
+                Property::Linearizability,
+                Property::ServedState,
+                Property::Liveness,
+                Property::Panic,
+            ],
             Bug::VoteIgnoresLastTerm | Bug::CommitByCountFromOldTerm => &[
                 Property::LogMatching,
                 Property::Durability,

@@ -18,9 +18,12 @@ impl Bug {
     pub fn factory(self) -> Box<NodeFactory> {
         match self {
             Bug::TrustTornRecord => return Box::new(TrustingRecovery),
-            Bug::ReuseRequestIds | Bug::VoteAfterWipe | Bug::TrustRetriedFsync => {
-                return Box::new(DiskBug(self))
-            }
+            Bug::ReuseRequestIds
+            | Bug::VoteAfterWipe
+            | Bug::TrustRetriedFsync
+            | Bug::SnapshotForgetsDedup
+            | Bug::InstallOlderSnapshot
+            | Bug::CompactUnapplied => return Box::new(DiskBug(self)),
             _ => {}
         }
         Box::new(
@@ -510,6 +513,10 @@ impl MakeNode for DiskBug {
             Bug::ReuseRequestIds => config.incarnation = (durable.starts + 1) as u32,
             // Whatever the disk lost, trust what is left.
             Bug::VoteAfterWipe => durable.recovering = false,
+            // Inside a step, where a shim cannot reach: the core's switches.
+            Bug::SnapshotForgetsDedup => config.planted.snapshot_forgets_dedup = true,
+            Bug::InstallOlderSnapshot => config.planted.install_older_snapshot = true,
+            Bug::CompactUnapplied => config.planted.compact_unapplied = true,
             _ => {}
         }
         Box::new(core_node(config, Some(durable), now))

@@ -1,6 +1,9 @@
 //! Liveness: once the last fault heals, a leader is elected and a write and
 //! a `ryw_read` issued after the heal complete within a bound (each only if
-//! the workload issues that kind at all).
+//! the workload issues that kind at all), and every member that runs after
+//! the heal applies, within the same bound, what was committed when it
+//! healed: a member that can never catch up (its leader compacted away what
+//! it needs, say) is a failure even while a majority serves.
 
 use ryw_core::{ClientOp, OpResult};
 
@@ -15,6 +18,12 @@ pub struct Liveness {
     needs_read: bool,
     write_done_ms: Option<u64>,
     read_done_ms: Option<u64>,
+    /// What was committed at the heal (the committed log's length at the
+    /// first step at or after it).
+    committed_at_heal: Option<u64>,
+    /// Per node: whether it stepped after the heal, and the most it applied
+    /// by the deadline.
+    members: Vec<(bool, u64)>,
 }
 
 impl Liveness {
@@ -45,7 +54,30 @@ impl Liveness {
             needs_read,
             write_done_ms: None,
             read_done_ms: None,
+            committed_at_heal: None,
+            members: Vec::new(),
         }
+    }
+
+    fn deadline_ms(&self) -> u64 {
+        self.healed_at_ms.saturating_add(self.bound_ms)
+    }
+
+    /// The members that ran after the heal and had not applied, by the
+    /// deadline, what was committed at the heal.
+    fn behind(&self) -> Vec<String> {
+        let Some(target) = self.committed_at_heal else {
+            return Vec::new();
+        };
+        if !(self.needs_write || self.needs_read) {
+            return Vec::new();
+        }
+        self.members
+            .iter()
+            .enumerate()
+            .filter(|(_, &(ran, applied))| ran && applied < target)
+            .map(|(i, &(_, applied))| format!("n{} applied only up to {applied}", i + 1))
+            .collect()
     }
 
     /// A successful operation that was sent at `sent_ms` completed at `done_ms`.
@@ -62,7 +94,18 @@ impl Liveness {
     }
 
     pub fn verdict(&self) -> Option<Violation> {
-        let deadline = self.healed_at_ms.saturating_add(self.bound_ms);
+        let deadline = self.deadline_ms();
+        let behind = self.behind();
+        if !behind.is_empty() {
+            let detail = format!(
+                "after the heal at {} ms, not every member caught up within {} ms: {} was committed at the heal, and {}",
+                self.healed_at_ms,
+                self.bound_ms,
+                self.committed_at_heal.unwrap_or(0),
+                behind.join(", ")
+            );
+            return Some(Violation::new(Property::Liveness, deadline, None, detail));
+        }
         let late = |needed: bool, done: Option<u64>| needed && done.is_none_or(|t| t > deadline);
         if !late(self.needs_write, self.write_done_ms) && !late(self.needs_read, self.read_done_ms)
         {
@@ -85,6 +128,21 @@ impl Liveness {
 }
 
 impl Checker for Liveness {
+    fn on_step(&mut self, step: &crate::checkers::Step<'_>) {
+        if step.now_ms < self.healed_at_ms || step.now_ms > self.deadline_ms() {
+            return;
+        }
+        let committed = step.oracle.committed.len() as u64;
+        let target = *self.committed_at_heal.get_or_insert(committed);
+        let _ = target;
+        if self.members.len() <= step.node {
+            self.members.resize(step.node + 1, (false, 0));
+        }
+        let member = &mut self.members[step.node];
+        member.0 = true;
+        member.1 = member.1.max(step.core.applied_index());
+    }
+
     fn on_reply(&mut self, reply: &Reply<'_>) {
         let is_write = match (&reply.request.op, reply.result) {
             (ClientOp::Write { .. }, Some(OpResult::WriteOk { .. }))
