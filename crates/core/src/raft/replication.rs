@@ -24,34 +24,21 @@ impl Raft {
             );
             return self.warn(text);
         }
-        if request.term < self.durable.current_term {
-            let reply = AppendEntriesOk {
-                term: self.durable.current_term,
-                success: false,
-                match_index: 0,
-                next_index_hint: 0,
-                seq: request.seq,
-            };
-            return self.send_to_member(from, Payload::Peer(PeerMsg::AppendEntriesOk(reply)));
-        }
-        if request.term > self.durable.current_term {
-            self.adopt_term(now, request.term, app);
-        }
-        match self.role {
-            Role::Leader(_) => {
-                let text = format!(
-                    "append_entries from {} claims leadership of my own term {}",
-                    self.members().ids[from],
-                    request.term
-                );
-                return self.warn(text);
+        match self.hear_leader(now, from, request.term, "append_entries", app) {
+            FromLeader::Stale => {
+                let reply = AppendEntriesOk {
+                    term: self.durable.current_term,
+                    success: false,
+                    match_index: 0,
+                    next_index_hint: 0,
+                    seq: request.seq,
+                };
+                let reply = Payload::Peer(PeerMsg::AppendEntriesOk(reply));
+                return self.send_to_member(from, reply);
             }
-            Role::PreCandidate { .. } | Role::Candidate { .. } => self.become_follower(now, app),
-            Role::Follower => {}
+            FromLeader::Refused => return,
+            FromLeader::Follow => {}
         }
-        self.set_leader(Some(from));
-        self.leader_contact = now;
-        self.arm_election_timer(now);
 
         let log = &self.durable.log;
         let prev = request.prev_log_index;
@@ -117,19 +104,14 @@ impl Raft {
         reply: AppendEntriesOk,
         app: &mut impl Application,
     ) {
-        if reply.term > self.durable.current_term {
-            return self.adopt_term(now, reply.term, app);
+        if !self.hear_answer(now, from, reply.term, reply.seq, app) {
+            return;
         }
         let last_index = self.durable.log.last_index();
         let Role::Leader(leader) = &mut self.role else {
             return;
         };
-        if reply.term < self.durable.current_term {
-            return;
-        }
         let progress = &mut leader.progress[from];
-        progress.acked_seq = progress.acked_seq.max(reply.seq);
-        progress.last_heard = now;
         if reply.success {
             if reply.match_index > last_index {
                 let text = format!(
@@ -195,27 +177,14 @@ impl Raft {
             done: false,
             seq: message.seq,
         };
-        if message.term < self.durable.current_term {
-            return self.send_to_member(from, Payload::Peer(PeerMsg::InstallSnapshotOk(reply)));
-        }
-        if message.term > self.durable.current_term {
-            self.adopt_term(now, message.term, app);
-        }
-        match self.role {
-            Role::Leader(_) => {
-                let text = format!(
-                    "install_snapshot from {} claims leadership of my own term {}",
-                    self.members().ids[from],
-                    message.term
-                );
-                return self.warn(text);
+        match self.hear_leader(now, from, message.term, "install_snapshot", app) {
+            FromLeader::Stale => {
+                let reply = Payload::Peer(PeerMsg::InstallSnapshotOk(reply));
+                return self.send_to_member(from, reply);
             }
-            Role::PreCandidate { .. } | Role::Candidate { .. } => self.become_follower(now, app),
-            Role::Follower => {}
+            FromLeader::Refused => return,
+            FromLeader::Follow => {}
         }
-        self.set_leader(Some(from));
-        self.leader_contact = now;
-        self.arm_election_timer(now);
         reply.term = self.durable.current_term;
         match self.take_chunk(message) {
             Chunk::Held { next_offset } => reply.next_offset = next_offset,
@@ -240,20 +209,15 @@ impl Raft {
         reply: InstallSnapshotOk,
         app: &mut impl Application,
     ) {
-        if reply.term > self.durable.current_term {
-            return self.adopt_term(now, reply.term, app);
+        if !self.hear_answer(now, from, reply.term, reply.seq, app) {
+            return;
         }
         let current_snapshot = self.snapshot_index();
         let last_index = self.durable.log.last_index();
         let Role::Leader(leader) = &mut self.role else {
             return;
         };
-        if reply.term < self.durable.current_term {
-            return;
-        }
         let progress = &mut leader.progress[from];
-        progress.acked_seq = progress.acked_seq.max(reply.seq);
-        progress.last_heard = now;
         if reply.done {
             if reply.last_index > last_index {
                 let text = format!(
@@ -283,6 +247,85 @@ impl Raft {
             }
         }
         app.round_acknowledged(self, now);
+    }
+}
+
+/// What a member does with a message only a leader of `term` sends.
+enum FromLeader {
+    /// An older term's: answered with this member's term, so the sender
+    /// learns it was deposed.
+    Stale,
+    /// Claims the leadership this node holds itself: dropped, said.
+    Refused,
+    /// From the current leader, who is now followed (and heard from).
+    Follow,
+}
+
+impl Raft {
+    /// An answer from member `from` to this leader's AppendEntries or
+    /// InstallSnapshot: a newer term deposes this node (§5.1); one of an
+    /// older term, or reaching a node that no longer leads, is dropped;
+    /// otherwise the member was heard from and acknowledged round `seq`.
+    /// Whether the answer is to be acted on.
+    fn hear_answer(
+        &mut self,
+        now: Millis,
+        from: usize,
+        term: u64,
+        seq: u64,
+        app: &mut impl Application,
+    ) -> bool {
+        if term > self.durable.current_term {
+            self.adopt_term(now, term, app);
+            return false;
+        }
+        let current = self.durable.current_term;
+        let Role::Leader(leader) = &mut self.role else {
+            return false;
+        };
+        if term < current {
+            return false;
+        }
+        let progress = &mut leader.progress[from];
+        progress.acked_seq = progress.acked_seq.max(seq);
+        progress.last_heard = now;
+        true
+    }
+
+    /// Terms and leadership for AppendEntries and InstallSnapshot alike
+    /// (§5.1, Figure 2's receiver rules 1): a newer term is adopted, a
+    /// candidate of this term steps back, and the sender is the leader,
+    /// just heard from.
+    fn hear_leader(
+        &mut self,
+        now: Millis,
+        from: usize,
+        term: u64,
+        kind: &str,
+        app: &mut impl Application,
+    ) -> FromLeader {
+        if term < self.durable.current_term {
+            return FromLeader::Stale;
+        }
+        if term > self.durable.current_term {
+            self.adopt_term(now, term, app);
+        }
+        match self.role {
+            Role::Leader(_) => {
+                let text = format!(
+                    "{kind} from {} claims leadership of my own term {term}",
+                    self.members().ids[from]
+                );
+                self.warn(text);
+                return FromLeader::Refused;
+            }
+            Role::PreCandidate { .. } | Role::Candidate { .. } => self.become_follower(now, app),
+            Role::Follower => {}
+        }
+        self.set_leader(Some(from));
+        self.leader_contact = now;
+        self.arm_election_timer(now);
+        FromLeader::Follow
     }
 }
 
