@@ -235,6 +235,9 @@ mod tests {
                 Some((2, 1 << 32)),
             ),
             write(Key::Int(-3), "{\"b\":1,\"a\":\"é\"}", None),
+            write(Key::Int(4), "0", None),
+            write(Key::Int(5), "17", None),
+            write(Key::Int(6), "-42", None),
             Entry {
                 term: 3,
                 command: Command::Cas {
@@ -258,35 +261,39 @@ mod tests {
     #[test]
     fn a_snapshot_reads_back_as_it_was_written_values_and_duplicate_filter_included() {
         let snapshot = Snapshot {
-            index: 4,
+            index: 7,
             term: 3,
             members: vec![Id::Node(1), Id::Node(2), Id::Node(3)],
             kv: applied_kv(),
         };
         let text = snapshot.encode();
+        assert!(
+            text.contains("[4,0,4],[5,17,5],[6,-42,6]"),
+            "integers as written: {text}"
+        );
         let back = Snapshot::decode(&text).expect("decodes");
         assert_eq!(back, snapshot);
         // The filter came through: a copy of request (n2, 7) is a duplicate.
         let mut kv = back.kv;
         let again = write(Key::Int(1), "1", Some((2, 7)));
         assert!(matches!(
-            kv.apply(5, &again),
+            kv.apply(8, &again),
             Applied::Duplicate { index: 1, .. }
         ));
-        assert_eq!(kv.applied_index(), 5);
+        assert_eq!(kv.applied_index(), 8);
     }
 
     #[test]
     fn damaged_snapshot_text_is_refused_with_the_reason() {
         let snapshot = Snapshot {
-            index: 4,
+            index: 7,
             term: 3,
             members: vec![Id::Node(1)],
             kv: applied_kv(),
         };
         let text = snapshot.encode();
         assert!(Snapshot::decode(&text[..text.len() - 3]).is_err());
-        let later = text.replace("\"index\":4", "\"index\":2");
+        let later = text.replace("\"index\":7", "\"index\":2");
         let why = Snapshot::decode(&later).expect_err("a key written after it");
         assert!(why.contains("after the snapshot"), "{why}");
     }

@@ -5,6 +5,7 @@
 //! snapshot is refused.
 
 use crate::data::{Key, Value};
+use crate::snapshot::Snapshot;
 use crate::testkit::*;
 
 /// Small numbers, so that compaction happens within a few dozen writes and
@@ -134,4 +135,176 @@ fn a_snapshot_no_newer_than_what_is_committed_is_refused() {
     assert!(reply.done, "covered: the leader may move on past it");
     assert_eq!(node.log().base(), (0, 0), "nothing installed");
     assert_eq!(node.reached().count(Event::SnapshotOlderRefused), 1);
+}
+
+/// A snapshot of `entries` applied in order (term 2 from index 3 on),
+/// as text, with its (index, term).
+fn snapshot_of(entries: &[Entry], members: usize) -> (Snapshot, String) {
+    let mut kv = crate::kv::Kv::default();
+    for (k, entry) in entries.iter().enumerate() {
+        kv.apply(k as u64 + 1, entry);
+    }
+    let snapshot = Snapshot {
+        index: entries.len() as u64,
+        term: entries.last().map_or(0, |e| e.term),
+        members: (0..members).map(node_id).collect(),
+        kv,
+    };
+    let text = snapshot.encode();
+    (snapshot, text)
+}
+
+fn chunk(snapshot: &Snapshot, text: &str, offset: usize, end: usize, done: bool) -> Envelope {
+    let message = PeerMsg::InstallSnapshot(InstallSnapshot {
+        term: 2,
+        last_index: snapshot.index,
+        last_term: snapshot.term,
+        offset: offset as u64,
+        data: text[offset..end].to_owned(),
+        done,
+        seq: 1,
+    });
+    peer_envelope(1, 0, Payload::Peer(message))
+}
+
+fn answer(out: &[Payload]) -> &InstallSnapshotOk {
+    match out {
+        [Payload::Peer(PeerMsg::InstallSnapshotOk(reply))] => reply,
+        other => panic!("one install_snapshot_ok: {other:?}"),
+    }
+}
+
+#[test]
+fn a_whole_snapshot_in_one_chunk_is_installed_at_once_keeping_the_log_after_it() {
+    // The member holds entries 1..=6; the snapshot covers 1..=4, which
+    // match its own: it keeps 5 and 6.
+    let entries: Vec<Entry> = (1..=6)
+        .map(|i| entry_at(i, if i < 3 { 1 } else { 2 }))
+        .collect();
+    let mut node = lone_node(3, 0, durable_with(2, &[1, 1, 2, 2, 2, 2]));
+    let (snapshot, text) = snapshot_of(&entries[..4], 3);
+    let out = deliver(
+        &mut node,
+        Millis::ZERO,
+        chunk(&snapshot, &text, 0, text.len(), true),
+    );
+    let reply = answer(&out);
+    assert!(
+        reply.done && reply.next_offset == text.len() as u64,
+        "{reply:?}"
+    );
+    assert_eq!(node.log().base(), (4, 2));
+    assert_eq!(
+        node.log().last_index(),
+        6,
+        "the matching log after it stays"
+    );
+    assert_eq!((node.commit_index(), node.applied_index()), (4, 4));
+    assert_eq!(node.kv(), &snapshot.kv);
+    assert_eq!(node.reached().count(Event::SnapshotInstalled), 1);
+}
+
+#[test]
+fn a_new_snapshot_from_its_start_replaces_one_half_received() {
+    let entries: Vec<Entry> = (1..=6).map(|i| entry_at(i, 2)).collect();
+    let mut node = lone_node(3, 0, Durable::default());
+    let (older, older_text) = snapshot_of(&entries[..5], 3);
+    let half = older_text.len() / 2;
+    let out = deliver(
+        &mut node,
+        Millis::ZERO,
+        chunk(&older, &older_text, 0, half, false),
+    );
+    assert_eq!(answer(&out).next_offset, half as u64);
+    let (newer, text) = snapshot_of(&entries, 3);
+    let out = deliver(
+        &mut node,
+        Millis::ZERO,
+        chunk(&newer, &text, 0, text.len(), true),
+    );
+    assert!(
+        answer(&out).done,
+        "the newer snapshot, sent whole, is installed"
+    );
+    assert_eq!(node.log().base(), (6, 2));
+    // A chunk of the older one now changes nothing.
+    let out = deliver(
+        &mut node,
+        Millis::ZERO,
+        chunk(&older, &older_text, half, older_text.len(), true),
+    );
+    assert!(answer(&out).done, "covered by what was installed");
+    assert_eq!(node.log().base(), (6, 2));
+}
+
+#[test]
+fn a_follower_behind_twice_catches_up_by_two_different_snapshots() {
+    let mut cluster = TestCluster::with_config(3, 29, |c| {
+        small_snapshots(c);
+        // One chunk: the leader sends each snapshot to f exactly once.
+        c.snapshot_chunk_bytes = 64 * 1024;
+    });
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    let mut token = 0;
+    for round in 0..2 {
+        cluster.isolate(f);
+        for value in 0..30 {
+            token = commit_index_of(&cluster.call(leader, 1, write("x", round * 100 + value)));
+        }
+        cluster.run_for(10);
+        cluster.heal();
+        assert!(cluster.run_until(2_000, |c| c.node(f).applied_index() >= token));
+    }
+    assert_eq!(cluster.node(f).reached().count(Event::SnapshotInstalled), 2);
+    assert_eq!(
+        cluster.node(leader).reached().count(Event::SnapshotSent),
+        2,
+        "each snapshot went once, in one chunk"
+    );
+    assert_eq!(cluster.node(f).kv(), cluster.node(leader).kv());
+}
+
+#[test]
+fn planted_compact_unapplied_compacts_to_the_commit_index_once_snapshots_began() {
+    // The planted bug's switch does what it says, and nothing before the
+    // first snapshot.
+    let mut cluster = TestCluster::with_config(3, 31, |c| {
+        small_snapshots(c);
+        c.planted.compact_unapplied = true;
+    });
+    let leader = cluster.stable_leader();
+    for value in 0..5 {
+        cluster.call(leader, 1, write("x", value));
+    }
+    cluster.run_for(20);
+    assert_eq!(cluster.node(leader).log().base(), (0, 0), "no snapshot yet");
+    for value in 5..15 {
+        cluster.call(leader, 1, write("x", value));
+    }
+    cluster.run_for(20);
+    let node = cluster.node(leader);
+    assert_eq!(
+        node.log().base().0,
+        node.commit_index(),
+        "compacted to the commit"
+    );
+}
+
+#[test]
+fn a_snapshot_whose_text_names_another_index_than_announced_is_dropped() {
+    let entries: Vec<Entry> = (1..=6).map(|i| entry_at(i, 2)).collect();
+    let mut node = lone_node(3, 0, Durable::default());
+    let (snapshot, text) = snapshot_of(&entries[..5], 3);
+    let mut claimed = snapshot.clone();
+    claimed.index = 6;
+    let out = deliver(
+        &mut node,
+        Millis::ZERO,
+        chunk(&claimed, &text, 0, text.len(), true),
+    );
+    assert!(!answer(&out).done, "not installed");
+    assert_eq!(node.log().base(), (0, 0));
+    let warning = node.poll_warning().expect("said why");
+    assert!(warning.contains("announced as (index 6"), "{warning}");
 }
