@@ -150,4 +150,23 @@ mod tests {
         bytes[10] ^= 1;
         assert_eq!(Meta::decode(&bytes), None);
     }
+
+    #[test]
+    fn a_copy_of_the_right_length_and_checksum_but_another_magic_is_refused() {
+        let meta = Meta {
+            sequence: 2,
+            log_synced_bytes: 10,
+            generation: 1,
+        };
+        let mut bytes = meta.encode();
+        bytes[..8].copy_from_slice(b"XYWMETA2");
+        let checksum = crc32fast::hash(&bytes[..32]);
+        bytes[32..].copy_from_slice(&checksum.to_le_bytes());
+        assert_eq!(Meta::decode(&bytes), None, "36 bytes, not ours");
+        let mut old = bytes[..24].to_vec();
+        old[..8].copy_from_slice(b"XYWMETA1");
+        let checksum = crc32fast::hash(&old);
+        old.extend_from_slice(&checksum.to_le_bytes());
+        assert_eq!(Meta::decode(&old), None, "28 bytes, not ours");
+    }
 }

@@ -1132,4 +1132,99 @@ mod tests {
         ));
         assert_eq!(recovered.durable.log.last_index(), 0);
     }
+
+    /// Recovers from `disk` with its snapshot file replaced by `bytes`,
+    /// and returns the loss it reports.
+    fn loss_with_snapshot_file(bytes: Vec<u8>) -> Loss {
+        let (store, _) = compacted();
+        let mut disk = store.into_disk();
+        disk.others.insert(SNAPSHOT_FILE.into(), bytes);
+        let (_, recovered) = LogStore::open(disk).expect("recovers");
+        recovered.lost.expect("a loss")
+    }
+
+    #[test]
+    fn a_snapshot_file_with_another_header_or_trailing_bytes_is_a_loss() {
+        let (store, _) = compacted();
+        let mut disk = store.into_disk();
+        let good = disk.read_all(SNAPSHOT_FILE).expect("read");
+        let mut other = good.clone();
+        other[..8].copy_from_slice(b"NOTSNAP!");
+        let lost = loss_with_snapshot_file(other);
+        assert!(
+            matches!(&lost, Loss::SnapshotDamaged { offset: 0, why } if why.contains("header")),
+            "{lost:?}"
+        );
+        let lost = loss_with_snapshot_file(b"RYW".to_vec());
+        assert!(
+            matches!(&lost, Loss::SnapshotDamaged { offset: 0, .. }),
+            "{lost:?}"
+        );
+        let mut longer = good;
+        longer.extend_from_slice(b"junk");
+        let lost = loss_with_snapshot_file(longer);
+        assert!(
+            matches!(&lost, Loss::SnapshotDamaged { why, .. } if why.contains("after the snapshot")),
+            "{lost:?}"
+        );
+    }
+
+    #[test]
+    fn a_compaction_counts_its_work_and_moves_the_superblock_on_by_one() {
+        let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
+        let mut durable = Durable::default();
+        for index in 1..=4 {
+            durable.log.append(entry(1, index));
+        }
+        let batch = PersistBatch {
+            number: 1,
+            hard_state: Some(durable.hard_state()),
+            entries_from: Some(1),
+            snapshot: false,
+        };
+        store.write(&batch, &durable).expect("writes");
+        store.sync().expect("syncs");
+        let before = store.stats;
+        let sequence = meta::read(store.disk_mut())
+            .expect("read")
+            .expect("a copy")
+            .sequence;
+        let mut kv = ryw_core::Kv::default();
+        for index in 1..=3 {
+            kv.apply(index, durable.log.get(index).expect("in the log"));
+        }
+        durable.snapshot = Some(Arc::new(Snapshot {
+            index: 3,
+            term: 1,
+            members: vec![Id::Node(1)],
+            kv,
+        }));
+        durable.log.compact_to(2);
+        let batch = PersistBatch {
+            number: 2,
+            hard_state: None,
+            entries_from: None,
+            snapshot: true,
+        };
+        store.write(&batch, &durable).expect("writes");
+        let after = store.stats;
+        let snapshot_bytes = store
+            .disk_mut()
+            .read_all(SNAPSHOT_FILE)
+            .expect("read")
+            .len() as u64;
+        let log_bytes = store.disk_mut().read_all(LOG_FILES[1]).expect("read").len() as u64;
+        assert_eq!(after.snapshots, before.snapshots + 1);
+        assert_eq!(after.syncs, before.syncs + 1, "the new log's fsync");
+        assert_eq!(
+            after.entries,
+            before.entries + 2,
+            "entries 3 and 4 written again"
+        );
+        assert_eq!(after.bytes, before.bytes + snapshot_bytes + log_bytes);
+        assert_eq!(store.length(), log_bytes);
+        let meta = meta::read(store.disk_mut()).expect("read").expect("a copy");
+        assert_eq!((meta.sequence, meta.generation), (sequence + 1, 1));
+        assert_eq!(meta.log_synced_bytes, log_bytes);
+    }
 }
