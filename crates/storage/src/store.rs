@@ -1160,6 +1160,11 @@ mod tests {
             matches!(&lost, Loss::SnapshotDamaged { offset: 0, .. }),
             "{lost:?}"
         );
+        let lost = loss_with_snapshot_file(SNAPSHOT_HEADER.to_vec());
+        assert!(
+            matches!(&lost, Loss::SnapshotDamaged { offset: 8, why } if why.contains("no snapshot after")),
+            "a header alone: {lost:?}"
+        );
         let mut longer = good;
         longer.extend_from_slice(b"junk");
         let lost = loss_with_snapshot_file(longer);
