@@ -1160,7 +1160,7 @@ mod tests {
             matches!(&lost, Loss::SnapshotDamaged { offset: 0, .. }),
             "{lost:?}"
         );
-        let lost = loss_with_snapshot_file(SNAPSHOT_HEADER.to_vec());
+        let lost = loss_with_snapshot_file(crate::SNAPSHOT_HEADER.to_vec());
         assert!(
             matches!(&lost, Loss::SnapshotDamaged { offset: 8, why } if why.contains("no snapshot after")),
             "a header alone: {lost:?}"
