@@ -308,3 +308,54 @@ fn a_snapshot_whose_text_names_another_index_than_announced_is_dropped() {
     let warning = node.poll_warning().expect("said why");
     assert!(warning.contains("announced as (index 6"), "{warning}");
 }
+
+#[test]
+fn an_installed_snapshot_that_replaces_the_log_counts_none_of_the_old_log_as_synced() {
+    // Six entries of term 1; the snapshot at 4 is of term 2: the log is
+    // replaced, and what was durable of the old one is not of the new.
+    let entries: Vec<Entry> = (1..=4).map(|i| entry_at(i, 2)).collect();
+    let mut node = lone_node(3, 0, durable_with(2, &[1, 1, 1, 1, 1, 1]));
+    assert_eq!(node.synced_index(), 6);
+    let (snapshot, text) = snapshot_of(&entries, 3);
+    let out = deliver(
+        &mut node,
+        Millis::ZERO,
+        chunk(&snapshot, &text, 0, text.len(), true),
+    );
+    assert!(answer(&out).done);
+    assert_eq!(node.log().last_index(), 4);
+    assert!(node.synced_index() <= 4, "synced {}", node.synced_index());
+}
+
+#[test]
+fn a_member_caught_up_to_the_leaders_last_entry_by_snapshot_counts_as_matching() {
+    let mut cluster = TestCluster::with_config(3, 37, |c| {
+        small_snapshots(c);
+        c.snapshot_chunk_bytes = 64 * 1024;
+    });
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    cluster.isolate(f);
+    // Writes up to the next multiple of 10, so that the leader's last
+    // entry is the one its snapshot ends at.
+    while cluster.node(leader).log().last_index() % 10 != 0
+        || cluster.node(leader).log().last_index() < 30
+    {
+        cluster.call(leader, 1, write("x", 1));
+    }
+    cluster.run_for(10);
+    let last = cluster.node(leader).log().last_index();
+    assert_eq!(
+        cluster
+            .node(leader)
+            .durable()
+            .snapshot
+            .as_ref()
+            .map(|s| s.index),
+        Some(last)
+    );
+    cluster.heal();
+    assert!(cluster.run_until(1_000, |c| c.node(f).applied_index() >= last));
+    cluster.run_for(100);
+    assert_eq!(cluster.node(leader).raft().match_index_of(f), Some(last));
+}
