@@ -338,7 +338,7 @@ fn a_member_caught_up_to_the_leaders_last_entry_by_snapshot_counts_as_matching()
     cluster.isolate(f);
     // Writes up to the next multiple of 10, so that the leader's last
     // entry is the one its snapshot ends at.
-    while cluster.node(leader).log().last_index() % 10 != 0
+    while !cluster.node(leader).log().last_index().is_multiple_of(10)
         || cluster.node(leader).log().last_index() < 30
     {
         cluster.call(leader, 1, write("x", 1));
