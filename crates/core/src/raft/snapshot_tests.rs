@@ -258,6 +258,14 @@ fn a_follower_behind_twice_catches_up_by_two_different_snapshots() {
     }
     assert_eq!(cluster.node(f).reached().count(Event::SnapshotInstalled), 2);
     assert_eq!(
+        cluster
+            .node(f)
+            .reached()
+            .count(Event::SnapshotInstalledWhileReadsWaited),
+        0,
+        "no read waited there"
+    );
+    assert_eq!(
         cluster.node(leader).reached().count(Event::SnapshotSent),
         2,
         "each snapshot went once, in one chunk"
@@ -358,4 +366,23 @@ fn a_member_caught_up_to_the_leaders_last_entry_by_snapshot_counts_as_matching()
     assert!(cluster.run_until(1_000, |c| c.node(f).applied_index() >= last));
     cluster.run_for(100);
     assert_eq!(cluster.node(leader).raft().match_index_of(f), Some(last));
+}
+
+#[test]
+fn a_lone_node_snapshots_exactly_every_n_applied_entries() {
+    let mut cluster = TestCluster::with_config(1, 41, small_snapshots);
+    let leader = cluster.stable_leader();
+    // Index 1 is the leader's no-op; 24 writes take the log to 25.
+    for value in 0..24 {
+        cluster.call(leader, 1, write("x", value));
+    }
+    let node = cluster.node(leader);
+    assert_eq!(node.applied_index(), 25);
+    let snapshot = node
+        .durable()
+        .snapshot
+        .clone()
+        .expect("snapshots were taken");
+    assert_eq!(snapshot.index, 20, "at 10 and at 20, each once due");
+    assert_eq!(node.reached().count(Event::SnapshotTaken), 2);
 }
