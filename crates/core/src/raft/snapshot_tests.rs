@@ -386,3 +386,41 @@ fn a_lone_node_snapshots_exactly_every_n_applied_entries() {
     assert_eq!(snapshot.index, 20, "at 10 and at 20, each once due");
     assert_eq!(node.reached().count(Event::SnapshotTaken), 2);
 }
+
+#[test]
+fn a_snapshot_goes_one_chunk_per_answer_plus_a_resend_per_heartbeat() {
+    let mut cluster = TestCluster::with_config(3, 43, small_snapshots);
+    cluster.tracing = true;
+    let leader = cluster.stable_leader();
+    let f = follower(&cluster, leader, &[]);
+    cluster.isolate(f);
+    let mut token = 0;
+    for value in 0..40 {
+        token = commit_index_of(&cluster.call(leader, 1, write("x", value)));
+    }
+    cluster.run_for(10);
+    let text_bytes = cluster
+        .node(leader)
+        .durable()
+        .snapshot
+        .as_ref()
+        .expect("a snapshot")
+        .encode()
+        .len();
+    let healed_at = cluster.now;
+    cluster.heal();
+    assert!(cluster.run_until(2_000, |c| c.node(f).applied_index() >= token));
+    let took_ms = cluster.now.since(healed_at);
+    let chunks_sent = cluster
+        .trace
+        .iter()
+        .filter(|(at, e)| *at >= healed_at && e.dest == node_id(f))
+        .filter(|(_, e)| matches!(e.body.payload, Payload::Peer(PeerMsg::InstallSnapshot(_))))
+        .count();
+    let chunks = text_bytes.div_ceil(64);
+    let heartbeats = (took_ms / 50) as usize + 1;
+    assert!(
+        chunks_sent <= chunks + heartbeats,
+        "{chunks_sent} install_snapshot for {chunks} chunks in {took_ms} ms"
+    );
+}
