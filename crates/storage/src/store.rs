@@ -596,6 +596,18 @@ mod tests {
         }
     }
 
+    /// Writes all of `durable` as batch 1 and syncs it.
+    fn write_whole(store: &mut LogStore<MemDisk>, durable: &Durable) {
+        let batch = PersistBatch {
+            number: 1,
+            hard_state: Some(durable.hard_state()),
+            entries_from: Some(1),
+            snapshot: false,
+        };
+        store.write(&batch, durable).expect("writes");
+        store.sync().expect("syncs");
+    }
+
     fn entry(term: u64, value: i64) -> Entry {
         Entry {
             term,
@@ -621,14 +633,7 @@ mod tests {
         for (k, value) in [(1, 10), (2, 20), (2, 30)] {
             durable.log.append(entry(k, value));
         }
-        let first = PersistBatch {
-            number: 1,
-            hard_state: Some(durable.hard_state()),
-            entries_from: Some(1),
-            snapshot: false,
-        };
-        store.write(&first, &durable).expect("writes");
-        store.sync().expect("syncs");
+        write_whole(&mut store, &durable);
         let synced = store.disk().synced;
         // A new leader replaces entry 3.
         durable.current_term = 3;
@@ -982,14 +987,7 @@ mod tests {
                 .log
                 .append(entry(if index < 5 { 1 } else { 2 }, index));
         }
-        let first = PersistBatch {
-            number: 1,
-            hard_state: Some(durable.hard_state()),
-            entries_from: Some(1),
-            snapshot: false,
-        };
-        store.write(&first, &durable).expect("writes");
-        store.sync().expect("syncs");
+        write_whole(&mut store, &durable);
         let mut kv = ryw_core::Kv::default();
         for index in 1..=8 {
             kv.apply(index, durable.log.get(index).expect("in the log"));
@@ -1051,14 +1049,7 @@ mod tests {
             for index in 1..=10 {
                 full.log.append(entry(if index < 5 { 1 } else { 2 }, index));
             }
-            let batch = PersistBatch {
-                number: 1,
-                hard_state: Some(full.hard_state()),
-                entries_from: Some(1),
-                snapshot: false,
-            };
-            store.write(&batch, &full).expect("writes");
-            store.sync().expect("syncs");
+            write_whole(&mut store, &full);
             store.into_disk()
         };
         let mut crashed = old_meta.clone();
@@ -1181,14 +1172,7 @@ mod tests {
         for index in 1..=4 {
             durable.log.append(entry(1, index));
         }
-        let batch = PersistBatch {
-            number: 1,
-            hard_state: Some(durable.hard_state()),
-            entries_from: Some(1),
-            snapshot: false,
-        };
-        store.write(&batch, &durable).expect("writes");
-        store.sync().expect("syncs");
+        write_whole(&mut store, &durable);
         let before = store.stats;
         let sequence = meta::read(store.disk_mut())
             .expect("read")

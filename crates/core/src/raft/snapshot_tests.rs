@@ -10,6 +10,12 @@ use crate::testkit::*;
 
 /// Small numbers, so that compaction happens within a few dozen writes and
 /// a snapshot takes several chunks.
+/// Snapshots small enough to go in one chunk, so that each goes once.
+fn one_chunk_snapshots(config: &mut Config) {
+    small_snapshots(config);
+    config.snapshot_chunk_bytes = 64 * 1024;
+}
+
 fn small_snapshots(config: &mut Config) {
     config.snapshot_every = 10;
     config.compaction_margin = 2;
@@ -18,17 +24,25 @@ fn small_snapshots(config: &mut Config) {
     config.request_timeout_ms = 5_000;
 }
 
-#[test]
-fn a_follower_behind_the_compaction_point_catches_up_by_snapshot_while_its_read_waits() {
-    let mut cluster = TestCluster::with_config(3, 17, small_snapshots);
+/// Cuts a follower off while 40 writes (values 0..40 to `x`) commit, so
+/// that the leader compacts past its log: (leader, follower, the last
+/// write's index).
+fn leave_a_follower_behind(cluster: &mut TestCluster) -> (usize, usize, u64) {
     let leader = cluster.stable_leader();
-    let f = follower(&cluster, leader, &[]);
+    let f = follower(cluster, leader, &[]);
     cluster.isolate(f);
     let mut token = 0;
     for value in 0..40 {
         token = commit_index_of(&cluster.call(leader, 1, write("x", value)));
     }
     cluster.run_for(10);
+    (leader, f, token)
+}
+
+#[test]
+fn a_follower_behind_the_compaction_point_catches_up_by_snapshot_while_its_read_waits() {
+    let mut cluster = TestCluster::with_config(3, 17, small_snapshots);
+    let (leader, f, token) = leave_a_follower_behind(&mut cluster);
     let (base, _) = cluster.node(leader).log().base();
     assert!(
         base > cluster.node(f).log().last_index(),
@@ -239,11 +253,7 @@ fn a_new_snapshot_from_its_start_replaces_one_half_received() {
 
 #[test]
 fn a_follower_behind_twice_catches_up_by_two_different_snapshots() {
-    let mut cluster = TestCluster::with_config(3, 29, |c| {
-        small_snapshots(c);
-        // One chunk: the leader sends each snapshot to f exactly once.
-        c.snapshot_chunk_bytes = 64 * 1024;
-    });
+    let mut cluster = TestCluster::with_config(3, 29, one_chunk_snapshots);
     let leader = cluster.stable_leader();
     let f = follower(&cluster, leader, &[]);
     let mut token = 0;
@@ -337,10 +347,7 @@ fn an_installed_snapshot_that_replaces_the_log_counts_none_of_the_old_log_as_syn
 
 #[test]
 fn a_member_caught_up_to_the_leaders_last_entry_by_snapshot_counts_as_matching() {
-    let mut cluster = TestCluster::with_config(3, 37, |c| {
-        small_snapshots(c);
-        c.snapshot_chunk_bytes = 64 * 1024;
-    });
+    let mut cluster = TestCluster::with_config(3, 37, one_chunk_snapshots);
     let leader = cluster.stable_leader();
     let f = follower(&cluster, leader, &[]);
     cluster.isolate(f);
@@ -391,14 +398,7 @@ fn a_lone_node_snapshots_exactly_every_n_applied_entries() {
 fn a_snapshot_goes_one_chunk_per_answer_plus_a_resend_per_heartbeat() {
     let mut cluster = TestCluster::with_config(3, 43, small_snapshots);
     cluster.tracing = true;
-    let leader = cluster.stable_leader();
-    let f = follower(&cluster, leader, &[]);
-    cluster.isolate(f);
-    let mut token = 0;
-    for value in 0..40 {
-        token = commit_index_of(&cluster.call(leader, 1, write("x", value)));
-    }
-    cluster.run_for(10);
+    let (leader, f, token) = leave_a_follower_behind(&mut cluster);
     let text_bytes = cluster
         .node(leader)
         .durable()
