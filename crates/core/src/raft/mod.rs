@@ -1,6 +1,7 @@
 //! The Raft replica: term and vote, role and leader, the commit index,
 //! elections (with pre-vote and check-quorum), replication with its window,
-//! commit news, the persistence contract, and recovery after lost state.
+//! commit news, snapshots and compaction, the persistence contract, and
+//! recovery after lost state.
 //!
 //! It knows nothing of clients. Its face, for the serving layer above it
 //! ([`crate::serve`]) and the node's glue ([`crate::node`]):
