@@ -424,3 +424,33 @@ fn a_snapshot_goes_one_chunk_per_answer_plus_a_resend_per_heartbeat() {
         "{chunks_sent} install_snapshot for {chunks} chunks in {took_ms} ms"
     );
 }
+
+#[test]
+fn a_copy_of_an_answer_sends_no_second_chunk() {
+    let mut cluster = TestCluster::with_config(3, 47, small_snapshots);
+    cluster.tracing = true;
+    let (leader, f, _) = leave_a_follower_behind(&mut cluster);
+    cluster.heal();
+    let answers = |c: &TestCluster| -> Vec<Envelope> {
+        c.trace
+            .iter()
+            .filter(|(_, e)| e.src == node_id(f))
+            .filter(|(_, e)| matches!(&e.body.payload, Payload::Peer(PeerMsg::InstallSnapshotOk(ok)) if !ok.done))
+            .map(|(_, e)| e.clone())
+            .collect()
+    };
+    // Three answers sent: the leader has surely had the first, which a
+    // duplicating network could deliver again.
+    assert!(cluster.run_until(500, |c| answers(c).len() >= 3));
+    // Copies of the first answer and of the newest the leader acted on
+    // (the third was just sent, so the leader has had the second).
+    for copy in [answers(&cluster)[0].clone(), answers(&cluster)[1].clone()] {
+        cluster.with_node(leader, |node, now| {
+            node.handle_message(now, copy);
+            let chunks = std::iter::from_fn(|| node.poll_transmit())
+                .filter(|e| matches!(e.body.payload, Payload::Peer(PeerMsg::InstallSnapshot(_))))
+                .count();
+            assert_eq!(chunks, 0, "the member was answered already");
+        });
+    }
+}
