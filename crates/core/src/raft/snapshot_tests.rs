@@ -348,6 +348,7 @@ fn an_installed_snapshot_that_replaces_the_log_counts_none_of_the_old_log_as_syn
 #[test]
 fn a_member_caught_up_to_the_leaders_last_entry_by_snapshot_counts_as_matching() {
     let mut cluster = TestCluster::with_config(3, 37, one_chunk_snapshots);
+    cluster.tracing = true;
     let leader = cluster.stable_leader();
     let f = follower(&cluster, leader, &[]);
     cluster.isolate(f);
@@ -373,6 +374,26 @@ fn a_member_caught_up_to_the_leaders_last_entry_by_snapshot_counts_as_matching()
     assert!(cluster.run_until(1_000, |c| c.node(f).applied_index() >= last));
     cluster.run_for(100);
     assert_eq!(cluster.node(leader).raft().match_index_of(f), Some(last));
+    // Once the member holds the snapshot, the leader goes on right after
+    // it: the next AppendEntries to it starts at the snapshot's index.
+    let installed_at = cluster
+        .trace
+        .iter()
+        .position(|(_, e)| {
+            e.src == node_id(f)
+                && matches!(&e.body.payload, Payload::Peer(PeerMsg::InstallSnapshotOk(ok)) if ok.done)
+        })
+        .expect("the member said it holds the snapshot");
+    let next = cluster.trace[installed_at..]
+        .iter()
+        .find_map(|(_, e)| match &e.body.payload {
+            Payload::Peer(PeerMsg::AppendEntries(ae)) if e.dest == node_id(f) => {
+                Some(ae.prev_log_index)
+            }
+            _ => None,
+        })
+        .expect("an append follows");
+    assert_eq!(next, last, "no entry the snapshot covers is sent again");
 }
 
 #[test]
