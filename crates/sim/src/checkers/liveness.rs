@@ -133,8 +133,7 @@ impl Checker for Liveness {
             return;
         }
         let committed = step.oracle.committed.len() as u64;
-        let target = *self.committed_at_heal.get_or_insert(committed);
-        let _ = target;
+        self.committed_at_heal.get_or_insert(committed);
         if self.members.len() <= step.node {
             self.members.resize(step.node + 1, (false, 0));
         }
