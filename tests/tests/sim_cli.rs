@@ -607,6 +607,7 @@ fn the_usage_guide_shows_every_help_as_it_is() {
         Some("reshrink"),
         Some("bench"),
         Some("speed"),
+        Some("explore"),
     ] {
         let mut args: Vec<&str> = sub.into_iter().collect();
         args.push("--help");

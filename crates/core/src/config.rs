@@ -93,6 +93,11 @@ pub struct PlantedBugs {
     /// Once snapshots began, every input compacts the log to the commit
     /// index: entries not yet applied, and entries no snapshot covers.
     pub compact_unapplied: bool,
+    /// When a new leader first commits in its term, the lin-kv reads that
+    /// waited for it are armed with the round already in flight, not the
+    /// next one: acknowledgements sent before those reads arrived then
+    /// confirm them.
+    pub read_index_old_round: bool,
 }
 
 impl Default for Config {

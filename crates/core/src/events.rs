@@ -36,10 +36,12 @@ pub enum Event {
     SnapshotInstalled,
     SnapshotInstalledWhileReadsWaited,
     SnapshotOlderRefused,
+    ReadsArmedAtFirstCommit,
+    TermNoticeInOwnTerm,
 }
 
 impl Event {
-    pub const COUNT: usize = 30;
+    pub const COUNT: usize = 32;
 
     pub const ALL: [Event; Event::COUNT] = [
         Event::FollowerReadServedAtOnce,
@@ -72,6 +74,8 @@ impl Event {
         Event::SnapshotInstalled,
         Event::SnapshotInstalledWhileReadsWaited,
         Event::SnapshotOlderRefused,
+        Event::ReadsArmedAtFirstCommit,
+        Event::TermNoticeInOwnTerm,
     ];
 
     /// The name reports, scenario files (`expect.reach`) and CSV use.
@@ -203,6 +207,14 @@ impl Event {
             Event::SnapshotOlderRefused => (
                 "snapshot-older-refused",
                 "a member refused a snapshot no newer than what it had committed",
+            ),
+            Event::ReadsArmedAtFirstCommit => (
+                "reads-armed-at-first-commit",
+                "lin-kv reads that reached a new leader before its first commit in its term were given a round then",
+            ),
+            Event::TermNoticeInOwnTerm => (
+                "term-notice-in-own-term",
+                "a leader got a member's answer to an older term's request (a former life's) carrying its own term",
             ),
         }
     }

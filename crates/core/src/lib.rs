@@ -34,6 +34,6 @@ pub use events::{Event, Reached};
 pub use id::Id;
 pub use kv::Kv;
 pub use message::*;
-pub use node::{Node, RoleKind};
+pub use node::{Node, ReadsWaiting, RoleKind};
 pub use snapshot::Snapshot;
 pub use time::Millis;

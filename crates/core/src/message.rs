@@ -369,6 +369,8 @@ pub struct RequestVoteOk {
 
 /// AppendEntries RPC (Raft §5.3). `seq` numbers the leader's broadcasts so that
 /// acknowledgements can confirm leadership for linearizable reads (ReadIndex, §8).
+/// Rounds count from 1; an answer carrying [`NO_ROUND`] answers a request of
+/// an older term and acknowledges no round.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AppendEntries {
     pub term: u64,
@@ -378,6 +380,10 @@ pub struct AppendEntries {
     pub leader_commit: u64,
     pub seq: u64,
 }
+
+/// The round an answer carries when it answers no round of the receiver's:
+/// the request it answers was of an older term than the member's.
+pub const NO_ROUND: u64 = 0;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AppendEntriesOk {

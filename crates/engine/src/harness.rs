@@ -21,6 +21,7 @@
 //! read a clock or draw randomness other than from the streams the run was
 //! given (see [`crate::seeds`]): the run must replay from its seed.
 
+pub use crate::condition::Condition;
 use crate::diagram::Recording;
 use crate::process::Process;
 use crate::run::state::{State, Stats};
@@ -60,8 +61,16 @@ pub trait Harness: Sized {
     fn on_send(&mut self, _now_ms: u64, _from: usize, _message: &MessageOf<Self>) {}
 
     /// Node `node` has just taken a step: check what must hold after every
-    /// step here, so a violation is caught when it happens.
-    fn observe(&mut self, _now_ms: u64, _node: usize, _process: &Self::Node) {}
+    /// step here, so a violation is caught when it happens. `conditions`
+    /// says what the faults make of each node at this moment.
+    fn observe(
+        &mut self,
+        _now_ms: u64,
+        _node: usize,
+        _process: &Self::Node,
+        _conditions: &[Condition],
+    ) {
+    }
 
     /// Node `node` has just restarted from its durable state.
     fn on_restart(&mut self, _node: usize) {}

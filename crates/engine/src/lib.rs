@@ -20,6 +20,7 @@
 //! unrelated protocol with it.
 
 pub mod clock;
+pub mod condition;
 pub mod diagram;
 pub mod disk;
 pub mod faults;
@@ -35,6 +36,7 @@ pub mod sweep;
 pub mod text;
 pub mod trace;
 
+pub use condition::Condition;
 pub use guard::{guarded, Panicked};
 pub use harness::{Ctx, End, Harness};
 pub use process::{Address, Message, Process};

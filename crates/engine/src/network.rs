@@ -92,6 +92,24 @@ impl Network {
         }
     }
 
+    /// Whether a cut touches any link of `node`, either way.
+    pub fn cut_off(&self, node: usize) -> bool {
+        self.cuts
+            .keys()
+            .any(|&(from, to)| from == node || to == node)
+    }
+
+    /// Whether lag, or a lossy or slow link, touches `node`.
+    pub fn slowed(&self, node: usize) -> bool {
+        self.lag_ms[node] > 0
+            || self.client_lag_ms[node] > 0
+            || !self.degraded_client_links[node].is_empty()
+            || self
+                .degraded_links
+                .keys()
+                .any(|&(from, to)| from == node || to == node)
+    }
+
     /// Slows every link of `node` by `extra_ms`, its client links too
     /// unless `spare_clients`.
     pub fn add_lag(&mut self, node: usize, extra_ms: u64, spare_clients: bool) {

@@ -6,6 +6,7 @@
 mod probe;
 
 use probe::{fault, Scene};
+use sim_engine::Condition;
 
 #[test]
 fn overlapping_pauses_hold_the_node_until_the_last_ends() {
@@ -23,6 +24,32 @@ fn overlapping_pauses_hold_the_node_until_the_last_ends() {
     );
     assert!(!seen.steps_of(1, 400..401).is_empty(), "resumed at 400");
     assert!(seen.steps_of(0, 101..400).len() >= 25, "n1 ran on");
+}
+
+#[test]
+fn each_step_sees_what_the_faults_make_of_every_node() {
+    let (seen, _) = Scene::new(4).run(
+        vec![
+            fault(r#"{"at_ms": 100, "until_ms": 200, "kind": "pause", "node": "n2"}"#),
+            fault(r#"{"at_ms": 100, "until_ms": 200, "kind": "crash", "node": "n3"}"#),
+            fault(r#"{"at_ms": 100, "until_ms": 200, "kind": "one_way", "from": ["n4"], "to": ["n2"]}"#),
+            fault(r#"{"at_ms": 300, "until_ms": 400, "kind": "lag", "node": "n4", "extra_ms": 5}"#),
+            fault(r#"{"at_ms": 300, "until_ms": 400, "kind": "link", "from": ["n2"], "to": ["n3"], "loss": 0.5}"#),
+        ],
+        1,
+    );
+    let at = |t: u64| {
+        seen.conditions
+            .iter()
+            .find(|(time, _)| *time == t)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_else(|| panic!("a step at {t} ms"))
+    };
+    use Condition::*;
+    // A pause wins over the cut that also touches n2.
+    assert_eq!(at(150), vec![Up, Paused, Down, CutOff]);
+    assert_eq!(at(350), vec![Up, Slowed, Slowed, Slowed]);
+    assert_eq!(at(450), vec![Up, Up, Up, Up]);
 }
 
 #[test]

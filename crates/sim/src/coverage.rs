@@ -1,9 +1,10 @@
 //! Which named events ([`ryw_core::Event`]) a sweep reached: per event, how
 //! many runs reached it and the first (scenario, seed) that did, and per
 //! scenario which it reached, to hold each scenario to the events it
-//! exists to reach (`expect.reach`).
+//! exists to reach (`expect.reach`); and how many distinct abstract states
+//! ([`crate::abstract_state`]) its runs reached together.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 
 use ryw_core::Event;
@@ -23,6 +24,7 @@ pub struct Reach {
 pub struct Coverage {
     events: Vec<Reach>,
     by_scenario: BTreeMap<String, [bool; Event::COUNT]>,
+    states: HashSet<u64>,
 }
 
 impl Default for Coverage {
@@ -30,6 +32,7 @@ impl Default for Coverage {
         Coverage {
             events: vec![Reach::default(); Event::COUNT],
             by_scenario: BTreeMap::new(),
+            states: HashSet::new(),
         }
     }
 }
@@ -53,6 +56,22 @@ impl Coverage {
                 .first
                 .get_or_insert_with(|| (scenario.to_owned(), seed));
         }
+    }
+
+    /// Adds one run's abstract states (`Summary::abstract_states`); how
+    /// many of them no run added before had reached.
+    pub fn add_states(&mut self, states: &[u64]) -> usize {
+        states.iter().filter(|&&h| self.states.insert(h)).count()
+    }
+
+    /// Distinct abstract states over every run added.
+    pub fn states(&self) -> usize {
+        self.states.len()
+    }
+
+    /// Whether some run reached `event`.
+    pub fn reached(&self, event: Event) -> bool {
+        self.of(event).runs > 0
     }
 
     pub fn of(&self, event: Event) -> &Reach {

@@ -11,8 +11,9 @@ use ryw_core::{
     Body, ClientOp, Config, ErrorCode, Event, Id, Millis, OpResult, Payload, PeerMsg, Served,
 };
 use sim_engine::disk::SimDisk;
-use sim_engine::{Ctx, End, Harness};
+use sim_engine::{Condition, Ctx, End, Harness};
 
+use crate::abstract_state::AbstractStates;
 use crate::checkers::oracle::CommittedLog;
 use crate::checkers::{self, Checker, Finish, Property, Reply, Step, Verdict, Violation};
 use crate::history::{EventType, History};
@@ -74,6 +75,8 @@ pub struct Store<'a> {
     reached_seen: Vec<[u64; Event::COUNT]>,
     /// Boots that found synced data gone with no fault to explain it.
     broken_promises: Vec<Violation>,
+    /// The abstract states the run reached (see [`AbstractStates`]).
+    abstract_states: AbstractStates,
 }
 
 /// A node's incarnation for its `boot`-th start, drawn from the run's seed
@@ -112,6 +115,7 @@ impl<'a> Store<'a> {
             boots: vec![0; configs_len],
             reached_seen: vec![[0; Event::COUNT]; configs_len],
             broken_promises: Vec::new(),
+            abstract_states: AbstractStates::new(configs_len),
             summary,
             history: None,
         }
@@ -299,6 +303,30 @@ impl<'a> Store<'a> {
 }
 
 /// A reply's body as the node sent it, without its message ids.
+impl Store<'_> {
+    /// What every checker sees after node `node`'s step, and the events it
+    /// reached.
+    fn check_step(&mut self, now_ms: u64, node: usize, process: &OnDisk) {
+        let core = process.core();
+        let counts = core.reached().counts();
+        let seen = &mut self.reached_seen[node];
+        for ((total, now), before) in self.summary.reached.iter_mut().zip(counts).zip(seen.iter()) {
+            *total += now - before;
+        }
+        *seen = *counts;
+        self.oracle.observe(core);
+        let step = Step {
+            now_ms,
+            node,
+            core,
+            oracle: &self.oracle,
+        };
+        for checker in &mut self.checkers {
+            checker.on_step(&step);
+        }
+    }
+}
+
 fn reply_body(envelope: &ryw_core::Envelope) -> serde_json::Value {
     let text = ryw_core::codec::encode(envelope);
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -414,24 +442,10 @@ impl Harness for Store<'_> {
         }
     }
 
-    fn observe(&mut self, now_ms: u64, node: usize, process: &OnDisk) {
-        let core = process.core();
-        let counts = core.reached().counts();
-        let seen = &mut self.reached_seen[node];
-        for ((total, now), before) in self.summary.reached.iter_mut().zip(counts).zip(seen.iter()) {
-            *total += now - before;
-        }
-        *seen = *counts;
-        self.oracle.observe(core);
-        let step = Step {
-            now_ms,
-            node,
-            core,
-            oracle: &self.oracle,
-        };
-        for checker in &mut self.checkers {
-            checker.on_step(&step);
-        }
+    fn observe(&mut self, now_ms: u64, node: usize, process: &OnDisk, conditions: &[Condition]) {
+        self.abstract_states
+            .observe(node, process.core(), conditions);
+        self.check_step(now_ms, node, process);
     }
 
     fn on_restart(&mut self, node: usize) {
@@ -446,7 +460,7 @@ impl Harness for Store<'_> {
         // Make sure the oracle has everything any node committed.
         for (i, node) in end.nodes.iter().enumerate() {
             if let Some(node) = node {
-                self.observe(end_ms, i, node);
+                self.check_step(end_ms, i, node);
             }
         }
         // Requests still in flight at the end may yet take effect.
@@ -465,6 +479,7 @@ impl Harness for Store<'_> {
             }
         }
         let mut summary = std::mem::take(&mut self.summary);
+        summary.abstract_states = self.abstract_states.hashes();
         summary.delivered = end.stats.delivered;
         summary.dropped = end.stats.dropped;
         summary.duplicated = end.stats.duplicated;

@@ -8,11 +8,13 @@
 //! scenario files ([`scenario`]), planted bugs ([`bugs`]), shrinking,
 //! benchmarks and the command line.
 
+pub mod abstract_state;
 pub mod bench;
 pub mod bugs;
 pub mod checkers;
 pub mod coverage;
 pub mod diagram;
+pub mod explore;
 pub mod harness;
 pub mod history;
 pub mod node;

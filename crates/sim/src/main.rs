@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use clap::{Args, Parser, Subcommand};
+use ryw_core::Event;
 use ryw_sim::bugs::Bug;
 use ryw_sim::coverage::Coverage;
 use ryw_sim::sweep::{Plan, SeedRange, Shard, JOBS_MAX};
@@ -48,6 +49,10 @@ enum Command {
     Bench(BenchArgs),
     /// Benchmarks of the simulator and of ryw-node (release build): instruction counts under callgrind, where valgrind is installed, then wall clock.
     Speed(SpeedArgs),
+    /// Coverage-guided search: mutate fault schedules, workloads and seeds
+    /// of the scenarios, keep what reaches new abstract states or events,
+    /// and print every failure as sweep does.
+    Explore(ExploreArgs),
 }
 
 #[derive(Args)]
@@ -119,6 +124,50 @@ struct SweepArgs {
     #[command(flatten)]
     undecided: UndecidedArg,
     /// Print which named events the runs reached (how many runs, the first seed), and write the same table to FILE as CSV.
+    #[arg(long, value_name = "FILE")]
+    coverage: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ExploreArgs {
+    /// Scenario files to start from.
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+    /// Runs in all (the budget).
+    #[arg(long, default_value_t = 1000)]
+    runs: u64,
+    /// Stop after this many seconds of wall time, even with runs left (the
+    /// runs done then depend on the machine; the search up to there does not).
+    #[arg(long, value_name = "S")]
+    time_s: Option<u64>,
+    /// The search's own seed: with the same inputs it decides every draw.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Worker threads (1 to 256) [default: the cores visible].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=JOBS_MAX as u64))]
+    jobs: Option<u64>,
+    #[command(flatten)]
+    bug: BugArg,
+    #[command(flatten)]
+    undecided: UndecidedArg,
+    /// Plain swarm instead, the baseline: each scenario in turn under seeds
+    /// 0, 1, 2, ..., no mutation, no corpus.
+    #[arg(long)]
+    swarm: bool,
+    /// Resume the corpus saved in DIR, and save it there at the end.
+    #[arg(long, value_name = "DIR")]
+    corpus: Option<PathBuf>,
+    /// Where a failing input is written as a scenario file, for its replay
+    /// command.
+    #[arg(long, value_name = "DIR", default_value = "explore-out")]
+    out: PathBuf,
+    /// Stop at the first failure.
+    #[arg(long)]
+    first_failure: bool,
+    /// Shrink the first failure (as `reshrink` does) and write it to DIR/shrunk-1.json.
+    #[arg(long)]
+    shrink: bool,
+    /// Write the events' coverage to FILE as CSV, as sweep does.
     #[arg(long, value_name = "FILE")]
     coverage: Option<PathBuf>,
 }
@@ -214,6 +263,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => cmd_run(args),
         Command::Sweep(args) => cmd_sweep(args),
+        Command::Explore(args) => cmd_explore(args),
         Command::Bugs => cmd_bugs(),
         Command::Reshrink(args) => cmd_reshrink(args),
         Command::Bench(args) => cmd_bench(args),
@@ -462,10 +512,13 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
         summary.bug = bug.map(|b| b.name().to_owned());
         // Runs arrive in plan order, so the first run noted is the first a
         // person sweeping would see.
-        coverage
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .add(finished.path, summary.seed, &summary.reached);
+        {
+            let mut coverage = coverage
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            coverage.add(finished.path, summary.seed, &summary.reached);
+            coverage.add_states(&summary.abstract_states);
+        }
         done.fetch_add(1, Ordering::Relaxed);
         delivered.fetch_add(summary.delivered, Ordering::Relaxed);
         let mut open = true;
@@ -550,6 +603,10 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
     let coverage = coverage
         .into_inner()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    say(&format!(
+        "abstract states: {} distinct over the runs (docs/checkers.md says what one is)",
+        coverage.states()
+    ));
     // Each scenario is held to the events it exists to reach.
     let mut unreached = 0;
     for (path, scenario) in &plan.scenarios {
@@ -569,6 +626,176 @@ fn cmd_sweep(args: SweepArgs) -> Outcome {
             .map_err(|e| format!("--coverage {}: {e}", file.display()))?;
     }
     Ok(failed == 0 && unreached == 0)
+}
+
+/// What `explore` prints at 100, 1,000, 10,000 ... runs.
+fn milestone(explorer: &ryw_sim::explore::Explorer<'_>) -> String {
+    let events = Event::ALL
+        .iter()
+        .filter(|&&e| explorer.coverage.reached(e))
+        .count();
+    format!(
+        "after {} runs: {} distinct abstract states, {events} of {} events, corpus {}",
+        explorer.runs(),
+        explorer.coverage.states(),
+        Event::COUNT,
+        explorer.corpus.len()
+    )
+}
+
+// Longer than 70 lines on purpose: the explore command's steps in order (load, resume, search loop with its report, save, shrink, tally).
+fn cmd_explore(args: ExploreArgs) -> Outcome {
+    use ryw_sim::explore::{corpus, Explorer, Mode};
+    let bases = load_all(&args.scenarios)?;
+    let jobs = match args.jobs {
+        Some(j) => j as usize,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get().min(JOBS_MAX)),
+    };
+    let bug = args.bug.bug;
+    let factory = factory(bug);
+    let mode = if args.swarm {
+        Mode::Swarm
+    } else {
+        Mode::Guided
+    };
+    let mut explorer = Explorer::new(bases, args.seed, mode, &*factory);
+    if let Some(dir) = &args.corpus {
+        let saved = corpus::load(dir)?;
+        if !saved.is_empty() {
+            say(&format!(
+                "resuming {} inputs from {}",
+                saved.len(),
+                dir.display()
+            ));
+            explorer.resume(saved);
+        }
+    }
+    let bar = terminal_bar(args.runs, "runs");
+    let started = std::time::Instant::now();
+    let allow_undecided = args.undecided.allow_undecided;
+    let mut failures: Vec<(ryw_sim::explore::Input, ryw_sim::Summary)> = Vec::new();
+    let mut next_milestone = 100;
+    let mut open = true;
+    loop {
+        let left = args.runs.saturating_sub(explorer.runs());
+        let out_of_time = args
+            .time_s
+            .is_some_and(|s| started.elapsed().as_secs() >= s);
+        if left == 0 || out_of_time || !open || INTERRUPTED.load(Ordering::Relaxed) {
+            break;
+        }
+        let mut stop = false;
+        explorer.batch(jobs, left, &mut |ran| {
+            let failed = !ran.summary.violations.is_empty()
+                || (!allow_undecided && ran.summary.linearizability_undecided_keys > 0);
+            if failed {
+                let k = failures.len() + 1;
+                let path = args.out.join(format!("failure-{k}.json"));
+                let mut summary = ran.summary.clone();
+                summary.bug = bug.map(|b| b.name().to_owned());
+                let why = summary.violations.first().map_or_else(
+                    || "keys undecided within the linearizability search budget".to_owned(),
+                    |v| v.to_string(),
+                );
+                let mut scenario = ran.input.scenario.clone();
+                scenario.description = format!(
+                    "Found by `ryw-sim explore --seed {}` at run {}: {}",
+                    args.seed, ran.number, ran.origin
+                );
+                let written = std::fs::create_dir_all(&args.out).and_then(|()| {
+                    std::fs::write(
+                        &path,
+                        serde_json::to_string_pretty(&scenario).unwrap_or_default() + "\n",
+                    )
+                });
+                let replay = match written {
+                    Ok(()) => summary.replay_command(&path.display().to_string()),
+                    Err(e) => format!("(could not write {}: {e})", path.display()),
+                };
+                let line = format!(
+                    "FAIL {} seed {}: {why}\n  replay: {replay}\n  found at run {} from {}",
+                    ryw_sim::report::one_line(&summary.scenario),
+                    summary.seed,
+                    ran.number,
+                    ran.origin
+                );
+                match &bar {
+                    Some(bar) => bar.suspend(|| open = say(&line)),
+                    None => open = say(&line),
+                }
+                failures.push((ran.input.clone(), summary));
+                stop = args.first_failure;
+            }
+            if let Some(bar) = &bar {
+                bar.set_position(ran.number);
+            }
+            open && !stop
+        });
+        if let Some(bar) = &bar {
+            bar.set_message(format!(
+                ", corpus {}, {} states, {} failed",
+                explorer.corpus.len(),
+                explorer.coverage.states(),
+                failures.len()
+            ));
+        }
+        while explorer.runs() >= next_milestone {
+            let line = milestone(&explorer);
+            match &bar {
+                Some(bar) => bar.suspend(|| open = say(&line)),
+                None => open = say(&line),
+            }
+            next_milestone *= 10;
+        }
+        if stop {
+            break;
+        }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    if let Some(dir) = &args.corpus {
+        corpus::save(dir, &explorer.corpus)?;
+    }
+    if let (true, Some((input, _))) = (args.shrink, failures.first()) {
+        let fails = |summary: &ryw_sim::Summary| !summary.violations.is_empty();
+        let shrink = ryw_sim::shrink::Shrink {
+            factory: &*factory,
+            fails: &fails,
+            seeds_per_schedule: 4,
+            candidates_max: 200,
+        };
+        if let Some(shrunk) = shrink.shrink(&input.scenario, input.seed) {
+            let path = args.out.join("shrunk-1.json");
+            let text = serde_json::to_string_pretty(&shrunk.scenario).map_err(|e| e.to_string())?;
+            std::fs::write(&path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
+            let mut summary = ryw_sim::Summary {
+                seed: shrunk.seed,
+                ..ryw_sim::Summary::default()
+            };
+            summary.bug = bug.map(|b| b.name().to_owned());
+            say(&format!(
+                "shrunk the first failure to {} faults after {} candidates; replay: {}",
+                shrunk.scenario.faults.len(),
+                shrunk.candidates_tried,
+                summary.replay_command(&path.display().to_string())
+            ));
+        }
+    }
+    let wall_s = started.elapsed().as_secs_f64();
+    say(&milestone(&explorer));
+    say(&format!(
+        "{} runs ({}), {} failed; {wall_s:.1} s wall over {jobs} jobs",
+        explorer.runs(),
+        if args.swarm { "plain swarm" } else { "guided" },
+        failures.len()
+    ));
+    if let Some(file) = &args.coverage {
+        say(&explorer.coverage.table(explorer.runs()));
+        std::fs::write(file, explorer.coverage.csv())
+            .map_err(|e| format!("--coverage {}: {e}", file.display()))?;
+    }
+    Ok(failures.is_empty())
 }
 
 /// Every `*.json` directly in `dir`, sorted.

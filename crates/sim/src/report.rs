@@ -66,6 +66,10 @@ pub struct Summary {
     /// summary, whose hash the trace baseline pins.
     #[serde(skip)]
     pub reached: [u64; ryw_core::Event::COUNT],
+    /// The distinct abstract states the run reached, as sorted hashes (see
+    /// [`crate::abstract_state`]). Not in the JSON summary.
+    #[serde(skip)]
+    pub abstract_states: Vec<u64>,
     /// Latency of every successful operation, by kind ("write", "ryw_read", ...).
     #[serde(skip)]
     pub latencies_ms: BTreeMap<String, Vec<u64>>,
@@ -126,6 +130,11 @@ impl Summary {
             out,
             "messages: {} delivered, {} dropped, {} duplicated",
             self.delivered, self.dropped, self.duplicated
+        );
+        let _ = writeln!(
+            out,
+            "abstract states: {} distinct",
+            self.abstract_states.len()
         );
         if self.linearizability_undecided_keys > 0 {
             let _ = writeln!(

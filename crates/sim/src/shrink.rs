@@ -277,9 +277,16 @@ fn smaller(s: &Scenario) -> Vec<Scenario> {
         out.push(c);
     }
     for i in (0..n).rev() {
-        if s.faults[i].times > 2 {
+        if s.faults[i].times > 1 {
             let mut c = s.clone();
-            c.faults[i].times /= 2;
+            let fault = &mut c.faults[i];
+            fault.times /= 2;
+            if fault.times <= 1 {
+                // Once: a plain fault, which a scenario file writes
+                // without `every_ms` and `times`.
+                fault.times = 0;
+                fault.every_ms = 0;
+            }
             out.push(c);
         }
     }
@@ -324,6 +331,28 @@ mod tests {
             &shrunk.scenario,
             RunOptions::new(shrunk.seed, &real_node)
         )));
+    }
+
+    #[test]
+    fn every_candidate_is_a_valid_scenario_file() {
+        // A fault repeated 3 times halves to once: a plain fault, not
+        // `times: 1`, which a scenario file refuses.
+        let scenario = Scenario::parse(
+            r#"{"name": "s", "nodes": 3, "duration_ms": 4000,
+                "faults": [
+                  {"at_ms": 100, "until_ms": 300, "every_ms": 500, "times": 3, "kind": "crash", "node": "n2"},
+                  {"at_ms": 2000, "until_ms": 2100, "every_ms": 20, "times": 2, "kind": "pause", "node": "n1"}
+                ]}"#,
+        )
+        .expect("valid");
+        let candidates = smaller(&scenario);
+        assert!(candidates
+            .iter()
+            .any(|c| c.faults.len() == 2 && c.faults[0].times == 0));
+        for c in candidates {
+            let text = serde_json::to_string(&c).expect("serialises");
+            Scenario::parse(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+        }
     }
 
     #[test]

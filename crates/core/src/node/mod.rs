@@ -23,6 +23,7 @@ use crate::log::Log;
 use crate::message::*;
 use crate::raft::Raft;
 pub use crate::raft::RoleKind;
+pub use crate::serve::ReadsWaiting;
 use crate::serve::Serve;
 use crate::time::Millis;
 
@@ -238,6 +239,11 @@ impl Node {
     /// How far the log is durable, as far as the runtime has reported.
     pub fn synced_index(&self) -> u64 {
         self.raft.synced_index()
+    }
+
+    /// Which kinds of reads wait here now (a simulator's abstract state).
+    pub fn reads_waiting(&self) -> ReadsWaiting {
+        self.serve.reads_waiting()
     }
 
     // ------------------------------------------------------------- internals

@@ -630,6 +630,76 @@ fn acknowledgements_from_an_older_term_count_for_nothing() {
     assert!(cluster.node(leader).commit_index() < index);
 }
 
+// Reference: Raft §5.1 and thesis §6.4, step 3. A member answers a request
+// of an older term with its term alone, answering no round: the sender may
+// be a new life of a leader that leads again in that very term, counting
+// its rounds from 1 again, and an echoed old round would confirm one of the
+// new leadership's reads with an answer sent before the read arrived (the
+// simulator's `new-leader-late-acks` found it: a stale lin-kv read).
+#[test]
+fn an_answer_to_an_older_terms_request_acknowledges_no_round() {
+    // The member's side: term 4 answering an AppendEntries of term 3.
+    let mut member = lone_node(3, 2, durable_with(4, &[1]));
+    let old = Payload::Peer(PeerMsg::AppendEntries(AppendEntries {
+        term: 3,
+        prev_log_index: 1,
+        prev_log_term: 1,
+        entries: vec![],
+        leader_commit: 1,
+        seq: 21,
+    }));
+    let reply = deliver(&mut member, Millis(10), peer_envelope(1, 2, old));
+    let reply = append_reply(&reply);
+    assert_eq!((reply.term, reply.success, reply.seq), (4, false, NO_ROUND));
+
+    // The leader's side: such answers confirm no read, and are not refusals
+    // of its entries either (nothing is sent again).
+    let mut cluster = TestCluster::new(3, 81);
+    let leader = cluster.stable_leader();
+    let term = cluster.node(leader).term();
+    for f in (0..3).filter(|&f| f != leader) {
+        cluster.isolate(f);
+    }
+    let read_msg = cluster.request(leader, 1, read("x"));
+    for f in (0..3).filter(|&f| f != leader) {
+        let notice = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+            term,
+            success: false,
+            match_index: 0,
+            next_index_hint: 0,
+            seq: NO_ROUND,
+        }));
+        let mut sent = Vec::new();
+        cluster.with_node(leader, |node, now| {
+            sent = deliver(node, now, peer_envelope(f, leader, notice))
+        });
+        assert!(sent.is_empty(), "a term notice answered with {sent:?}");
+    }
+    cluster.run_for(20);
+    assert!(
+        cluster.reply(read_msg).is_none(),
+        "a read confirmed by answers to no round"
+    );
+    // Nor are they contact: a leader hearing only such notices is cut off,
+    // and check-quorum steps it down.
+    for _ in 0..40 {
+        cluster.run_for(50);
+        for f in (0..3).filter(|&f| f != leader) {
+            let notice = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+                term,
+                success: false,
+                match_index: 0,
+                next_index_hint: 0,
+                seq: NO_ROUND,
+            }));
+            cluster.with_node(leader, |node, now| {
+                node.handle_message(now, peer_envelope(f, leader, notice))
+            });
+        }
+    }
+    assert_ne!(cluster.node(leader).role(), RoleKind::Leader);
+}
+
 // Reference: Raft §5.3: the leader commits the highest entry of its term
 // that a majority stores, even while newer entries are still on their way.
 #[test]

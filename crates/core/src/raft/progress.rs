@@ -4,6 +4,7 @@
 //! asks of it is "does a majority, counting me, ...?".
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use super::members::Members;
 use crate::time::Millis;
@@ -26,9 +27,21 @@ pub(super) struct Progress {
     /// The highest index this member asked to hear is committed and has not
     /// yet heard of (0: none).
     pub(super) news_wanted: u64,
-    /// The snapshot this member is being sent, by index, and how much of
-    /// its text the member acknowledged.
-    pub(super) snapshot_sent: Option<(u64, u64)>,
+    /// The snapshot this member is being sent, until it holds it.
+    pub(super) snapshot_sent: Option<SnapshotSend>,
+}
+
+/// A snapshot on its way to one member. Its text is kept until the member
+/// holds all of it, even once the leader has a newer snapshot: starting
+/// over with each newer one would never finish when snapshots come faster
+/// than a transfer takes (a busy leader, small chunks).
+#[derive(Clone, Debug)]
+pub(super) struct SnapshotSend {
+    pub(super) index: u64,
+    pub(super) term: u64,
+    pub(super) text: Arc<str>,
+    /// How much of the text the member acknowledged.
+    pub(super) acked: u64,
 }
 
 impl Progress {

@@ -26,12 +26,17 @@ impl Raft {
         }
         match self.hear_leader(now, from, request.term, "append_entries", app) {
             FromLeader::Stale => {
+                // Only tells the sender its term is over. Round 0 answers
+                // no round: the sender may lead again in this very term (a
+                // new life of it), and its rounds there count from 1 again,
+                // so echoing the old round would confirm one of the new
+                // leadership's rounds with an answer sent before it began.
                 let reply = AppendEntriesOk {
                     term: self.durable.current_term,
                     success: false,
                     match_index: 0,
                     next_index_hint: 0,
-                    seq: request.seq,
+                    seq: NO_ROUND,
                 };
                 let reply = Payload::Peer(PeerMsg::AppendEntriesOk(reply));
                 return self.send_to_member(from, reply);
@@ -179,6 +184,8 @@ impl Raft {
         };
         match self.hear_leader(now, from, message.term, "install_snapshot", app) {
             FromLeader::Stale => {
+                // As for a stale AppendEntries: a term notice, no round.
+                reply.seq = NO_ROUND;
                 let reply = Payload::Peer(PeerMsg::InstallSnapshotOk(reply));
                 return self.send_to_member(from, reply);
             }
@@ -212,7 +219,6 @@ impl Raft {
         if !self.hear_answer(now, from, reply.term, reply.seq, app) {
             return;
         }
-        let current_snapshot = self.snapshot_index();
         let last_index = self.durable.log.last_index();
         let Role::Leader(leader) = &mut self.role else {
             return;
@@ -233,16 +239,18 @@ impl Raft {
             progress.in_flight.clear();
             self.advance_commit(now, app);
             self.send_append(now, from);
-        } else if reply.last_index == current_snapshot {
+        } else if let Some(sending) = progress
+            .snapshot_sent
+            .as_mut()
+            .filter(|s| s.index == reply.last_index)
+        {
             // Only an answer that moves the member on sends the next chunk:
             // a copy, or an answer to a chunk sent again, would put a second
-            // chunk in flight, and each draws an answer of its own.
-            let acked = match progress.snapshot_sent {
-                Some((index, offset)) if index == reply.last_index => offset,
-                _ => 0,
-            };
-            if reply.next_offset > acked || reply.next_offset == 0 {
-                progress.snapshot_sent = Some((reply.last_index, reply.next_offset));
+            // chunk in flight, and each draws an answer of its own. An
+            // answer of 0 means the member holds none of it (it restarted):
+            // from the start.
+            if reply.next_offset > sending.acked || reply.next_offset == 0 {
+                sending.acked = reply.next_offset.min(sending.text.len() as u64);
                 self.send_snapshot_chunk(now, from);
             }
         }
@@ -283,7 +291,13 @@ impl Raft {
         let Role::Leader(leader) = &mut self.role else {
             return false;
         };
+        // An answer to an older term's request (round 0) is only a term
+        // notice: it acknowledges nothing this leader sent.
         if term < current {
+            return false;
+        }
+        if seq == NO_ROUND {
+            self.reached.note(Event::TermNoticeInOwnTerm);
             return false;
         }
         let progress = &mut leader.progress[from];

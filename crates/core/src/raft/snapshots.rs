@@ -15,6 +15,7 @@
 
 use std::sync::Arc;
 
+use super::progress::SnapshotSend;
 use super::state::{Incoming, Raft, Role};
 use crate::events::Event;
 use crate::message::*;
@@ -79,18 +80,33 @@ impl Raft {
         }
     }
 
-    /// Leader side: sends `peer` the chunk of the snapshot it acknowledged
-    /// up to, from the start if it is a new snapshot for it.
+    /// Leader side: sends `peer` the next chunk of the snapshot on its way
+    /// to it, or the first chunk of the newest snapshot if none is.
     pub(super) fn send_snapshot_chunk(&mut self, now: Millis, peer: usize) {
-        let Some(snapshot) = self.durable.snapshot.clone() else {
-            unreachable!("the log is compacted only under a snapshot");
+        let in_progress = match &self.role {
+            Role::Leader(leader) => leader.progress[peer].snapshot_sent.clone(),
+            _ => return,
         };
-        let text = match &self.snapshot_text {
-            Some((index, text)) if *index == snapshot.index => text.clone(),
-            _ => {
-                let text: Arc<str> = snapshot.encode().into();
-                self.snapshot_text = Some((snapshot.index, text.clone()));
-                text
+        let sending = match in_progress {
+            Some(sending) => sending,
+            None => {
+                let Some(snapshot) = self.durable.snapshot.clone() else {
+                    unreachable!("the log is compacted only under a snapshot");
+                };
+                let text = match &self.snapshot_text {
+                    Some((index, text)) if *index == snapshot.index => text.clone(),
+                    _ => {
+                        let text: Arc<str> = snapshot.encode().into();
+                        self.snapshot_text = Some((snapshot.index, text.clone()));
+                        text
+                    }
+                };
+                SnapshotSend {
+                    index: snapshot.index,
+                    term: snapshot.term,
+                    text,
+                    acked: 0,
+                }
             }
         };
         let chunk_bytes = self.config.snapshot_chunk_bytes;
@@ -98,23 +114,21 @@ impl Raft {
         let Role::Leader(leader) = &mut self.role else {
             return;
         };
-        let progress = &mut leader.progress[peer];
-        let offset = match progress.snapshot_sent {
-            Some((index, offset)) if index == snapshot.index => offset as usize,
-            _ => 0,
-        };
-        progress.snapshot_sent = Some((snapshot.index, offset as u64));
-        progress.sent_at = now;
-        let end = char_boundary_at_most(&text, offset + chunk_bytes);
+        let offset = sending.acked as usize;
+        let text = &sending.text;
+        let end = char_boundary_at_most(text, offset + chunk_bytes);
         let message = InstallSnapshot {
             term,
-            last_index: snapshot.index,
-            last_term: snapshot.term,
+            last_index: sending.index,
+            last_term: sending.term,
             offset: offset as u64,
             data: text[offset..end].to_owned(),
             done: end == text.len(),
             seq: leader.seq,
         };
+        let progress = &mut leader.progress[peer];
+        progress.sent_at = now;
+        progress.snapshot_sent = Some(sending);
         if offset == 0 {
             self.note(Event::SnapshotSent);
         }

@@ -26,6 +26,7 @@ mod requests;
 mod ryw_decision;
 mod state;
 
+pub use state::ReadsWaiting;
 pub(crate) use state::Serve;
 
 #[cfg(test)]

@@ -58,7 +58,15 @@ impl Serve {
         else {
             return;
         };
-        if self.ops.reads.arm(commit_index, next_round) {
+        // The reads waited for this commit: only a round started after they
+        // arrived proves the leader still leads since then.
+        let round = if raft.config().planted.read_index_old_round {
+            next_round - 1
+        } else {
+            next_round
+        };
+        if self.ops.reads.arm(commit_index, round) {
+            raft.note(Event::ReadsArmedAtFirstCommit);
             raft.start_round(now);
             self.confirm_index_reads(raft, now);
         }

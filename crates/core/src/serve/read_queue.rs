@@ -97,6 +97,16 @@ impl ReadQueue {
         self.confirming_reads.insert(id, read);
     }
 
+    /// Whether any read waits for its round.
+    pub(super) fn any_confirming(&self) -> bool {
+        !self.confirming_reads.is_empty()
+    }
+
+    /// Whether any read waits for its index to apply.
+    pub(super) fn any_applying(&self) -> bool {
+        !self.applying.is_empty()
+    }
+
     pub(super) fn wait_for_apply(&mut self, read: ApplyRead) {
         let id = self.take_id();
         self.expiry

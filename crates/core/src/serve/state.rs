@@ -9,6 +9,17 @@ use crate::raft::Raft;
 use crate::snapshot::Snapshot;
 use crate::time::Millis;
 
+/// Which kinds of reads wait at a node, for an observer outside the core.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ReadsWaiting {
+    /// `ryw_read`s waiting for their token to apply here (follower reads).
+    pub for_apply_at_origin: bool,
+    /// Reads at the leader waiting for a leadership round (ReadIndex).
+    pub for_round_at_leader: bool,
+    /// Reads at the leader waiting for their index to apply.
+    pub for_apply_at_leader: bool,
+}
+
 pub(crate) struct Serve {
     pub(super) ops: Ops,
     pub(super) kv: Kv,
@@ -42,6 +53,15 @@ impl Serve {
     pub(crate) fn next_apply_at(&self, raft: &Raft) -> Option<Millis> {
         let &(_, learnt) = self.commits_learnt.front()?;
         Some(learnt.plus(raft.config().apply_delay_ms))
+    }
+
+    /// Which kinds of reads wait here now: a few emptiness checks.
+    pub(crate) fn reads_waiting(&self) -> ReadsWaiting {
+        ReadsWaiting {
+            for_apply_at_origin: !self.ops.waiting_apply.is_empty(),
+            for_round_at_leader: self.ops.reads.any_confirming(),
+            for_apply_at_leader: self.ops.reads.any_applying(),
+        }
     }
 
     /// Drops stale timer entries, so that the next timer is current; the

@@ -168,6 +168,7 @@ impl<H: Harness> Engine<H> {
             stats: Stats::default(),
             recording,
             leader_terms: vec![0; nodes],
+            conditions: Vec::with_capacity(nodes),
         };
         Ok(Engine { state, harness })
     }
@@ -401,10 +402,14 @@ impl<H: Harness> Engine<H> {
             }
         }
         let now_ms = state.now_ms;
+        if state.slots[i].node.is_none() {
+            return;
+        }
+        state.refresh_conditions();
         let Some(node) = state.slots[i].node.as_ref() else {
             return;
         };
-        self.harness.observe(now_ms, i, node);
+        self.harness.observe(now_ms, i, node, &state.conditions);
         if let (Some(rec), Some(term)) = (state.recording.as_mut(), node.leading()) {
             if state.leader_terms[i] != term {
                 state.leader_terms[i] = term;

@@ -167,9 +167,32 @@ pub(crate) struct State<N: Process, E> {
     pub(crate) recording: Option<Recording>,
     /// Per node: the term of its last leadership mark.
     pub(crate) leader_terms: Vec<u64>,
+    /// Per node: what the faults make of it, refreshed before each
+    /// [`crate::Harness::observe`] (kept to reuse its memory).
+    pub(crate) conditions: Vec<crate::condition::Condition>,
 }
 
 impl<N: Process, E> State<N, E> {
+    /// Refreshes `conditions` from the slots and the network.
+    pub(crate) fn refresh_conditions(&mut self) {
+        use crate::condition::Condition;
+        self.conditions.clear();
+        for (i, slot) in self.slots.iter().enumerate() {
+            let condition = if slot.node.is_none() {
+                Condition::Down
+            } else if slot.paused > 0 {
+                Condition::Paused
+            } else if self.network.cut_off(i) {
+                Condition::CutOff
+            } else if self.network.slowed(i) {
+                Condition::Slowed
+            } else {
+                Condition::Up
+            };
+            self.conditions.push(condition);
+        }
+    }
+
     /// What node `i`'s clock reads now.
     pub(crate) fn node_ms(&self, i: usize) -> u64 {
         self.clocks[i].node_ms(self.now_ms)

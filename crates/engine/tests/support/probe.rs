@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use sim_engine::faults::Fault;
 use sim_engine::network::{Network, NetworkParams};
 use sim_engine::seeds::SeedStreams;
-use sim_engine::{Address, End, Engine, Harness, Message, Process, Setup};
+use sim_engine::{Address, Condition, End, Engine, Harness, Message, Process, Setup};
 
 pub const TICK_MS: u64 = 10;
 
@@ -99,6 +99,8 @@ pub struct Seen {
     pub steps: Vec<(u64, usize)>,
     /// (time, node, restart?) of every boot.
     pub boots: Vec<(u64, usize, bool)>,
+    /// (time, every node's condition) at every step.
+    pub conditions: Vec<(u64, Vec<Condition>)>,
 }
 
 impl Seen {
@@ -149,8 +151,9 @@ impl Harness for ProbeHarness {
         })
     }
 
-    fn observe(&mut self, now_ms: u64, node: usize, _process: &Ticker) {
+    fn observe(&mut self, now_ms: u64, node: usize, _process: &Ticker, conditions: &[Condition]) {
         self.seen.steps.push((now_ms, node));
+        self.seen.conditions.push((now_ms, conditions.to_vec()));
     }
 
     fn finish(self, _end: End<'_, Ticker>) -> Seen {

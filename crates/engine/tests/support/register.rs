@@ -25,7 +25,7 @@ use rand_chacha::ChaCha8Rng;
 use sim_engine::faults::{Fault, FaultKind};
 use sim_engine::network::{Network, NetworkParams};
 use sim_engine::seeds::SeedStreams;
-use sim_engine::{Address, Ctx, End, Engine, Harness, Message, Process, Setup};
+use sim_engine::{Address, Condition, Ctx, End, Engine, Harness, Message, Process, Setup};
 
 /// The primary resends `replicate` this often until every backup acknowledged.
 const RESEND_MS: u64 = 30;
@@ -370,7 +370,7 @@ impl Harness for RegisterHarness {
         self.think(ctx);
     }
 
-    fn observe(&mut self, _now_ms: u64, node: usize, replica: &Replica) {
+    fn observe(&mut self, _now_ms: u64, node: usize, replica: &Replica, _: &[Condition]) {
         self.checker.observe(node, replica);
     }
 

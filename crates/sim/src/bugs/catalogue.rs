@@ -23,10 +23,11 @@ pub enum Bug {
     SnapshotForgetsDedup,
     InstallOlderSnapshot,
     CompactUnapplied,
+    ReadIndexOldRound,
 }
 
 impl Bug {
-    pub const ALL: [Bug; 18] = [
+    pub const ALL: [Bug; 19] = [
         Bug::SkipTokenCheck,
         Bug::ReadUncommitted,
         Bug::AckBeforeCommit,
@@ -45,6 +46,7 @@ impl Bug {
         Bug::SnapshotForgetsDedup,
         Bug::InstallOlderSnapshot,
         Bug::CompactUnapplied,
+        Bug::ReadIndexOldRound,
     ];
 
     pub fn name(self) -> &'static str {
@@ -67,6 +69,7 @@ impl Bug {
             Bug::SnapshotForgetsDedup => "snapshot-forgets-dedup",
             Bug::InstallOlderSnapshot => "install-older-snapshot",
             Bug::CompactUnapplied => "compact-unapplied",
+            Bug::ReadIndexOldRound => "read-index-old-round",
         }
     }
 
@@ -120,6 +123,9 @@ impl Bug {
             Bug::CompactUnapplied => {
                 "once snapshots begin, every input compacts the log to the commit index: entries not yet applied, and entries no snapshot covers, are gone, and a member behind can never catch up"
             }
+            Bug::ReadIndexOldRound => {
+                "when a new leader first commits, the lin-kv reads that waited for it are armed with the heartbeat round already in flight, not the next one: acknowledgements sent before those reads arrived confirm them, and a leader deposed meanwhile serves a stale read"
+            }
         }
     }
 
@@ -152,7 +158,7 @@ impl Bug {
                 Property::Panic,
             ],
             Bug::AckBeforeCommit => &[Property::Durability],
-            Bug::StaleLeaderRead => &[Property::Linearizability],
+            Bug::StaleLeaderRead | Bug::ReadIndexOldRound => &[Property::Linearizability],
             Bug::InstallOlderSnapshot => &[
                 Property::CommitMonotonicity,
                 Property::LogMatching,

@@ -23,7 +23,8 @@ impl Bug {
             | Bug::TrustRetriedFsync
             | Bug::SnapshotForgetsDedup
             | Bug::InstallOlderSnapshot
-            | Bug::CompactUnapplied => return Box::new(DiskBug(self)),
+            | Bug::CompactUnapplied
+            | Bug::ReadIndexOldRound => return Box::new(DiskBug(self)),
             _ => {}
         }
         Box::new(
@@ -500,8 +501,9 @@ impl MakeNode for TrustingRecovery {
     }
 }
 
-/// The real node with one of the old designs of its disk handling:
-/// `reuse-request-ids`, `vote-after-wipe`, `trust-retried-fsync`.
+/// The real node with one of the old designs of its disk handling
+/// (`reuse-request-ids`, `vote-after-wipe`, `trust-retried-fsync`), or
+/// with one of the core's `PlantedBugs` switched on (bugs inside a step).
 struct DiskBug(Bug);
 
 impl MakeNode for DiskBug {
@@ -517,6 +519,7 @@ impl MakeNode for DiskBug {
             Bug::SnapshotForgetsDedup => config.planted.snapshot_forgets_dedup = true,
             Bug::InstallOlderSnapshot => config.planted.install_older_snapshot = true,
             Bug::CompactUnapplied => config.planted.compact_unapplied = true,
+            Bug::ReadIndexOldRound => config.planted.read_index_old_round = true,
             _ => {}
         }
         Box::new(core_node(config, Some(durable), now))

@@ -1,0 +1,224 @@
+//! Abstract-state coverage: after every step, the whole cluster is mapped
+//! to a small abstract state and hashed, and a run counts the distinct
+//! hashes it reached. Two runs that pass the same abstract states explored
+//! the same ground, however different their numbers; a run that reaches new
+//! ones explored something new (what `ryw-sim explore` looks for).
+//!
+//! The abstraction keeps what decides how the protocol behaves and drops
+//! the numbers that only grow. Per node (14 bits):
+//!
+//! - its condition: up, down, paused, cut off, or slowed (lag or a lossy
+//!   or slow link);
+//! - its role: follower, pre-candidate, candidate or leader;
+//! - its term against the highest term of a running node: the same, one
+//!   behind, or further behind;
+//! - its log's end against the highest commit index of a running node:
+//!   behind it, at it, 1 to 3 entries past it, or further;
+//! - whether its commit index is behind that highest commit index;
+//! - whether it has applied less than it committed;
+//! - which reads wait there: follower reads for their token to apply,
+//!   leader reads for a leadership round, leader reads for their index.
+//!
+//! A down node is its condition alone: its volatile state is gone. Nodes
+//! are interchangeable, so the cluster's state is the multiset of its
+//! nodes' codes (n1 leading and n2 leading are one state), hashed as a sum
+//! of each code's 64-bit mix.
+
+use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use ryw_core::{Node, RoleKind};
+use sim_engine::Condition;
+
+/// What one node looked like after its last step.
+#[derive(Clone, Copy, Debug, Default)]
+struct NodeView {
+    role: u16,
+    term: u64,
+    last_index: u64,
+    commit: u64,
+    applied: u64,
+    reads: u16,
+}
+
+/// The distinct abstract states a run reached.
+#[derive(Clone, Debug, Default)]
+pub struct AbstractStates {
+    views: Vec<NodeView>,
+    seen: HashSet<u64, BuildHasherDefault<Identity>>,
+    last: Option<u64>,
+}
+
+impl AbstractStates {
+    pub fn new(nodes: usize) -> AbstractStates {
+        AbstractStates {
+            views: vec![NodeView::default(); nodes],
+            ..AbstractStates::default()
+        }
+    }
+
+    /// Node `node` has just taken a step; `conditions` is every node's.
+    pub fn observe(&mut self, node: usize, core: &Node, conditions: &[Condition]) {
+        let reads = core.reads_waiting();
+        self.views[node] = NodeView {
+            role: match core.role() {
+                RoleKind::Follower => 0,
+                RoleKind::PreCandidate => 1,
+                RoleKind::Candidate => 2,
+                RoleKind::Leader => 3,
+            },
+            term: core.term(),
+            last_index: core.log().last_index(),
+            commit: core.commit_index(),
+            applied: core.applied_index(),
+            reads: u16::from(reads.for_apply_at_origin)
+                | u16::from(reads.for_round_at_leader) << 1
+                | u16::from(reads.for_apply_at_leader) << 2,
+        };
+        let hash = self.hash(conditions);
+        // Most steps leave the abstract state as it was.
+        if self.last != Some(hash) {
+            self.last = Some(hash);
+            self.seen.insert(hash);
+        }
+    }
+
+    fn hash(&self, conditions: &[Condition]) -> u64 {
+        let (mut term_max, mut commit_max) = (0, 0);
+        for (view, &condition) in self.views.iter().zip(conditions) {
+            if condition != Condition::Down {
+                term_max = term_max.max(view.term);
+                commit_max = commit_max.max(view.commit);
+            }
+        }
+        // A sum of mixed codes: the same for every order of the nodes,
+        // and deterministic on every machine.
+        let mut hash = 0u64;
+        for (view, &condition) in self.views.iter().zip(conditions) {
+            hash = hash.wrapping_add(mix(code(view, condition, term_max, commit_max)));
+        }
+        hash
+    }
+
+    /// How many distinct abstract states the run reached.
+    pub fn count(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Their hashes, sorted (to merge runs, or to compare them).
+    pub fn hashes(&self) -> Vec<u64> {
+        let mut hashes: Vec<u64> = self.seen.iter().copied().collect();
+        hashes.sort_unstable();
+        hashes
+    }
+}
+
+/// One node's 14-bit code (the module's doc says what each part is).
+fn code(view: &NodeView, condition: Condition, term_max: u64, commit_max: u64) -> u16 {
+    let mut code = condition as u16;
+    if condition == Condition::Down {
+        return code;
+    }
+    let term = match term_max - view.term.min(term_max) {
+        0 => 0,
+        1 => 1,
+        _ => 2,
+    };
+    let log = if view.last_index < commit_max {
+        0
+    } else {
+        match view.last_index - commit_max {
+            0 => 1,
+            1..=3 => 2,
+            _ => 3,
+        }
+    };
+    code |= view.role << 3
+        | term << 5
+        | log << 7
+        | u16::from(view.commit < commit_max) << 9
+        | u16::from(view.applied < view.commit) << 10
+        | view.reads << 11;
+    code
+}
+
+/// SplitMix64's finaliser: spreads a code over 64 bits, so that sums of
+/// different multisets of codes collide only by chance.
+fn mix(code: u16) -> u64 {
+    let mut z = u64::from(code).wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The keys are hashes already: use them as they are.
+#[derive(Default)]
+struct Identity(u64);
+
+impl Hasher for Identity {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Scenario;
+    use ryw_core::Millis;
+    use Condition::*;
+
+    fn nodes(n: usize) -> Vec<Node> {
+        let scenario = Scenario::parse(&format!(
+            r#"{{"name": "s", "nodes": {n}, "duration_ms": 100}}"#
+        ))
+        .expect("valid");
+        (0..n)
+            .map(|i| Node::new(scenario.node_config(i, 1), Millis(0)))
+            .collect()
+    }
+
+    #[test]
+    fn nodes_are_interchangeable_and_a_down_node_is_its_condition_alone() {
+        let nodes = nodes(3);
+        let mut states = AbstractStates::new(3);
+        states.observe(0, &nodes[0], &[Up, Up, Up]);
+        states.observe(1, &nodes[1], &[Up, Up, Up]);
+        assert_eq!(states.count(), 1, "nothing changed");
+        states.observe(0, &nodes[0], &[Down, Up, Up]);
+        assert_eq!(states.count(), 2);
+        // Another node down is the same state: nodes are interchangeable.
+        states.observe(1, &nodes[1], &[Up, Down, Up]);
+        assert_eq!(states.count(), 2);
+        states.observe(1, &nodes[1], &[Up, Paused, CutOff]);
+        states.observe(1, &nodes[1], &[Slowed, Paused, CutOff]);
+        assert_eq!(states.count(), 4);
+        assert_eq!(states.hashes().len(), 4);
+    }
+
+    #[test]
+    fn a_node_behind_in_term_or_commit_is_a_new_state() {
+        let mut nodes = nodes(3);
+        let mut states = AbstractStates::new(3);
+        for (k, node) in nodes.iter().enumerate() {
+            states.observe(k, node, &[Up, Up, Up]);
+        }
+        assert_eq!(states.count(), 1);
+        // n1 times out: a pre-candidate, then (alone) still one.
+        nodes[0].handle_timeout(Millis(10_000));
+        while nodes[0].poll_transmit().is_some() {}
+        states.observe(0, &nodes[0], &[Up, Up, Up]);
+        assert_eq!(states.count(), 2);
+        assert_ne!(nodes[0].role(), RoleKind::Follower);
+    }
+}

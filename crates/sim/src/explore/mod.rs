@@ -1,0 +1,311 @@
+//! `ryw-sim explore`: a coverage-guided search. It keeps a corpus of inputs
+//! (a scenario with its fault schedule, and a seed) that reached abstract
+//! states ([`crate::abstract_state`]) or named events no run before them
+//! had, and makes new inputs by mutating them ([`mutate`]). Plain swarm,
+//! the baseline it is measured against, runs the same bases under fresh
+//! seeds with no feedback.
+//!
+//! Deterministic from its seed: candidates are drawn in batches of
+//! [`BATCH`] from the corpus as it stood before the batch, run on any
+//! number of threads, and learnt from in the order they were drawn, so
+//! `--jobs` changes the speed and nothing else.
+
+pub mod corpus;
+pub mod mutate;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ryw_core::Event;
+
+use crate::coverage::Coverage;
+use crate::node::NodeFactory;
+use crate::report::Summary;
+use crate::run::{run, RunOptions};
+pub use mutate::Input;
+
+/// Candidates drawn at once, before any of them is learnt from.
+pub const BATCH: usize = 16;
+
+/// One input of the corpus and what it found when it joined.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub input: Input,
+    /// Where it came from: a base file, or its parent and the changes.
+    pub origin: String,
+    /// Abstract states no earlier run had reached.
+    pub new_states: usize,
+}
+
+/// How the search draws its inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Mutate the corpus, keep what reaches new ground.
+    Guided,
+    /// Plain swarm: each base in turn under a fresh seed, no feedback.
+    Swarm,
+}
+
+/// One finished run, as the caller sees it.
+pub struct Ran<'a> {
+    /// 1 for the search's first run.
+    pub number: u64,
+    pub input: &'a Input,
+    pub origin: &'a str,
+    pub summary: &'a Summary,
+    pub new_states: usize,
+    pub new_events: Vec<Event>,
+    /// Whether it joined the corpus.
+    pub kept: bool,
+}
+
+pub struct Explorer<'a> {
+    bases: Vec<(String, Input)>,
+    pub corpus: Vec<Entry>,
+    pub coverage: Coverage,
+    rng: ChaCha8Rng,
+    mode: Mode,
+    factory: &'a NodeFactory,
+    runs: u64,
+}
+
+impl<'a> Explorer<'a> {
+    /// A search over `bases` (path, scenario), drawing from `seed`.
+    pub fn new(
+        bases: Vec<(String, crate::Scenario)>,
+        seed: u64,
+        mode: Mode,
+        factory: &'a NodeFactory,
+    ) -> Explorer<'a> {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let bases = bases
+            .into_iter()
+            .map(|(path, scenario)| {
+                let seed = match mode {
+                    Mode::Guided => rng.random(),
+                    Mode::Swarm => 0,
+                };
+                (path, Input { scenario, seed })
+            })
+            .collect();
+        Explorer {
+            bases,
+            corpus: Vec::new(),
+            coverage: Coverage::default(),
+            rng,
+            mode,
+            factory,
+            runs: 0,
+        }
+    }
+
+    /// Runs so far.
+    pub fn runs(&self) -> u64 {
+        self.runs
+    }
+
+    /// Adds inputs saved by an earlier search; their runs are repeated
+    /// (without counting as runs of this one) so that the coverage they
+    /// reached is known again.
+    pub fn resume(&mut self, entries: Vec<Entry>) {
+        for entry in entries {
+            let summary = self.run_one(&entry.input);
+            self.coverage.add_states(&summary.abstract_states);
+            self.coverage.add(
+                &entry.input.scenario.name,
+                entry.input.seed,
+                &summary.reached,
+            );
+            self.corpus.push(entry);
+        }
+    }
+
+    /// The next batch's inputs: bases first (each once), then mutants of
+    /// the corpus; in swarm mode, the bases in turn under the next seeds.
+    fn draw(&mut self, count: usize) -> Vec<(Input, String)> {
+        let mut batch = Vec::with_capacity(count);
+        while batch.len() < count {
+            let n = self.runs + batch.len() as u64;
+            match self.mode {
+                Mode::Swarm => {
+                    let (path, base) = &self.bases[(n % self.bases.len() as u64) as usize];
+                    let input = Input {
+                        scenario: base.scenario.clone(),
+                        seed: n / self.bases.len() as u64,
+                    };
+                    batch.push((input, path.clone()));
+                }
+                Mode::Guided if (n as usize) < self.bases.len() && self.corpus.is_empty() => {
+                    let (path, base) = &self.bases[n as usize];
+                    batch.push((base.clone(), path.clone()));
+                }
+                Mode::Guided => {
+                    let parent = self.pick_parent();
+                    if let Some((child, what)) = mutate::mutate(&parent.0, &mut self.rng) {
+                        batch.push((child, format!("{} + {what}", parent.1)));
+                    }
+                }
+            }
+        }
+        batch
+    }
+
+    /// A parent: half the time one of the newest entries (what just found
+    /// new ground is likely near more), otherwise any entry or base.
+    fn pick_parent(&mut self) -> (Input, String) {
+        let recent = self.corpus.len().min(8);
+        if !self.corpus.is_empty() && self.rng.random_bool(0.5) {
+            let k = self.corpus.len() - 1 - self.rng.random_range(0..recent);
+            let entry = &self.corpus[k];
+            return (entry.input.clone(), entry.origin.clone());
+        }
+        let k = self
+            .rng
+            .random_range(0..self.corpus.len() + self.bases.len());
+        match self.corpus.get(k) {
+            Some(entry) => (entry.input.clone(), entry.origin.clone()),
+            None => {
+                let (path, base) = &self.bases[k - self.corpus.len()];
+                (base.clone(), path.clone())
+            }
+        }
+    }
+
+    fn run_one(&self, input: &Input) -> Summary {
+        let mut summary = run(&input.scenario, RunOptions::new(input.seed, self.factory));
+        summary.latencies_ms.clear();
+        summary.recording = None;
+        summary
+    }
+
+    /// Runs one batch on `jobs` threads and learns from it in draw order,
+    /// showing each run to `seen`; stops early (returns `false`) when
+    /// `seen` does, or after `runs_left` runs.
+    pub fn batch(
+        &mut self,
+        jobs: usize,
+        runs_left: u64,
+        seen: &mut dyn FnMut(Ran<'_>) -> bool,
+    ) -> bool {
+        let count = (BATCH as u64).min(runs_left) as usize;
+        if count == 0 {
+            return false;
+        }
+        let inputs = self.draw(count);
+        let summaries: Vec<Mutex<Option<Summary>>> = (0..count).map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..jobs.clamp(1, count) {
+                scope.spawn(|| loop {
+                    let k = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((input, _)) = inputs.get(k) else {
+                        break;
+                    };
+                    let summary = self.run_one(input);
+                    *summaries[k].lock().unwrap_or_else(|p| p.into_inner()) = Some(summary);
+                });
+            }
+        });
+        for ((input, origin), summary) in inputs.into_iter().zip(summaries) {
+            let summary = summary
+                .into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .expect("every input ran");
+            self.runs += 1;
+            let before: Vec<bool> = Event::ALL
+                .iter()
+                .map(|&e| self.coverage.reached(e))
+                .collect();
+            let new_states = self.coverage.add_states(&summary.abstract_states);
+            self.coverage
+                .add(&input.scenario.name, input.seed, &summary.reached);
+            let new_events: Vec<Event> = Event::ALL
+                .iter()
+                .zip(before)
+                .filter(|&(&e, was)| !was && self.coverage.reached(e))
+                .map(|(&e, _)| e)
+                .collect();
+            let failed = !summary.violations.is_empty();
+            let kept =
+                self.mode == Mode::Guided && !failed && (new_states > 0 || !new_events.is_empty());
+            if kept {
+                self.corpus.push(Entry {
+                    input: input.clone(),
+                    origin: origin.clone(),
+                    new_states,
+                });
+            }
+            let go_on = seen(Ran {
+                number: self.runs,
+                input: &input,
+                origin: &origin,
+                summary: &summary,
+                new_states,
+                new_events,
+                kept,
+            });
+            if !go_on {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::node::real_node;
+    use crate::Scenario;
+
+    fn bases() -> Vec<(String, Scenario)> {
+        let scenario = Scenario::parse(
+            r#"{"name": "small", "nodes": 3, "duration_ms": 800,
+                "workload": {"sessions": 2},
+                "faults": [{"at_ms": 300, "until_ms": 500, "kind": "isolate", "node": "leader"}]}"#,
+        )
+        .expect("valid");
+        vec![("small.json".to_owned(), scenario)]
+    }
+
+    fn search(seed: u64, jobs: usize, mode: Mode) -> (Vec<String>, usize, usize) {
+        let mut explorer = Explorer::new(bases(), seed, mode, &real_node);
+        let mut seen = Vec::new();
+        while explorer.runs() < 48 {
+            let left = 48 - explorer.runs();
+            explorer.batch(jobs, left, &mut |ran| {
+                seen.push(format!(
+                    "{} {} {}",
+                    ran.origin, ran.input.seed, ran.new_states
+                ));
+                true
+            });
+        }
+        (seen, explorer.coverage.states(), explorer.corpus.len())
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_search_on_any_number_of_threads() {
+        let one = search(3, 1, Mode::Guided);
+        let two = search(3, 2, Mode::Guided);
+        assert_eq!(one, two);
+        assert_ne!(
+            one.0,
+            search(4, 1, Mode::Guided).0,
+            "another seed, another search"
+        );
+        assert!(one.2 > 0, "something joined the corpus");
+    }
+
+    #[test]
+    fn swarm_runs_the_bases_under_fresh_seeds_and_keeps_nothing() {
+        let (seen, states, corpus) = search(3, 2, Mode::Swarm);
+        assert_eq!(corpus, 0);
+        assert!(states > 0);
+        assert!(seen[0].starts_with("small.json 0 "));
+        assert!(seen[5].starts_with("small.json 5 "));
+    }
+}

@@ -1,0 +1,277 @@
+//! How `explore` changes an input: add, drop, shift, stretch or retarget a
+//! fault, change the workload's mix, or reseed. Every change is made on
+//! the scenario's JSON and parsed back, so a candidate is always a valid
+//! scenario file (one the validator refuses is drawn again).
+
+use rand::seq::IndexedRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use serde_json::{json, Value};
+
+use crate::scenario::Scenario;
+
+/// One input: a scenario (its fault schedule included) and a seed.
+#[derive(Clone, Debug)]
+pub struct Input {
+    pub scenario: Scenario,
+    pub seed: u64,
+}
+
+/// Tries per candidate before giving up on a parent (each try draws new
+/// changes; the validator refuses some, such as a split of one node).
+const TRIES_MAX: usize = 16;
+
+/// Most faults a candidate may hold: past it, adding gives way to dropping.
+const FAULTS_MAX: usize = 24;
+
+/// Role targets a fault may name, besides `n1`..`nN`.
+const ROLES: [&str; 5] = [
+    "leader",
+    "follower",
+    "old_leader",
+    "followers_but_one",
+    "longest_log",
+];
+
+/// Lengths a new fault may last (ms), drawn then jittered: from a blip
+/// shorter than an election timeout to longer than several.
+const LENGTHS_MS: [u64; 6] = [20, 60, 150, 300, 700, 1500];
+
+/// A mutant of `parent` and what was changed, or `None` if every try was
+/// refused.
+pub fn mutate(parent: &Input, rng: &mut ChaCha8Rng) -> Option<(Input, String)> {
+    for _ in 0..TRIES_MAX {
+        let mut value = serde_json::to_value(&parent.scenario).ok()?;
+        let mut seed = parent.seed;
+        let mut changes = Vec::new();
+        for _ in 0..rng.random_range(1..=3) {
+            changes.push(change(&mut value, &mut seed, &parent.scenario, rng));
+        }
+        // Efficiency bounds and the events to reach are statements about
+        // the parent's own schedule and load, not about its mutants.
+        if let Some(expect) = value.get_mut("expect").and_then(Value::as_object_mut) {
+            for field in ["peer_msgs_per_op_max", "entries_sent_per_op_max", "reach"] {
+                expect.remove(field);
+            }
+        }
+        let Ok(scenario) = Scenario::parse(&value.to_string()) else {
+            continue;
+        };
+        return Some((Input { scenario, seed }, changes.join(", ")));
+    }
+    None
+}
+
+/// One change to the scenario's JSON (or the seed); what it was.
+fn change(value: &mut Value, seed: &mut u64, scenario: &Scenario, rng: &mut ChaCha8Rng) -> String {
+    let faults = value["faults"].as_array().map_or(0, Vec::len);
+    let pick = rng.random_range(0..100);
+    match pick {
+        _ if faults == 0 || (pick < 35 && faults < FAULTS_MAX) => add_fault(value, scenario, rng),
+        35..=47 => {
+            let i = rng.random_range(0..faults);
+            value["faults"]
+                .as_array_mut()
+                .expect("faults is a list")
+                .remove(i);
+            format!("drop faults[{i}]")
+        }
+        48..=62 => {
+            let i = rng.random_range(0..faults);
+            let shift_ms = rng.random_range(-400i64..=400);
+            let fault = &mut value["faults"][i];
+            shift(fault, "at_ms", shift_ms);
+            shift(fault, "until_ms", shift_ms);
+            format!("shift faults[{i}] {shift_ms:+} ms")
+        }
+        63..=72 => {
+            let i = rng.random_range(0..faults);
+            let factor = *[0.5, 2.0].choose(rng).expect("non-empty");
+            let fault = &mut value["faults"][i];
+            if let (Some(at), Some(until)) = (fault["at_ms"].as_u64(), fault["until_ms"].as_u64()) {
+                let length = ((until - at) as f64 * factor).max(1.0) as u64;
+                fault["until_ms"] = json!(at + length);
+            }
+            format!("stretch faults[{i}] x{factor}")
+        }
+        73..=82 => {
+            let i = rng.random_range(0..faults);
+            let target = target(scenario.nodes, rng);
+            let fault = &mut value["faults"][i];
+            for field in ["node", "minority_with"] {
+                if fault.get(field).is_some() {
+                    fault[field] = json!(target);
+                }
+            }
+            for field in ["from", "to"] {
+                if fault.get(field).is_some() && rng.random_bool(0.5) {
+                    fault[field] = json!([target]);
+                }
+            }
+            format!("retarget faults[{i}] to {target}")
+        }
+        83..=91 => change_mix(value, rng),
+        _ => {
+            *seed = rng.random();
+            "reseed".to_owned()
+        }
+    }
+}
+
+fn shift(fault: &mut Value, field: &str, by_ms: i64) {
+    if let Some(ms) = fault[field].as_u64() {
+        fault[field] = json!(ms.saturating_add_signed(by_ms));
+    }
+}
+
+/// A role, or one node by name.
+fn target(nodes: usize, rng: &mut ChaCha8Rng) -> String {
+    if rng.random_bool(0.75) {
+        (*ROLES.choose(rng).expect("non-empty")).to_owned()
+    } else {
+        format!("n{}", rng.random_range(1..=nodes))
+    }
+}
+
+/// A new fault of a kind drawn from those that exercise elections, reads
+/// and catching up, at a time within the run, sometimes triggered by an
+/// election or an append, sometimes repeated.
+fn add_fault(value: &mut Value, scenario: &Scenario, rng: &mut ChaCha8Rng) -> String {
+    let nodes = scenario.nodes;
+    let all: Vec<String> = (1..=nodes).map(|k| format!("n{k}")).collect();
+    let t = target(nodes, rng);
+    let extra_ms = *[5u64, 40, 150, 600].choose(rng).expect("non-empty");
+    let loss: f64 = *[0.2, 0.5, 1.0].choose(rng).expect("non-empty");
+    let mut fault = match rng.random_range(0..11) {
+        0 => json!({"kind": "isolate", "node": t}),
+        1 | 2 => json!({"kind": "crash", "node": t}),
+        3 | 4 => json!({"kind": "pause", "node": t}),
+        5 => json!({"kind": "split", "minority_with": t}),
+        6 => {
+            json!({"kind": "lag", "node": t, "extra_ms": extra_ms, "spare_clients": rng.random_bool(0.5)})
+        }
+        7 => json!({"kind": "one_way", "from": [t], "to": all}),
+        8 => json!({"kind": "one_way", "from": all, "to": [t]}),
+        9 => {
+            json!({"kind": "link", "from": all, "to": [t], "loss": loss.min(0.5), "extra_ms": extra_ms})
+        }
+        _ => json!({"kind": "client_link", "node": t, "loss": loss}),
+    };
+    let latest_ms = scenario.duration_ms.saturating_sub(300).max(101);
+    let at_ms = rng.random_range(100..latest_ms);
+    let length_ms = LENGTHS_MS.choose(rng).expect("non-empty") + rng.random_range(0..20);
+    fault["at_ms"] = json!(at_ms);
+    fault["until_ms"] = json!(at_ms + length_ms);
+    if rng.random_bool(0.35) {
+        let trigger = if rng.random_bool(0.7) {
+            "leader_elected"
+        } else {
+            "leader_appended"
+        };
+        fault["when"] = json!(trigger);
+        // A triggered fault waits from at_ms; give it room to fire.
+        fault["until_ms"] = json!(at_ms + length_ms + 1_000);
+        if rng.random_bool(0.5) {
+            fault["after_ms"] = json!(*[1u64, 3, 20, 60].choose(rng).expect("non-empty"));
+        }
+    } else if rng.random_bool(0.1) {
+        fault["every_ms"] = json!(length_ms + rng.random_range(50..500));
+        fault["times"] = json!(rng.random_range(2..=4));
+    }
+    let kind = fault["kind"].as_str().unwrap_or("?").to_owned();
+    let what = format!("add {kind} of {t} at {at_ms} ms");
+    match value["faults"].as_array_mut() {
+        Some(list) => list.push(fault),
+        None => value["faults"] = json!([fault]),
+    }
+    what
+}
+
+/// Doubles, halves, zeroes or sets one weight of the mix, or changes the
+/// number of sessions.
+fn change_mix(value: &mut Value, rng: &mut ChaCha8Rng) -> String {
+    let workload = &mut value["workload"];
+    if rng.random_bool(0.25) {
+        let sessions = workload["sessions"].as_u64().unwrap_or(4);
+        let sessions = if rng.random_bool(0.5) {
+            sessions * 2
+        } else {
+            sessions / 2
+        };
+        let sessions = sessions.clamp(1, 32);
+        workload["sessions"] = json!(sessions);
+        return format!("sessions {sessions}");
+    }
+    let kinds = ["write", "ryw_read", "ryw_read_leader", "read", "cas"];
+    let kind = *kinds.choose(rng).expect("non-empty");
+    let weight = workload["mix"][kind].as_u64().unwrap_or(0);
+    let weight = match rng.random_range(0..4) {
+        0 => weight * 2,
+        1 => weight / 2,
+        2 => 0,
+        _ => 50,
+    };
+    workload["mix"][kind] = json!(weight);
+    format!("mix {kind} {weight}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+
+    fn healthy() -> Input {
+        let scenario = Scenario::parse(
+            r#"{"name": "h", "nodes": 3, "duration_ms": 3000,
+                "faults": [{"at_ms": 500, "until_ms": 900, "kind": "pause", "node": "leader"}]}"#,
+        )
+        .expect("valid");
+        Input { scenario, seed: 7 }
+    }
+
+    #[test]
+    fn mutants_are_valid_differ_and_are_the_same_for_the_same_draws() {
+        let parent = healthy();
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let mut again = ChaCha8Rng::seed_from_u64(1);
+        let mut changed = 0;
+        for _ in 0..200 {
+            let (child, what) = mutate(&parent, &mut rng).expect("a valid mutant");
+            let (twin, what_twin) = mutate(&parent, &mut again).expect("a valid mutant");
+            assert_eq!(what, what_twin);
+            assert_eq!(child.seed, twin.seed);
+            let text = serde_json::to_string(&child.scenario).expect("serialises");
+            assert_eq!(
+                text,
+                serde_json::to_string(&twin.scenario).expect("serialises")
+            );
+            Scenario::parse(&text).expect("a valid scenario file");
+            let faults = |s: &Scenario| serde_json::to_string(&s.faults).expect("serialises");
+            if child.seed != parent.seed || faults(&child.scenario) != faults(&parent.scenario) {
+                changed += 1;
+            }
+        }
+        assert!(
+            changed >= 150,
+            "only {changed} of 200 mutants changed the faults or the seed"
+        );
+    }
+
+    #[test]
+    fn every_kind_of_change_happens() {
+        let parent = healthy();
+        let mut rng = ChaCha8Rng::seed_from_u64(2);
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..500 {
+            let (_, what) = mutate(&parent, &mut rng).expect("a valid mutant");
+            for change in what.split(", ") {
+                seen.insert(change.split(' ').next().unwrap_or("").to_owned());
+            }
+        }
+        for kind in [
+            "add", "drop", "shift", "stretch", "retarget", "mix", "sessions", "reseed",
+        ] {
+            assert!(seen.contains(kind), "no {kind} in {seen:?}");
+        }
+    }
+}
