@@ -54,6 +54,16 @@ pub struct Config {
     /// busy leader sends fewer, larger messages; heartbeats and read rounds
     /// are not counted.
     pub append_in_flight_max: usize,
+    /// A leader appends a client's write or cas only while its log runs at
+    /// most this many replication windows (`append_entries_max` x
+    /// `append_in_flight_max` entries each) past its commit index; later
+    /// ones wait at the leader in arrival order, and one whose deadline
+    /// passes there is dropped without ever entering the log. This bounds
+    /// the time an appended entry takes to commit to a few round trips, so
+    /// a leader offered more than it can replicate does not fill its log
+    /// with writes whose clients gave up (a metastable overload that
+    /// outlived every fault in `ryw-sim explore`'s runs).
+    pub backlog_windows_max: usize,
     /// How long after this node learns an entry is committed it applies it:
     /// a slow state machine (0: in the same step). Reads still wait for
     /// the applied index, so this slows them without weakening them.
@@ -113,6 +123,7 @@ impl Default for Config {
             forward_retry_ms: 250,
             append_entries_max: 64,
             append_in_flight_max: 1,
+            backlog_windows_max: 8,
             apply_delay_ms: 0,
             snapshot_every: 10_000,
             compaction_margin: 1_000,

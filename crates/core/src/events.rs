@@ -38,10 +38,11 @@ pub enum Event {
     SnapshotOlderRefused,
     ReadsArmedAtFirstCommit,
     TermNoticeInOwnTerm,
+    WriteHeldForBacklog,
 }
 
 impl Event {
-    pub const COUNT: usize = 32;
+    pub const COUNT: usize = 33;
 
     pub const ALL: [Event; Event::COUNT] = [
         Event::FollowerReadServedAtOnce,
@@ -76,6 +77,7 @@ impl Event {
         Event::SnapshotOlderRefused,
         Event::ReadsArmedAtFirstCommit,
         Event::TermNoticeInOwnTerm,
+        Event::WriteHeldForBacklog,
     ];
 
     /// The name reports, scenario files (`expect.reach`) and CSV use.
@@ -216,6 +218,10 @@ impl Event {
                 "term-notice-in-own-term",
                 "a leader got a member's answer to an older term's request (a former life's) carrying its own term",
             ),
+            Event::WriteHeldForBacklog => (
+                "write-held-for-backlog",
+                "a leader held a write back because its log ran its bound of windows past its commit index",
+            ),
         }
     }
 
@@ -226,9 +232,17 @@ impl Event {
 }
 
 /// How often each event happened at one node.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reached {
     counts: [u64; Event::COUNT],
+}
+
+impl Default for Reached {
+    fn default() -> Reached {
+        Reached {
+            counts: [0; Event::COUNT],
+        }
+    }
 }
 
 impl Reached {

@@ -40,7 +40,7 @@ impl Default for Coverage {
 impl Coverage {
     /// Adds one run of `scenario` under `seed`, with its event counts
     /// (`Summary::reached`).
-    pub fn add(&mut self, scenario: &str, seed: u64, reached: &[u64; Event::COUNT]) {
+    pub fn add(&mut self, scenario: &str, seed: u64, reached: &[u64]) {
         let seen = self
             .by_scenario
             .entry(scenario.to_owned())

@@ -77,6 +77,12 @@ pub struct Store<'a> {
     broken_promises: Vec<Violation>,
     /// The abstract states the run reached (see [`AbstractStates`]).
     abstract_states: AbstractStates,
+    /// Per node: whether it was recovering from lost state at its last step.
+    recovering: Vec<bool>,
+    /// When, and how, the run first went beyond the store's fault model:
+    /// a node lost durable state while another was still recovering from
+    /// its own loss (the store assumes one loss at a time).
+    beyond_fault_model: Option<(u64, String)>,
 }
 
 /// A node's incarnation for its `boot`-th start, drawn from the run's seed
@@ -116,7 +122,12 @@ impl<'a> Store<'a> {
             reached_seen: vec![[0; Event::COUNT]; configs_len],
             broken_promises: Vec::new(),
             abstract_states: AbstractStates::new(configs_len),
-            summary,
+            recovering: vec![false; configs_len],
+            beyond_fault_model: None,
+            summary: Summary {
+                reached: vec![0; Event::COUNT],
+                ..summary
+            },
             history: None,
         }
     }
@@ -308,6 +319,7 @@ impl Store<'_> {
     /// reached.
     fn check_step(&mut self, now_ms: u64, node: usize, process: &OnDisk) {
         let core = process.core();
+        self.recovering[node] = core.is_recovering();
         let counts = core.reached().counts();
         let seen = &mut self.reached_seen[node];
         for ((total, now), before) in self.summary.reached.iter_mut().zip(counts).zip(seen.iter()) {
@@ -387,6 +399,18 @@ impl Harness for Store<'_> {
         if let (Some(loss), false) = (&booted.lost_at_boot, first_boot_on_empty_disk) {
             let what = format!("n{} at {now_ms} ms: {loss}", node + 1);
             self.summary.lost_at_boot.push(what);
+            let others: Vec<String> = (0..self.recovering.len())
+                .filter(|&k| k != node && self.recovering[k])
+                .map(|k| format!("n{}", k + 1))
+                .collect();
+            if !others.is_empty() && self.beyond_fault_model.is_none() {
+                let why = format!(
+                    "n{} lost durable state at {now_ms} ms while {} had not yet recovered from an earlier loss, beyond the store's fault model of one loss at a time",
+                    node + 1,
+                    others.join(", ")
+                );
+                self.beyond_fault_model = Some((now_ms, why));
+            }
         }
         if let Some(why) = &booted.broken_promise {
             let detail = format!("n{} restarted: {why}", node + 1);
@@ -507,8 +531,24 @@ impl Harness for Store<'_> {
             checker.finish(&finish, &mut verdict);
         }
         verdict.violations.sort_by_key(|v| v.at_ms);
+        if let Some((from_ms, why)) = &self.beyond_fault_model {
+            // What broke after the run left the fault model is reported,
+            // but not as a failure of the store.
+            let (kept, beyond): (Vec<_>, Vec<_>) = verdict
+                .violations
+                .into_iter()
+                .partition(|v| v.at_ms < *from_ms);
+            verdict.violations = kept;
+            if !beyond.is_empty() {
+                let shown: Vec<String> = beyond.iter().map(ToString::to_string).collect();
+                verdict
+                    .not_judged
+                    .push(format!("{why}; after it: {}", shown.join("; ")));
+            }
+        }
         summary.violations = verdict.violations;
         summary.linearizability_undecided_keys = verdict.undecided_keys;
+        summary.not_judged = verdict.not_judged;
         summary.history = self.history.take();
         summary.latencies_ms = std::mem::take(&mut self.latencies_ms)
             .into_iter()

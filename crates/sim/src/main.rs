@@ -677,7 +677,12 @@ fn cmd_explore(args: ExploreArgs) -> Outcome {
     let mut next_milestone = 100;
     let mut open = true;
     loop {
-        let left = args.runs.saturating_sub(explorer.runs());
+        // Batches end at each milestone, so that the figures printed there
+        // are after exactly that many runs, whatever the budget.
+        let left = args
+            .runs
+            .saturating_sub(explorer.runs())
+            .min(next_milestone - explorer.runs());
         let out_of_time = args
             .time_s
             .is_some_and(|s| started.elapsed().as_secs() >= s);
@@ -699,8 +704,11 @@ fn cmd_explore(args: ExploreArgs) -> Outcome {
                 );
                 let mut scenario = ran.input.scenario.clone();
                 scenario.description = format!(
-                    "Found by `ryw-sim explore --seed {}` at run {}: {}",
-                    args.seed, ran.number, ran.origin
+                    "Found by `ryw-sim explore --seed {}` at run {}: {}. Replay: {}",
+                    args.seed,
+                    ran.number,
+                    ran.origin,
+                    summary.replay_command(&path.display().to_string())
                 );
                 let written = std::fs::create_dir_all(&args.out).and_then(|()| {
                     std::fs::write(

@@ -32,6 +32,9 @@ pub struct Summary {
     pub drawn: Option<serde_json::Value>,
     /// Keys whose lin-kv history was too tangled to decide within the search budget.
     pub linearizability_undecided_keys: usize,
+    /// Properties the run was not held to, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_judged: Vec<String>,
     /// The planted bug the run used, if any.
     pub bug: Option<String>,
     /// FNV-1a of the trace (when tracing or hashing).
@@ -65,7 +68,7 @@ pub struct Summary {
     /// in the run, over every node and every life of it. Not in the JSON
     /// summary, whose hash the trace baseline pins.
     #[serde(skip)]
-    pub reached: [u64; ryw_core::Event::COUNT],
+    pub reached: Vec<u64>,
     /// The distinct abstract states the run reached, as sorted hashes (see
     /// [`crate::abstract_state`]). Not in the JSON summary.
     #[serde(skip)]
@@ -136,6 +139,9 @@ impl Summary {
             "abstract states: {} distinct",
             self.abstract_states.len()
         );
+        for why in &self.not_judged {
+            let _ = writeln!(out, "not judged: {why}");
+        }
         if self.linearizability_undecided_keys > 0 {
             let _ = writeln!(
                 out,

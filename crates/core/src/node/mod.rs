@@ -257,6 +257,7 @@ impl Node {
         if self.raft.take_leader_changed() {
             self.serve.reroute_on_leader_change(&mut self.raft, now);
         }
+        self.serve.admit_held(&mut self.raft, now);
         self.serve.prune_timers();
     }
 

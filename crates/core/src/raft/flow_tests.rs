@@ -1,6 +1,7 @@
 //! The leader's message flow: the replication window, heartbeats only to
 //! idle peers, and commit news for followers whose reads wait.
 
+use crate::data::Value;
 use crate::testkit::*;
 
 /// The entry counts of the AppendEntries `leader` sent `to`, in order,
@@ -745,4 +746,113 @@ fn named_events_are_counted_where_they_happen() {
         0,
         "only the winner counts it"
     );
+}
+
+// A leader offered more writes than it can replicate holds them back once
+// its log runs its bound of windows past its commit index (here 2 windows
+// of 4 entries: 8), and appends the newest first when the backlog shrinks:
+// those are the clients most likely still waiting.
+#[test]
+fn writes_beyond_the_backlog_bound_wait_and_the_newest_go_first() {
+    let mut cluster = TestCluster::with_config(3, 91, |c| {
+        c.append_entries_max = 4;
+        c.backlog_windows_max = 2;
+    });
+    let leader = cluster.stable_leader();
+    let base = cluster.node(leader).log().last_index();
+    for f in (0..3).filter(|&f| f != leader) {
+        cluster.isolate(f);
+    }
+    let msgs: Vec<u64> = (0..20)
+        .map(|value| cluster.request(leader, 1, write("x", value)))
+        .collect();
+    cluster.run_for(20);
+    let node = cluster.node(leader);
+    assert_eq!(
+        node.log().last_index() - node.commit_index(),
+        8,
+        "the log stops at the bound"
+    );
+    assert!(node.log().last_index() - base < 20, "some writes wait");
+    assert!(node.reached().count(Event::WriteHeldForBacklog) >= 11);
+    let in_log: Vec<bool> = (0..20)
+        .map(|value| {
+            let log = cluster.node(leader).log();
+            (log.first_index()..=log.last_index()).any(|i| {
+                matches!(log.get(i).map(|e| &e.command), Some(Command::Write { value: v, .. }) if *v == Value::from(value))
+            })
+        })
+        .collect();
+    let held: Vec<usize> = (0..20).filter(|&k| !in_log[k]).collect();
+    assert!(held.len() >= 11);
+    cluster.heal();
+    assert!(cluster.run_until(2_000, |c| msgs.iter().all(|&m| c.reply(m).is_some())));
+    // Of the held writes, the last to come went in first.
+    let index_of = |m: u64| commit_index_of(cluster.reply(m).expect("answered"));
+    for pair in held.windows(2) {
+        assert!(
+            index_of(msgs[pair[1]]) < index_of(msgs[pair[0]]),
+            "held write {} went in before {}",
+            pair[0],
+            pair[1]
+        );
+    }
+}
+
+// Held writes never entered the log: a leader that loses its leadership
+// hands them to the next one, and a held write whose deadline passes is
+// dropped without ever being appended.
+#[test]
+fn held_writes_follow_the_leadership_and_expire_unappended() {
+    let mut cluster = TestCluster::with_config(3, 92, |c| {
+        c.append_entries_max = 1;
+        c.backlog_windows_max = 1;
+        c.request_timeout_ms = 300;
+    });
+    let leader = cluster.stable_leader();
+    for f in (0..3).filter(|&f| f != leader) {
+        cluster.isolate(f);
+    }
+    let first = cluster.request(leader, 1, write("x", 1));
+    let held = cluster.request(leader, 2, write("x", 2));
+    cluster.run_for(10);
+    let tail = cluster.node(leader).log().last_index();
+    // Past the deadline while still held: never appended, whatever comes.
+    cluster.run_for(400);
+    assert!(cluster.reply(held).is_some(), "answered at its deadline");
+    cluster.heal();
+    assert!(cluster.run_until(3_000, |c| c.leaders().len() == 1
+        && c.node(c.leaders()[0]).commit_index() >= tail));
+    let appended = |c: &TestCluster| {
+        (0..3).any(|k| {
+            let log = c.node(k).log();
+            (log.base().0 + 1..=log.last_index()).any(|i| {
+                matches!(log.get(i).map(|e| &e.command), Some(Command::Write { value, .. }) if *value == Value::from(2))
+            })
+        })
+    };
+    assert!(!appended(&cluster), "an expired held write entered a log");
+    let _ = first;
+
+    // Leadership lost while a write is held: it goes to the next leader.
+    let leader = cluster.stable_leader();
+    for f in (0..3).filter(|&f| f != leader) {
+        cluster.isolate(f);
+    }
+    let _blocker = cluster.request(leader, 1, write("y", 1));
+    let moved = cluster.request(leader, 3, write("y", 2));
+    cluster.run_for(10);
+    assert!(
+        cluster
+            .node(leader)
+            .reached()
+            .count(Event::WriteHeldForBacklog)
+            >= 1
+    );
+    // The others elect a new leader; the old one hears of it and steps down.
+    cluster.heal();
+    cluster.isolate(leader);
+    assert!(cluster.run_until(2_000, |c| c.leaders().iter().any(|&l| l != leader)));
+    cluster.heal();
+    assert!(cluster.run_until(2_000, |c| c.reply(moved).is_some()));
 }

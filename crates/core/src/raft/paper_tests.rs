@@ -799,7 +799,9 @@ fn refusals_of_acknowledged_entries_are_answered_once_per_round() {
 fn an_acknowledgement_costs_the_same_however_long_the_uncommitted_tail() {
     let mut lookups_per_ack = Vec::new();
     for tail in [100, 3_000] {
-        let mut cluster = TestCluster::new(3, 83);
+        // A tail that long needs a backlog bound that allows it (a leader
+        // also inherits one from earlier terms, whatever its bound).
+        let mut cluster = TestCluster::with_config(3, 83, |c| c.backlog_windows_max = 1_000);
         let leader = cluster.stable_leader();
         let a = (0..3).find(|&i| i != leader).expect("a follower");
         let b = (0..3).find(|&i| i != leader && i != a).expect("another");

@@ -243,6 +243,16 @@ impl Raft {
         self.members.is_some()
     }
 
+    /// Whether this leader's log runs so far past its commit index that a
+    /// client's write should wait before it is appended (see
+    /// [`Config::backlog_windows_max`]).
+    pub(crate) fn backlog_full(&self) -> bool {
+        let c = &self.config;
+        let bound = (c.append_entries_max * c.append_in_flight_max * c.backlog_windows_max) as u64;
+        self.durable.log.last_index() - self.commit_index.min(self.durable.log.last_index())
+            >= bound
+    }
+
     pub(crate) fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
     }

@@ -36,6 +36,19 @@ impl Serve {
     fn on_leadership_lost(&mut self, raft: &mut Raft, now: Millis) {
         // A later term's leader proposes afresh; its entries decide.
         self.ops.proposed.clear();
+        // Held writes never entered the log: they go to the next leader.
+        self.ops.held_requests.clear();
+        for held in std::mem::take(&mut self.ops.held) {
+            match held.reply_to {
+                ReplyTo::Local(id) => {
+                    if let Some(pending) = self.ops.pending.get_mut(&id) {
+                        pending.stage = Stage::NeedLeader { retry_at: now };
+                        self.ops.schedule(id);
+                    }
+                }
+                ReplyTo::Remote { .. } => self.respond(raft, held.reply_to, not_leader(raft.me())),
+            }
+        }
         let reads = self.ops.reads.take_unconfirmed();
         let me = raft.me();
         for read in reads {

@@ -6,7 +6,7 @@
 
 use std::cmp::Reverse;
 
-use super::ops::{CommitWaiter, Timer};
+use super::ops::{CommitWaiter, Proposal, Timer};
 use super::read_queue::{ApplyRead, ReadKind, ReplyTo};
 use super::reply::result_of;
 use super::state::Serve;
@@ -44,7 +44,13 @@ impl Serve {
                         id,
                     },
                 };
-                return self.propose_and_wait(raft, now, command, request, reply_to, deadline);
+                let held = Proposal {
+                    command,
+                    request,
+                    reply_to,
+                    deadline,
+                };
+                return self.propose_and_wait(raft, now, held, false);
             }
             Err(read) => read,
         };
@@ -84,16 +90,17 @@ impl Serve {
     /// Proposes `command` for `request` and has `reply_to` wait for its
     /// entry to apply, until `deadline`; a request applied already is
     /// answered from the duplicate filter, and one proposed already in this
-    /// term waits for that entry rather than add another.
-    fn propose_and_wait(
-        &mut self,
-        raft: &mut Raft,
-        now: Millis,
-        command: Command,
-        request: RequestId,
-        reply_to: ReplyTo,
-        deadline: Millis,
-    ) {
+    /// term waits for that entry rather than add another. While the log's
+    /// backlog is full, or others wait already, it waits in `held` unless
+    /// it is being `admitted` from there.
+    // Longer than 70 lines on purpose: the four fates of a proposal (answered from the filter, joined to its entry, held, appended) in the order they are tried.
+    fn propose_and_wait(&mut self, raft: &mut Raft, now: Millis, held: Proposal, admitted: bool) {
+        let Proposal {
+            command,
+            request,
+            reply_to,
+            deadline,
+        } = held;
         let cas = matches!(command, Command::Cas { .. });
         if let Some((index, first)) = self.kv.first_application(&request) {
             // Applied already (an earlier answer was lost): say again
@@ -119,6 +126,19 @@ impl Serve {
                 return;
             }
         }
+        if !admitted && (raft.backlog_full() || !self.ops.held.is_empty()) {
+            // A copy sent again while one is held joins it.
+            if self.ops.held_requests.insert(request.clone()) {
+                raft.note(Event::WriteHeldForBacklog);
+                self.ops.held.push_back(Proposal {
+                    command,
+                    request,
+                    reply_to,
+                    deadline,
+                });
+            }
+            return;
+        }
         let (index, term) = raft.propose(now, command, Some(request.clone()), self);
         self.ops.proposed.insert(request, (index, term));
         let waiter = CommitWaiter {
@@ -136,5 +156,21 @@ impl Serve {
         self.ops
             .timers
             .push(Reverse((deadline, Timer::Waiters(index))));
+    }
+
+    /// Appends the held writes the backlog has room for, newest first: an
+    /// overloaded leader serves the clients still waiting rather than
+    /// those most likely to have given up (their client's timeout may be
+    /// shorter than the node's), so some writes succeed however long the
+    /// overload lasts. One whose deadline passed is dropped (its origin
+    /// answers its client at that deadline; it never entered the log).
+    pub(crate) fn admit_held(&mut self, raft: &mut Raft, now: Millis) {
+        while !self.ops.held.is_empty() && raft.is_leader() && !raft.backlog_full() {
+            let held = self.ops.held.pop_back().expect("checked non-empty");
+            self.ops.held_requests.remove(&held.request);
+            if held.deadline > now {
+                self.propose_and_wait(raft, now, held, true);
+            }
+        }
     }
 }

@@ -8,11 +8,11 @@
 //! ([`ReplyTo`]) and reports the outcome back.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
 use super::read_queue::{ReadQueue, ReplyTo};
 use crate::id::Id;
-use crate::message::{ClientOp, Redirect, RequestId};
+use crate::message::{ClientOp, Command, Redirect, RequestId};
 use crate::time::Millis;
 
 #[derive(Default)]
@@ -37,6 +37,12 @@ pub(super) struct Ops {
     /// proposed, (index, term), so that a copy sent again waits for that
     /// entry instead of adding one.
     pub(super) proposed: BTreeMap<RequestId, (u64, u64)>,
+    /// Leader side: writes and cas waiting for the log's backlog to shrink
+    /// before they are appended, in arrival order (see
+    /// `Config::backlog_windows_max`), and their requests, so that a copy
+    /// sent again joins once.
+    pub(super) held: VecDeque<Proposal>,
+    pub(super) held_requests: BTreeSet<RequestId>,
     /// When each pending op and commit waiter next needs attention, soonest
     /// first, so that a step looks at what is due rather than at every op
     /// (thousands wait at a busy leader). An entry is pushed whenever a
@@ -78,6 +84,15 @@ pub(super) enum Stage {
     /// Sent to the leader `to`; sent again at `retry_at` until answered
     /// (the state machine applies a request once, however often it is sent).
     Forwarded { to: usize, retry_at: Millis },
+}
+
+/// A write or cas for the leader to append: held back while its backlog
+/// is full.
+pub(super) struct Proposal {
+    pub(super) command: Command,
+    pub(super) request: RequestId,
+    pub(super) reply_to: ReplyTo,
+    pub(super) deadline: Millis,
 }
 
 pub(super) struct CommitWaiter {

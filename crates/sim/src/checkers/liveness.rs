@@ -4,6 +4,15 @@
 //! the heal applies, within the same bound, what was committed when it
 //! healed: a member that can never catch up (its leader compacted away what
 //! it needs, say) is a failure even while a majority serves.
+//!
+//! One state excuses a failure: when the run ends, a majority of the
+//! members lost durable state and are still recovering. None of them may
+//! vote until a majority of the others, not having lost state themselves,
+//! answered it, which cannot happen, so no leader can be elected: the
+//! store halts by design rather than elect one that may lack acknowledged
+//! writes (see `ryw_core`'s recovery; a leader that kept leading through
+//! the losses still serves). The summary says so (`not judged`) instead
+//! of reporting the failure; a run that passes is reported as passing.
 
 use ryw_core::{ClientOp, OpResult};
 
@@ -24,6 +33,8 @@ pub struct Liveness {
     /// Per node: whether it stepped after the heal, and the most it applied
     /// by the deadline.
     members: Vec<(bool, u64)>,
+    /// Per node: whether it was recovering from lost state at its last step.
+    recovering: Vec<bool>,
 }
 
 impl Liveness {
@@ -56,6 +67,7 @@ impl Liveness {
             read_done_ms: None,
             committed_at_heal: None,
             members: Vec::new(),
+            recovering: Vec::new(),
         }
     }
 
@@ -78,6 +90,25 @@ impl Liveness {
             .filter(|(_, &(ran, applied))| ran && applied < target)
             .map(|(i, &(_, applied))| format!("n{} applied only up to {applied}", i + 1))
             .collect()
+    }
+
+    /// Notes whether the stepping node is recovering from lost state.
+    fn note_recovering(&mut self, step: &crate::checkers::Step<'_>) {
+        let members = step.core.member_ids().map_or(0, <[_]>::len);
+        if self.recovering.len() < members.max(step.node + 1) {
+            self.recovering.resize(members.max(step.node + 1), false);
+        }
+        // Lost (a cut or damaged disk), not merely new: a new cluster's
+        // nodes all recover from empty disks at first, and finish.
+        self.recovering[step.node] = step.core.is_recovering() && step.core.durable().lost;
+    }
+
+    /// The members still recovering from lost state, if they are a majority.
+    fn halted(&self) -> Option<Vec<usize>> {
+        let nodes: Vec<usize> = (0..self.recovering.len())
+            .filter(|&k| self.recovering[k])
+            .collect();
+        (nodes.len() > self.recovering.len() / 2).then_some(nodes)
     }
 
     /// A successful operation that was sent at `sent_ms` completed at `done_ms`.
@@ -129,6 +160,7 @@ impl Liveness {
 
 impl Checker for Liveness {
     fn on_step(&mut self, step: &crate::checkers::Step<'_>) {
+        self.note_recovering(step);
         if step.now_ms < self.healed_at_ms || step.now_ms > self.deadline_ms() {
             return;
         }
@@ -153,6 +185,65 @@ impl Checker for Liveness {
     }
 
     fn finish(&mut self, _finish: &Finish<'_>, verdict: &mut Verdict) {
-        verdict.violations.extend(self.verdict());
+        let Some(violation) = self.verdict() else {
+            return;
+        };
+        match self.halted() {
+            Some(nodes) => {
+                let names: Vec<String> = nodes.iter().map(|k| format!("n{}", k + 1)).collect();
+                verdict.not_judged.push(format!(
+                    "liveness: a majority ({}) lost durable state and is still recovering, which halts elections by design; otherwise: {violation}",
+                    names.join(", ")
+                ));
+            }
+            None => verdict.violations.push(violation),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::node::real_node;
+    use crate::{run, RunOptions, Scenario};
+
+    fn losing(nodes: &[&str]) -> Scenario {
+        let faults: Vec<String> = nodes
+            .iter()
+            .map(|n| format!(r#"{{"at_ms": 1000, "until_ms": 1200, "kind": "lose_synced_tail", "node": "{n}"}}"#))
+            .collect();
+        Scenario::parse(&format!(
+            r#"{{"name": "lose", "nodes": 3, "duration_ms": 3000,
+                "disk": {{"fsync_ms_min": 1, "fsync_ms_max": 3}},
+                "faults": [{}]}}"#,
+            faults.join(", ")
+        ))
+        .expect("valid")
+    }
+
+    #[test]
+    fn a_majority_still_recovering_from_lost_state_excuses_a_halt_and_says_so() {
+        // The leader and a follower lose state: nobody may elect a leader.
+        let summary = run(
+            &losing(&["leader", "follower"]),
+            RunOptions::new(1, &real_node),
+        );
+        assert!(summary.violations.is_empty(), "{:?}", summary.violations);
+        assert_eq!(summary.not_judged.len(), 1, "{:?}", summary.not_judged);
+        assert!(summary.not_judged[0].contains("otherwise: [liveness]"));
+    }
+
+    #[test]
+    fn a_run_that_passes_is_judged_however_many_lost_state() {
+        // Two followers lose state: the leader keeps leading, and serves.
+        for seed in 0..5 {
+            let summary = run(
+                &losing(&["follower", "follower"]),
+                RunOptions::new(seed, &real_node),
+            );
+            assert!(summary.not_judged.is_empty(), "{:?}", summary.not_judged);
+            assert!(summary.violations.is_empty(), "{:?}", summary.violations);
+        }
+        let summary = run(&losing(&["n1"]), RunOptions::new(0, &real_node));
+        assert!(summary.not_judged.is_empty() && summary.violations.is_empty());
     }
 }
