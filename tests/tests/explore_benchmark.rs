@@ -9,7 +9,7 @@
 //! It takes about half an hour on 2 cores, so it runs only when asked:
 //! `cargo test --release -p ryw-tests --test explore_benchmark -- --ignored --nocapture`.
 //! `RYW_EXPLORE_RUNS` (default 10000) and `RYW_EXPLORE_CATCH_MAX` (default
-//! 3000, the most runs a search gets to catch one bug) change its size.
+//! 10000, the most runs a search gets to catch one bug) change its size.
 
 use ryw_sim::bugs::Bug;
 use ryw_sim::explore::{Explorer, Mode};
@@ -86,7 +86,7 @@ fn median(mut xs: Vec<Option<u64>>) -> String {
 #[ignore]
 fn explore_against_plain_swarm() {
     let runs = env_u64("RYW_EXPLORE_RUNS", 10_000);
-    let catch_max = env_u64("RYW_EXPLORE_CATCH_MAX", 3_000);
+    let catch_max = env_u64("RYW_EXPLORE_CATCH_MAX", 10_000);
     let marks = [100, 1_000, 10_000];
     println!("bases: {} scenarios; {} cores", bases().len(), jobs());
     println!(

@@ -64,6 +64,8 @@ pub fn load(dir: &Path) -> Result<Vec<Entry>, String> {
                 },
                 origin: i.origin,
                 new_states: i.new_states,
+                // Learnt again when the search resumes and reruns it.
+                events: Vec::new(),
             })
         })
         .collect()
@@ -82,6 +84,7 @@ mod tests {
             input: Input { scenario, seed: 42 },
             origin: "s.json + reseed".to_owned(),
             new_states: 7,
+            events: Vec::new(),
         }];
         save(&dir, &entries).expect("saved");
         let back = load(&dir).expect("loaded");

@@ -38,6 +38,8 @@ pub struct Entry {
     pub origin: String,
     /// Abstract states no earlier run had reached.
     pub new_states: usize,
+    /// The named events its run reached.
+    pub events: Vec<Event>,
 }
 
 /// How the search draws its inputs.
@@ -153,25 +155,53 @@ impl<'a> Explorer<'a> {
         batch
     }
 
-    /// A parent: half the time one of the newest entries (what just found
-    /// new ground is likely near more), otherwise any entry or base.
+    /// A parent: a third of the time one of the newest entries (what just
+    /// found new ground is likely near more), a third of the time one
+    /// that reached the rarest event any entry reached (rare events mark
+    /// hard states, and hard states are next to harder ones), otherwise
+    /// any entry or base.
     fn pick_parent(&mut self) -> (Input, String) {
-        let recent = self.corpus.len().min(8);
-        if !self.corpus.is_empty() && self.rng.random_bool(0.5) {
-            let k = self.corpus.len() - 1 - self.rng.random_range(0..recent);
-            let entry = &self.corpus[k];
-            return (entry.input.clone(), entry.origin.clone());
+        let pick = |entry: &Entry| (entry.input.clone(), entry.origin.clone());
+        if !self.corpus.is_empty() {
+            match self.rng.random_range(0..3) {
+                0 => {
+                    let recent = self.corpus.len().min(8);
+                    let k = self.corpus.len() - 1 - self.rng.random_range(0..recent);
+                    return pick(&self.corpus[k]);
+                }
+                1 => {
+                    if let Some(k) = self.rare_entry() {
+                        return pick(&self.corpus[k]);
+                    }
+                }
+                _ => {}
+            }
         }
         let k = self
             .rng
             .random_range(0..self.corpus.len() + self.bases.len());
         match self.corpus.get(k) {
-            Some(entry) => (entry.input.clone(), entry.origin.clone()),
+            Some(entry) => pick(entry),
             None => {
                 let (path, base) = &self.bases[k - self.corpus.len()];
                 (base.clone(), path.clone())
             }
         }
+    }
+
+    /// One of the entries that reached the event fewest runs reached.
+    fn rare_entry(&mut self) -> Option<usize> {
+        let rarest = Event::ALL
+            .iter()
+            .filter(|&&e| self.coverage.reached(e))
+            .min_by_key(|&&e| self.coverage.of(e).runs)?;
+        let holders: Vec<usize> = (0..self.corpus.len())
+            .filter(|&k| self.corpus[k].events.contains(rarest))
+            .collect();
+        if holders.is_empty() {
+            return None;
+        }
+        Some(holders[self.rng.random_range(0..holders.len())])
     }
 
     fn run_one(&self, input: &Input) -> Summary {
@@ -236,6 +266,7 @@ impl<'a> Explorer<'a> {
                     input: input.clone(),
                     origin: origin.clone(),
                     new_states,
+                    events: reached_events(&summary),
                 });
             }
             let go_on = seen(Ran {
@@ -253,6 +284,16 @@ impl<'a> Explorer<'a> {
         }
         true
     }
+}
+
+/// The named events a run reached.
+fn reached_events(summary: &Summary) -> Vec<Event> {
+    Event::ALL
+        .iter()
+        .zip(&summary.reached)
+        .filter(|&(_, &count)| count > 0)
+        .map(|(&e, _)| e)
+        .collect()
 }
 
 #[cfg(test)]

@@ -110,7 +110,8 @@ fn change(value: &mut Value, seed: &mut u64, scenario: &Scenario, rng: &mut ChaC
             }
             format!("retarget faults[{i}] to {target}")
         }
-        83..=91 => change_mix(value, rng),
+        83..=87 => change_mix(value, rng),
+        88..=91 => add_staged_pair(value, scenario, rng),
         _ => {
             *seed = rng.random();
             "reseed".to_owned()
@@ -183,6 +184,55 @@ fn add_fault(value: &mut Value, scenario: &Scenario, rng: &mut ChaCha8Rng) -> St
     match value["faults"].as_array_mut() {
         Some(list) => list.push(fault),
         None => value["faults"] = json!([fault]),
+    }
+    what
+}
+
+/// Two faults staged on one election, as the hand-written scenarios stage
+/// Raft's hard cases (`figure-8.json`, `new-leader-late-acks.json`): the
+/// moment a leader wins, its links slow or are cut one way, and a few
+/// milliseconds later (its first AppendEntries sent) it pauses, crashes or
+/// is cut off. Election-time windows are narrow; two independent additions
+/// rarely land in the same one.
+fn add_staged_pair(value: &mut Value, scenario: &Scenario, rng: &mut ChaCha8Rng) -> String {
+    let nodes = scenario.nodes;
+    let all: Vec<String> = (1..=nodes).map(|k| format!("n{k}")).collect();
+    let extra_ms = *[150u64, 600].choose(rng).expect("non-empty");
+    let (mut first, first_kind) = match rng.random_range(0..3) {
+        0 => (
+            json!({"kind": "link", "from": all, "to": ["leader"], "loss": 0.0, "extra_ms": extra_ms}),
+            "slow links into",
+        ),
+        1 => (
+            json!({"kind": "lag", "node": "leader", "extra_ms": extra_ms, "spare_clients": true}),
+            "lag of",
+        ),
+        _ => (
+            json!({"kind": "one_way", "from": ["leader"], "to": all}),
+            "cut links out of",
+        ),
+    };
+    let (mut second, second_kind) = match rng.random_range(0..3) {
+        0 => (json!({"kind": "pause", "node": "leader"}), "pause"),
+        1 => (json!({"kind": "crash", "node": "leader"}), "crash"),
+        _ => (json!({"kind": "isolate", "node": "leader"}), "isolate"),
+    };
+    let latest_ms = scenario.duration_ms.saturating_sub(300).max(101);
+    let at_ms = rng.random_range(100..latest_ms);
+    let length_ms = *[300u64, 700, 1500].choose(rng).expect("non-empty");
+    let after_ms = *[1u64, 3, 20].choose(rng).expect("non-empty");
+    for (fault, extra) in [(&mut first, 0), (&mut second, after_ms)] {
+        fault["at_ms"] = json!(at_ms);
+        fault["until_ms"] = json!(at_ms + 1_000 + length_ms);
+        fault["when"] = json!("leader_elected");
+        if extra > 0 {
+            fault["after_ms"] = json!(extra);
+        }
+    }
+    let what = format!("stage {first_kind} and {second_kind} of a new leader from {at_ms} ms");
+    match value["faults"].as_array_mut() {
+        Some(list) => list.extend([first, second]),
+        None => value["faults"] = json!([first, second]),
     }
     what
 }
