@@ -8,6 +8,7 @@
 use proptest::prelude::*;
 use ryw_core::{Key, Value};
 use ryw_sim::checkers::linearizability::{check_key, HistoryOp, LinOp, Verdict};
+use ryw_sim::checkers::read_mapping::{decide, Decided};
 
 /// Whether `ops` have a linearization, trying every order: each step takes
 /// any remaining op that no remaining completed op must precede, and the
@@ -116,5 +117,72 @@ proptest! {
             Verdict::Undecided => panic!("seven operations cannot exhaust the budget"),
         };
         prop_assert_eq!(verdict, expected, "{:#?}", ops);
+    }
+}
+
+/// Up to 8 operations whose writes (and cas targets) each write a value of
+/// their own, as the simulator's clients do; reads and cas name any of
+/// them, or none.
+fn unique_history() -> impl Strategy<Value = Vec<HistoryOp>> {
+    let seen = || prop::option::of((0u64..8).prop_map(|k| Value::from(100 + k as i64)));
+    let kind = prop_oneof![
+        3 => Just(0u8), // write
+        3 => Just(1u8), // read
+        1 => Just(2u8), // cas
+        1 => Just(3u8), // cas refused: missing
+        1 => Just(4u8), // cas refused: differs
+    ];
+    prop::collection::vec(
+        (kind, seen(), any::<bool>(), 0u64..30, 1u64..15, 0u8..4),
+        1..9,
+    )
+    .prop_map(|raw| {
+        raw.into_iter()
+            .enumerate()
+            .map(|(i, (kind, seen, create, start, length, lost))| {
+                let own = Value::from(100 + i as i64);
+                let op = match kind {
+                    0 => LinOp::Write(own),
+                    1 => LinOp::Read(seen),
+                    2 => LinOp::Cas {
+                        from: seen.unwrap_or_else(|| Value::from(100)),
+                        to: own,
+                        create_if_not_exists: create,
+                    },
+                    3 => LinOp::CasMissing,
+                    _ => LinOp::CasDiffers {
+                        from: seen.unwrap_or_else(|| Value::from(100)),
+                    },
+                };
+                let invoked = start * 100 + i as u64;
+                let may_be_lost = matches!(op, LinOp::Write(_) | LinOp::Cas { .. });
+                let returned = (!(may_be_lost && lost == 0)).then_some(invoked + length * 100 + 50);
+                HistoryOp {
+                    session: format!("c{i}"),
+                    key: Key::Int(0),
+                    op,
+                    invoked,
+                    returned,
+                }
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        failure_persistence: None,
+        ..ryw_tests::fuzz_config(20_000)
+    })]
+
+    /// The read mapping's verdict, wherever it gives one, is brute force's.
+    #[test]
+    fn the_read_mapping_agrees_with_brute_force(ops in unique_history()) {
+        let expected = brute_force(&ops, &mut vec![false; ops.len()], None);
+        match decide(&ops) {
+            Decided::Linearizable => prop_assert!(expected, "called linearizable: {:#?}", ops),
+            Decided::Violation(why) => prop_assert!(!expected, "called a violation ({}): {:#?}", why, ops),
+            Decided::Unknown => {}
+        }
     }
 }

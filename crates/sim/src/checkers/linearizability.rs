@@ -1,6 +1,8 @@
 //! Linearizability of the lin-kv operations (`read`, `write`, `cas`), per key.
 //!
-//! Wing & Gong's search with Lowe's memoisation: depth-first over which
+//! First by the read mapping (`read_mapping.rs`) when every value is
+//! written once, in polynomial time; otherwise, or where that cannot
+//! decide, Wing & Gong's search with Lowe's memoisation: depth-first over which
 //! pending operation takes effect next, remembering every (set of operations
 //! linearized, register state) already explored. Indeterminate operations
 //! (timed out, error 0) may take effect at any point after their invocation,
@@ -11,64 +13,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ryw_core::{ClientOp, ErrorCode, Key, OpResult, Value};
 
+pub use super::lin_ops::{HistoryOp, LinOp};
 use super::oracle::{value_key, ValueKey};
 use super::{Checker, Finish, Property, Reply, Verdict as Findings, Violation};
-
-/// What one operation did, as far as the client knows.
-#[derive(Clone, Debug, PartialEq)]
-pub enum LinOp {
-    Write(Value),
-    /// A cas that succeeded (or may have).
-    Cas {
-        from: Value,
-        to: Value,
-        create_if_not_exists: bool,
-    },
-    /// A cas refused because the key did not exist (error 20).
-    CasMissing,
-    /// A cas refused because the value differed from `from` (error 22).
-    CasDiffers {
-        from: Value,
-    },
-    /// A read that returned this value (`None`: key does not exist).
-    Read(Option<Value>),
-}
-
-/// For people: `write 128`, `read 128`, `read (no key)`, `cas 1 -> 2`.
-impl std::fmt::Display for LinOp {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            LinOp::Write(value) => write!(f, "write {value}"),
-            LinOp::Cas {
-                from,
-                to,
-                create_if_not_exists,
-            } => {
-                write!(f, "cas {from} -> {to}")?;
-                if *create_if_not_exists {
-                    write!(f, " (or create)")?;
-                }
-                Ok(())
-            }
-            LinOp::CasMissing => write!(f, "cas refused: no key"),
-            LinOp::CasDiffers { from } => write!(f, "cas refused: value is not {from}"),
-            LinOp::Read(Some(value)) => write!(f, "read {value}"),
-            LinOp::Read(None) => write!(f, "read (no key)"),
-        }
-    }
-}
-
-/// One operation of the history. Times are positions in one global order of
-/// invocations and completions, so "returned before invoked" is exact.
-#[derive(Clone, Debug)]
-pub struct HistoryOp {
-    pub session: String,
-    pub key: Key,
-    pub op: LinOp,
-    pub invoked: u64,
-    /// `None`: indeterminate, it may have happened at any later time.
-    pub returned: Option<u64>,
-}
 
 /// Most (linearized set, state) pairs explored per key before giving up.
 pub const STATES_MAX: usize = 300_000;
@@ -215,7 +162,27 @@ impl Done {
     }
 }
 
-/// Checks the operations on one key.
+/// Checks the operations on one key: by the read mapping when every value
+/// is written once (`read_mapping.rs`, polynomial), by the search when that
+/// cannot decide.
+pub fn check_key(ops: &[HistoryOp]) -> Verdict {
+    // Values written once: decided by the read mapping, in polynomial time.
+    match super::read_mapping::decide(ops) {
+        super::read_mapping::Decided::Linearizable => return Verdict::Linearizable,
+        super::read_mapping::Decided::Violation(why) => {
+            let key = &ops[0].key;
+            return Verdict::Violation(format!(
+                "no linearization of the {} operations on key {key}: {why}",
+                ops.len()
+            ));
+        }
+        super::read_mapping::Decided::Unknown => {}
+    }
+    search_key(ops)
+}
+
+/// Checks the operations on one key by the search alone (Wing & Gong
+/// with Lowe's memoisation).
 ///
 /// Writes that may or may not have happened (timed out) and whose value
 /// nothing observed are interchangeable: each can only move the register
@@ -225,7 +192,7 @@ impl Done {
 ///
 /// (Longer than 70 lines on purpose: the search loop is one piece, whose
 /// steps share the stack, the seen set and its budget.)
-pub fn check_key(ops: &[HistoryOp]) -> Verdict {
+pub fn search_key(ops: &[HistoryOp]) -> Verdict {
     let observed = observed_values(ops);
     let blind = |op: &&HistoryOp| {
         op.returned.is_none()
@@ -708,6 +675,32 @@ mod tests {
             !linearizable(&stale),
             "a value from the first round, read last"
         );
+    }
+
+    /// Where the search decides, the read mapping decides the same; and
+    /// it decides where the search gives up.
+    #[test]
+    fn the_read_mapping_agrees_with_the_search_and_decides_where_it_gives_up() {
+        use crate::checkers::read_mapping::{decide, Decided};
+        for (sessions, rounds) in [(4, 10), (8, 20), (16, 8)] {
+            for last_read in [-2, 3] {
+                let h = crowded_history(sessions, rounds, last_read);
+                let fast = decide(&h);
+                assert_ne!(fast, Decided::Unknown, "{sessions} sessions: undecided");
+                match search_key(&h) {
+                    Verdict::Linearizable => assert_eq!(fast, Decided::Linearizable),
+                    Verdict::Violation(_) => assert!(matches!(fast, Decided::Violation(_))),
+                    Verdict::Undecided => {}
+                }
+                // Only the last read, of the newest write or of a stale one, decides.
+                assert_eq!(fast == Decided::Linearizable, last_read == -2);
+            }
+        }
+        // 32 sessions, every value written once, replies in scrambled order:
+        // the search's budget is no bound here.
+        let h = crowded_history(32, 30, 5);
+        assert!(matches!(decide(&h), Decided::Violation(_)));
+        assert!(matches!(check_key(&h), Verdict::Violation(_)));
     }
 
     #[test]

@@ -8,11 +8,13 @@
 
 mod checker;
 pub mod efficiency;
+pub mod lin_ops;
 pub mod linearizability;
 pub mod liveness;
 pub mod oracle;
 pub mod protocol;
 pub mod raft;
+pub mod read_mapping;
 pub mod ryw;
 pub mod served_state;
 pub mod votes;

@@ -1,0 +1,406 @@
+//! Linearizability of one key in polynomial time when every value is
+//! written at most once (Gibbons and Korach, "Testing shared memories",
+//! 1997): each read names the write it saw, so the search over orders
+//! collapses into checks of intervals.
+//!
+//! A write, and the operations that saw its value (reads, and the
+//! successful `cas` from it), form a *cluster*, which a linearization must
+//! hold contiguous: the write first, then everything that saw its value,
+//! then the next write. Per cluster, `f` is the earliest completion and
+//! `s` the latest invocation. If `f < s` the cluster's span must cover
+//! `[f, s]` (a *forward zone*); otherwise all of it fits at one moment of
+//! `[s, f]` (a *backward zone*). The history is linearizable only if
+//!
+//! 1. nothing sees a value before its write was invoked,
+//! 2. no two forward zones overlap, and
+//! 3. no backward zone lies inside another cluster's forward zone;
+//!
+//! each is necessary, so failing one is a violation. When all hold, a
+//! witness order is built from the zones (the construction in the paper's
+//! proof) and replayed against the register and the real-time order,
+//! refused `cas` included; only a witness that replays makes the history
+//! linearizable. What this cannot decide (a value written twice, a `cas`
+//! that may have created the key or swapped it, a witness that does not
+//! replay) goes to the search (`linearizability.rs`).
+//!
+//! Indeterminate operations (timed out): a write or `cas` whose value a
+//! completed operation saw took effect (it has no completion); one whose
+//! value nobody saw is taken never to have happened, which a
+//! linearization may always choose.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::lin_ops::{HistoryOp, LinOp};
+use super::oracle::{value_key, ValueKey};
+
+/// What the intervals say.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decided {
+    Linearizable,
+    Violation(String),
+    /// Not decided here: the search must.
+    Unknown,
+}
+
+struct Cluster {
+    /// The write or cas that begins it (`None`: the initial missing value).
+    writer: Option<usize>,
+    /// Operations that saw its value: reads, refusals that the key is
+    /// missing, and the cas that swapped it (which must come last).
+    seen_by: Vec<usize>,
+    /// The successful cas that swapped its value for another, if any.
+    swapped_by: Option<usize>,
+}
+
+/// Times are scaled by this, so that points can go just before or after
+/// an invocation or completion (which are distinct whole positions).
+const SCALE: u64 = 8;
+
+/// Decides `ops` (one key) by their read mapping, if it can.
+pub fn decide(all: &[HistoryOp]) -> Decided {
+    let Some((ops, clusters)) = clusters_of(all) else {
+        return Decided::Unknown;
+    };
+    let end = |i: usize| ops[i].returned.unwrap_or(u64::MAX / SCALE);
+    // 1. Nothing sees a value before its write began.
+    for cluster in &clusters {
+        let Some(w) = cluster.writer else { continue };
+        if let Some(&r) = cluster.seen_by.iter().find(|&&r| end(r) < ops[w].invoked) {
+            return Decided::Violation(format!(
+                "{} {} completed at {} before {} {} was invoked at {}",
+                ops[r].session,
+                ops[r].op,
+                end(r),
+                ops[w].session,
+                ops[w].op,
+                ops[w].invoked
+            ));
+        }
+    }
+    // 1b. Nothing sees a value after the cas that swapped it completed.
+    for cluster in &clusters {
+        let Some(c) = cluster.swapped_by else {
+            continue;
+        };
+        if let Some(&r) = cluster
+            .seen_by
+            .iter()
+            .find(|&&r| r != c && ops[r].invoked > end(c))
+        {
+            return Decided::Violation(format!(
+                "{} {} was invoked at {} after {} {} had swapped that value, completing at {}",
+                ops[r].session,
+                ops[r].op,
+                ops[r].invoked,
+                ops[c].session,
+                ops[c].op,
+                end(c)
+            ));
+        }
+    }
+    let zones: Vec<(u64, u64)> = clusters
+        .iter()
+        .map(|c| {
+            let members = c.writer.iter().chain(&c.seen_by);
+            let f = members
+                .clone()
+                .map(|&i| end(i))
+                .min()
+                .unwrap_or(u64::MAX / SCALE);
+            let s = members.map(|&i| ops[i].invoked).max().unwrap_or(0);
+            // The initial value holds from the beginning of time.
+            (if c.writer.is_none() { 0 } else { f }, s)
+        })
+        .collect();
+    let mut forward: Vec<(u64, u64, usize)> = zones
+        .iter()
+        .enumerate()
+        .filter(|(_, &(f, s))| f < s)
+        .map(|(k, &(f, s))| (f, s, k))
+        .collect();
+    forward.sort_unstable();
+    // 2. Forward zones do not overlap.
+    for pair in forward.windows(2) {
+        let ((f1, s1, a), (f2, s2, b)) = (pair[0], pair[1]);
+        if f2 < s1 {
+            return Decided::Violation(format!(
+                "{} and {} must each hold the key over overlapping times ({f1}..{s1} and {f2}..{s2})",
+                describe(&ops, &clusters[a]),
+                describe(&ops, &clusters[b]),
+            ));
+        }
+    }
+    // 3. No backward zone inside a forward zone. The forward zone that
+    // could hold one starting at s_b is the last to start before it (the
+    // initial value's starts at 0, before an invocation at 0: `<=`; any
+    // other starts at a completion, never at an invocation's position).
+    let container = |s_b: u64| {
+        let at = forward.partition_point(|&(zf, _, _)| zf <= s_b);
+        at.checked_sub(1)
+            .map(|i| forward[i])
+            .filter(|&(_, zs, _)| s_b < zs)
+    };
+    for (k, &(f_b, s_b)) in zones.iter().enumerate() {
+        if f_b < s_b {
+            continue;
+        }
+        if let Some((zf, zs, a)) = container(s_b) {
+            if f_b < zs {
+                return Decided::Violation(format!(
+                    "{} must fit between {s_b} and {f_b}, all inside the time {} must hold the key ({zf}..{zs})",
+                    describe(&ops, &clusters[k]),
+                    describe(&ops, &clusters[a])
+                ));
+            }
+        }
+    }
+    // A witness: every operation's point, in scaled time.
+    let mut points: Vec<(u64, usize)> = Vec::with_capacity(ops.len());
+    let mut placed = vec![false; ops.len()];
+    for (k, cluster) in clusters.iter().enumerate() {
+        let (f, s) = zones[k];
+        if f < s {
+            // The write just before f, the rest as soon as they may after it.
+            if let Some(w) = cluster.writer {
+                if !placed[w] {
+                    points.push((f * SCALE - 2, w));
+                    placed[w] = true;
+                }
+            }
+            for &r in &cluster.seen_by {
+                if !placed[r] {
+                    // The swapping cas after every other, just past s.
+                    let t = if cluster.swapped_by == Some(r) {
+                        s * SCALE + 1
+                    } else {
+                        (ops[r].invoked * SCALE).max(f * SCALE)
+                    };
+                    points.push((t, r));
+                    placed[r] = true;
+                }
+            }
+        } else {
+            // All at one moment: s, or just after the forward zone around it.
+            let t = container(s).map_or(s, |(_, zs, _)| zs) * SCALE + 4;
+            // One moment for all, kept in cluster order by the tiebreak below.
+            for &i in cluster.writer.iter().chain(&cluster.seen_by) {
+                if !placed[i] {
+                    points.push((t, i));
+                    placed[i] = true;
+                }
+            }
+        }
+    }
+    // Ties keep the order pushed (writer first, then its readers).
+    let mut order: Vec<(u64, usize, usize)> = points
+        .iter()
+        .enumerate()
+        .map(|(pushed, &(t, i))| (t, pushed, i))
+        .collect();
+    order.sort_unstable();
+    let mut sequence: Vec<usize> = order.iter().map(|&(_, _, i)| i).collect();
+    // Refused cas: at a moment of their interval when the key held another value.
+    let refused: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i]).collect();
+    if !place_refusals(&ops, &order, &refused, &mut sequence) {
+        return Decided::Unknown;
+    }
+    if replays(&ops, &sequence) {
+        Decided::Linearizable
+    } else {
+        Decided::Unknown
+    }
+}
+
+/// Puts each refused cas (`CasDiffers`) into `sequence` at a point of its
+/// interval where the key held another value than the one it expected;
+/// false if one has no such point in the witness.
+fn place_refusals(
+    ops: &[&HistoryOp],
+    order: &[(u64, usize, usize)],
+    refused: &[usize],
+    sequence: &mut Vec<usize>,
+) -> bool {
+    if refused.is_empty() {
+        return true;
+    }
+    // The value after each point of the witness.
+    let mut timeline: Vec<(u64, Option<ValueKey>)> = Vec::with_capacity(order.len());
+    let mut state: Option<ValueKey> = None;
+    for &(t, _, i) in order {
+        if let LinOp::Write(v) | LinOp::Cas { to: v, .. } = &ops[i].op {
+            state = Some(value_key(v));
+        }
+        timeline.push((t, state.clone()));
+    }
+    let state_at = |t: u64| -> Option<ValueKey> {
+        let at = timeline.partition_point(|&(p, _)| p <= t);
+        at.checked_sub(1).and_then(|k| timeline[k].1.clone())
+    };
+    let mut inserts: Vec<(u64, usize)> = Vec::new();
+    for &c in refused {
+        let LinOp::CasDiffers { from } = &ops[c].op else {
+            return false;
+        };
+        let from = Some(value_key(from));
+        let lo = ops[c].invoked * SCALE + 1;
+        let hi = ops[c].returned.map_or(u64::MAX - 1, |r| r * SCALE - 1);
+        // Candidates: its start, then just after each point in its interval.
+        let first = timeline.partition_point(|&(p, _)| p < lo);
+        let candidates = std::iter::once(lo).chain(
+            timeline[first..]
+                .iter()
+                .take_while(|&&(p, _)| p < hi)
+                .map(|&(p, _)| p + 1),
+        );
+        let Some(t) = candidates
+            .into_iter()
+            .find(|&t| state_at(t).is_some() && state_at(t) != from)
+        else {
+            return false;
+        };
+        inserts.push((t, c));
+    }
+    // Merge: the refusals at their points among the others.
+    let mut merged: Vec<(u64, usize, usize)> = order.to_vec();
+    merged.extend(inserts.iter().map(|&(t, c)| (t, usize::MAX, c)));
+    merged.sort_unstable();
+    *sequence = merged.into_iter().map(|(_, _, i)| i).collect();
+    true
+}
+
+/// Whether `sequence` respects real time (nothing placed after an
+/// operation that was invoked only after it completed) and the register.
+fn replays(ops: &[&HistoryOp], sequence: &[usize]) -> bool {
+    let mut invoked_max = 0;
+    let mut state: Option<ValueKey> = None;
+    for &i in sequence {
+        let op = ops[i];
+        if op.returned.is_some_and(|r| r < invoked_max) {
+            return false;
+        }
+        invoked_max = invoked_max.max(op.invoked);
+        let ok = match &op.op {
+            LinOp::Write(v) => {
+                state = Some(value_key(v));
+                true
+            }
+            LinOp::Cas {
+                from,
+                to,
+                create_if_not_exists,
+            } => {
+                let fits = match &state {
+                    Some(current) => *current == value_key(from),
+                    None => *create_if_not_exists,
+                };
+                if fits {
+                    state = Some(value_key(to));
+                }
+                fits
+            }
+            LinOp::CasMissing => state.is_none(),
+            LinOp::CasDiffers { from } => state.as_ref().is_some_and(|s| *s != value_key(from)),
+            LinOp::Read(seen) => seen.as_ref().map(value_key) == state,
+        };
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// For reports: the cluster's write (or the initial value).
+fn describe(ops: &[&HistoryOp], cluster: &Cluster) -> String {
+    let head = match cluster.writer {
+        Some(w) => format!("{} {} [{}..]", ops[w].session, ops[w].op, ops[w].invoked),
+        None => "the key's missing initial value".to_owned(),
+    };
+    format!("{head} (seen by {} operations)", cluster.seen_by.len())
+}
+
+/// The operations that count and their clusters; `None` if the read
+/// mapping is ambiguous or names a value nobody wrote (the search then
+/// decides, and explains).
+fn clusters_of(all: &[HistoryOp]) -> Option<(Vec<&HistoryOp>, Vec<Cluster>)> {
+    // Values some operation that took effect saw: completed reads and cas,
+    // and the `from` of an indeterminate cas that took effect (its `to`
+    // was seen), to a fixed point.
+    let mut observed: BTreeSet<ValueKey> = all
+        .iter()
+        .filter(|o| o.returned.is_some())
+        .filter_map(|o| match &o.op {
+            LinOp::Read(Some(v)) | LinOp::Cas { from: v, .. } => Some(value_key(v)),
+            _ => None,
+        })
+        .collect();
+    loop {
+        let before = observed.len();
+        for o in all.iter().filter(|o| o.returned.is_none()) {
+            if let LinOp::Cas { from, to, .. } = &o.op {
+                if observed.contains(&value_key(to)) {
+                    observed.insert(value_key(from));
+                }
+            }
+        }
+        if observed.len() == before {
+            break;
+        }
+    }
+    let ops: Vec<&HistoryOp> = all
+        .iter()
+        .filter(|o| match (&o.op, o.returned) {
+            (LinOp::Write(v) | LinOp::Cas { to: v, .. }, None) => observed.contains(&value_key(v)),
+            _ => true,
+        })
+        .collect();
+    let mut clusters = vec![Cluster {
+        writer: None,
+        seen_by: Vec::new(),
+        swapped_by: None,
+    }];
+    let mut by_value: BTreeMap<ValueKey, usize> = BTreeMap::new();
+    for (i, o) in ops.iter().enumerate() {
+        if let LinOp::Write(v) | LinOp::Cas { to: v, .. } = &o.op {
+            if by_value.insert(value_key(v), clusters.len()).is_some() {
+                return None;
+            }
+            clusters.push(Cluster {
+                writer: Some(i),
+                seen_by: Vec::new(),
+                swapped_by: None,
+            });
+        }
+    }
+    for (i, o) in ops.iter().enumerate() {
+        let saw = match &o.op {
+            LinOp::Write(_) | LinOp::CasDiffers { .. } => continue,
+            LinOp::Read(None) | LinOp::CasMissing => 0,
+            LinOp::Read(Some(v)) => *by_value.get(&value_key(v))?,
+            LinOp::Cas {
+                from,
+                create_if_not_exists,
+                ..
+            } => match (by_value.get(&value_key(from)), create_if_not_exists) {
+                (Some(&c), false) => c,
+                (None, true) => 0,
+                _ => return None,
+            },
+        };
+        if matches!(o.op, LinOp::Cas { .. }) {
+            // Two cas cannot both swap the one value there ever was: the
+            // search says so, with its own explanation.
+            if clusters[saw].swapped_by.replace(i).is_some() {
+                return None;
+            }
+        } else {
+            clusters[saw].seen_by.push(i);
+        }
+    }
+    // The swapping cas ends its cluster.
+    for cluster in &mut clusters {
+        if let Some(c) = cluster.swapped_by {
+            cluster.seen_by.push(c);
+        }
+    }
+    Some((ops, clusters))
+}
