@@ -5,6 +5,9 @@
 //! the baseline it is measured against, runs the same bases under fresh
 //! seeds with no feedback.
 //!
+//! Half the candidates are the bases in turn under fresh seeds (what plain
+//! swarm runs), half are mutants of the corpus.
+//!
 //! Deterministic from its seed: candidates are drawn in batches of
 //! [`BATCH`] from the corpus as it stood before the batch, run on any
 //! number of threads, and learnt from in the order they were drawn, so
@@ -143,6 +146,19 @@ impl<'a> Explorer<'a> {
                 Mode::Guided if (n as usize) < self.bases.len() && self.corpus.is_empty() => {
                     let (path, base) = &self.bases[n as usize];
                     batch.push((base.clone(), path.clone()));
+                }
+                // Every other candidate is a base under a fresh seed, in
+                // turn: the scenarios' own schedules are strong priors (a
+                // search of mutants alone caught the disk bugs later than
+                // plain swarm), and the search should not leave them.
+                Mode::Guided if n % 2 == 0 => {
+                    let k = (n / 2) as usize % self.bases.len();
+                    let (path, base) = &self.bases[k];
+                    let input = Input {
+                        scenario: base.scenario.clone(),
+                        seed: self.rng.random(),
+                    };
+                    batch.push((input, format!("{path} + reseed")));
                 }
                 Mode::Guided => {
                     let parent = self.pick_parent();
