@@ -18,11 +18,19 @@ fn every_committed_case_is_caught_under_its_bug_and_passes_without_it() {
         let seed = replay_seed(&scenario).expect("the description names its seed");
         let buggy = run(&scenario, RunOptions::new(seed, &*bug.factory()));
         if !bug.caught(&buggy) {
-            missed.push(format!("{}: not caught ({:?})", bug.name(), buggy.violations));
+            missed.push(format!(
+                "{}: not caught ({:?})",
+                bug.name(),
+                buggy.violations
+            ));
         }
         let real = run(&scenario, RunOptions::new(seed, &real_node));
         if !real.violations.is_empty() {
-            missed.push(format!("{}: the real store fails: {}", bug.name(), real.violations[0]));
+            missed.push(format!(
+                "{}: the real store fails: {}",
+                bug.name(),
+                real.violations[0]
+            ));
         }
     }
     assert!(missed.is_empty(), "{}", missed.join("\n"));

@@ -645,17 +645,16 @@ fn the_docs_name_only_paths_that_exist() {
     );
 }
 
-/// The guide lists every named event with its meaning, as the core has it.
+/// The README and the checkers guide list every named event with its
+/// meaning, as the core has it.
 #[test]
-fn the_checkers_guide_lists_every_named_event() {
-    let guide =
-        std::fs::read_to_string(workspace().join("docs/checkers.md")).expect("docs/checkers.md");
-    for event in ryw_core::Event::ALL {
-        let row = format!("| `{}` | {} |", event.name(), event.meaning());
-        assert!(
-            guide.contains(&row),
-            "docs/checkers.md lacks, or shows an old:\n{row}"
-        );
+fn the_readme_and_the_checkers_guide_list_every_named_event() {
+    for doc in ["README.md", "docs/checkers.md"] {
+        let guide = std::fs::read_to_string(workspace().join(doc)).expect("readable");
+        for event in ryw_core::Event::ALL {
+            let row = format!("| `{}` | {} |", event.name(), event.meaning());
+            assert!(guide.contains(&row), "{doc} lacks, or shows an old:\n{row}");
+        }
     }
 }
 

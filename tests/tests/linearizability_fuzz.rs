@@ -80,24 +80,28 @@ fn lin_op() -> impl Strategy<Value = LinOp> {
     ]
 }
 
+/// Operation `i` of a generated history: invoked at `start`, completing
+/// `length` later unless it is a write or cas and `lost` is 0 (timed out).
+/// Times are distinct, as the simulator's event positions are.
+fn timed(i: usize, op: LinOp, start: u64, length: u64, lost: u8) -> HistoryOp {
+    let invoked = start * 100 + i as u64;
+    let may_be_lost = matches!(op, LinOp::Write(_) | LinOp::Cas { .. });
+    let returned = (!(may_be_lost && lost == 0)).then_some(invoked + length * 100 + 50);
+    HistoryOp {
+        session: format!("c{i}"),
+        key: Key::Int(0),
+        op,
+        invoked,
+        returned,
+    }
+}
+
 /// Up to 7 operations with overlapping intervals; some writes timed out.
 fn history() -> impl Strategy<Value = Vec<HistoryOp>> {
     prop::collection::vec((lin_op(), 0u64..30, 1u64..15, 0u8..4), 1..8).prop_map(|raw| {
         raw.into_iter()
             .enumerate()
-            .map(|(i, (op, start, length, lost))| {
-                // Distinct times, as the simulator's event positions are.
-                let invoked = start * 100 + i as u64;
-                let may_be_lost = matches!(op, LinOp::Write(_) | LinOp::Cas { .. });
-                let returned = (!(may_be_lost && lost == 0)).then_some(invoked + length * 100 + 50);
-                HistoryOp {
-                    session: format!("c{i}"),
-                    key: Key::Int(0),
-                    op,
-                    invoked,
-                    returned,
-                }
-            })
+            .map(|(i, (op, start, length, lost))| timed(i, op, start, length, lost))
             .collect()
     })
 }
@@ -154,16 +158,7 @@ fn unique_history() -> impl Strategy<Value = Vec<HistoryOp>> {
                         from: seen.unwrap_or_else(|| Value::from(100)),
                     },
                 };
-                let invoked = start * 100 + i as u64;
-                let may_be_lost = matches!(op, LinOp::Write(_) | LinOp::Cas { .. });
-                let returned = (!(may_be_lost && lost == 0)).then_some(invoked + length * 100 + 50);
-                HistoryOp {
-                    session: format!("c{i}"),
-                    key: Key::Int(0),
-                    op,
-                    invoked,
-                    returned,
-                }
+                timed(i, op, start, length, lost)
             })
             .collect()
     })

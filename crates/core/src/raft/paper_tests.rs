@@ -630,6 +630,17 @@ fn acknowledgements_from_an_older_term_count_for_nothing() {
     assert!(cluster.node(leader).commit_index() < index);
 }
 
+/// What a member of term `term` answers a request of an older term.
+fn term_notice(term: u64) -> Payload {
+    Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+        term,
+        success: false,
+        match_index: 0,
+        next_index_hint: 0,
+        seq: NO_ROUND,
+    }))
+}
+
 // Reference: Raft §5.1 and thesis §6.4, step 3. A member answers a request
 // of an older term with its term alone, answering no round: the sender may
 // be a new life of a leader that leads again in that very term, counting
@@ -662,13 +673,7 @@ fn an_answer_to_an_older_terms_request_acknowledges_no_round() {
     }
     let read_msg = cluster.request(leader, 1, read("x"));
     for f in (0..3).filter(|&f| f != leader) {
-        let notice = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
-            term,
-            success: false,
-            match_index: 0,
-            next_index_hint: 0,
-            seq: NO_ROUND,
-        }));
+        let notice = term_notice(term);
         let mut sent = Vec::new();
         cluster.with_node(leader, |node, now| {
             sent = deliver(node, now, peer_envelope(f, leader, notice))
@@ -685,13 +690,7 @@ fn an_answer_to_an_older_terms_request_acknowledges_no_round() {
     for _ in 0..40 {
         cluster.run_for(50);
         for f in (0..3).filter(|&f| f != leader) {
-            let notice = Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
-                term,
-                success: false,
-                match_index: 0,
-                next_index_hint: 0,
-                seq: NO_ROUND,
-            }));
+            let notice = term_notice(term);
             cluster.with_node(leader, |node, now| {
                 node.handle_message(now, peer_envelope(f, leader, notice))
             });

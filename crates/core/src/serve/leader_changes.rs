@@ -39,28 +39,25 @@ impl Serve {
         // Held writes never entered the log: they go to the next leader.
         self.ops.held_requests.clear();
         for held in std::mem::take(&mut self.ops.held) {
-            match held.reply_to {
-                ReplyTo::Local(id) => {
-                    if let Some(pending) = self.ops.pending.get_mut(&id) {
-                        pending.stage = Stage::NeedLeader { retry_at: now };
-                        self.ops.schedule(id);
-                    }
-                }
-                ReplyTo::Remote { .. } => self.respond(raft, held.reply_to, not_leader(raft.me())),
-            }
+            self.hand_back(raft, now, held.reply_to);
         }
-        let reads = self.ops.reads.take_unconfirmed();
-        let me = raft.me();
-        for read in reads {
-            match read.reply_to {
-                ReplyTo::Local(id) => {
-                    if let Some(pending) = self.ops.pending.get_mut(&id) {
-                        pending.stage = Stage::NeedLeader { retry_at: now };
-                        self.ops.schedule(id);
-                    }
+        for read in self.ops.reads.take_unconfirmed() {
+            self.hand_back(raft, now, read.reply_to);
+        }
+    }
+
+    /// Work this node can no longer do as leader goes back to whoever
+    /// asked: an operation of its own waits for the next leader; an
+    /// origin is told this node does not lead, and tries the next.
+    fn hand_back(&mut self, raft: &mut Raft, now: Millis, reply_to: ReplyTo) {
+        match reply_to {
+            ReplyTo::Local(id) => {
+                if let Some(pending) = self.ops.pending.get_mut(&id) {
+                    pending.stage = Stage::NeedLeader { retry_at: now };
+                    self.ops.schedule(id);
                 }
-                ReplyTo::Remote { .. } => self.respond(raft, read.reply_to, not_leader(me.clone())),
             }
+            ReplyTo::Remote { .. } => self.respond(raft, reply_to, not_leader(raft.me())),
         }
     }
 

@@ -151,7 +151,7 @@ impl<'a> Explorer<'a> {
                 // turn: the scenarios' own schedules are strong priors (a
                 // search of mutants alone caught the disk bugs later than
                 // plain swarm), and the search should not leave them.
-                Mode::Guided if n % 2 == 0 => {
+                Mode::Guided if n.is_multiple_of(2) => {
                     let k = (n / 2) as usize % self.bases.len();
                     let (path, base) = &self.bases[k];
                     let input = Input {
