@@ -454,6 +454,102 @@ impl Checker for History {
 mod tests {
     use super::*;
 
+    /// What each reply tells the checker: an indeterminate error keeps a
+    /// write or cas as may-have-happened, a definite one drops it, and a
+    /// refused cas or a read of a missing key still observed the key.
+    #[test]
+    fn each_reply_becomes_what_its_client_knows() {
+        let key = Key::Int(0);
+        let write = ClientOp::Write {
+            key: key.clone(),
+            value: 7.into(),
+        };
+        let cas = ClientOp::Cas {
+            key: key.clone(),
+            from: 1.into(),
+            to: 2.into(),
+            create_if_not_exists: false,
+        };
+        let read = ClientOp::Read { key: key.clone() };
+        let error = |code| OpResult::error(code, "x");
+        let swapped = LinOp::Cas {
+            from: 1.into(),
+            to: 2.into(),
+            create_if_not_exists: false,
+        };
+        let cases = [
+            (
+                &write,
+                Some(OpResult::WriteOk { commit_index: 3 }),
+                Some(w(7)),
+            ),
+            (&write, None, Some(w(7))),
+            (&write, Some(error(ErrorCode::TIMEOUT)), Some(w(7))),
+            (
+                &write,
+                Some(error(ErrorCode::TEMPORARILY_UNAVAILABLE)),
+                None,
+            ),
+            (
+                &cas,
+                Some(OpResult::CasOk { commit_index: 3 }),
+                Some(swapped.clone()),
+            ),
+            (&cas, Some(error(ErrorCode::TIMEOUT)), Some(swapped)),
+            (
+                &cas,
+                Some(error(ErrorCode::KEY_DOES_NOT_EXIST)),
+                Some(LinOp::CasMissing),
+            ),
+            (
+                &cas,
+                Some(error(ErrorCode::PRECONDITION_FAILED)),
+                Some(LinOp::CasDiffers { from: 1.into() }),
+            ),
+            (&cas, Some(error(ErrorCode::TEMPORARILY_UNAVAILABLE)), None),
+            (
+                &read,
+                Some(OpResult::ReadOk { value: 5.into() }),
+                Some(r(Some(5))),
+            ),
+            (
+                &read,
+                Some(error(ErrorCode::KEY_DOES_NOT_EXIST)),
+                Some(r(None)),
+            ),
+            (&read, Some(error(ErrorCode::TEMPORARILY_UNAVAILABLE)), None),
+            (&read, Some(error(ErrorCode::PRECONDITION_FAILED)), None),
+        ];
+        for (op, result, expected) in cases {
+            assert_eq!(
+                lin_op(op, result.as_ref()),
+                expected,
+                "{op:?} answered {result:?}"
+            );
+        }
+    }
+
+    /// A key the read mapping cannot take (a read of a value nobody wrote)
+    /// and the search cannot finish (20 concurrent writes, in every order,
+    /// before the read) is counted as undecided, key by key.
+    #[test]
+    fn keys_past_the_search_budget_are_counted_undecided() {
+        let mut tangled = Vec::new();
+        for key in 0..2 {
+            for s in 0..20 {
+                let mut o = op(&format!("c{s}"), w(s), s as u64, Some(100 + s as u64));
+                o.key = Key::Int(key);
+                tangled.push(o);
+            }
+            let mut o = op("r", r(Some(99)), 200, Some(201));
+            o.key = Key::Int(key);
+            tangled.push(o);
+        }
+        let (violations, undecided) = check(&tangled);
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(undecided, 2);
+    }
+
     #[test]
     fn operations_read_as_plain_words_in_reports() {
         let shown: Vec<String> = [
@@ -584,6 +680,23 @@ mod tests {
             op("c2", r(Some(1)), 5, Some(6)),
         ];
         assert!(!linearizable(&h));
+        // Both explain themselves: the key, and what could not be ordered.
+        let Verdict::Violation(searched) = search_key(&h) else {
+            panic!("a violation")
+        };
+        assert!(
+            searched.starts_with("no linearization of the 3 operations on key 0: at most")
+                && searched.contains("c2 read 1 [5..6]"),
+            "{searched}"
+        );
+        let Verdict::Violation(mapped) = check_key(&h) else {
+            panic!("a violation")
+        };
+        assert!(
+            mapped.starts_with("no linearization of the 3 operations on key 0: ")
+                && mapped.contains("write 1"),
+            "{mapped}"
+        );
     }
 
     #[test]
