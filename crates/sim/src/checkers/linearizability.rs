@@ -548,6 +548,22 @@ mod tests {
         let (violations, undecided) = check(&tangled);
         assert!(violations.is_empty(), "{violations:?}");
         assert_eq!(undecided, 2);
+        // The run's verdict adds them to what other checkers found.
+        let mut history = History { ops: tangled };
+        let summary = crate::report::Summary::default();
+        let oracle = super::super::oracle::CommittedLog::default();
+        let finish = Finish {
+            end_ms: 1_000,
+            summary: &summary,
+            oracle: &oracle,
+        };
+        let mut verdict = Findings {
+            undecided_keys: 1,
+            ..Findings::default()
+        };
+        history.finish(&finish, &mut verdict);
+        assert_eq!(verdict.undecided_keys, 3);
+        assert!(verdict.violations.is_empty());
     }
 
     #[test]
