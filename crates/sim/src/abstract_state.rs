@@ -45,6 +45,8 @@ struct NodeView {
 #[derive(Clone, Debug, Default)]
 pub struct AbstractStates {
     views: Vec<NodeView>,
+    /// Counted, and read out only sorted ([`AbstractStates::hashes`]):
+    /// its order reaches nothing.
     seen: HashSet<u64, BuildHasherDefault<Identity>>,
     last: Option<u64>,
 }

@@ -24,6 +24,8 @@ pub struct Reach {
 pub struct Coverage {
     events: Vec<Reach>,
     by_scenario: BTreeMap<String, [bool; Event::COUNT]>,
+    /// Distinct abstract states: only inserted into and counted, never
+    /// iterated, so its order reaches nothing.
     states: HashSet<u64>,
 }
 
