@@ -4,6 +4,7 @@
 //! checkers, and turns the run into a [`Summary`].
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -68,6 +69,9 @@ pub struct Store<'a> {
     summary: Summary,
     /// The client history, if the run keeps one.
     history: Option<History>,
+    /// Where the history goes if the run panics, so that what happened up
+    /// to the panic is not lost with the harness (see the `Drop` below).
+    history_on_panic: Option<Arc<Mutex<Option<History>>>>,
     /// Per node, how often it has booted: each boot is a new incarnation.
     boots: Vec<u64>,
     /// Per node, the event counts its core showed at its last step (a
@@ -129,12 +133,15 @@ impl<'a> Store<'a> {
                 ..summary
             },
             history: None,
+            history_on_panic: None,
         }
     }
 
-    /// Keeps the run's client history (see [`History`]).
-    pub fn keeping_history(mut self) -> Store<'a> {
+    /// Keeps the run's client history (see [`History`]); if the run
+    /// panics, the history up to the panic is left in `on_panic`.
+    pub fn keeping_history(mut self, on_panic: Arc<Mutex<Option<History>>>) -> Store<'a> {
         self.history = Some(History::default());
+        self.history_on_panic = Some(on_panic);
         self
     }
 
@@ -336,6 +343,33 @@ impl Store<'_> {
         for checker in &mut self.checkers {
             checker.on_step(&step);
         }
+    }
+}
+
+/// A run that panics (a node's assertion, the engine's guard) unwinds
+/// through the harness: its history, with the requests still in flight
+/// marked unknown, goes where the run can report it.
+impl Drop for Store<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let (Some(slot), Some(mut history)) = (self.history_on_panic.take(), self.history.take())
+        else {
+            return;
+        };
+        let at_ms = history.events.last().map_or(0, |e| e.time_ms);
+        for session in &self.sessions {
+            if let Some(request) = &session.outstanding {
+                history.unknown(
+                    at_ms,
+                    session.client.to_string(),
+                    &request.op,
+                    "the run ended in a panic",
+                );
+            }
+        }
+        *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(history);
     }
 }
 

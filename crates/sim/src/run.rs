@@ -5,6 +5,7 @@
 //! built, and the engine runs it.
 
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sim_engine::network::Network;
@@ -58,12 +59,19 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
     let seed = options.seed;
     // Wall time feeds only wall_ms and delivered_per_s, never the simulation.
     let wall_start = Instant::now();
-    let mut summary = match guarded(|| run_unguarded(scenario, options)) {
+    let history_on_panic = Arc::new(Mutex::new(None));
+    let slot = history_on_panic.clone();
+    let mut summary = match guarded(|| run_unguarded(scenario, options, slot)) {
         Ok(summary) => summary,
         Err(Panicked { at_ms, message }) => Summary {
             scenario: scenario.name.clone(),
             seed,
             violations: vec![Violation::new(Property::Panic, at_ms, None, message)],
+            // What the clients saw up to the panic, if the run kept it.
+            history: history_on_panic
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
             ..Summary::default()
         },
     };
@@ -74,7 +82,11 @@ pub fn run(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
 }
 
 // Longer than 70 lines on purpose: a run's steps in order (boot, engine, checkers, summary), which share the scenario's settings.
-fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
+fn run_unguarded(
+    scenario: &Scenario,
+    options: RunOptions<'_>,
+    history_on_panic: Arc<Mutex<Option<crate::history::History>>>,
+) -> Summary {
     let mut seeds = SeedStreams::new(options.seed);
     let mut scenario = scenario.clone();
     let mut drawn = None;
@@ -150,7 +162,7 @@ fn run_unguarded(scenario: &Scenario, options: RunOptions<'_>) -> Summary {
         summary,
     );
     if options.history {
-        store = store.keeping_history();
+        store = store.keeping_history(history_on_panic);
     }
     let engine = Engine::new(setup, store).unwrap_or_else(|why| panic!("{why}"));
     let finished = engine.run();
@@ -200,9 +212,21 @@ mod tests {
         scenario.network.delay_ms_min = 0;
         scenario.network.delay_ms_max = 0;
         scenario.workload.think_ms_max = 0;
-        let summary = run(&scenario, RunOptions::new(0, &real_node));
+        let summary = run(
+            &scenario,
+            RunOptions {
+                history: true,
+                ..RunOptions::new(0, &real_node)
+            },
+        );
         let violation = summary.violations.first().expect("the run was stopped");
         assert_eq!(violation.checker, Property::Panic);
+        // The history up to the panic is kept, requests in flight unknown.
+        let history = summary.history.as_ref().expect("kept through the panic");
+        assert!(history.events.len() > 2, "{}", history.events.len());
+        let last = history.events.last().expect("events");
+        assert_eq!(last.event, crate::history::EventType::Info);
+        assert!(last.result.to_string().contains("the run ended in a panic"));
         assert!(
             violation
                 .detail
