@@ -2,6 +2,7 @@
 //! idle peers, and commit news for followers whose reads wait.
 
 use crate::data::Value;
+use crate::node::ReadsWaiting;
 use crate::testkit::*;
 
 /// The entry counts of the AppendEntries `leader` sent `to`, in order,
@@ -754,9 +755,11 @@ fn named_events_are_counted_where_they_happen() {
 // those are the clients most likely still waiting.
 #[test]
 fn writes_beyond_the_backlog_bound_wait_and_the_newest_go_first() {
+    // Windows of 4 entries x 2 in flight: one window is 8 entries.
     let mut cluster = TestCluster::with_config(3, 91, |c| {
         c.append_entries_max = 4;
-        c.backlog_windows_max = 2;
+        c.append_in_flight_max = 2;
+        c.backlog_windows_max = 1;
     });
     let leader = cluster.stable_leader();
     let base = cluster.node(leader).log().last_index();
@@ -855,4 +858,27 @@ fn held_writes_follow_the_leadership_and_expire_unappended() {
     assert!(cluster.run_until(2_000, |c| c.leaders().iter().any(|&l| l != leader)));
     cluster.heal();
     assert!(cluster.run_until(2_000, |c| c.reply(moved).is_some()));
+}
+
+// What the simulator's abstract state reads off a node: which kinds of
+// reads wait there.
+#[test]
+fn a_node_says_which_kinds_of_reads_wait_there() {
+    let mut cluster = TestCluster::new(3, 93);
+    let leader = cluster.stable_leader();
+    let f = (0..3).find(|&k| k != leader).expect("a follower");
+    assert_eq!(cluster.node(f).reads_waiting(), ReadsWaiting::default());
+    // A follower read waiting for a token nobody committed yet.
+    cluster.isolate(f);
+    let token = commit_index_of(&cluster.call(leader, 1, write("x", 1)));
+    let _ = cluster.request(f, 2, ryw("x", token));
+    let waiting = cluster.node(f).reads_waiting();
+    assert!(waiting.for_apply_at_origin && !waiting.for_round_at_leader);
+    // A lin-kv read at a leader cut off from its followers waits for its round.
+    cluster.heal();
+    cluster.isolate(leader);
+    let _ = cluster.request(leader, 3, read("x"));
+    let waiting = cluster.node(leader).reads_waiting();
+    assert!(waiting.for_round_at_leader && !waiting.for_apply_at_origin);
+    assert!(!waiting.for_apply_at_leader);
 }
