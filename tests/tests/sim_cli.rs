@@ -533,9 +533,11 @@ fn undecided_keys_are_reported_and_are_not_a_pass() {
     let _ = std::fs::remove_file(&file);
 }
 
-/// `--history` writes what an outside checker needs: every operation's
-/// invocation and completion, in the order they happened, and the trace
-/// records every client send at the moment it happened.
+/// `--history` writes what an outside checker needs, in Jepsen's
+/// conventions: a header naming the run, then every operation's invocation
+/// and completion in the order they happened, each with the node and
+/// `msg_id` of its request, and a fresh process after every `info`; the
+/// trace records every client send at the moment it happened.
 #[test]
 fn history_lists_every_operation_from_invocation_to_completion() {
     let dir = std::env::temp_dir().join(format!("ryw-history-{}", std::process::id()));
@@ -555,44 +557,74 @@ fn history_lists_every_operation_from_invocation_to_completion() {
     let history = std::fs::read_to_string(&history_file).expect("history written");
     let trace = std::fs::read_to_string(&trace_file).expect("trace written");
     let _ = std::fs::remove_dir_all(&dir);
-    let events: Vec<serde_json::Value> = history
+    let mut lines = history
         .lines()
-        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
-        .collect();
-    let mut open: std::collections::BTreeMap<String, (String, u64)> = Default::default();
-    let (mut invokes, mut kinds) = (0, std::collections::BTreeSet::new());
-    let mut last_ms = 0;
-    for (i, e) in events.iter().enumerate() {
-        assert_eq!(e["index"], i as u64, "indexes count up from 0");
-        let time_ms = e["time_ms"].as_u64().expect("time_ms");
-        assert!(time_ms >= last_ms, "events in time order");
-        last_ms = time_ms;
-        let process = e["process"].as_str().expect("process").to_owned();
-        let f = e["f"].as_str().expect("f").to_owned();
-        let kind = e["type"].as_str().expect("type").to_owned();
-        assert!(e.get("key").is_some());
-        if kind == "invoke" {
-            invokes += 1;
-            let earlier = open.insert(process.clone(), (f, time_ms));
-            assert!(earlier.is_none(), "{process} has one operation at a time");
-        } else {
-            assert!(["ok", "fail", "info"].contains(&kind.as_str()), "{e}");
-            let (invoked_f, invoked_ms) = open.remove(&process).expect("completes an invocation");
-            assert_eq!(invoked_f, f);
-            assert!(time_ms >= invoked_ms);
-            kinds.insert(kind);
-        }
-    }
-    assert!(
-        open.is_empty(),
-        "every operation ends, if only as info at the end"
-    );
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("one JSON object per line"));
+    let header = lines.next().expect("a header line");
+    assert_eq!(header["header"]["scenario"], "minority-split", "{header}");
+    assert_eq!(header["header"]["seed"], 3, "{header}");
+    assert_eq!(header["header"]["source"], "ryw-sim run", "{header}");
+    assert!(header["header"]["version"].is_string(), "{header}");
+    let events: Vec<serde_json::Value> = lines.collect();
+    check_history_conventions(&events);
+    let invokes = events.iter().filter(|e| e["type"] == "invoke").count();
+    let kinds: std::collections::BTreeSet<&str> =
+        events.iter().filter_map(|e| e["type"].as_str()).collect();
     assert!(kinds.contains("ok") && kinds.contains("fail"), "{kinds:?}");
     let sends = trace
         .lines()
         .filter(|l| l.contains(r#""event": "send""#))
         .count();
     assert_eq!(sends, invokes, "one traced send per invocation");
+}
+
+/// Jepsen's conventions, event by event: indexes and times in order; one
+/// operation at a time per process; a completion names the operation,
+/// node and `msg_id` it completes; a process that ended `info` is never
+/// used again; a `late` reply belongs to an operation already ended.
+fn check_history_conventions(events: &[serde_json::Value]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut open: BTreeMap<u64, (String, String, u64)> = BTreeMap::new();
+    let mut retired: BTreeSet<u64> = BTreeSet::new();
+    let mut last_ms = 0;
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["index"], i as u64, "indexes count up from 0");
+        let time_ms = e["time_ms"].as_u64().expect("time_ms");
+        assert!(time_ms >= last_ms, "events in time order");
+        last_ms = time_ms;
+        let process = e["process"].as_u64().expect("process is a number");
+        let f = e["f"].as_str().expect("f").to_owned();
+        let node = e["node"].as_str().expect("node").to_owned();
+        let msg_id = e["msg_id"].as_u64().expect("msg_id");
+        assert!(
+            e["client"].as_str().is_some_and(|c| c.starts_with('c')),
+            "{e}"
+        );
+        assert!(e.get("key").is_some());
+        match e["type"].as_str().expect("type") {
+            "invoke" => {
+                assert!(
+                    !retired.contains(&process),
+                    "process {process} ended info: {e}"
+                );
+                let earlier = open.insert(process, (f, node, msg_id));
+                assert!(earlier.is_none(), "{process} has one operation at a time");
+            }
+            "late" => assert!(retired.contains(&process), "late only after info: {e}"),
+            kind => {
+                assert!(["ok", "fail", "info"].contains(&kind), "{e}");
+                let invoked = open.remove(&process).expect("completes an invocation");
+                assert_eq!(invoked, (f, node, msg_id), "{e}");
+                if kind == "info" {
+                    retired.insert(process);
+                }
+            }
+        }
+    }
+    assert!(
+        open.is_empty(),
+        "every operation ends, if only as info at the end"
+    );
 }
 
 /// The usage guide shows `ryw-sim --help` and every subcommand's help as

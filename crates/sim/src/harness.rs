@@ -3,46 +3,21 @@
 //! each), keeps the committed-log oracle, feeds every step and reply to the
 //! checkers, and turns the run into a [`Summary`].
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use ryw_core::{
-    Body, ClientOp, Config, ErrorCode, Event, Id, Millis, OpResult, Payload, PeerMsg, Served,
-};
+use ryw_core::{Config, Event, Millis, Payload, PeerMsg};
 use sim_engine::disk::SimDisk;
 use sim_engine::{Condition, Ctx, End, Harness};
 
 use crate::abstract_state::AbstractStates;
-use crate::checkers::oracle::CommittedLog;
-use crate::checkers::{self, Checker, Finish, Property, Reply, Step, Verdict, Violation};
-use crate::history::{EventType, History};
+use crate::checkers::{self, Finish, Property, Step, Verdict, Violation};
+use crate::clients::Clients;
+use crate::history::History;
 use crate::node::{NodeFactory, OnDisk, Wire};
 use crate::report::Summary;
 use crate::scenario::Scenario;
-use crate::workload::{Acked, Outstanding, Session};
-
-/// How a client request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Outcome {
-    /// It took effect (or read what it read).
-    Ok,
-    /// It certainly took no effect.
-    Fail,
-    /// Unknown: it may or may not have taken effect (a timeout, error 0).
-    Info,
-}
-
-impl Outcome {
-    pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::Fail => "fail",
-            Outcome::Info => "info",
-        }
-    }
-}
+use crate::workload::Session;
 
 /// The harness's timed events.
 pub enum ClientEvent {
@@ -53,22 +28,11 @@ pub enum ClientEvent {
 }
 
 pub struct Store<'a> {
-    scenario: Scenario,
     configs: Vec<Config>,
     factory: &'a NodeFactory,
-    sessions: Vec<Session>,
-    workload_rng: ChaCha8Rng,
-    next_value: u64,
-    /// Orders invocations and completions (several can share a millisecond).
-    history_clock: u64,
-    oracle: CommittedLog,
-    checkers: Vec<Box<dyn Checker>>,
-    /// (operation kind, outcome) -> count; copied into the summary at the end.
-    op_counts: BTreeMap<(&'static str, Outcome), u64>,
-    latencies_ms: BTreeMap<&'static str, Vec<u64>>,
+    /// The sessions, their checkers, the oracle and the history.
+    clients: Clients,
     summary: Summary,
-    /// The client history, if the run keeps one.
-    history: Option<History>,
     /// Where the history goes if the run panics, so that what happened up
     /// to the panic is not lost with the harness (see the `Drop` below).
     history_on_panic: Option<Arc<Mutex<Option<History>>>>,
@@ -110,18 +74,18 @@ impl<'a> Store<'a> {
         summary: Summary,
     ) -> Store<'a> {
         let configs_len = configs.len();
-        Store {
-            checkers: checkers::standard(&scenario),
-            scenario,
-            configs,
-            factory,
+        let clients = Clients::new(
+            scenario.workload.clone(),
+            scenario.nodes,
+            scenario.end_ms(),
             sessions,
             workload_rng,
-            next_value: 0,
-            history_clock: 0,
-            oracle: CommittedLog::default(),
-            op_counts: BTreeMap::new(),
-            latencies_ms: BTreeMap::new(),
+            checkers::standard(&scenario),
+        );
+        Store {
+            clients,
+            configs,
+            factory,
             boots: vec![0; configs_len],
             reached_seen: vec![[0; Event::COUNT]; configs_len],
             broken_promises: Vec::new(),
@@ -132,7 +96,6 @@ impl<'a> Store<'a> {
                 reached: vec![0; Event::COUNT],
                 ..summary
             },
-            history: None,
             history_on_panic: None,
         }
     }
@@ -140,187 +103,35 @@ impl<'a> Store<'a> {
     /// Keeps the run's client history (see [`History`]); if the run
     /// panics, the history up to the panic is left in `on_panic`.
     pub fn keeping_history(mut self, on_panic: Arc<Mutex<Option<History>>>) -> Store<'a> {
-        self.history = Some(History::default());
+        self.clients.history = Some(History::default());
         self.history_on_panic = Some(on_panic);
         self
     }
 
     fn think(&mut self, ctx: &mut Ctx<'_, Self>, session: usize) {
-        let think_ms = self
-            .workload_rng
-            .random_range(0..=self.scenario.workload.think_ms_max);
-        let at_ms = ctx.now_ms().saturating_add(think_ms);
+        let at_ms = ctx.now_ms().saturating_add(self.clients.think_ms());
         ctx.schedule(at_ms, ClientEvent::Next { session });
     }
 
     fn session_next(&mut self, ctx: &mut Ctx<'_, Self>, session: usize) {
         let now_ms = ctx.now_ms();
         // The workload stops at the scenario's end, unless liveness still needs it.
-        if now_ms >= self.scenario.end_ms() {
+        let Some((node, envelope)) = self.clients.next(now_ms, session) else {
             return;
-        }
-        let request = self.sessions[session].next_request(
-            &self.scenario.workload,
-            self.scenario.nodes,
-            &mut self.next_value,
-            &mut self.workload_rng,
-            Millis(now_ms),
-            self.history_clock,
-        );
-        self.history_clock += 1;
-        if let Some(history) = &mut self.history {
-            let client = self.sessions[session].client.to_string();
-            history.invoke(now_ms, client, &request.op);
-        }
-        let envelope = ryw_core::Envelope {
-            src: self.sessions[session].client.clone(),
-            dest: Id::Node(request.node as u32 + 1),
-            body: Body {
-                msg_id: Some(request.msg_id),
-                in_reply_to: None,
-                payload: Payload::Request(request.op),
-            },
         };
-        ctx.send_to_node(request.node, Wire(envelope));
-        let timeout_ms = now_ms.saturating_add(self.scenario.workload.client_timeout_ms);
-        let msg_id = request.msg_id;
+        let msg_id = envelope.body.msg_id.unwrap_or_default();
+        ctx.send_to_node(node, Wire(envelope));
+        let timeout_ms = now_ms.saturating_add(self.clients.timeout_ms());
         ctx.schedule(timeout_ms, ClientEvent::Timeout { session, msg_id });
     }
 
     fn session_timeout(&mut self, ctx: &mut Ctx<'_, Self>, session: usize, msg_id: u64) {
-        let s = &mut self.sessions[session];
-        if s.outstanding.as_ref().is_some_and(|o| o.msg_id == msg_id) {
-            let request = s.outstanding.take().expect("checked");
-            if let Some(history) = &mut self.history {
-                let why = "the client gave up (client_timeout_ms)";
-                history.unknown(ctx.now_ms(), s.client.to_string(), &request.op, why);
-            }
-            self.count(&request.op, Outcome::Info);
-            self.ended(ctx.now_ms(), session, &request, None, None);
+        if self.clients.give_up(ctx.now_ms(), session, msg_id) {
             self.think(ctx, session);
         }
     }
-
-    /// Tallies an outcome; static keys keep the per-operation path allocation-free.
-    fn count(&mut self, op: &ClientOp, outcome: Outcome) {
-        *self.op_counts.entry((op_kind(op), outcome)).or_insert(0) += 1;
-    }
-
-    /// Shows a request's end to every checker.
-    fn ended(
-        &mut self,
-        now_ms: u64,
-        session: usize,
-        request: &Outstanding,
-        result: Option<&OpResult>,
-        returned: Option<u64>,
-    ) {
-        let reply = Reply {
-            now_ms,
-            session: &self.sessions[session],
-            request,
-            result,
-            returned,
-            oracle: &self.oracle,
-        };
-        for checker in &mut self.checkers {
-            checker.on_reply(&reply);
-        }
-    }
-
-    /// A reply reached its session: check it, then let the session learn
-    /// from it. `body` is the reply as sent, for the history.
-    // Longer than 70 lines on purpose: one reply's whole path: history, every checker, the session's learning, in the order they must see it.
-    fn complete(
-        &mut self,
-        now_ms: u64,
-        session: usize,
-        request: Outstanding,
-        result: OpResult,
-        body: serde_json::Value,
-    ) {
-        if !matches!(result, OpResult::Error { .. }) {
-            let latency_ms = now_ms.saturating_sub(request.sent_at.as_ms());
-            self.latencies_ms
-                .entry(op_kind(&request.op))
-                .or_default()
-                .push(latency_ms);
-        }
-        let returned = self.history_clock;
-        self.history_clock += 1;
-        self.ended(now_ms, session, &request, Some(&result), Some(returned));
-        let monotonic = self.scenario.workload.monotonic;
-        let key = request.op.key();
-        let s = &mut self.sessions[session];
-        let outcome = match (&request.op, &result) {
-            (ClientOp::Write { value, .. }, OpResult::WriteOk { commit_index })
-            | (ClientOp::Cas { to: value, .. }, OpResult::CasOk { commit_index }) => {
-                s.token = s.token.max(*commit_index);
-                if s.acked.get(key).is_none_or(|a| a.index < *commit_index) {
-                    let acked = Acked {
-                        index: *commit_index,
-                        value: value.clone(),
-                        at_ms: now_ms,
-                    };
-                    s.acked.insert(key.clone(), acked);
-                }
-                s.learn_value(key, value);
-                Outcome::Ok
-            }
-            (ClientOp::Read { .. }, OpResult::ReadOk { .. })
-            | (ClientOp::RywRead { .. }, OpResult::RywReadOk { .. }) => {
-                let applied_index = match &result {
-                    OpResult::RywReadOk {
-                        applied_index, how, ..
-                    } => {
-                        match how {
-                            Served::Locally { waited_ms: 0 } => self.summary.reads_local += 1,
-                            Served::Locally { .. } => self.summary.reads_after_wait += 1,
-                            Served::Redirected { .. } => self.summary.reads_redirected += 1,
-                        }
-                        Some(*applied_index)
-                    }
-                    _ => None,
-                };
-                let value = match &result {
-                    OpResult::ReadOk { value } | OpResult::RywReadOk { value, .. } => value,
-                    _ => unreachable!("matched above"),
-                };
-                let read_index = self.oracle.read_from(key, value).index();
-                learn_read(s, key, value, read_index, applied_index, monotonic);
-                Outcome::Ok
-            }
-            (ClientOp::Read { .. }, OpResult::Error { code, .. })
-                if *code == ErrorCode::KEY_DOES_NOT_EXIST =>
-            {
-                learn_read(s, key, &ryw_core::Value::NULL, 0, None, monotonic);
-                Outcome::Ok
-            }
-            (_, OpResult::Error { code, .. }) if code.is_definite() => Outcome::Fail,
-            (_, OpResult::Error { .. }) => Outcome::Info,
-            // A reply of the wrong kind: the protocol checker reports it.
-            _ => {
-                if let Some(history) = &mut self.history {
-                    let client = s.client.to_string();
-                    history.complete(now_ms, client, &request.op, &result, EventType::Info, body);
-                }
-                return;
-            }
-        };
-        if let Some(history) = &mut self.history {
-            let client = self.sessions[session].client.to_string();
-            let event = match outcome {
-                Outcome::Ok => EventType::Ok,
-                Outcome::Fail => EventType::Fail,
-                Outcome::Info => EventType::Info,
-            };
-            history.complete(now_ms, client, &request.op, &result, event, body);
-        }
-        self.count(&request.op, outcome);
-    }
 }
 
-/// A reply's body as the node sent it, without its message ids.
 impl Store<'_> {
     /// What every checker sees after node `node`'s step, and the events it
     /// reached.
@@ -333,14 +144,14 @@ impl Store<'_> {
             *total += now - before;
         }
         *seen = *counts;
-        self.oracle.observe(core);
+        self.clients.oracle.observe(core);
         let step = Step {
             now_ms,
             node,
             core,
-            oracle: &self.oracle,
+            oracle: &self.clients.oracle,
         };
-        for checker in &mut self.checkers {
+        for checker in &mut self.clients.checkers {
             checker.on_step(&step);
         }
     }
@@ -354,25 +165,16 @@ impl Drop for Store<'_> {
         if !std::thread::panicking() {
             return;
         }
-        let (Some(slot), Some(mut history)) = (self.history_on_panic.take(), self.history.take())
-        else {
+        let Some(slot) = self.history_on_panic.take() else {
             return;
         };
-        let at_ms = history.events.last().map_or(0, |e| e.time_ms);
-        for session in &self.sessions {
-            if let Some(request) = &session.outstanding {
-                history.unknown(
-                    at_ms,
-                    session.client.to_string(),
-                    &request.op,
-                    "the run ended in a panic",
-                );
-            }
+        if let Some(history) = self.clients.history_so_far("the run ended in a panic") {
+            *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(history);
         }
-        *slot.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(history);
     }
 }
 
+/// A reply's body as the node sent it, without its message ids.
 fn reply_body(envelope: &ryw_core::Envelope) -> serde_json::Value {
     let text = ryw_core::codec::encode(envelope);
     let mut json: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
@@ -382,34 +184,6 @@ fn reply_body(envelope: &ryw_core::Envelope) -> serde_json::Value {
         fields.remove("in_reply_to");
     }
     body
-}
-
-/// What a session learns from a successful read.
-fn learn_read(
-    s: &mut Session,
-    key: &ryw_core::Key,
-    value: &ryw_core::Value,
-    read_index: u64,
-    applied_index: Option<u64>,
-    monotonic: bool,
-) {
-    let seen = s.seen.entry(key.clone()).or_insert(0);
-    *seen = (*seen).max(read_index);
-    s.learn_value(key, value);
-    if monotonic {
-        s.token = s.token.max(applied_index.unwrap_or(read_index));
-    }
-}
-
-/// How summaries name an operation kind.
-fn op_kind(op: &ClientOp) -> &'static str {
-    match op {
-        ClientOp::RywRead {
-            prefer_follower: false,
-            ..
-        } => "ryw_read(leader)",
-        other => other.type_name(),
-    }
 }
 
 impl Harness for Store<'_> {
@@ -455,7 +229,7 @@ impl Harness for Store<'_> {
     }
 
     fn start(&mut self, ctx: &mut Ctx<'_, Self>) {
-        for session in 0..self.sessions.len() {
+        for session in 0..self.clients.sessions.len() {
             self.think(ctx, session);
         }
     }
@@ -468,34 +242,30 @@ impl Harness for Store<'_> {
     }
 
     fn on_client_message(&mut self, ctx: &mut Ctx<'_, Self>, message: Wire) {
-        let body = match &self.history {
+        let body = match &self.clients.history {
             Some(_) => reply_body(&message.0),
             None => serde_json::Value::Null,
         };
         let envelope = message.0;
-        let Id::Client(k) = envelope.dest else { return };
-        let Some(session) = (k as usize).checked_sub(1) else {
+        let Payload::Reply(result) = envelope.body.payload else {
             return;
         };
-        let Some(s) = self.sessions.get_mut(session) else {
-            return;
-        };
-        let matches = s.outstanding.as_ref().map(|o| o.msg_id) == envelope.body.in_reply_to;
-        if !matches {
-            return; // a reply after the session gave up
+        let now_ms = ctx.now_ms();
+        let in_reply_to = envelope.body.in_reply_to;
+        if self
+            .clients
+            .on_reply(now_ms, &envelope.dest, in_reply_to, result, body)
+        {
+            let session = self.clients.session_of(&envelope.dest).expect("answered");
+            self.think(ctx, session);
         }
-        let request = s.outstanding.take().expect("checked");
-        if let Payload::Reply(result) = envelope.body.payload {
-            self.complete(ctx.now_ms(), session, request, result, body);
-        }
-        self.think(ctx, session);
     }
 
     fn on_send(&mut self, now_ms: u64, from: usize, message: &Wire) {
         if let Payload::Peer(PeerMsg::AppendEntries(append)) = &message.0.body.payload {
             self.summary.entries_sent += append.entries.len() as u64;
         }
-        for checker in &mut self.checkers {
+        for checker in &mut self.clients.checkers {
             checker.on_send(now_ms, from, &message.0);
         }
     }
@@ -508,7 +278,7 @@ impl Harness for Store<'_> {
 
     fn on_restart(&mut self, node: usize) {
         self.reached_seen[node] = [0; Event::COUNT];
-        for checker in &mut self.checkers {
+        for checker in &mut self.clients.checkers {
             checker.on_restart(node);
         }
     }
@@ -522,20 +292,8 @@ impl Harness for Store<'_> {
             }
         }
         // Requests still in flight at the end may yet take effect.
-        for session in 0..self.sessions.len() {
-            if let Some(request) = self.sessions[session].outstanding.take() {
-                if let Some(history) = &mut self.history {
-                    let client = self.sessions[session].client.to_string();
-                    history.unknown(
-                        end_ms,
-                        client,
-                        &request.op,
-                        "still in flight when the run ended",
-                    );
-                }
-                self.ended(end_ms, session, &request, None, None);
-            }
-        }
+        self.clients
+            .end_in_flight(end_ms, "still in flight when the run ended");
         let mut summary = std::mem::take(&mut self.summary);
         summary.abstract_states = self.abstract_states.hashes();
         summary.delivered = end.stats.delivered;
@@ -549,19 +307,19 @@ impl Harness for Store<'_> {
             .iter()
             .map(|&(kind, n)| (kind.to_owned(), n))
             .collect();
-        summary.ops = self
-            .op_counts
-            .iter()
-            .map(|(&(kind, outcome), &n)| (format!("{kind} {}", outcome.name()), n))
-            .collect();
+        summary.ops = self.clients.ops();
+        let served = self.clients.reads_served;
+        summary.reads_local = served.local;
+        summary.reads_after_wait = served.after_wait;
+        summary.reads_redirected = served.redirected;
         let finish = Finish {
             end_ms,
             summary: &summary,
-            oracle: &self.oracle,
+            oracle: &self.clients.oracle,
         };
         let mut verdict = Verdict::default();
         verdict.violations.append(&mut self.broken_promises);
-        for checker in &mut self.checkers {
+        for checker in &mut self.clients.checkers {
             checker.finish(&finish, &mut verdict);
         }
         verdict.violations.sort_by_key(|v| v.at_ms);
@@ -583,8 +341,8 @@ impl Harness for Store<'_> {
         summary.violations = verdict.violations;
         summary.linearizability_undecided_keys = verdict.undecided_keys;
         summary.not_judged = verdict.not_judged;
-        summary.history = self.history.take();
-        summary.latencies_ms = std::mem::take(&mut self.latencies_ms)
+        summary.history = self.clients.history.take();
+        summary.latencies_ms = std::mem::take(&mut self.clients.latencies_ms)
             .into_iter()
             .map(|(kind, v)| (kind.to_owned(), v))
             .collect();

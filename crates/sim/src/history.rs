@@ -1,10 +1,22 @@
 //! A run's client history, for checkers outside this project (Porcupine,
-//! Jepsen's Knossos and Elle): one JSON line per event, Jepsen style. An
-//! operation has an `invoke` event when its client sends it and one
-//! completion: `ok` (it happened, with its result), `fail` (it certainly did
-//! not happen) or `info` (unknown: a timeout, error 0, or still in flight
-//! at the end of the run). `index` orders every event of the run, so
-//! events that share a millisecond keep the order they happened in.
+//! Jepsen's Knossos and Elle): one JSON line per event, Jepsen style, after
+//! one header line that says which run it is (scenario, seed, version,
+//! planted bug). An operation has an `invoke` event when its client sends
+//! it and one completion: `ok` (it happened, with its result), `fail` (it
+//! certainly did not happen) or `info` (unknown: a timeout, error 0, or
+//! still in flight at the end of the run). `index` orders every event of
+//! the run, so events that share a millisecond keep the order they
+//! happened in.
+//!
+//! Jepsen's conventions: `process` is a number, and a client whose
+//! operation ended `info` goes on as a fresh process (the old one may still
+//! have that operation in flight, so a checker must not order the two).
+//! Each event names the node the request went to and its `msg_id`. A reply
+//! that arrives after its client gave up is recorded as a `late` event:
+//! checkers that know only the four types skip it; it settles what the
+//! `info` left open.
+
+use std::collections::BTreeMap;
 
 use ryw_core::{ClientOp, Key, OpResult, Value};
 use serde::Serialize;
@@ -18,16 +30,46 @@ pub enum EventType {
     Ok,
     Fail,
     Info,
+    /// A reply to an operation already ended `info` (its client gave up).
+    Late,
+}
+
+/// The history's first line: which run it records.
+#[derive(Clone, Debug, Serialize)]
+pub struct HistoryHeader {
+    /// What wrote it: `ryw-sim run` or `ryw-sim maelstrom`.
+    pub source: &'static str,
+    pub version: &'static str,
+    pub scenario: String,
+    pub seed: u64,
+    /// The planted bug (`ryw-sim run --bug`), or the command line of the
+    /// binary under test (`ryw-sim maelstrom`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bug: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bin: Option<String>,
+    /// `simulated` or `wall` (milliseconds since the run began).
+    pub time: &'static str,
+}
+
+/// Who an event belongs to and where its request went.
+#[derive(Clone, Debug)]
+pub struct Addressed<'a> {
+    /// The client session: `c1`, `c2`, ...
+    pub client: &'a str,
+    /// The node the request was sent to: `n1`, ...
+    pub node: &'a str,
+    pub msg_id: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
 pub struct HistoryEvent {
     /// Position in the run's one order of client events, from 0.
     pub index: u64,
-    /// Simulated time of the event.
+    /// Time of the event (see the header's `time`).
     pub time_ms: u64,
-    /// The client session: `c1`, `c2`, ...
-    pub process: String,
+    /// Jepsen's process: a number, fresh after every `info`.
+    pub process: u64,
     #[serde(rename = "type")]
     pub event: EventType,
     /// `write`, `cas`, `read` or `ryw_read`.
@@ -44,6 +86,12 @@ pub struct HistoryEvent {
     /// why the client gave up.
     #[serde(skip_serializing_if = "Json::is_null")]
     pub result: Json,
+    /// The client session that sent it: `c1`, `c2`, ...
+    pub client: String,
+    /// The node the request went to.
+    pub node: String,
+    /// The request's `msg_id`.
+    pub msg_id: u64,
 }
 
 /// What `op` writes: a write's value, a cas's `[from, to]`; reads: `null`.
@@ -70,13 +118,27 @@ fn key_json(key: &Key) -> Json {
 #[derive(Clone, Debug, Default)]
 pub struct History {
     pub events: Vec<HistoryEvent>,
+    /// Each client's process now; a client without one gets a fresh one.
+    processes: BTreeMap<String, u64>,
+    next_process: u64,
 }
 
 impl History {
+    /// The process `client` runs as now.
+    fn process(&mut self, client: &str) -> u64 {
+        if let Some(&process) = self.processes.get(client) {
+            return process;
+        }
+        let process = self.next_process;
+        self.next_process += 1;
+        self.processes.insert(client.to_owned(), process);
+        process
+    }
+
     fn push(
         &mut self,
         time_ms: u64,
-        process: String,
+        who: &Addressed<'_>,
         event: EventType,
         op: &ClientOp,
         value: Value,
@@ -94,6 +156,16 @@ impl History {
             } => json!({"create_if_not_exists": true}),
             _ => Json::Null,
         };
+        // A late reply's process is set by the caller: the one that gave up.
+        let process = match event {
+            EventType::Late => 0,
+            _ => self.process(who.client),
+        };
+        if event == EventType::Info {
+            // Jepsen: the process may still have this operation in flight,
+            // so the client goes on as another.
+            self.processes.remove(who.client);
+        }
         self.events.push(HistoryEvent {
             index: self.events.len() as u64,
             time_ms,
@@ -104,27 +176,25 @@ impl History {
             value,
             args,
             result,
+            client: who.client.to_owned(),
+            node: who.node.to_owned(),
+            msg_id: who.msg_id,
         });
     }
 
     /// A client sent `op`.
-    pub fn invoke(&mut self, time_ms: u64, process: String, op: &ClientOp) {
-        self.push(
-            time_ms,
-            process,
-            EventType::Invoke,
-            op,
-            written(op),
-            Json::Null,
-        );
+    pub fn invoke(&mut self, time_ms: u64, who: &Addressed<'_>, op: &ClientOp) {
+        let value = written(op);
+        self.push(time_ms, who, EventType::Invoke, op, value, Json::Null);
     }
 
     /// `op` was answered with `result` (`body`: the reply as sent); `event`
-    /// is how it ended.
+    /// is how it ended, or [`EventType::Late`] for a reply after its client
+    /// gave up.
     pub fn complete(
         &mut self,
         time_ms: u64,
-        process: String,
+        who: &Addressed<'_>,
         op: &ClientOp,
         result: &OpResult,
         event: EventType,
@@ -134,22 +204,108 @@ impl History {
             OpResult::ReadOk { value } | OpResult::RywReadOk { value, .. } => value.clone(),
             _ => written(op),
         };
-        self.push(time_ms, process, event, op, value, body);
+        if event == EventType::Late {
+            // Not the client's current process: the one that gave up.
+            let process = self
+                .events
+                .iter()
+                .rev()
+                .find(|e| e.client == who.client && e.msg_id == who.msg_id)
+                .map(|e| e.process);
+            self.push(time_ms, who, event, op, value, body);
+            if let (Some(process), Some(last)) = (process, self.events.last_mut()) {
+                last.process = process;
+            }
+            return;
+        }
+        self.push(time_ms, who, event, op, value, body);
     }
 
     /// The client gave up on `op`, or the run ended first (`why`).
-    pub fn unknown(&mut self, time_ms: u64, process: String, op: &ClientOp, why: &str) {
+    pub fn unknown(&mut self, time_ms: u64, who: &Addressed<'_>, op: &ClientOp, why: &str) {
         let reason = json!({ "reason": why });
-        self.push(time_ms, process, EventType::Info, op, written(op), reason);
+        let value = written(op);
+        self.push(time_ms, who, EventType::Info, op, value, reason);
     }
 
-    /// The events as JSON lines.
-    pub fn json_lines(&self) -> String {
-        let mut out = String::new();
+    /// The header line, then the events, as JSON lines.
+    pub fn json_lines(&self, header: &HistoryHeader) -> String {
+        let mut out = serde_json::to_string(&json!({ "header": header })).unwrap_or_default();
+        out.push('\n');
         for event in &self.events {
             out.push_str(&serde_json::to_string(event).unwrap_or_default());
             out.push('\n');
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(value: u64) -> ClientOp {
+        ClientOp::Write {
+            key: Key::Int(1),
+            value: Value::from(value),
+        }
+    }
+
+    #[test]
+    fn a_client_goes_on_as_a_fresh_process_after_info_and_a_late_reply_keeps_the_old_one() {
+        let mut history = History::default();
+        let c1 = |msg_id| addressed("c1", "n2", msg_id);
+        let c2 = addressed("c2", "n1", 1);
+        history.invoke(0, &c1(1), &write(1));
+        history.invoke(1, &c2, &write(2));
+        history.unknown(5, &c1(1), &write(1), "gave up");
+        history.invoke(6, &c1(2), &write(3));
+        let ok = OpResult::WriteOk { commit_index: 4 };
+        history.complete(7, &c1(1), &write(1), &ok, EventType::Late, Json::Null);
+        history.complete(8, &c1(2), &write(3), &ok, EventType::Ok, Json::Null);
+        let processes: Vec<(EventType, u64)> = history
+            .events
+            .iter()
+            .map(|e| (e.event, e.process))
+            .collect();
+        use EventType::*;
+        assert_eq!(
+            processes,
+            [
+                (Invoke, 0),
+                (Invoke, 1),
+                (Info, 0),
+                (Invoke, 2),
+                (Late, 0),
+                (Ok, 2)
+            ]
+        );
+        let header = HistoryHeader {
+            source: "test",
+            version: "0",
+            scenario: "s".into(),
+            seed: 7,
+            bug: None,
+            bin: None,
+            time: "simulated",
+        };
+        let text = history.json_lines(&header);
+        let first = text.lines().next().expect("header");
+        assert_eq!(
+            first,
+            r#"{"header":{"scenario":"s","seed":7,"source":"test","time":"simulated","version":"0"}}"#
+        );
+        assert!(
+            text.contains(r#""client":"c1","node":"n2","msg_id":1"#),
+            "{text}"
+        );
+    }
+
+    fn addressed<'a>(client: &'a str, node: &'a str, msg_id: u64) -> Addressed<'a> {
+        Addressed {
+            client,
+            node,
+            msg_id,
+        }
     }
 }

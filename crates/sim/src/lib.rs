@@ -12,6 +12,7 @@ pub mod abstract_state;
 pub mod bench;
 pub mod bugs;
 pub mod checkers;
+pub mod clients;
 pub mod coverage;
 pub mod diagram;
 pub mod explore;

@@ -375,7 +375,16 @@ fn cmd_run(args: RunArgs) -> Outcome {
     }
     summary.bug = args.bug.bug.map(|b| b.name().to_owned());
     if let (Some(file), Some(history)) = (&args.history, summary.history.take()) {
-        std::fs::write(file, history.json_lines())
+        let header = ryw_sim::history::HistoryHeader {
+            source: "ryw-sim run",
+            version: env!("CARGO_PKG_VERSION"),
+            scenario: summary.scenario.clone(),
+            seed: summary.seed,
+            bug: summary.bug.clone(),
+            bin: None,
+            time: "simulated",
+        };
+        std::fs::write(file, history.json_lines(&header))
             .map_err(|e| format!("--history {}: {e}", file.display()))?;
     }
     if let (Some(file), Some(why)) = (&args.trace, &summary.trace_error) {

@@ -15,6 +15,9 @@ pub struct CommittedLog {
     value_index: BTreeMap<ValueKey, (u64, Key)>,
     /// Forwarded requests already committed: a later copy takes no effect.
     requests: BTreeSet<RequestId>,
+    /// Against a black box: values some client wrote whose index nobody
+    /// acknowledged (yet).
+    written_unindexed: BTreeSet<ValueKey>,
 }
 
 /// A value as checkers compare it: by its JSON text (workloads write unique
@@ -42,6 +45,9 @@ pub enum ReadFrom<'a> {
     Write(u64),
     /// A committed write at this index, but to another key.
     OtherKey(u64, &'a Key),
+    /// A write a client sent produced the value, but no acknowledgement
+    /// named its index (only against a black box, whose log nobody sees).
+    Unindexed,
     /// No committed write produced the value.
     Unknown,
 }
@@ -51,7 +57,7 @@ impl ReadFrom<'_> {
     pub fn index(&self) -> u64 {
         match self {
             ReadFrom::Write(i) | ReadFrom::OtherKey(i, _) => *i,
-            ReadFrom::Nothing | ReadFrom::Unknown => 0,
+            ReadFrom::Nothing | ReadFrom::Unindexed | ReadFrom::Unknown => 0,
         }
     }
 }
@@ -86,6 +92,20 @@ impl CommittedLog {
         }
     }
 
+    /// Against a black box: a client sent a write of `value` (its index is
+    /// known only once acknowledged).
+    pub fn learn_written(&mut self, value: &Value) {
+        self.written_unindexed.insert(value_key(value));
+    }
+
+    /// Against a black box: a client's write of `value` to `key` was
+    /// acknowledged at `index`.
+    pub fn learn_acknowledged(&mut self, index: u64, key: &Key, value: &Value) {
+        let value = value_key(value);
+        self.written_unindexed.remove(&value);
+        self.value_index.insert(value, (index, key.clone()));
+    }
+
     /// Which committed write a read of `key` that returned `value` saw.
     pub fn read_from(&self, key: &Key, value: &Value) -> ReadFrom<'_> {
         if value.is_null() {
@@ -94,6 +114,8 @@ impl CommittedLog {
         match self.value_index.get(&value_key(value)) {
             Some((index, written)) if written == key => ReadFrom::Write(*index),
             Some((index, written)) => ReadFrom::OtherKey(*index, written),
+            None if self.written_unindexed.is_empty() => ReadFrom::Unknown,
+            None if self.written_unindexed.contains(&value_key(value)) => ReadFrom::Unindexed,
             None => ReadFrom::Unknown,
         }
     }

@@ -66,6 +66,9 @@ impl SessionGuarantees {
                 );
                 return;
             }
+            // Its index is unknown, so it cannot be ordered against the
+            // session's writes: judged by nothing here.
+            ReadFrom::Unindexed => return,
             ReadFrom::Unknown => {
                 report(
                     Property::ReadYourWrites,
