@@ -121,3 +121,52 @@ pub fn fuzz_config(cases_default: u32) -> proptest::test_runner::Config {
     }
     config
 }
+
+/// Jepsen's conventions, event by event: indexes and times in order; one
+/// operation at a time per process; a completion names the operation,
+/// node and `msg_id` it completes; a process that ended `info` is never
+/// used again; a `late` reply belongs to an operation already ended.
+pub fn check_history_conventions(events: &[serde_json::Value]) {
+    use std::collections::{BTreeMap, BTreeSet};
+    let mut open: BTreeMap<u64, (String, String, u64)> = BTreeMap::new();
+    let mut retired: BTreeSet<u64> = BTreeSet::new();
+    let mut last_ms = 0;
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["index"], i as u64, "indexes count up from 0");
+        let time_ms = e["time_ms"].as_u64().expect("time_ms");
+        assert!(time_ms >= last_ms, "events in time order");
+        last_ms = time_ms;
+        let process = e["process"].as_u64().expect("process is a number");
+        let f = e["f"].as_str().expect("f").to_owned();
+        let node = e["node"].as_str().expect("node").to_owned();
+        let msg_id = e["msg_id"].as_u64().expect("msg_id");
+        assert!(
+            e["client"].as_str().is_some_and(|c| c.starts_with('c')),
+            "{e}"
+        );
+        assert!(e.get("key").is_some());
+        match e["type"].as_str().expect("type") {
+            "invoke" => {
+                assert!(
+                    !retired.contains(&process),
+                    "process {process} ended info: {e}"
+                );
+                let earlier = open.insert(process, (f, node, msg_id));
+                assert!(earlier.is_none(), "{process} has one operation at a time");
+            }
+            "late" => assert!(retired.contains(&process), "late only after info: {e}"),
+            kind => {
+                assert!(["ok", "fail", "info"].contains(&kind), "{e}");
+                let invoked = open.remove(&process).expect("completes an invocation");
+                assert_eq!(invoked, (f, node, msg_id), "{e}");
+                if kind == "info" {
+                    retired.insert(process);
+                }
+            }
+        }
+    }
+    assert!(
+        open.is_empty(),
+        "every operation ends, if only as info at the end"
+    );
+}

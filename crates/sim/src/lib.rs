@@ -18,6 +18,7 @@ pub mod diagram;
 pub mod explore;
 pub mod harness;
 pub mod history;
+pub mod maelstrom;
 pub mod node;
 pub mod report;
 pub mod run;

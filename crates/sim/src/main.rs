@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 
+mod maelstrom_cli;
+
 use clap::{Args, Parser, Subcommand};
 use ryw_core::Event;
 use ryw_sim::bugs::Bug;
@@ -53,6 +55,11 @@ enum Command {
     /// of the scenarios, keep what reaches new abstract states or events,
     /// and print every failure as sweep does.
     Explore(ExploreArgs),
+    /// Test any Maelstrom node, in any language: start N real processes of
+    /// CMD, route their messages through the network model in real time,
+    /// pause, crash and restart them on the scenario's schedule, run the
+    /// read-your-writes workload, and judge what the clients saw.
+    Maelstrom(maelstrom_cli::MaelstromArgs),
 }
 
 #[derive(Args)]
@@ -268,6 +275,7 @@ fn main() -> ExitCode {
         Command::Reshrink(args) => cmd_reshrink(args),
         Command::Bench(args) => cmd_bench(args),
         Command::Speed(args) => cmd_speed(args),
+        Command::Maelstrom(args) => maelstrom_cli::cmd_maelstrom(args),
     };
     match result {
         Ok(true) => ExitCode::SUCCESS,

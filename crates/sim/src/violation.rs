@@ -22,14 +22,21 @@ pub enum Property {
     Linearizability,
     Liveness,
     Efficiency,
-    /// A reply of the wrong kind for its request.
+    /// A reply of the wrong kind for its request; against a real binary
+    /// also a line that is no Maelstrom envelope, a reply to nobody, a
+    /// process that died.
     Protocol,
+    /// Follower reads as the task asks for them: a `ryw_read` says who
+    /// served it and, if not the node asked, why; the node asked serves it
+    /// only once it has applied the session's index; and followers serve
+    /// some at all (checked against real binaries).
+    FollowerReads,
     /// A panic inside the run: a node's or the simulator's own assertion.
     Panic,
 }
 
 impl Property {
-    pub const ALL: [Property; 13] = [
+    pub const ALL: [Property; 14] = [
         Property::ReadYourWrites,
         Property::MonotonicReads,
         Property::ElectionSafety,
@@ -42,6 +49,7 @@ impl Property {
         Property::Liveness,
         Property::Efficiency,
         Property::Protocol,
+        Property::FollowerReads,
         Property::Panic,
     ];
 
@@ -60,6 +68,7 @@ impl Property {
             Property::Liveness => "liveness",
             Property::Efficiency => "efficiency",
             Property::Protocol => "protocol",
+            Property::FollowerReads => "follower reads",
             Property::Panic => "panic",
         }
     }
