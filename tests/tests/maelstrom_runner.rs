@@ -169,6 +169,40 @@ fn a_node_serving_follower_reads_without_checking_last_write_index_fails_every_t
     );
 }
 
+/// With data directories, a crashed node restarts on what it wrote, and a
+/// wiped one (its directory deleted) restarts empty and catches up: no
+/// acknowledged write is lost either way.
+#[test]
+fn ryw_node_keeps_acknowledged_writes_through_crash_restarts_and_a_wipe_on_its_data_directory() {
+    let scenario = Scenario::parse(
+        r#"{"name": "disks", "nodes": 3, "duration_ms": 5000,
+            "faults": [
+              {"at_ms": 1000, "until_ms": 1800, "kind": "crash", "node": "n1"},
+              {"at_ms": 2500, "until_ms": 3300, "kind": "wipe", "node": "n2"},
+              {"at_ms": 4000, "until_ms": 4600, "kind": "crash", "node": "leader"}
+            ],
+            "expect": {"liveness_ms": 3000}}"#,
+    )
+    .expect("valid");
+    let (scenario, ignored) = maelstrom::prepare(scenario, None, true).expect("applies");
+    let data_dir = log_dir("data");
+    let setup = Setup {
+        bin: format!("{} --data-dir {{data_dir}}", ryw_node()),
+        seed: 4,
+        data_dir: Some(data_dir.clone()),
+        log_dir: log_dir("data-logs"),
+        history: false,
+    };
+    let report = maelstrom::run(scenario, ignored, setup).expect("runs");
+    let on_disk = data_dir.join("n1").read_dir().map(|d| d.count()).unwrap_or(0);
+    let _ = std::fs::remove_dir_all(&data_dir);
+    let _ = std::fs::remove_dir_all(log_dir("data-logs"));
+    let text = report.text();
+    assert!(report.passed(false), "{text}");
+    assert!(on_disk > 0, "n1 wrote its data directory");
+    assert!(report.faults.iter().any(|l| l.contains("wipe")), "{text}");
+}
+
 #[test]
 fn a_node_that_breaks_the_protocol_is_told_what_it_broke() {
     let scenario = Scenario::parse(
@@ -243,4 +277,18 @@ fn the_default_scenario_passes_ryw_node() {
     let scenario = Scenario::parse(maelstrom::DEFAULT_SCENARIO).expect("valid");
     let report = run(&ryw_node(), scenario, 7, "default");
     assert_served_and_faulted(&report);
+}
+
+/// The default scenario is a scenario like any other: the simulated store
+/// passes it too, seed after seed.
+#[test]
+fn the_default_scenario_passes_in_the_simulator() {
+    let scenario = Scenario::parse(maelstrom::DEFAULT_SCENARIO).expect("valid");
+    for seed in ryw_tests::seeds(0..20) {
+        let summary = ryw_sim::run(
+            &scenario,
+            ryw_sim::RunOptions::new(seed, &ryw_sim::real_node),
+        );
+        assert!(summary.passed(false), "seed {seed}: {}", summary.text());
+    }
 }

@@ -69,7 +69,29 @@ pub fn prepare(
 pub fn run(scenario: Scenario, ignored: Vec<String>, setup: Setup) -> Result<Report, String> {
     std::fs::create_dir_all(&setup.log_dir)
         .map_err(|e| format!("--out {}: {e}", setup.log_dir.display()))?;
-    let mut report = runner::Runner::new(scenario, setup).run();
+    let (name, seed) = (scenario.name.clone(), setup.seed);
+    let runner = runner::Runner::new(scenario, setup);
+    let history_on_panic = runner.history_on_panic.clone();
+    let mut report = match sim_engine::guarded(|| runner.run()) {
+        Ok(report) => report,
+        // The runner's own bug: reported as a finding, with what the
+        // clients saw up to it (its processes are killed as it unwinds).
+        Err(panicked) => Report {
+            scenario: name,
+            seed,
+            violations: vec![crate::checkers::Violation::new(
+                crate::checkers::Property::Panic,
+                0,
+                None,
+                format!("the runner panicked: {}", panicked.message),
+            )],
+            history: history_on_panic
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .take(),
+            ..Report::default()
+        },
+    };
     report.ignored = ignored;
     Ok(report)
 }

@@ -177,7 +177,7 @@ mod tests {
                 "--data-dir",
             ),
             (
-                r#"{"when": "leader_elected", "until_ms": 2, "kind": "crash", "node": "leader"}"#,
+                r#"{"when": "leader_elected", "at_ms": 0, "until_ms": 2, "kind": "crash", "node": "leader"}"#,
                 "'when'",
             ),
             (

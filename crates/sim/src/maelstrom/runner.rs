@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
@@ -99,6 +100,8 @@ pub struct Runner {
     sent_max: Vec<u64>,
     /// Per protocol or follower-read complaint: how often, and the first.
     complaints: BTreeMap<String, (u64, Violation)>,
+    /// Where the history goes if the runner panics (see the `Drop` below).
+    pub history_on_panic: Arc<Mutex<Option<History>>>,
 }
 
 impl Runner {
@@ -165,6 +168,7 @@ impl Runner {
             leader: LeaderGuess::default(),
             sent_max: vec![0; session_count],
             complaints: BTreeMap::new(),
+            history_on_panic: Arc::new(Mutex::new(None)),
             scenario,
             setup,
         }
@@ -191,7 +195,7 @@ impl Runner {
             self.shut_down();
             self.report.violations.push(why);
             self.report_complaints();
-            return self.report;
+            return std::mem::take(&mut self.report);
         }
         self.t0 = Instant::now();
         for session in 0..self.clients.sessions.len() {
@@ -725,7 +729,7 @@ impl Runner {
         }
     }
 
-    fn finish(mut self, end_ms: u64, started: Instant) -> Report {
+    fn finish(&mut self, end_ms: u64, started: Instant) -> Report {
         let summary = Summary {
             scenario: self.scenario.name.clone(),
             seed: self.setup.seed,
@@ -755,7 +759,26 @@ impl Runner {
         report.run_ms = end_ms;
         report.wall_ms = started.elapsed().as_millis() as u64;
         report.history = self.clients.history.take();
-        self.report
+        std::mem::take(&mut self.report)
+    }
+}
+
+/// A runner that panics (its own bug) still kills every process it
+/// started, and leaves the history up to the panic where the caller can
+/// write it.
+impl Drop for Runner {
+    fn drop(&mut self) {
+        self.shut_down();
+        if !std::thread::panicking() {
+            return;
+        }
+        if let Some(history) = self.clients.history_so_far("the runner panicked") {
+            let mut slot = self
+                .history_on_panic
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            *slot = Some(history);
+        }
     }
 }
 
