@@ -194,7 +194,11 @@ fn ryw_node_keeps_acknowledged_writes_through_crash_restarts_and_a_wipe_on_its_d
         history: false,
     };
     let report = maelstrom::run(scenario, ignored, setup).expect("runs");
-    let on_disk = data_dir.join("n1").read_dir().map(|d| d.count()).unwrap_or(0);
+    let on_disk = data_dir
+        .join("n1")
+        .read_dir()
+        .map(|d| d.count())
+        .unwrap_or(0);
     let _ = std::fs::remove_dir_all(&data_dir);
     let _ = std::fs::remove_dir_all(log_dir("data-logs"));
     let text = report.text();

@@ -593,8 +593,10 @@ fn the_usage_guide_shows_every_help_as_it_is() {
         Some("bench"),
         Some("speed"),
         Some("explore"),
+        Some("maelstrom"),
+        Some("maelstrom conform"),
     ] {
-        let mut args: Vec<&str> = sub.into_iter().collect();
+        let mut args: Vec<&str> = sub.map_or(Vec::new(), |s| s.split(' ').collect());
         args.push("--help");
         let (code, stdout, _) = sim(&args);
         assert_eq!(code, 0);

@@ -190,62 +190,6 @@ impl Clients {
         true
     }
 
-    /// A reply reached client `to`: `true` if it ended the request its
-    /// session waited for (the session then thinks before its next one).
-    /// `body` is the reply as sent, for the history (`Null` without one).
-    pub fn on_reply(
-        &mut self,
-        now_ms: u64,
-        to: &Id,
-        in_reply_to: Option<u64>,
-        result: OpResult,
-        body: serde_json::Value,
-    ) -> bool {
-        let Some(session) = self.session_of(to) else {
-            return false;
-        };
-        let s = &mut self.sessions[session];
-        if s.outstanding.as_ref().map(|o| o.msg_id) != in_reply_to {
-            self.late(now_ms, session, in_reply_to, &result, body);
-            return false;
-        }
-        let request = s.outstanding.take().expect("checked");
-        self.complete(now_ms, session, request, result, body);
-        true
-    }
-
-    /// The session that client id `to` names, if any.
-    pub fn session_of(&self, to: &Id) -> Option<usize> {
-        let Id::Client(k) = to else { return None };
-        let session = (*k as usize).checked_sub(1)?;
-        (session < self.sessions.len()).then_some(session)
-    }
-
-    /// A reply to a request the session gave up on: only the history
-    /// records it (as `late`).
-    fn late(
-        &mut self,
-        now_ms: u64,
-        session: usize,
-        in_reply_to: Option<u64>,
-        result: &OpResult,
-        body: serde_json::Value,
-    ) {
-        let Some(history) = &mut self.history else {
-            return;
-        };
-        let given_up = &self.given_up[session];
-        let Some(request) = given_up.iter().find(|r| Some(r.msg_id) == in_reply_to) else {
-            return;
-        };
-        let (client, node) = (
-            self.sessions[session].client.to_string(),
-            node_name(request.node),
-        );
-        let who = addressed(&client, &node, request.msg_id);
-        history.complete(now_ms, &who, &request.op, result, EventType::Late, body);
-    }
-
     /// Ends every request still in flight (the run is over; `why` says how).
     pub fn end_in_flight(&mut self, end_ms: u64, why: &str) {
         for session in 0..self.sessions.len() {
@@ -310,6 +254,66 @@ impl Clients {
         for checker in &mut self.checkers {
             checker.on_reply(&reply);
         }
+    }
+}
+
+/// Replies: what reaches a session, what the checkers see of it, and what
+/// the session learns from it.
+impl Clients {
+    /// A reply reached client `to`: `true` if it ended the request its
+    /// session waited for (the session then thinks before its next one).
+    /// `body` is the reply as sent, for the history (`Null` without one).
+    pub fn on_reply(
+        &mut self,
+        now_ms: u64,
+        to: &Id,
+        in_reply_to: Option<u64>,
+        result: OpResult,
+        body: serde_json::Value,
+    ) -> bool {
+        let Some(session) = self.session_of(to) else {
+            return false;
+        };
+        let s = &mut self.sessions[session];
+        if s.outstanding.as_ref().map(|o| o.msg_id) != in_reply_to {
+            self.late(now_ms, session, in_reply_to, &result, body);
+            return false;
+        }
+        let request = s.outstanding.take().expect("checked");
+        self.complete(now_ms, session, request, result, body);
+        true
+    }
+
+    /// The session that client id `to` names, if any.
+    pub fn session_of(&self, to: &Id) -> Option<usize> {
+        let Id::Client(k) = to else { return None };
+        let session = (*k as usize).checked_sub(1)?;
+        (session < self.sessions.len()).then_some(session)
+    }
+
+    /// A reply to a request the session gave up on: only the history
+    /// records it (as `late`).
+    fn late(
+        &mut self,
+        now_ms: u64,
+        session: usize,
+        in_reply_to: Option<u64>,
+        result: &OpResult,
+        body: serde_json::Value,
+    ) {
+        let Some(history) = &mut self.history else {
+            return;
+        };
+        let given_up = &self.given_up[session];
+        let Some(request) = given_up.iter().find(|r| Some(r.msg_id) == in_reply_to) else {
+            return;
+        };
+        let (client, node) = (
+            self.sessions[session].client.to_string(),
+            node_name(request.node),
+        );
+        let who = addressed(&client, &node, request.msg_id);
+        history.complete(now_ms, &who, &request.op, result, EventType::Late, body);
     }
 
     /// A reply reached its session: check it, then let the session learn

@@ -15,12 +15,16 @@
 //!
 //! `conform` runs the seed task's sample tests byte for byte.
 
+pub mod answers;
 pub mod conform;
+pub mod leader_guess;
 pub mod nemesis;
 pub mod process;
 pub mod reply;
 pub mod report;
+pub mod routing;
 pub mod runner;
+pub mod verdict;
 
 use std::path::PathBuf;
 

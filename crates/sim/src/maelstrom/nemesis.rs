@@ -3,15 +3,13 @@
 //! pauses by SIGSTOP, crashes by `kill -9` and restarts, wipes of a data
 //! directory), which do not (a simulated disk's faults, clock faults,
 //! faults triggered by what happens inside a node) and are refused before
-//! the run with a message that names the field, and how a fault's roles
-//! (`leader`, `follower`, ...) are resolved when nobody can see inside
-//! the nodes.
+//! the run with a message that names the field, and what a fault does to
+//! the processes and the network when it starts and when it heals.
 
-use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use sim_engine::disk::Unsynced;
-use sim_engine::faults::{parse_target, FaultKind, Target};
+use sim_engine::faults::{self, parse_target, Applied, DiskLoss, FaultKind, Target};
 
+use super::runner::Runner;
 use crate::scenario::Scenario;
 
 /// Why `scenario` cannot run against real processes, naming the field;
@@ -65,85 +63,98 @@ pub fn refusal(scenario: &Scenario, has_data_dir: bool) -> Option<String> {
     None
 }
 
-/// Who leads, as far as clients can tell: the node that `served_by` names
-/// in replies to reads that went to the leader. A guess, and said to be one.
-#[derive(Default)]
-pub struct LeaderGuess {
-    /// Every distinct leader seen, oldest first.
-    seen: Vec<usize>,
-}
-
-impl LeaderGuess {
-    /// A redirected read was served by `node`.
-    pub fn served_by_leader(&mut self, node: usize) {
-        if self.seen.last() != Some(&node) {
-            self.seen.retain(|&n| n != node);
-            self.seen.push(node);
-        }
+/// Faults as they start and heal: the network's part through the
+/// simulator's own model, pauses and crashes on the processes.
+impl Runner {
+    pub(super) fn up(&self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&n| self.nodes[n].process.is_some())
+            .collect()
     }
 
-    pub fn leader(&self) -> Option<usize> {
-        self.seen.last().copied()
-    }
-
-    fn old_leader(&self) -> Option<usize> {
-        self.seen.iter().rev().nth(1).copied()
-    }
-
-    /// The nodes `name` points at now among `up` (live nodes), drawing
-    /// from `rng` where a role names several; with how it was resolved
-    /// when that was a guess.
-    pub fn resolve(
-        &self,
-        name: &str,
-        nodes: usize,
-        up: &[usize],
-        rng: &mut ChaCha8Rng,
-    ) -> (Vec<usize>, Option<String>) {
-        let Ok(target) = parse_target(name, nodes) else {
-            return (Vec::new(), None);
-        };
-        let guess = |who: Option<usize>, role: &str| match who {
-            Some(node) => (
-                vec![node],
-                Some(format!("{role} taken to be n{}, from served_by", node + 1)),
-            ),
-            None => (
-                Vec::new(),
-                Some(format!("no {role} known yet from served_by: nobody")),
-            ),
-        };
-        let followers = || -> Vec<usize> {
-            let leader = self.leader();
-            up.iter().copied().filter(|&n| Some(n) != leader).collect()
-        };
-        match target {
-            Target::Node(node) => (vec![node], None),
-            Target::All => ((0..nodes).collect(), None),
-            Target::Leader => guess(self.leader(), "leader"),
-            Target::OldLeader => guess(self.old_leader(), "old leader"),
-            Target::Follower => (draw(followers(), 1, rng), None),
-            Target::FollowersButOne => {
-                let candidates = followers();
-                let keep = candidates.len().saturating_sub(1);
-                (draw(candidates, keep, rng), None)
+    pub(super) fn fault_start(&mut self, fault: usize) {
+        let (label, kind) = (
+            self.faults[fault].0.clone(),
+            self.faults[fault].1.kind.clone(),
+        );
+        let (nodes, up) = (self.nodes.len(), self.up());
+        let mut notes = Vec::new();
+        let (leader, rng) = (&self.leader, &mut self.fault_rng);
+        let applied = faults::plan(&kind, nodes, |name| {
+            let (resolved, note) = leader.resolve(name, nodes, &up, rng);
+            notes.extend(note);
+            resolved
+        });
+        faults::switch_network(&applied, &mut self.network, true);
+        match &applied {
+            Applied::Pause(paused) => {
+                for &node in paused {
+                    self.nodes[node].pauses += 1;
+                    if let Some(process) = &self.nodes[node].process {
+                        if let Err(why) = process.pause() {
+                            notes.push(format!("n{}: {why}", node + 1));
+                        }
+                    }
+                }
             }
-            Target::Majority => (draw(up.to_vec(), nodes / 2 + 1, rng), None),
-            Target::LongestLog => (Vec::new(), None), // refused before the run
+            Applied::Crash(crashed, _, loss) => {
+                for &node in crashed {
+                    if let Some(process) = self.nodes[node].process.take() {
+                        process.kill();
+                    }
+                    if *loss == DiskLoss::Wipe {
+                        if let Some(dir) = self.node_dir(node) {
+                            let _ = std::fs::remove_dir_all(dir);
+                        }
+                    }
+                }
+            }
+            _ => {}
         }
+        let what = faults::describe(&kind, &applied);
+        let mut line = format!("{} ms: {label} starts: {what}", self.now_ms());
+        if !notes.is_empty() {
+            line.push_str(&format!(" ({})", notes.join("; ")));
+        }
+        self.report.faults.push(line);
+        self.applied[fault] = Some(applied);
     }
-}
 
-/// `count` of `from`, drawn by `rng`, in index order.
-fn draw(mut from: Vec<usize>, count: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
-    let count = count.min(from.len());
-    for k in 0..count {
-        let pick = rng.random_range(k..from.len());
-        from.swap(k, pick);
+    pub(super) fn fault_heal(&mut self, fault: usize) {
+        let Some(applied) = self.applied[fault].take() else {
+            return;
+        };
+        faults::switch_network(&applied, &mut self.network, false);
+        let mut notes = Vec::new();
+        match &applied {
+            Applied::Pause(paused) => {
+                for &node in paused {
+                    let slot = &mut self.nodes[node];
+                    slot.pauses = slot.pauses.saturating_sub(1);
+                    if let (0, Some(process)) = (slot.pauses, &slot.process) {
+                        if let Err(why) = process.resume() {
+                            notes.push(format!("n{}: {why}", node + 1));
+                        }
+                    }
+                }
+            }
+            Applied::Crash(crashed, _, _) => {
+                for &node in crashed {
+                    if self.nodes[node].process.is_none() && !self.nodes[node].died {
+                        if let Err(why) = self.start(node) {
+                            notes.push(format!("n{} did not restart: {why}", node + 1));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut line = format!("{} ms: {} heals", self.now_ms(), self.faults[fault].0);
+        if !notes.is_empty() {
+            line.push_str(&format!(" ({})", notes.join("; ")));
+        }
+        self.report.faults.push(line);
     }
-    from.truncate(count);
-    from.sort_unstable();
-    from
 }
 
 #[cfg(test)]
@@ -195,22 +206,5 @@ mod tests {
         assert_eq!(refusal(&scenario(fine), false), None);
         let wipe = r#"{"at_ms": 1, "until_ms": 2, "kind": "wipe", "node": "n1"}"#;
         assert_eq!(refusal(&scenario(wipe), true), None);
-    }
-
-    #[test]
-    fn the_leader_is_whoever_served_the_latest_redirected_read() {
-        let mut guess = LeaderGuess::default();
-        let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(1);
-        let (nodes, why) = guess.resolve("leader", 3, &[0, 1, 2], &mut rng);
-        assert!(nodes.is_empty() && why.is_some_and(|w| w.contains("no leader")));
-        guess.served_by_leader(1);
-        guess.served_by_leader(2);
-        let (nodes, _) = guess.resolve("leader", 3, &[0, 1, 2], &mut rng);
-        assert_eq!(nodes, [2]);
-        let (nodes, _) = guess.resolve("old_leader", 3, &[0, 1, 2], &mut rng);
-        assert_eq!(nodes, [1]);
-        let (nodes, _) = guess.resolve("followers_but_one", 3, &[0, 1, 2], &mut rng);
-        assert_eq!(nodes.len(), 1);
-        assert_ne!(nodes, [2]);
     }
 }

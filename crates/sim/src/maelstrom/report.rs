@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::runner::Setup;
 use crate::checkers::{Property, Violation};
 use crate::clients::ReadsServed;
 use crate::history::History;
@@ -89,12 +88,13 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(scenario: &Scenario, setup: &Setup) -> Report {
+    /// The report of a run of `scenario` against `bin` under `seed`.
+    pub fn new(scenario: &Scenario, seed: u64, bin: &str) -> Report {
         Report {
             scenario: scenario.name.clone(),
-            seed: setup.seed,
+            seed,
             nodes: scenario.nodes,
-            bin: setup.bin.clone(),
+            bin: bin.to_owned(),
             initialised: vec![false; scenario.nodes],
             ..Report::default()
         }

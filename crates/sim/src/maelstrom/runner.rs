@@ -12,19 +12,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha8Rng;
-use ryw_core::{ClientOp, Id, OpResult, Served};
-use sim_engine::faults::{self, Applied, DiskLoss, Fault};
-use sim_engine::network::{Fate, Network};
+use sim_engine::faults::{Applied, Fault};
+use sim_engine::network::Network;
 use sim_engine::seeds::SeedStreams;
 
-use super::nemesis::LeaderGuess;
+use super::leader_guess::LeaderGuess;
 use super::process::{Incoming, Launch, NodeProcess};
 use super::reply;
-use super::report::{FollowerReadStats, Report};
-use crate::checkers::{self, Finish, Property, Verdict, Violation};
+use super::report::Report;
+use crate::checkers::{self, Property, Violation};
 use crate::clients::Clients;
 use crate::history::History;
-use crate::report::Summary;
 use crate::scenario::Scenario;
 use crate::workload::Session;
 
@@ -44,7 +42,7 @@ pub struct Setup {
 }
 
 /// A timed event of the run.
-enum Due {
+pub(super) enum Due {
     /// A line reaches a node's stdin.
     ToNode {
         node: usize,
@@ -70,36 +68,36 @@ enum Due {
     },
 }
 
-struct Node {
-    process: Option<NodeProcess>,
-    life: u64,
+pub(super) struct Node {
+    pub(super) process: Option<NodeProcess>,
+    pub(super) life: u64,
     /// Pauses in force on it (overlapping faults compose).
-    pauses: u32,
+    pub(super) pauses: u32,
     /// Why it is down for good, if it died by itself.
-    died: bool,
+    pub(super) died: bool,
 }
 
 pub struct Runner {
-    scenario: Scenario,
-    setup: Setup,
-    nodes: Vec<Node>,
-    network: Network,
-    fault_rng: ChaCha8Rng,
-    clients: Clients,
-    queue: BTreeMap<(Instant, u64), Due>,
-    queue_seq: u64,
-    incoming: Receiver<Incoming>,
-    incoming_tx: Sender<Incoming>,
+    pub(super) scenario: Scenario,
+    pub(super) setup: Setup,
+    pub(super) nodes: Vec<Node>,
+    pub(super) network: Network,
+    pub(super) fault_rng: ChaCha8Rng,
+    pub(super) clients: Clients,
+    pub(super) queue: BTreeMap<(Instant, u64), Due>,
+    pub(super) queue_seq: u64,
+    pub(super) incoming: Receiver<Incoming>,
+    pub(super) incoming_tx: Sender<Incoming>,
     /// When the workload's clock started (every node answered `init`).
     t0: Instant,
-    faults: Vec<(String, Fault)>,
-    applied: Vec<Option<Applied>>,
-    leader: LeaderGuess,
-    report: Report,
+    pub(super) faults: Vec<(String, Fault)>,
+    pub(super) applied: Vec<Option<Applied>>,
+    pub(super) leader: LeaderGuess,
+    pub(super) report: Report,
     /// Per session, the highest `msg_id` it has sent.
-    sent_max: Vec<u64>,
+    pub(super) sent_max: Vec<u64>,
     /// Per protocol or follower-read complaint: how often, and the first.
-    complaints: BTreeMap<String, (u64, Violation)>,
+    pub(super) complaints: BTreeMap<String, (u64, Violation)>,
     /// Where the history goes if the runner panics (see the `Drop` below).
     pub history_on_panic: Arc<Mutex<Option<History>>>,
 }
@@ -153,7 +151,7 @@ impl Runner {
             })
             .collect();
         Runner {
-            report: Report::new(&scenario, &setup),
+            report: Report::new(&scenario, setup.seed, &setup.bin),
             applied: vec![None; faults.len()],
             faults,
             fault_rng: seeds.stream("fault targets"),
@@ -175,15 +173,15 @@ impl Runner {
     }
 
     /// Milliseconds since the workload's clock started.
-    fn now_ms(&self) -> u64 {
+    pub(super) fn now_ms(&self) -> u64 {
         self.t0.elapsed().as_millis() as u64
     }
 
-    fn at(&self, run_ms: u64) -> Instant {
+    pub(super) fn at(&self, run_ms: u64) -> Instant {
         self.t0 + Duration::from_millis(run_ms)
     }
 
-    fn schedule(&mut self, at: Instant, due: Due) {
+    pub(super) fn schedule(&mut self, at: Instant, due: Due) {
         self.queue_seq += 1;
         self.queue.insert((at, self.queue_seq), due);
     }
@@ -261,7 +259,7 @@ impl Runner {
     }
 
     /// Starts node `node` (again) and sends it `init`.
-    fn start(&mut self, node: usize) -> Result<(), String> {
+    pub(super) fn start(&mut self, node: usize) -> Result<(), String> {
         let data_dir = self.node_dir(node);
         let ids: Vec<String> = (1..=self.nodes.len())
             .map(|k| format!("\"n{k}\""))
@@ -289,7 +287,7 @@ impl Runner {
         Ok(())
     }
 
-    fn node_dir(&self, node: usize) -> Option<PathBuf> {
+    pub(super) fn node_dir(&self, node: usize) -> Option<PathBuf> {
         let dir = self.setup.data_dir.as_ref()?;
         Some(dir.join(format!("n{}", node + 1)))
     }
@@ -341,123 +339,6 @@ impl Runner {
         }
     }
 
-    /// A node's stdout closed. Expected after a crash the run caused;
-    /// otherwise the process died by itself, and that is a finding.
-    fn closed(&mut self, node: usize, life: u64) {
-        let slot = &mut self.nodes[node];
-        if slot.life != life || slot.process.is_none() {
-            return;
-        }
-        let mut process = slot.process.take().expect("checked");
-        std::thread::sleep(Duration::from_millis(20)); // let it finish exiting
-        let status = process.exited().unwrap_or_else(|| "still running".into());
-        let tail = process.stderr_tail(5);
-        process.kill();
-        slot.died = true;
-        let at_ms = self.now_ms();
-        let detail = format!(
-            "n{} closed its stdout by itself ({status}); it stays down. Its stderr ends:\n{tail}",
-            node + 1
-        );
-        self.report
-            .violations
-            .push(Violation::new(Property::Protocol, at_ms, None, detail));
-    }
-
-    /// One line node `node` wrote: where it goes, through the network.
-    fn route(&mut self, node: usize, line: &str, at: Instant) {
-        let name = format!("n{}", node + 1);
-        let envelope = match reply::envelope(line) {
-            Ok(envelope) => envelope,
-            Err(why) => {
-                return self.complain(Property::Protocol, None, format!("{name} wrote {why}"))
-            }
-        };
-        if envelope.src != name {
-            let why = format!("{name} wrote a message with src {:?}", envelope.src);
-            return self.complain(Property::Protocol, None, why);
-        }
-        match Id::parse(&envelope.dest) {
-            Id::Node(k) if (1..=self.nodes.len() as u32).contains(&k) => {
-                let to = k as usize - 1;
-                self.report.peer_msgs += 1;
-                match self.network.node_to_node(node, to) {
-                    Fate::Blocked | Fate::Lost => self.report.dropped += 1,
-                    Fate::Delivered { delays_ms, copies } => {
-                        self.report.duplicated += (copies - 1) as u64;
-                        for delay_ms in &delays_ms[..copies] {
-                            let due = Due::ToNode {
-                                node: to,
-                                line: line.to_owned(),
-                            };
-                            self.schedule(at + Duration::from_millis(*delay_ms), due);
-                        }
-                    }
-                }
-            }
-            Id::Client(0) => self.init_reply(node, &envelope),
-            Id::Client(_)
-                if self
-                    .clients
-                    .session_of(&Id::parse(&envelope.dest))
-                    .is_some() =>
-            {
-                match self.network.client_link(node) {
-                    None => self.report.dropped += 1,
-                    Some(delay_ms) => {
-                        let due = Due::ToClient {
-                            from: node,
-                            envelope,
-                        };
-                        self.schedule(at + Duration::from_millis(delay_ms), due);
-                    }
-                }
-            }
-            _ => {
-                let why = format!(
-                    "{name} sent a {} to {:?}, which is neither a node nor a client of this run (a reply to nobody)",
-                    envelope.kind(),
-                    envelope.dest
-                );
-                self.complain(Property::Protocol, None, why);
-            }
-        }
-    }
-
-    fn init_reply(&mut self, node: usize, envelope: &reply::Envelope) {
-        let life = self.nodes[node].life;
-        if envelope.kind() == "init_ok" && envelope.in_reply_to() == Some(life) {
-            self.report.initialised[node] = true;
-        } else {
-            let why = format!(
-                "n{} answered init (msg_id {life}) with a {} in reply to {:?}",
-                node + 1,
-                envelope.kind(),
-                envelope.in_reply_to()
-            );
-            self.complain(Property::Protocol, None, why);
-        }
-    }
-
-    /// Moves the complaints into the report, each with its count.
-    fn report_complaints(&mut self) {
-        for (_, (count, mut violation)) in std::mem::take(&mut self.complaints) {
-            if count > 1 {
-                violation.detail.push_str(&format!(" ({count} times)"));
-            }
-            self.report.violations.push(violation);
-        }
-    }
-
-    /// Records a complaint once per distinct text, counting repeats.
-    fn complain(&mut self, property: Property, session: Option<String>, detail: String) {
-        let at_ms = self.now_ms();
-        self.complaints
-            .entry(format!("{property}: {detail}"))
-            .or_insert_with(|| (0, Violation::new(property, at_ms, session, detail)))
-            .0 += 1;
-    }
-
     fn on_due(&mut self, due: Due) {
         match due {
             Due::ToNode { node, line } => match &self.nodes[node].process {
@@ -479,247 +360,6 @@ impl Runner {
         }
     }
 
-    fn think(&mut self, session: usize) {
-        let at = Instant::now() + Duration::from_millis(self.clients.think_ms());
-        self.schedule(at, Due::ClientNext { session });
-    }
-
-    fn client_next(&mut self, session: usize) {
-        let now_ms = self.now_ms();
-        let Some((node, envelope)) = self.clients.next(now_ms, session) else {
-            return;
-        };
-        let msg_id = envelope.body.msg_id.unwrap_or_default();
-        self.sent_max[session] = msg_id;
-        let line = ryw_core::codec::encode(&envelope);
-        let timeout = Instant::now() + Duration::from_millis(self.clients.timeout_ms());
-        self.schedule(timeout, Due::ClientTimeout { session, msg_id });
-        match self.network.client_link(node) {
-            Some(delay_ms) => {
-                let at = Instant::now() + Duration::from_millis(delay_ms);
-                self.schedule(at, Due::ToNode { node, line });
-            }
-            None => self.report.dropped += 1,
-        }
-    }
-
-    /// A reply reaches its client: the protocol and follower-read checks
-    /// here, then the checkers and the session (see [`Clients`]).
-    fn reaches_client(&mut self, from: usize, envelope: reply::Envelope) {
-        let now_ms = self.now_ms();
-        let to = Id::parse(&envelope.dest);
-        let session = self.clients.session_of(&to).expect("routed to a session");
-        let client = Some(envelope.dest.clone());
-        let Some(in_reply_to) = envelope.in_reply_to() else {
-            let why = format!(
-                "n{} sent {} a {} without in_reply_to",
-                from + 1,
-                envelope.dest,
-                envelope.kind()
-            );
-            return self.complain(Property::Protocol, client, why);
-        };
-        if in_reply_to == 0 || in_reply_to > self.sent_max[session] {
-            let why = format!(
-                "n{} sent {} a {} in reply to msg_id {in_reply_to}, which that client never sent (a wrong in_reply_to)",
-                from + 1,
-                envelope.dest,
-                envelope.kind()
-            );
-            return self.complain(Property::Protocol, client, why);
-        }
-        let (result, missing) = match reply::result(&envelope.body) {
-            Ok(read) => read,
-            Err(why) => {
-                let why = format!("n{} answered {}: {why}", from + 1, envelope.dest);
-                self.complain(Property::Protocol, client, why);
-                // The client cannot tell what happened: it gives up on it.
-                if self.clients.give_up(now_ms, session, in_reply_to) {
-                    self.think(session);
-                }
-                return;
-            }
-        };
-        let outstanding = self.clients.sessions[session].outstanding.clone();
-        if let Some(request) = outstanding.filter(|o| o.msg_id == in_reply_to) {
-            for note in missing {
-                self.complain(Property::FollowerReads, client.clone(), note);
-            }
-            self.check_follower_read(&envelope, &request.op, request.node, &result);
-        }
-        let body = serde_json::Value::Object(without_ids(&envelope.body));
-        if self
-            .clients
-            .on_reply(now_ms, &to, Some(in_reply_to), result, body)
-        {
-            self.think(session);
-        }
-    }
-
-    /// The task's own rules for a `ryw_read` reply, and the tally of where
-    /// reads that asked for a follower were served.
-    fn check_follower_read(
-        &mut self,
-        envelope: &reply::Envelope,
-        op: &ClientOp,
-        asked: usize,
-        result: &OpResult,
-    ) {
-        let (
-            ClientOp::RywRead {
-                last_write_index,
-                prefer_follower,
-                ..
-            },
-            OpResult::RywReadOk { served_by, how, .. },
-        ) = (op, result)
-        else {
-            return;
-        };
-        let client = Some(envelope.dest.clone());
-        let asked_name = format!("n{}", asked + 1);
-        let served_here = served_by.to_string() == asked_name;
-        if let (Served::Redirected { .. }, Id::Node(k)) = (how, served_by) {
-            if (1..=self.nodes.len() as u32).contains(k) {
-                self.leader.served_by_leader(*k as usize - 1);
-            }
-        }
-        if *prefer_follower {
-            let stats: &mut FollowerReadStats = &mut self.report.follower_reads;
-            stats.asked += 1;
-            if served_here {
-                stats.served_where_asked += 1;
-                stats.served_by.insert(asked);
-            }
-        }
-        match how {
-            Served::Locally { .. } if !served_here => {
-                let why = format!(
-                    "a ryw_read sent to {asked_name} was served by {served_by} with no 'reason' saying why"
-                );
-                self.complain(Property::FollowerReads, client, why);
-            }
-            Served::Locally { .. } => {
-                match envelope
-                    .body
-                    .get("follower_applied_index")
-                    .and_then(|v| v.as_u64())
-                {
-                    None => {
-                        let why = format!(
-                            "{asked_name} served a ryw_read itself without 'follower_applied_index'"
-                        );
-                        self.complain(Property::FollowerReads, client, why);
-                    }
-                    Some(applied) if applied < *last_write_index => {
-                        let at_ms = self.now_ms();
-                        let why = format!(
-                            "{asked_name} served a ryw_read with last_write_index {last_write_index} at follower_applied_index {applied}: it had not applied the session's write"
-                        );
-                        self.report.violations.push(Violation::new(
-                            Property::FollowerReads,
-                            at_ms,
-                            client,
-                            why,
-                        ));
-                    }
-                    Some(_) => {}
-                }
-            }
-            Served::Redirected { .. } => {}
-        }
-    }
-
-    fn up(&self) -> Vec<usize> {
-        (0..self.nodes.len())
-            .filter(|&n| self.nodes[n].process.is_some())
-            .collect()
-    }
-
-    fn fault_start(&mut self, fault: usize) {
-        let (label, kind) = (
-            self.faults[fault].0.clone(),
-            self.faults[fault].1.kind.clone(),
-        );
-        let (nodes, up) = (self.nodes.len(), self.up());
-        let mut notes = Vec::new();
-        let (leader, rng) = (&self.leader, &mut self.fault_rng);
-        let applied = faults::plan(&kind, nodes, |name| {
-            let (resolved, note) = leader.resolve(name, nodes, &up, rng);
-            notes.extend(note);
-            resolved
-        });
-        faults::switch_network(&applied, &mut self.network, true);
-        match &applied {
-            Applied::Pause(paused) => {
-                for &node in paused {
-                    self.nodes[node].pauses += 1;
-                    if let Some(process) = &self.nodes[node].process {
-                        if let Err(why) = process.pause() {
-                            notes.push(format!("n{}: {why}", node + 1));
-                        }
-                    }
-                }
-            }
-            Applied::Crash(crashed, _, loss) => {
-                for &node in crashed {
-                    if let Some(process) = self.nodes[node].process.take() {
-                        process.kill();
-                    }
-                    if *loss == DiskLoss::Wipe {
-                        if let Some(dir) = self.node_dir(node) {
-                            let _ = std::fs::remove_dir_all(dir);
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-        let what = faults::describe(&kind, &applied);
-        let mut line = format!("{} ms: {label} starts: {what}", self.now_ms());
-        if !notes.is_empty() {
-            line.push_str(&format!(" ({})", notes.join("; ")));
-        }
-        self.report.faults.push(line);
-        self.applied[fault] = Some(applied);
-    }
-
-    fn fault_heal(&mut self, fault: usize) {
-        let Some(applied) = self.applied[fault].take() else {
-            return;
-        };
-        faults::switch_network(&applied, &mut self.network, false);
-        let mut notes = Vec::new();
-        match &applied {
-            Applied::Pause(paused) => {
-                for &node in paused {
-                    let slot = &mut self.nodes[node];
-                    slot.pauses = slot.pauses.saturating_sub(1);
-                    if let (0, Some(process)) = (slot.pauses, &slot.process) {
-                        if let Err(why) = process.resume() {
-                            notes.push(format!("n{}: {why}", node + 1));
-                        }
-                    }
-                }
-            }
-            Applied::Crash(crashed, _, _) => {
-                for &node in crashed {
-                    if self.nodes[node].process.is_none() && !self.nodes[node].died {
-                        if let Err(why) = self.start(node) {
-                            notes.push(format!("n{} did not restart: {why}", node + 1));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-        let mut line = format!("{} ms: {} heals", self.now_ms(), self.faults[fault].0);
-        if !notes.is_empty() {
-            line.push_str(&format!(" ({})", notes.join("; ")));
-        }
-        self.report.faults.push(line);
-    }
-
     /// Every process is killed (Maelstrom's way to end a test).
     fn shut_down(&mut self) {
         for node in &mut self.nodes {
@@ -727,39 +367,6 @@ impl Runner {
                 process.kill();
             }
         }
-    }
-
-    fn finish(&mut self, end_ms: u64, started: Instant) -> Report {
-        let summary = Summary {
-            scenario: self.scenario.name.clone(),
-            seed: self.setup.seed,
-            ops: self.clients.ops(),
-            ..Summary::default()
-        };
-        let finish = Finish {
-            end_ms,
-            summary: &summary,
-            oracle: &self.clients.oracle,
-        };
-        let mut verdict = Verdict::default();
-        for checker in &mut self.clients.checkers {
-            checker.finish(&finish, &mut verdict);
-        }
-        let report = &mut self.report;
-        report.violations.extend(verdict.violations);
-        self.report_complaints();
-        let report = &mut self.report;
-        if let Some(violation) = report.follower_reads.verdict(self.nodes.len(), end_ms) {
-            report.violations.push(violation);
-        }
-        report.violations.sort_by_key(|v| v.at_ms);
-        report.undecided_keys = verdict.undecided_keys;
-        report.ops = summary.ops;
-        report.reads_served = self.clients.reads_served;
-        report.run_ms = end_ms;
-        report.wall_ms = started.elapsed().as_millis() as u64;
-        report.history = self.clients.history.take();
-        std::mem::take(&mut self.report)
     }
 }
 
@@ -780,14 +387,4 @@ impl Drop for Runner {
             *slot = Some(history);
         }
     }
-}
-
-/// A reply's body without its message ids, for the history.
-fn without_ids(
-    body: &serde_json::Map<String, serde_json::Value>,
-) -> serde_json::Map<String, serde_json::Value> {
-    let mut body = body.clone();
-    body.remove("msg_id");
-    body.remove("in_reply_to");
-    body
 }
