@@ -54,6 +54,11 @@ pub struct Config {
     /// busy leader sends fewer, larger messages; heartbeats and read rounds
     /// are not counted.
     pub append_in_flight_max: usize,
+    /// How long a leader holds a client's new entry before sending it, so
+    /// that writes arriving close together share one AppendEntries per
+    /// follower (group commit; 0: sent at once). Entries waiting for a full
+    /// window to open are sent when it opens, as before.
+    pub append_batch_ms: u64,
     /// A leader appends a client's write or cas only while its log runs at
     /// most this many replication windows (`append_entries_max` x
     /// `append_in_flight_max` entries each) past its commit index; later
@@ -123,6 +128,7 @@ impl Default for Config {
             forward_retry_ms: 250,
             append_entries_max: 64,
             append_in_flight_max: 1,
+            append_batch_ms: 0,
             backlog_windows_max: 8,
             apply_delay_ms: 0,
             snapshot_every: 10_000,

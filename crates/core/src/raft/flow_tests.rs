@@ -58,6 +58,44 @@ fn entries_proposed_while_the_window_is_full_share_the_next_append_entries() {
     }
 }
 
+/// Group commit: with `append_batch_ms`, writes that arrive within the
+/// batch interval of the first leave together, when it ends, even though
+/// the window was open; the first is not sent before.
+#[test]
+fn writes_within_the_batch_interval_share_one_append_entries_sent_when_it_ends() {
+    let mut cluster = TestCluster::with_config(3, 11, |c| c.append_batch_ms = 6);
+    let leader = cluster.stable_leader();
+    cluster.delay_ms = 10;
+    cluster.run_for(100); // quiet: every window open
+    cluster.tracing = true;
+    let started_ms = cluster.now.as_ms();
+    let first = cluster.request(leader, 1, write("a", 1));
+    cluster.run_for(2);
+    let second = cluster.request(leader, 2, write("b", 2));
+    assert!(cluster.run_until(500, |c| c.reply(first).is_some()
+        && c.reply(second).is_some()));
+    for f in (0..3).filter(|&i| i != leader) {
+        let sent: Vec<(u64, usize)> = cluster
+            .trace
+            .iter()
+            .filter(|(_, e)| e.src == node_id(leader) && e.dest == node_id(f))
+            .filter_map(|(at, e)| match &e.body.payload {
+                Payload::Peer(PeerMsg::AppendEntries(ae)) if !ae.entries.is_empty() => {
+                    Some((at.as_ms() - started_ms, ae.entries.len()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            sent.first().map(|&(_, n)| n),
+            Some(2),
+            "to n{}: {sent:?}",
+            f + 1
+        );
+        assert!(sent[0].0 >= 6, "held for the interval: {sent:?}");
+    }
+}
+
 #[test]
 fn a_wider_window_sends_each_entry_at_once() {
     let mut cluster = TestCluster::with_config(3, 11, |c| c.append_in_flight_max = 3);

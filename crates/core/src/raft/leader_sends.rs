@@ -27,7 +27,14 @@ impl Raft {
         });
         let index = self.durable.log.last_index();
         self.advance_commit(now, app);
-        self.replicate(now);
+        let batch_ms = self.config.append_batch_ms;
+        match &mut self.role {
+            Role::Leader(leader) if batch_ms > 0 => {
+                // Group commit: the first entry of a batch sets when it leaves.
+                leader.append_due.get_or_insert(now.plus(batch_ms));
+            }
+            _ => self.replicate(now),
+        }
         (index, term)
     }
 

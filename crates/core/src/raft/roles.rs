@@ -95,6 +95,7 @@ impl Raft {
             progress: Followers::new(self.members(), next_index, now),
             seq: 0,
             heartbeat_due: now,
+            append_due: None,
             since: now,
             committed_in_term: false,
         });

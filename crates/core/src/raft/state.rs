@@ -109,6 +109,9 @@ pub(super) struct Leader {
     /// Number of the latest AppendEntries broadcast; acknowledgements echo it.
     pub(super) seq: u64,
     pub(super) heartbeat_due: Millis,
+    /// When the entries proposed since the last send go out
+    /// (`append_batch_ms` after the first of them), if any wait.
+    pub(super) append_due: Option<Millis>,
     pub(super) since: Millis,
     /// Whether an entry of this term is committed (then `commit_index` is current, §8).
     pub(super) committed_in_term: bool,
@@ -329,7 +332,10 @@ impl Raft {
     /// A leader's next heartbeat, or anyone else's election deadline.
     pub(crate) fn next_role_timer(&self) -> Millis {
         match &self.role {
-            Role::Leader(leader) => leader.heartbeat_due,
+            Role::Leader(leader) => match leader.append_due {
+                Some(due) => due.min(leader.heartbeat_due),
+                None => leader.heartbeat_due,
+            },
             _ => self.election_deadline,
         }
     }

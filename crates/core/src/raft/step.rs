@@ -46,6 +46,12 @@ impl Raft {
     /// no majority was heard from, check-quorum), anyone else's election
     /// timeout, and a recovering node's probes.
     pub(crate) fn tick(&mut self, now: Millis, app: &mut impl Application) {
+        if let Role::Leader(leader) = &mut self.role {
+            if leader.append_due.is_some_and(|due| now >= due) {
+                leader.append_due = None;
+                self.replicate(now);
+            }
+        }
         if let Role::Leader(leader) = &self.role {
             if now >= leader.heartbeat_due {
                 if self.has_quorum_contact(now) {

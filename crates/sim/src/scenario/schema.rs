@@ -117,6 +117,10 @@ pub struct NodeSettings {
     /// Most unacknowledged AppendEntries with entries per follower (the
     /// replication window; 1 batches the most).
     pub append_in_flight_max: usize,
+    /// How long a leader holds a new client entry so that writes arriving
+    /// close together share one AppendEntries (group commit; 0: at once).
+    #[serde(skip_serializing_if = "is_default_append_batch_ms")]
+    pub append_batch_ms: u64,
     /// How long every node takes to apply an entry after it learns the
     /// entry is committed (a slow state machine).
     #[serde(skip_serializing_if = "is_zero_ms")]
@@ -148,6 +152,10 @@ pub const SIM_SNAPSHOT_EVERY: u64 = 200;
 pub const SIM_COMPACTION_MARGIN: u64 = 20;
 pub const SIM_SNAPSHOT_CHUNK_BYTES: usize = 512;
 
+fn is_default_append_batch_ms(ms: &u64) -> bool {
+    *ms == ryw_core::Config::default().append_batch_ms
+}
+
 fn is_default_snapshot_every(n: &u64) -> bool {
     *n == SIM_SNAPSHOT_EVERY
 }
@@ -171,6 +179,7 @@ impl Default for NodeSettings {
             request_timeout_ms: c.request_timeout_ms,
             append_entries_max: c.append_entries_max,
             append_in_flight_max: c.append_in_flight_max,
+            append_batch_ms: c.append_batch_ms,
             apply_delay_ms: c.apply_delay_ms,
             apply_delay_ms_of: std::collections::BTreeMap::new(),
             clocks: std::collections::BTreeMap::new(),
@@ -442,6 +451,7 @@ impl Scenario {
             request_timeout_ms: s.request_timeout_ms,
             append_entries_max: s.append_entries_max,
             append_in_flight_max: s.append_in_flight_max,
+            append_batch_ms: s.append_batch_ms,
             apply_delay_ms: s
                 .apply_delay_ms_of
                 .get(&format!("n{}", index + 1))

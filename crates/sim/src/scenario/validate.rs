@@ -344,7 +344,7 @@ const fn limit(
 /// They keep a run's memory and time bounded: the simulator holds every
 /// operation of a run for the checkers, so sessions, keys and simulated
 /// time are what it costs.
-pub const LIMITS: [Limit; 24] = [
+pub const LIMITS: [Limit; 25] = [
     limit("nodes", 1, 9, |s| Some(s.nodes as u64)),
     limit("duration_ms", 1, TIME_MS_MAX, |s| Some(s.duration_ms)),
     limit("network.delay_ms_max", 0, DELAY_MS_MAX, |s| {
@@ -370,6 +370,9 @@ pub const LIMITS: [Limit; 24] = [
     }),
     limit("node.append_in_flight_max", 1, 1_000, |s| {
         Some(s.node.append_in_flight_max as u64)
+    }),
+    limit("node.append_batch_ms", 0, DELAY_MS_MAX, |s| {
+        Some(s.node.append_batch_ms)
     }),
     limit("faults", 0, 256, |s| Some(s.faults.len() as u64)),
     limit("workload.phases", 0, 16, |s| {
