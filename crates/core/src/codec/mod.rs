@@ -18,6 +18,7 @@ use crate::durable::{HardState, Record};
 use crate::id::Id;
 use crate::message::*;
 
+mod client_typed;
 mod source;
 use source::{entry, Source};
 mod typed;
@@ -602,8 +603,29 @@ fn tree_beyond_f64(text: &str, error: &serde_json::Error) -> Option<Json> {
 /// The fast path ([`typed`]): a well-formed common message, or `None` for
 /// the general decoder to read and, if need be, complain about.
 fn decode_typed(line: &str) -> Option<Envelope> {
+    if client_typed::from_a_client(line) {
+        if let Some(envelope) = decode_client_request(line) {
+            return Some(envelope);
+        }
+    }
     let envelope: typed::Envelope<'_> = serde_json::from_str(line).ok()?;
     let body = &*envelope.body;
+    let payload = decode_payload(&body.kind, &body).ok()?;
+    Some(Envelope {
+        src: Id::parse(&envelope.src),
+        dest: Id::parse(&envelope.dest),
+        body: Body {
+            msg_id: body.msg_id,
+            in_reply_to: body.in_reply_to,
+            payload,
+        },
+    })
+}
+
+/// The fastest path ([`client_typed`]): a client's request.
+fn decode_client_request(line: &str) -> Option<Envelope> {
+    let envelope: client_typed::Envelope<'_> = serde_json::from_str(line).ok()?;
+    let body = &envelope.body;
     let payload = decode_payload(&body.kind, &body).ok()?;
     Some(Envelope {
         src: Id::parse(&envelope.src),
@@ -1150,6 +1172,33 @@ impl<'a> Source for Fields<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clients_request_takes_the_fastest_path_and_anything_else_does_not() {
+        let requests = [
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"x","value":[1,2.50]}}"#,
+            r#"{"src": "c7", "dest": "n2", "body": {"type": "ryw_read", "msg_id": 3, "key": 4, "last_write_index": 9}}"#,
+            r#"{"src":"c2","dest":"n1","body":{"type":"cas","msg_id":1,"key":"k","from":null,"to":"v","create_if_not_exists":true}}"#,
+        ];
+        for line in requests {
+            let fast = decode_client_request(line).expect(line);
+            let general = decode_tree(serde_json::from_str(line).expect("JSON"), line).expect(line);
+            assert_eq!(fast, general, "{line}");
+        }
+        let others = [
+            // init has fields a request has not; a reply is no request.
+            r#"{"src":"c0","dest":"n1","body":{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write_ok","in_reply_to":1,"commit_index":3}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"x","value":1,"extra":0}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"x","key":"y","value":1}}"#,
+        ];
+        for line in others {
+            assert_eq!(decode_client_request(line), None, "{line}");
+        }
+        assert!(!client_typed::from_a_client(
+            r#"{"src":"n1","dest":"n2","body":{}}"#
+        ));
+    }
 
     fn body(line: &str) -> Body {
         decode(line).expect("an envelope").body

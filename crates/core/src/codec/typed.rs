@@ -27,7 +27,7 @@ use crate::message::Entry;
 /// for any type but `Value`) into `Some`; `#[serde(default)]` makes an
 /// absent one `None`. Plain `Option` would read null as absent, which the
 /// general decoder does not.
-fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+pub(super) fn present<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
@@ -158,7 +158,7 @@ struct EntryFields<'a> {
 
 /// A key as the general decoder takes it: a string, or an integer that
 /// fits an `i64` (not `1.0`, not 2^63).
-struct KeyField(Key);
+pub(super) struct KeyField(Key);
 
 impl<'de> Deserialize<'de> for KeyField {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<KeyField, D::Error> {
@@ -186,16 +186,16 @@ impl<'de> Deserialize<'de> for KeyField {
 
 /// The error of this path: its text is never shown (the general decoder
 /// reruns the line and words the complaint).
-fn absent() -> String {
+pub(super) fn absent() -> String {
     String::new()
 }
 
-fn need<T>(field: Option<T>) -> Result<T, String> {
+pub(super) fn need<T>(field: Option<T>) -> Result<T, String> {
     field.ok_or_else(absent)
 }
 
 /// The key, as operations and log entries both carry it.
-fn op_key(name: &str, key: &Option<KeyField>) -> Result<Key, String> {
+pub(super) fn op_key(name: &str, key: &Option<KeyField>) -> Result<Key, String> {
     match (name, key) {
         ("key", Some(KeyField(key))) => Ok(key.clone()),
         _ => Err(absent()),
@@ -205,7 +205,7 @@ fn op_key(name: &str, key: &Option<KeyField>) -> Result<Key, String> {
 /// The client value named `value`, `from` or `to` (in that order in
 /// `fields`), as operations and log entries both carry them.
 /// Read from its text, so that it is kept exactly ([`Value::parse`]).
-fn op_value(name: &str, fields: [Option<&RawValue>; 3]) -> Result<Value, String> {
+pub(super) fn op_value(name: &str, fields: [Option<&RawValue>; 3]) -> Result<Value, String> {
     let [value, from, to] = fields;
     let field = match name {
         "value" => value,
