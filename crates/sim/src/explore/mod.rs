@@ -5,8 +5,12 @@
 //! the baseline it is measured against, runs the same bases under fresh
 //! seeds with no feedback.
 //!
-//! Half the candidates are the bases in turn under fresh seeds (what plain
-//! swarm runs), half are mutants of the corpus.
+//! For the first [`WARM_UP_ROUNDS`] rounds of the bases, every candidate
+//! is a base under a fresh seed, as plain swarm runs: a bug a few seeds of
+//! some scenario catch is caught as early as swarm catches it, and the
+//! corpus fills with what the scenarios reach by themselves. From then on,
+//! half the candidates are bases under fresh seeds and half are mutants of
+//! the corpus.
 //!
 //! Deterministic from its seed: candidates are drawn in batches of
 //! [`BATCH`] from the corpus as it stood before the batch, run on any
@@ -32,6 +36,9 @@ pub use mutate::Input;
 
 /// Candidates drawn at once, before any of them is learnt from.
 pub const BATCH: usize = 16;
+
+/// Rounds of the bases (each under a fresh seed) before any mutant.
+pub const WARM_UP_ROUNDS: u64 = 4;
 
 /// One input of the corpus and what it found when it joined.
 #[derive(Clone, Debug)]
@@ -75,6 +82,10 @@ pub struct Explorer<'a> {
     mode: Mode,
     factory: &'a NodeFactory,
     runs: u64,
+    /// Plain swarm's first seed: search seed `s` runs seeds from `s x 2^32`
+    /// on (seed 0: 0, 1, 2, ...), so that swarm too can be measured over
+    /// several searches.
+    swarm_seed_base: u64,
 }
 
 impl<'a> Explorer<'a> {
@@ -104,6 +115,7 @@ impl<'a> Explorer<'a> {
             mode,
             factory,
             runs: 0,
+            swarm_seed_base: seed << 32,
         }
     }
 
@@ -139,7 +151,7 @@ impl<'a> Explorer<'a> {
                     let (path, base) = &self.bases[(n % self.bases.len() as u64) as usize];
                     let input = Input {
                         scenario: base.scenario.clone(),
-                        seed: n / self.bases.len() as u64,
+                        seed: self.swarm_seed_base + n / self.bases.len() as u64,
                     };
                     batch.push((input, path.clone()));
                 }
@@ -147,12 +159,14 @@ impl<'a> Explorer<'a> {
                     let (path, base) = &self.bases[n as usize];
                     batch.push((base.clone(), path.clone()));
                 }
-                // Every other candidate is a base under a fresh seed, in
-                // turn: the scenarios' own schedules are strong priors (a
-                // search of mutants alone caught the disk bugs later than
-                // plain swarm), and the search should not leave them.
-                Mode::Guided if n.is_multiple_of(2) => {
-                    let k = (n / 2) as usize % self.bases.len();
+                // In the warm-up, and then every other candidate, a base
+                // under a fresh seed, in turn: the scenarios' own
+                // schedules are strong priors (a search of mutants alone
+                // caught the disk bugs later than plain swarm), and the
+                // search should not leave them.
+                Mode::Guided if n < self.warm_up_runs() || n.is_multiple_of(2) => {
+                    let turn = if n < self.warm_up_runs() { n } else { n / 2 };
+                    let k = turn as usize % self.bases.len();
                     let (path, base) = &self.bases[k];
                     let input = Input {
                         scenario: base.scenario.clone(),
@@ -169,6 +183,11 @@ impl<'a> Explorer<'a> {
             }
         }
         batch
+    }
+
+    /// Runs before the first mutant.
+    fn warm_up_runs(&self) -> u64 {
+        WARM_UP_ROUNDS * self.bases.len() as u64
     }
 
     /// A parent: a third of the time one of the newest entries (what just
@@ -359,10 +378,27 @@ mod tests {
 
     #[test]
     fn swarm_runs_the_bases_under_fresh_seeds_and_keeps_nothing() {
-        let (seen, states, corpus) = search(3, 2, Mode::Swarm);
+        let (seen, states, corpus) = search(0, 2, Mode::Swarm);
         assert_eq!(corpus, 0);
         assert!(states > 0);
         assert!(seen[0].starts_with("small.json 0 "));
         assert!(seen[5].starts_with("small.json 5 "));
+        // Another search seed, other seeds: from seed x 2^32 on.
+        let (seen, _, _) = search(3, 2, Mode::Swarm);
+        assert!(seen[0].starts_with(&format!("small.json {} ", 3u64 << 32)));
+    }
+
+    #[test]
+    fn the_warm_up_runs_the_bases_under_fresh_seeds_before_any_mutant() {
+        let (seen, _, _) = search(3, 1, Mode::Guided);
+        let warm_up = WARM_UP_ROUNDS as usize; // one base
+        assert!(seen[0].starts_with("small.json "), "{seen:?}");
+        for run in &seen[1..warm_up] {
+            assert!(run.starts_with("small.json + reseed "), "{seen:?}");
+        }
+        assert!(
+            seen[warm_up..].iter().any(|run| !run.contains("+ reseed")),
+            "mutants after the warm-up: {seen:?}"
+        );
     }
 }
