@@ -610,29 +610,34 @@ fn decode_typed(line: &str) -> Option<Envelope> {
     }
     let envelope: typed::Envelope<'_> = serde_json::from_str(line).ok()?;
     let body = &*envelope.body;
-    let payload = decode_payload(&body.kind, &body).ok()?;
-    Some(Envelope {
-        src: Id::parse(&envelope.src),
-        dest: Id::parse(&envelope.dest),
-        body: Body {
-            msg_id: body.msg_id,
-            in_reply_to: body.in_reply_to,
-            payload,
-        },
-    })
+    let ids = (body.msg_id, body.in_reply_to);
+    typed_envelope(&envelope.src, &envelope.dest, &body.kind, ids, &body)
 }
 
 /// The fastest path ([`client_typed`]): a client's request.
 fn decode_client_request(line: &str) -> Option<Envelope> {
     let envelope: client_typed::Envelope<'_> = serde_json::from_str(line).ok()?;
     let body = &envelope.body;
-    let payload = decode_payload(&body.kind, &body).ok()?;
+    let ids = (body.msg_id, body.in_reply_to);
+    typed_envelope(&envelope.src, &envelope.dest, &body.kind, ids, &body)
+}
+
+/// The envelope of a line a typed path read: `ids` are the body's
+/// `msg_id` and `in_reply_to`, `body` the rest of its fields.
+fn typed_envelope<S: Source>(
+    src: &str,
+    dest: &str,
+    kind: &str,
+    ids: (Option<u64>, Option<u64>),
+    body: &S,
+) -> Option<Envelope> {
+    let payload = decode_payload(kind, body).ok()?;
     Some(Envelope {
-        src: Id::parse(&envelope.src),
-        dest: Id::parse(&envelope.dest),
+        src: Id::parse(src),
+        dest: Id::parse(dest),
         body: Body {
-            msg_id: body.msg_id,
-            in_reply_to: body.in_reply_to,
+            msg_id: ids.0,
+            in_reply_to: ids.1,
             payload,
         },
     })
