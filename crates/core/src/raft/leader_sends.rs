@@ -143,10 +143,18 @@ impl Raft {
     }
 
     /// A member says it lost entries after `last_index`: a leader stops
-    /// counting them and sends them again.
+    /// counting them and sends them again. What the member acknowledged
+    /// before may still be on its way (delayed, duplicated): such answers
+    /// carry this round or an older one, so the leader moves to a new round
+    /// (every later message carries it) and takes the member's answers
+    /// only from it on. A round number no broadcast used is safe for
+    /// ReadIndex: every message that carries it was sent after the bump.
     pub(super) fn forget_lost_match(&mut self, member: usize, last_index: u64) {
         if let Role::Leader(leader) = &mut self.role {
-            leader.progress[member].lost_entries_after(last_index);
+            leader.seq += 1;
+            let progress = &mut leader.progress[member];
+            progress.answers_from_seq = leader.seq;
+            progress.lost_entries_after(last_index);
         }
     }
 

@@ -17,6 +17,10 @@ pub(super) struct Progress {
     pub(super) acked_seq: u64,
     /// The round of the last refusal below `match_index` that was answered.
     pub(super) refused_seq: u64,
+    /// The oldest round whose answers count for `match_index`: the one
+    /// after the member last said it lost entries (older answers may come
+    /// from before the loss).
+    pub(super) answers_from_seq: u64,
     pub(super) last_heard: Millis,
     /// When this leader last sent the member an AppendEntries.
     pub(super) sent_at: Millis,
@@ -100,6 +104,7 @@ impl Followers {
             match_index: 0,
             acked_seq: 0,
             refused_seq: 0,
+            answers_from_seq: 0,
             last_heard: now,
             sent_at: now,
             in_flight: VecDeque::new(),

@@ -304,3 +304,66 @@ fn a_brand_new_node_records_no_vote_in_term_zero() {
     let node = confirmed_after(0, wiped(), [(0, None), (0, None)]);
     assert_eq!((node.term(), node.durable().voted_for.clone()), (0, None));
 }
+
+/// A member's acknowledgement sent before it lost its entries can arrive
+/// after it said so (the network delays it, or duplicates it): it must not
+/// make the leader count again what the member no longer holds. If it did,
+/// the leader would read the member's refusals as late ones, keep sending
+/// from past its end, and the member would never catch up; and it would
+/// count the member toward a majority for entries it lacks. Found by
+/// `ryw-sim explore`: `swarm-lying-disk` seed 748736184532127582.
+#[test]
+fn an_acknowledgement_sent_before_a_members_loss_does_not_count_after_it() {
+    let mut leader = lone_node(3, 0, durable_with(1, &[1, 1, 1, 1, 1]));
+    let now = Millis(1_000);
+    leader.handle_timeout(now); // pre-vote
+    for pre_vote in [true, false] {
+        let grant = Payload::Peer(PeerMsg::RequestVoteOk(RequestVoteOk {
+            term: 2,
+            vote_granted: true,
+            pre_vote,
+        }));
+        deliver(&mut leader, now, peer_envelope(1, 0, grant));
+    }
+    assert_eq!(leader.role(), RoleKind::Leader);
+    let ack = |success, match_index, next_index_hint, seq| {
+        Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+            term: 2,
+            success,
+            match_index,
+            next_index_hint,
+            seq,
+        }))
+    };
+    let last = leader.log().last_index();
+    // n3 holds everything, and says so in the first round.
+    deliver(&mut leader, now, peer_envelope(2, 0, ack(true, last, 0, 1)));
+    // Then its disk is wiped: it says it holds nothing.
+    let probe = Payload::Peer(PeerMsg::Probe(Probe {
+        incarnation: 7,
+        last_log_index: 0,
+    }));
+    deliver(&mut leader, now, peer_envelope(2, 0, probe));
+    // The old acknowledgement arrives again, late; then n3 refuses what
+    // it cannot place, asking for its log from the start.
+    deliver(&mut leader, now, peer_envelope(2, 0, ack(true, last, 0, 1)));
+    let out = deliver(&mut leader, now, peer_envelope(2, 0, ack(false, 0, 1, 2)));
+    let later = Millis(
+        1_000
+            + leader
+                .poll_timeout()
+                .map_or(0, |t| t.0.saturating_sub(1_000)),
+    );
+    leader.handle_timeout(later);
+    let sent: Vec<Payload> = out
+        .into_iter()
+        .chain(std::iter::from_fn(|| leader.poll_transmit()).map(|e| e.body.payload))
+        .collect();
+    let to_start = sent.iter().any(|p| {
+        matches!(p, Payload::Peer(PeerMsg::AppendEntries(ae)) if ae.prev_log_index == 0 && !ae.entries.is_empty())
+    });
+    assert!(
+        to_start,
+        "the leader sends n3 its log from the start: {sent:?}"
+    );
+}

@@ -117,6 +117,10 @@ impl Raft {
             return;
         };
         let progress = &mut leader.progress[from];
+        if reply.seq < progress.answers_from_seq {
+            // Sent before the member lost entries: it says nothing of now.
+            return;
+        }
         if reply.success {
             if reply.match_index > last_index {
                 let text = format!(
@@ -224,6 +228,10 @@ impl Raft {
             return;
         };
         let progress = &mut leader.progress[from];
+        if reply.seq < progress.answers_from_seq {
+            // Sent before the member lost entries: it says nothing of now.
+            return;
+        }
         if reply.done {
             if reply.last_index > last_index {
                 let text = format!(
