@@ -170,6 +170,17 @@ impl Followers {
     }
 
     /// When the peer that was sent to longest ago was last sent to.
+    /// The oldest snapshot on its way to a member heard from within
+    /// `live_ms`, if any: the log after it is what that member needs once
+    /// it has it (a member gone silent holds nothing back).
+    pub(super) fn oldest_snapshot_sending(&self, now: Millis, live_ms: u64) -> Option<u64> {
+        self.all
+            .iter()
+            .filter(|p| now.since(p.last_heard) <= live_ms)
+            .filter_map(|p| p.snapshot_sent.as_ref().map(|s| s.index))
+            .min()
+    }
+
     pub(super) fn oldest_sent_at(&self, me: usize) -> Option<Millis> {
         let peers = self.all.iter().enumerate().filter(|&(peer, _)| peer != me);
         peers.map(|(_, p)| p.sent_at).min()

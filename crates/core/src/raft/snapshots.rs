@@ -37,7 +37,7 @@ impl Raft {
     /// The application took `snapshot` of what it applied: it becomes the
     /// durable snapshot, and the log is compacted under it at the next
     /// input.
-    pub(crate) fn take_snapshot(&mut self, snapshot: Snapshot) {
+    pub(crate) fn take_snapshot(&mut self, now: Millis, snapshot: Snapshot) {
         assert!(
             snapshot.index <= self.commit_index,
             "a snapshot ({}) holds only committed entries (commit {})",
@@ -53,7 +53,17 @@ impl Raft {
         if snapshot.index <= newest {
             return;
         }
-        let compact_to = snapshot.index.saturating_sub(self.config.compaction_margin);
+        let mut compact_to = snapshot.index.saturating_sub(self.config.compaction_margin);
+        if let Role::Leader(leader) = &self.role {
+            // A member installing an older snapshot continues from its
+            // index by AppendEntries: compacting past it would send that
+            // member snapshot after snapshot, never catching up while
+            // writes flow faster than a snapshot travels.
+            let live_ms = self.config.election_timeout_ms_max;
+            if let Some(sending) = leader.progress.oldest_snapshot_sending(now, live_ms) {
+                compact_to = compact_to.min(sending);
+            }
+        }
         self.compact_pending = Some(compact_to);
         self.durable.snapshot = Some(Arc::new(snapshot));
         self.batches.snapshot_changed();

@@ -59,13 +59,13 @@ impl Serve {
             let outcome = self.kv.apply(index, entry);
             self.on_applied(raft, index, term, request.as_ref(), outcome);
         }
-        self.snapshot_if_due(raft);
+        self.snapshot_if_due(raft, now);
         self.serve_applied_reads(raft, now);
     }
 
     /// Takes a snapshot every `snapshot_every` applied entries: the state
     /// machine with its duplicate filter, at the applied index.
-    fn snapshot_if_due(&mut self, raft: &mut Raft) {
+    fn snapshot_if_due(&mut self, raft: &mut Raft, now: Millis) {
         let every = raft.config().snapshot_every;
         let applied = self.kv.applied_index();
         if every == 0 || applied < raft.snapshot_index() + every {
@@ -84,7 +84,7 @@ impl Serve {
                 self.kv.clone()
             },
         };
-        raft.take_snapshot(snapshot);
+        raft.take_snapshot(now, snapshot);
     }
 
     /// The replica installed a leader's snapshot: the state machine becomes
