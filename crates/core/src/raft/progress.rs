@@ -219,6 +219,35 @@ mod tests {
         Followers::new(&members, 10, Millis(0))
     }
 
+    /// Compaction keeps the log after the oldest snapshot on its way to a
+    /// member heard from lately; a member gone silent holds nothing back,
+    /// or one crashed mid-transfer would keep the log growing for ever.
+    #[test]
+    fn only_a_live_member_holds_back_compaction_for_its_snapshot() {
+        let mut followers = five_members_led_by(0);
+        let sending = |index| SnapshotSend {
+            index,
+            term: 1,
+            text: Arc::from(""),
+            acked: 0,
+        };
+        assert_eq!(followers.oldest_snapshot_sending(Millis(100), 300), None);
+        followers[1].snapshot_sent = Some(sending(40));
+        followers[3].snapshot_sent = Some(sending(25));
+        followers[1].last_heard = Millis(90);
+        followers[3].last_heard = Millis(80);
+        assert_eq!(
+            followers.oldest_snapshot_sending(Millis(100), 300),
+            Some(25)
+        );
+        // n4 silent for longer than the bound: only n2's transfer counts.
+        assert_eq!(
+            followers.oldest_snapshot_sending(Millis(385), 300),
+            Some(40)
+        );
+        assert_eq!(followers.oldest_snapshot_sending(Millis(391), 300), None);
+    }
+
     #[test]
     fn the_leader_counts_itself_toward_every_majority() {
         let mut followers = five_members_led_by(2);
