@@ -158,7 +158,7 @@ struct ExploreArgs {
     #[command(flatten)]
     undecided: UndecidedArg,
     /// Plain swarm instead, the baseline: each scenario in turn under seeds
-    /// 0, 1, 2, ..., no mutation, no corpus.
+    /// 0, 1, 2, ... (from SEED x 2^32 on with --seed), no mutation, no corpus.
     #[arg(long)]
     swarm: bool,
     /// Resume the corpus saved in DIR, and save it there at the end.
