@@ -70,9 +70,7 @@ struct ConformArgs {
 /// A seed for a run that was given none: from the clock, as every real
 /// run differs anyway (it is printed, and fixes the run's plan).
 fn fresh_seed() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64 % 1_000_000_000)
+    (ryw_sim::maelstrom::clock::wall_stamp_ms() % 1_000_000_000) as u64
 }
 
 pub fn cmd_maelstrom(args: MaelstromArgs) -> Result<bool, String> {

@@ -4,10 +4,11 @@
 //! a reply it can read) and to its follower-read rules (who served it, why,
 //! at which applied index) before the checkers and the session see it.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ryw_core::{ClientOp, Id, OpResult, Served};
 
+use super::clock;
 use super::reply;
 use super::report::FollowerReadStats;
 use super::runner::{Due, Runner};
@@ -15,7 +16,7 @@ use crate::checkers::{Property, Violation};
 
 impl Runner {
     pub(super) fn think(&mut self, session: usize) {
-        let at = Instant::now() + Duration::from_millis(self.clients.think_ms());
+        let at = clock::now() + Duration::from_millis(self.clients.think_ms());
         self.schedule(at, Due::ClientNext { session });
     }
 
@@ -27,11 +28,11 @@ impl Runner {
         let msg_id = envelope.body.msg_id.unwrap_or_default();
         self.sent_max[session] = msg_id;
         let line = ryw_core::codec::encode(&envelope);
-        let timeout = Instant::now() + Duration::from_millis(self.clients.timeout_ms());
+        let timeout = clock::now() + Duration::from_millis(self.clients.timeout_ms());
         self.schedule(timeout, Due::ClientTimeout { session, msg_id });
         match self.network.client_link(node) {
             Some(delay_ms) => {
-                let at = Instant::now() + Duration::from_millis(delay_ms);
+                let at = clock::now() + Duration::from_millis(delay_ms);
                 self.schedule(at, Due::ToNode { node, line });
             }
             None => self.report.dropped += 1,

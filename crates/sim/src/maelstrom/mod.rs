@@ -16,6 +16,7 @@
 //! `conform` runs the seed task's sample tests byte for byte.
 
 pub mod answers;
+pub mod clock;
 pub mod conform;
 pub mod leader_guess;
 pub mod nemesis;
@@ -103,8 +104,6 @@ pub fn run(scenario: Scenario, ignored: Vec<String>, setup: Setup) -> Result<Rep
 /// Where logs go when `--out` is not given: a fresh directory under the
 /// system's temporary directory.
 pub fn default_log_dir() -> PathBuf {
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis());
+    let stamp = clock::wall_stamp_ms();
     std::env::temp_dir().join(format!("ryw-maelstrom-{}-{stamp}", std::process::id()))
 }

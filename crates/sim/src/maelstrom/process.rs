@@ -6,6 +6,7 @@
 //! stderr appended to a log file. Paused with SIGSTOP, resumed with
 //! SIGCONT, crashed with SIGKILL.
 
+use super::clock;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -93,7 +94,7 @@ impl NodeProcess {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
                         let line = String::from_utf8_lossy(&bytes).trim_end().to_owned();
-                        let at = Instant::now();
+                        let at = clock::now();
                         if tx
                             .send(Incoming::Line {
                                 node,
@@ -111,7 +112,7 @@ impl NodeProcess {
             let _ = tx.send(Incoming::Closed {
                 node,
                 life,
-                at: Instant::now(),
+                at: clock::now(),
             });
         });
         let (lines, rx): (Sender<String>, Receiver<String>) = mpsc::channel();

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ryw_core::Id;
 use sim_engine::network::Fate;
 
+use super::clock;
 use super::reply;
 use super::runner::{Due, Runner};
 use crate::checkers::{Property, Violation};
@@ -23,7 +24,7 @@ impl Runner {
             return;
         }
         let mut process = slot.process.take().expect("checked");
-        std::thread::sleep(Duration::from_millis(20)); // let it finish exiting
+        clock::let_it_exit();
         let status = process.exited().unwrap_or_else(|| "still running".into());
         let tail = process.stderr_tail(5);
         process.kill();

@@ -16,6 +16,7 @@ use sim_engine::faults::{Applied, Fault};
 use sim_engine::network::Network;
 use sim_engine::seeds::SeedStreams;
 
+use super::clock;
 use super::leader_guess::LeaderGuess;
 use super::process::{Incoming, Launch, NodeProcess};
 use super::reply;
@@ -162,7 +163,7 @@ impl Runner {
             queue_seq: 0,
             incoming,
             incoming_tx,
-            t0: Instant::now(),
+            t0: clock::now(),
             leader: LeaderGuess::default(),
             sent_max: vec![0; session_count],
             complaints: BTreeMap::new(),
@@ -188,14 +189,14 @@ impl Runner {
 
     /// Runs to the scenario's end and reports.
     pub fn run(mut self) -> Report {
-        let started = Instant::now();
+        let started = clock::now();
         if let Err(why) = self.boot_all() {
             self.shut_down();
             self.report.violations.push(why);
             self.report_complaints();
             return std::mem::take(&mut self.report);
         }
-        self.t0 = Instant::now();
+        self.t0 = clock::now();
         for session in 0..self.clients.sessions.len() {
             let think_ms = self.clients.think_ms();
             let at = self.at(think_ms);
@@ -225,7 +226,7 @@ impl Runner {
                 Violation::new(Property::Protocol, 0, None, format!("n{}: {why}", node + 1))
             })?;
         }
-        let deadline = Instant::now() + Duration::from_millis(INIT_WAIT_MS_MAX);
+        let deadline = clock::now() + Duration::from_millis(INIT_WAIT_MS_MAX);
         self.run_until_initialised(deadline);
         let silent: Vec<String> = (0..self.nodes.len())
             .filter(|&n| !self.report.initialised[n])
@@ -297,13 +298,13 @@ impl Runner {
         let waiting = |r: &Runner| {
             !r.report.initialised.iter().all(|&i| i) && !r.nodes.iter().any(|n| n.died)
         };
-        while waiting(self) && Instant::now() < deadline {
+        while waiting(self) && clock::now() < deadline {
             self.step(deadline);
         }
     }
 
     fn run_until(&mut self, end: Instant) {
-        while Instant::now() < end {
+        while clock::now() < end {
             self.step(end);
         }
     }
@@ -316,13 +317,13 @@ impl Runner {
             .keys()
             .next()
             .map_or(limit, |&(at, _)| at.min(limit));
-        let wait = next.saturating_duration_since(Instant::now());
+        let wait = next.saturating_duration_since(clock::now());
         match self.incoming.recv_timeout(wait) {
             Ok(incoming) => self.on_incoming(incoming),
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => unreachable!("the runner holds a sender"),
         }
-        let now = Instant::now();
+        let now = clock::now();
         while let Some(entry) = self.queue.first_entry() {
             if entry.key().0 > now {
                 break;
