@@ -520,16 +520,23 @@ fn undecided_keys_are_reported_and_are_not_a_pass() {
     )
     .expect("temp file");
     let path = file.to_str().expect("utf-8");
-    let (code, stdout, _) = sim(&["run", path, "--seed", "1"]);
+    // Which seeds tangle the search beyond its budget moves with the
+    // store's timing: the sweep finds them, and says so.
+    let (code, stdout, _) = sim(&["sweep", path, "--seeds", "0..10"]);
+    assert_eq!(code, 1, "undecided is not passed: {stdout}");
+    let seed = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("UNDECIDED tangled seed "))
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("some seed of ten is undecided: {stdout}"))
+        .to_owned();
+    assert!(stdout.contains("of them with undecided keys"), "{stdout}");
+    let (code, stdout, _) = sim(&["run", path, "--seed", &seed]);
     assert_eq!(code, 1, "undecided is not passed: {stdout}");
     assert!(stdout.contains("keys undecided"), "{stdout}");
     assert!(stdout.contains("undecided is not passed"), "{stdout}");
-    let (code, _, _) = sim(&["run", path, "--seed", "1", "--allow-undecided"]);
+    let (code, _, _) = sim(&["run", path, "--seed", &seed, "--allow-undecided"]);
     assert_eq!(code, 0);
-    let (code, stdout, _) = sim(&["sweep", path, "--seeds", "1..2"]);
-    assert_eq!(code, 1);
-    assert!(stdout.contains("UNDECIDED tangled seed 1"), "{stdout}");
-    assert!(stdout.contains("1 of them with undecided keys"), "{stdout}");
     let _ = std::fs::remove_file(&file);
 }
 
