@@ -305,15 +305,10 @@ fn a_brand_new_node_records_no_vote_in_term_zero() {
     assert_eq!((node.term(), node.durable().voted_for.clone()), (0, None));
 }
 
-/// A member's acknowledgement sent before it lost its entries can arrive
-/// after it said so (the network delays it, or duplicates it): it must not
-/// make the leader count again what the member no longer holds. If it did,
-/// the leader would read the member's refusals as late ones, keep sending
-/// from past its end, and the member would never catch up; and it would
-/// count the member toward a majority for entries it lacks. Found by
-/// `ryw-sim explore`: `swarm-lying-disk` seed 748736184532127582.
-#[test]
-fn an_acknowledgement_sent_before_a_members_loss_does_not_count_after_it() {
+/// A leader of term 2 over a 5-entry log of term 1 (n1 of three), whose
+/// member n3 acknowledged everything in the first round and then said, by
+/// a probe, that it lost its log.
+fn leader_whose_member_lost_its_log() -> Node {
     let mut leader = lone_node(3, 0, durable_with(1, &[1, 1, 1, 1, 1]));
     let now = Millis(1_000);
     leader.handle_timeout(now); // pre-vote
@@ -326,44 +321,98 @@ fn an_acknowledgement_sent_before_a_members_loss_does_not_count_after_it() {
         deliver(&mut leader, now, peer_envelope(1, 0, grant));
     }
     assert_eq!(leader.role(), RoleKind::Leader);
-    let ack = |success, match_index, next_index_hint, seq| {
-        Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
-            term: 2,
-            success,
-            match_index,
-            next_index_hint,
-            seq,
-        }))
-    };
     let last = leader.log().last_index();
-    // n3 holds everything, and says so in the first round.
-    deliver(&mut leader, now, peer_envelope(2, 0, ack(true, last, 0, 1)));
-    // Then its disk is wiped: it says it holds nothing.
+    deliver(
+        &mut leader,
+        now,
+        peer_envelope(2, 0, append_ack(true, last, 0, 1)),
+    );
     let probe = Payload::Peer(PeerMsg::Probe(Probe {
         incarnation: 7,
         last_log_index: 0,
     }));
     deliver(&mut leader, now, peer_envelope(2, 0, probe));
-    // The old acknowledgement arrives again, late; then n3 refuses what
-    // it cannot place, asking for its log from the start.
-    deliver(&mut leader, now, peer_envelope(2, 0, ack(true, last, 0, 1)));
-    let out = deliver(&mut leader, now, peer_envelope(2, 0, ack(false, 0, 1, 2)));
-    let later = Millis(
-        1_000
-            + leader
-                .poll_timeout()
-                .map_or(0, |t| t.0.saturating_sub(1_000)),
+    leader
+}
+
+fn append_ack(success: bool, match_index: u64, next_index_hint: u64, seq: u64) -> Payload {
+    Payload::Peer(PeerMsg::AppendEntriesOk(AppendEntriesOk {
+        term: 2,
+        success,
+        match_index,
+        next_index_hint,
+        seq,
+    }))
+}
+
+/// Whether `sent` holds an AppendEntries that carries entries after `prev`.
+fn sends_entries_after(sent: &[Payload], prev: u64) -> bool {
+    sent.iter().any(|p| {
+        matches!(p, Payload::Peer(PeerMsg::AppendEntries(ae)) if ae.prev_log_index == prev && !ae.entries.is_empty())
+    })
+}
+
+/// A member's acknowledgement sent before it lost its entries can arrive
+/// after it said so (the network delays it, or duplicates it): it must not
+/// make the leader count again what the member no longer holds. If it did,
+/// the leader would read the member's refusals as late ones, keep sending
+/// from past its end, and the member would never catch up; and it would
+/// count the member toward a majority for entries it lacks. Answers of the
+/// round the notice began do count, at once. Found by `ryw-sim explore`:
+/// `swarm-lying-disk` seed 748736184532127582.
+#[test]
+fn an_acknowledgement_sent_before_a_members_loss_does_not_count_after_it() {
+    let mut leader = leader_whose_member_lost_its_log();
+    let (now, last) = (Millis(1_000), leader.log().last_index());
+    // The old acknowledgement arrives again, late (round 1); then n3, in
+    // the round the notice began (2), refuses what it cannot place.
+    deliver(
+        &mut leader,
+        now,
+        peer_envelope(2, 0, append_ack(true, last, 0, 1)),
     );
-    leader.handle_timeout(later);
-    let sent: Vec<Payload> = out
-        .into_iter()
-        .chain(std::iter::from_fn(|| leader.poll_transmit()).map(|e| e.body.payload))
-        .collect();
-    let to_start = sent.iter().any(|p| {
-        matches!(p, Payload::Peer(PeerMsg::AppendEntries(ae)) if ae.prev_log_index == 0 && !ae.entries.is_empty())
-    });
+    let out = deliver(
+        &mut leader,
+        now,
+        peer_envelope(2, 0, append_ack(false, 0, 1, 2)),
+    );
     assert!(
-        to_start,
-        "the leader sends n3 its log from the start: {sent:?}"
+        sends_entries_after(&out, 0),
+        "the leader answers the refusal with n3's log from the start: {out:?}"
+    );
+}
+
+/// The same for the answers to a snapshot: one that completed before the
+/// loss counts for nothing after it, one of the new round counts at once.
+#[test]
+fn a_snapshot_answer_sent_before_a_members_loss_does_not_count_after_it() {
+    let mut leader = leader_whose_member_lost_its_log();
+    let (now, last) = (Millis(1_000), leader.log().last_index());
+    let done = |seq| {
+        Payload::Peer(PeerMsg::InstallSnapshotOk(InstallSnapshotOk {
+            term: 2,
+            last_index: last,
+            next_offset: 0,
+            done: true,
+            seq,
+        }))
+    };
+    deliver(&mut leader, now, peer_envelope(2, 0, done(1)));
+    let out = deliver(
+        &mut leader,
+        now,
+        peer_envelope(2, 0, append_ack(false, 0, 1, 2)),
+    );
+    assert!(
+        sends_entries_after(&out, 0),
+        "a late snapshot answer restored nothing: {out:?}"
+    );
+    // n3 now has it all, by a snapshot answered in the new round.
+    let out = deliver(&mut leader, now, peer_envelope(2, 0, done(2)));
+    assert!(
+        out.iter().any(
+            |p| matches!(p, Payload::Peer(PeerMsg::AppendEntries(ae)) if ae.prev_log_index == last)
+        ),
+        "the leader goes on from the snapshot at once: {out:?}"
     );
 }
