@@ -364,18 +364,21 @@ fn sends_entries_after(sent: &[Payload], prev: u64) -> bool {
 fn an_acknowledgement_sent_before_a_members_loss_does_not_count_after_it() {
     let mut leader = leader_whose_member_lost_its_log();
     let (now, last) = (Millis(1_000), leader.log().last_index());
-    // The old acknowledgement arrives again, late (round 1); then n3, in
-    // the round the notice began (2), refuses what it cannot place.
+    // The old acknowledgement arrives again, late (round 1).
     deliver(
         &mut leader,
         now,
         peer_envelope(2, 0, append_ack(true, last, 0, 1)),
     );
-    let out = deliver(
-        &mut leader,
-        now,
-        peer_envelope(2, 0, append_ack(false, 0, 1, 2)),
-    );
+    refusal_draws_the_log_from_the_start(&mut leader);
+}
+
+/// n3, in the round its loss notice began (2), refuses what it cannot
+/// place: the leader answers at once with its log from the start (had a
+/// late answer put n3's match back, it would send from past n3's end).
+fn refusal_draws_the_log_from_the_start(leader: &mut Node) {
+    let refusal = peer_envelope(2, 0, append_ack(false, 0, 1, 2));
+    let out = deliver(leader, Millis(1_000), refusal);
     assert!(
         sends_entries_after(&out, 0),
         "the leader answers the refusal with n3's log from the start: {out:?}"
@@ -398,15 +401,7 @@ fn a_snapshot_answer_sent_before_a_members_loss_does_not_count_after_it() {
         }))
     };
     deliver(&mut leader, now, peer_envelope(2, 0, done(1)));
-    let out = deliver(
-        &mut leader,
-        now,
-        peer_envelope(2, 0, append_ack(false, 0, 1, 2)),
-    );
-    assert!(
-        sends_entries_after(&out, 0),
-        "a late snapshot answer restored nothing: {out:?}"
-    );
+    refusal_draws_the_log_from_the_start(&mut leader);
     // n3 now has it all, by a snapshot answered in the new round.
     let out = deliver(&mut leader, now, peer_envelope(2, 0, done(2)));
     assert!(
