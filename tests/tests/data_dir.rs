@@ -87,6 +87,59 @@ fn acknowledged_writes_survive_a_restart() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A data directory the previous log format's node wrote (format 2, JSON
+/// records: `tests/fixtures/data-dir-format-2`, made by `ryw-node` at
+/// commit 25f409c from two runs: writes of 1..=7 to key 1, a string, a cas
+/// on key 1 to 8, a cas creating key 3, a number beyond 64 bits on key 2
+/// and a list on key 4; then, as client c2, writes of 20..=25 to key 5).
+#[test]
+fn a_data_directory_of_the_previous_log_format_opens_serves_and_carries_on() {
+    let dir = fresh_dir("format-2");
+    std::fs::create_dir_all(&dir).expect("creates");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/data-dir-format-2");
+    for file in std::fs::read_dir(&fixture).expect("the fixture") {
+        let file = file.expect("a fixture file").path();
+        std::fs::copy(&file, dir.join(file.file_name().expect("named"))).expect("copies");
+    }
+    let header = |dir: &Path| std::fs::read(dir.join("raft.log")).expect("the log")[..8].to_vec();
+    assert_eq!(header(&dir), b"RYWLOG2\n");
+    let read = |msg_id: u64, key: &str| {
+        format!(
+            r#"{{"src":"c1","dest":"n1","body":{{"type":"read","msg_id":{msg_id},"key":{key}}}}}"#
+        )
+    };
+    let keys = ["1", "2", "3", "4", "5", "\"name\""];
+    let requests: Vec<String> = (0..).zip(keys).map(|(k, key)| read(200 + k, key)).collect();
+    let out = run_node(&dir, &requests);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("lost"), "nothing is lost: {stderr}");
+    // The values as written, the number beyond 64 bits and the 2.50 exactly.
+    for (msg_id, value) in [
+        (200, "8"),
+        (201, "123456789012345678901234567890"),
+        (202, "1"),
+        (203, "[1,{\"b\":2.50}]"),
+        (204, "25"),
+        (205, "\"ada\""),
+    ] {
+        let line = stdout
+            .lines()
+            .find(|l| l.contains(&format!("\"in_reply_to\": {msg_id},")))
+            .unwrap_or_else(|| panic!("no answer to {msg_id}: {stdout}"));
+        assert!(line.contains(&format!("\"value\": {value}")), "{line}");
+    }
+    // A new write goes into the same file, in its format, and survives.
+    let out = run_node(&dir, &[write(300, 9)]);
+    assert!(replies(&out).iter().any(|b| b["type"] == "write_ok"));
+    assert_eq!(header(&dir), b"RYWLOG2\n");
+    let out = run_node(&dir, &[READ.to_string()]);
+    let read = replies(&out).into_iter().find(|b| b["type"] == "read_ok");
+    assert_eq!(read.expect("read_ok")["value"], 9);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_file_cut_anywhere_recovers_to_an_older_state_and_runs() {
     let dir = written("cut");

@@ -5,12 +5,12 @@
 
 use std::io;
 
-use ryw_core::codec::encode_record;
 use ryw_core::durable::Record;
 use ryw_core::{Durable, Snapshot};
 
-use crate::frame::{self, HEADER};
+use crate::frame;
 use crate::meta::{self, Meta};
+use crate::record::{LogFormat, HEADER};
 use crate::snapshot_file::{self, SNAPSHOT_FILE, SNAPSHOT_TMP_FILE};
 use crate::store::{log_file, LogStore};
 use crate::Disk;
@@ -55,9 +55,9 @@ impl<D: Disk> LogStore<D> {
         let mut written = 0;
         for record in records.into_iter().chain(entries) {
             written += u64::from(matches!(record, Record::Entry { .. }));
-            self.text.clear();
-            encode_record(&record, &mut self.text);
-            frame::encode(self.text.as_bytes(), &mut self.buffer);
+            frame::encode_with(&mut self.buffer, |payload| {
+                LogFormat::Binary.encode(&record, payload)
+            });
         }
         self.disk.truncate(file, 0)?;
         self.disk.append(file, &self.buffer)?;
@@ -73,6 +73,7 @@ impl<D: Disk> LogStore<D> {
         self.superblock = Some(meta);
         let old = self.log_file();
         self.generation = next;
+        self.format = LogFormat::Binary;
         self.length = length;
         self.stats.entries += written;
         self.stats.bytes += length;

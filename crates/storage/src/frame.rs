@@ -8,9 +8,6 @@
 //! to the end of the file. Anything else that fails a check is corruption
 //! of bytes that were written whole, and is never taken for a torn tail.
 
-/// The first bytes of every log file: magic and format version.
-pub const HEADER: &[u8; 8] = b"RYWLOG2\n";
-
 /// Length, its check, and the payload's checksum, before each payload.
 pub const FRAME_HEADER_BYTES: usize = 12;
 
@@ -27,15 +24,25 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 
 /// Appends one framed record to `out`.
 pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) {
+    encode_with(out, |out| out.extend_from_slice(payload));
+}
+
+/// Appends one framed record to `out`, its payload whatever `write`
+/// appends: written in place, then framed, so it is never copied.
+pub(crate) fn encode_with(out: &mut Vec<u8>, write: impl FnOnce(&mut Vec<u8>)) {
+    let start = out.len();
+    out.extend_from_slice(&[0; FRAME_HEADER_BYTES]);
+    write(out);
+    let payload = &out[start + FRAME_HEADER_BYTES..];
     let length = u32::try_from(payload.len())
         .ok()
         .filter(|&n| n as usize <= PAYLOAD_BYTES_MAX)
         .expect("a record is far below PAYLOAD_BYTES_MAX")
         .to_le_bytes();
-    out.extend_from_slice(&length);
-    out.extend_from_slice(&crc(&length).to_le_bytes());
-    out.extend_from_slice(&crc(payload).to_le_bytes());
-    out.extend_from_slice(payload);
+    let checksum = crc(payload).to_le_bytes();
+    out[start..start + 4].copy_from_slice(&length);
+    out[start + 4..start + 8].copy_from_slice(&crc(&length).to_le_bytes());
+    out[start + 8..start + 12].copy_from_slice(&checksum);
 }
 
 /// What lies at one offset of the file. Every torn shape runs to the end
@@ -57,8 +64,9 @@ pub(crate) enum Frame<'a> {
 }
 
 /// Where the run of zero bytes that ends the file starts (`bytes.len()`
-/// when the file does not end in a zero). Our records end in `}`, so a
-/// file ends in zeros only when a crash left unwritten blocks behind.
+/// when the file does not end in a zero). Our records end in `}` (format 2)
+/// or a newline (format 3, see `record.rs`), so a file ends in zeros only
+/// when a crash left unwritten blocks behind.
 pub(crate) fn zeros_from(bytes: &[u8]) -> usize {
     bytes.iter().rposition(|&b| b != 0).map_or(0, |k| k + 1)
 }

@@ -9,13 +9,18 @@
 //! # File format
 //!
 //! ```text
-//! "RYWLOG2\n"                                  8-byte header: magic and version
+//! "RYWLOGv3"                                  8-byte header: magic and format
 //! then records, each:
 //!   length        u32, little-endian          bytes of payload
 //!   length check  u32, little-endian          CRC-32 (IEEE) of the 4 length bytes
 //!   checksum      u32, little-endian          CRC-32 (IEEE) of the payload
-//!   payload       `length` bytes              one JSON object (see ryw_core::codec::encode_record)
+//!   payload       `length` bytes              one binary record (see `record.rs`)
 //! ```
+//!
+//! A log of format 2 (header `"RYWLOG2\n"`, written by older versions)
+//! holds a JSON object per record (`ryw_core::codec::encode_record`); it is
+//! read, appended to in kind, and written anew in format 3 at the next
+//! compaction.
 //!
 //! Records are `hard_state` (term, vote, start count), `entry` (an index
 //! and an entry; an index at or below the log's end truncates there first)
@@ -62,13 +67,15 @@ mod disk;
 mod frame;
 mod fs;
 mod meta;
+mod record;
 mod snapshot_file;
 mod store;
 
 pub use disk::Disk;
-pub use frame::{FRAME_HEADER_BYTES, HEADER, PAYLOAD_BYTES_MAX};
+pub use frame::{FRAME_HEADER_BYTES, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;
 pub use meta::META_FILES;
+pub use record::{LogFormat, HEADER, HEADER_JSON};
 pub use snapshot_file::{SNAPSHOT_FILE, SNAPSHOT_HEADER, SNAPSHOT_TMP_FILE};
 pub use store::{
     log_file, LogStore, Loss, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE,

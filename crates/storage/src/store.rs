@@ -4,14 +4,14 @@
 use std::fmt;
 use std::io;
 
-use ryw_core::codec::{decode_record, encode_record};
 use std::sync::Arc;
 
 use ryw_core::durable::{replay, PersistBatch};
 use ryw_core::{log::Log, Durable, Snapshot};
 
-use crate::frame::{self, Frame, HEADER};
+use crate::frame::{self, Frame};
 use crate::meta::{self, Meta, META_FILES};
+use crate::record::{LogFormat, HEADER};
 use crate::snapshot_file::{self, SNAPSHOT_FILE};
 use crate::Disk;
 
@@ -40,9 +40,11 @@ pub struct LogStore<D: Disk> {
     pub(crate) generation: u64,
     /// The superblock as last read or written.
     pub(crate) superblock: Option<Meta>,
+    /// The current log file's format: what its header says, so that a log
+    /// an older version wrote is appended to in kind.
+    pub(crate) format: LogFormat,
     /// Reused for each batch.
     pub(crate) buffer: Vec<u8>,
-    pub(crate) text: String,
     /// What this store has written and synced since it was opened.
     pub stats: WriteStats,
 }
@@ -212,12 +214,9 @@ impl<D: Disk> LogStore<D> {
         let header_torn =
             bytes.len() < HEADER.len() || (zeros < HEADER.len() && zeros < bytes.len());
         let checked = if header_torn { zeros } else { HEADER.len() };
-        let header_bits_off: u32 = bytes[..checked]
-            .iter()
-            .zip(HEADER)
-            .map(|(a, b)| (a ^ b).count_ones())
-            .sum();
-        // One flipped bit is our header damaged; more is someone else's file.
+        let (format, header_bits_off) = LogFormat::nearest(&bytes[..checked]);
+        // One flipped bit is one of our headers damaged; more is someone
+        // else's file.
         if header_bits_off > 1 {
             return Err(RecoveryError::NotALog { file: file() });
         }
@@ -241,9 +240,7 @@ impl<D: Disk> LogStore<D> {
                         offset: at as u64,
                         why,
                     };
-                    let text =
-                        std::str::from_utf8(payload).map_err(|e| unreadable(e.to_string()))?;
-                    records.push(decode_record(text).map_err(unreadable)?);
+                    records.push(format.decode(payload).map_err(unreadable)?);
                     at = next;
                 }
                 // Past what the superblock says was synced, nothing was
@@ -311,16 +308,26 @@ impl<D: Disk> LogStore<D> {
         let mut store = LogStore::on(disk, at as u64);
         store.superblock = superblock;
         store.generation = generation;
+        // A file cut back to nothing starts again with this version's header.
+        if at >= HEADER.len() {
+            store.format = format;
+        }
         Ok((store, recovered))
     }
 
     /// A store on a log of `length` bytes that someone else's recovery
-    /// read (the superblock is read here, so its sequence carries on).
+    /// read (the superblock is read here, so its sequence carries on, and
+    /// the header, so that an older log is appended to in its format).
     pub fn resume(mut disk: D, length: u64) -> LogStore<D> {
         let superblock = meta::read(&mut disk).ok().flatten();
+        let generation = superblock.map_or(0, |m| m.generation);
+        let header = disk.read_all(log_file(generation)).unwrap_or_default();
         let mut store = LogStore::on(disk, length);
         store.superblock = superblock;
-        store.generation = superblock.map_or(0, |m| m.generation);
+        store.generation = generation;
+        if length > 0 && header.starts_with(LogFormat::Json.header()) {
+            store.format = LogFormat::Json;
+        }
         store
     }
 
@@ -330,8 +337,8 @@ impl<D: Disk> LogStore<D> {
             length,
             generation: 0,
             superblock: None,
+            format: LogFormat::Binary,
             buffer: Vec::new(),
-            text: String::new(),
             stats: WriteStats::default(),
         }
     }
@@ -366,14 +373,14 @@ impl<D: Disk> LogStore<D> {
         }
         self.buffer.clear();
         if self.length == 0 {
-            self.buffer.extend_from_slice(HEADER);
+            self.buffer.extend_from_slice(self.format.header());
         }
         let mut entries = 0;
         for record in batch.records(&durable.log) {
             entries += u64::from(matches!(record, ryw_core::durable::Record::Entry { .. }));
-            self.text.clear();
-            encode_record(&record, &mut self.text);
-            frame::encode(self.text.as_bytes(), &mut self.buffer);
+            frame::encode_with(&mut self.buffer, |payload| {
+                self.format.encode(&record, payload)
+            });
         }
         let file = self.log_file();
         if let Err(e) = self.disk.append(file, &self.buffer) {
@@ -535,6 +542,7 @@ fn attach_snapshot(recovered: &mut Recovered, snapshot: Result<Option<Snapshot>,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::HEADER_JSON;
     use ryw_core::durable::HardState;
     use ryw_core::{Command, Entry, Id, Key, Value};
     use std::sync::Arc;
@@ -623,7 +631,12 @@ mod tests {
     /// truncation, not synced) and returns the disk, the durable state
     /// they describe, and the length the first made durable.
     fn written_in_part() -> (MemDisk, Durable, usize) {
+        written_in_part_as(LogFormat::Binary)
+    }
+
+    fn written_in_part_as(format: LogFormat) -> (MemDisk, Durable, usize) {
         let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
+        store.format = format;
         let mut durable = Durable {
             current_term: 2,
             voted_for: Some(Id::Node(2)),
@@ -658,11 +671,53 @@ mod tests {
 
     /// Both batches written and synced.
     fn written() -> (MemDisk, Durable) {
-        let (disk, durable, _) = written_in_part();
+        written_as(LogFormat::Binary)
+    }
+
+    /// [`written`], by a store that writes `format` (`Json`: as a version
+    /// before format 3 did).
+    fn written_as(format: LogFormat) -> (MemDisk, Durable) {
+        let (disk, durable, _) = written_in_part_as(format);
         let (mut store, recovered) = LogStore::open(disk).expect("recovers");
         assert!(recovered.lost.is_none());
         store.sync().expect("syncs");
         (store.into_disk(), durable)
+    }
+
+    #[test]
+    fn a_log_in_format_2_opens_takes_appends_in_kind_and_compacts_to_format_3() {
+        let (disk, mut durable) = written_as(LogFormat::Json);
+        assert!(disk.bytes.starts_with(HEADER_JSON));
+        let (mut store, recovered) = LogStore::open(disk).expect("recovers");
+        assert_eq!((recovered.durable, recovered.lost), (durable.clone(), None));
+        assert_eq!(store.format, LogFormat::Json);
+        // Appended to in its own format: one file, one format.
+        durable.log.append(entry(3, 40));
+        let batch = PersistBatch {
+            number: 3,
+            hard_state: None,
+            entries_from: Some(4),
+            snapshot: false,
+        };
+        store.write(&batch, &durable).expect("writes");
+        store.sync().expect("syncs");
+        let tail = &store.disk().bytes[store.disk().bytes.len() - 1..];
+        assert_eq!(tail, b"}", "a JSON record ends the file");
+        let (store, recovered) = LogStore::open(store.into_disk()).expect("recovers");
+        assert_eq!(recovered.durable, durable);
+        // A store resumed on it (a planted bug's own recovery) keeps it too.
+        let length = store.length();
+        let resumed = LogStore::resume(store.into_disk(), length);
+        assert_eq!(resumed.format, LogFormat::Json);
+        // The next compaction writes the new log in format 3.
+        let mut store = resumed;
+        store.compact(&durable).expect("compacts");
+        assert_eq!(store.format, LogFormat::Binary);
+        let file = store.log_file();
+        let bytes = store.disk_mut().read_all(file).expect("reads");
+        assert!(bytes.starts_with(HEADER));
+        let (_, recovered) = LogStore::open(store.into_disk()).expect("recovers");
+        assert_eq!((recovered.durable, recovered.lost), (durable, None));
     }
 
     #[test]
@@ -798,7 +853,25 @@ mod tests {
 
     #[test]
     fn one_flipped_header_bit_is_damage_to_repair_two_are_someone_elses_file() {
-        let (disk, _) = written();
+        for format in [LogFormat::Binary, LogFormat::Json] {
+            flipped_header_bits(format);
+        }
+    }
+
+    fn flipped_header_bits(format: LogFormat) {
+        let (disk, _) = written_as(format);
+        for two in 0..HEADER.len() * 8 {
+            for one in 0..two {
+                let mut bad = disk.clone();
+                bad.bytes[one / 8] ^= 1 << (one % 8);
+                bad.bytes[two / 8] ^= 1 << (two % 8);
+                let refused = LogStore::open(bad).err();
+                assert!(
+                    matches!(refused, Some(RecoveryError::NotALog { .. })),
+                    "{format:?}, bits {one} and {two}"
+                );
+            }
+        }
         for bit in 0..HEADER.len() * 8 {
             let mut bad = disk.clone();
             bad.bytes[bit / 8] ^= 1 << (bit % 8);

@@ -9,9 +9,10 @@ use ryw_core::*;
 
 use super::catalogue::Bug;
 use crate::node::{core_node, MakeNode, NodeFactory, SimNode, StoreDisk};
-use ryw_core::codec::decode_record;
 use ryw_core::durable::replay;
-use ryw_storage::{Disk, LogStore, Recovered, RecoveryError, FRAME_HEADER_BYTES, HEADER, LOG_FILE};
+use ryw_storage::{
+    Disk, LogFormat, LogStore, Recovered, RecoveryError, FRAME_HEADER_BYTES, HEADER, LOG_FILE,
+};
 
 impl Bug {
     /// Builds nodes carrying this bug.
@@ -467,6 +468,7 @@ impl MakeNode for TrustingRecovery {
     ) -> Result<(LogStore<StoreDisk>, Recovered), RecoveryError> {
         let bytes = disk.read_all(LOG_FILE)?;
         let mut records = Vec::new();
+        let (format, _) = LogFormat::nearest(&bytes[..HEADER.len().min(bytes.len())]);
         let mut at = HEADER.len().min(bytes.len());
         while let Some(header) = bytes.get(at..at + FRAME_HEADER_BYTES) {
             let length = u32::from_le_bytes([header[0], header[1], header[2], header[3]]) as usize;
@@ -474,10 +476,7 @@ impl MakeNode for TrustingRecovery {
             let Some(payload) = bytes.get(start..start.saturating_add(length)) else {
                 break;
             };
-            let parsed = std::str::from_utf8(payload)
-                .ok()
-                .and_then(|text| decode_record(text).ok());
-            let Some(record) = parsed else {
+            let Ok(record) = format.decode(payload) else {
                 break;
             };
             records.push(record);
