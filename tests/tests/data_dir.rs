@@ -225,6 +225,84 @@ fn a_data_directory_that_cannot_be_used_stops_the_start_naming_the_path_and_why(
     let _ = std::fs::remove_file(&file);
 }
 
+/// With every fsync slowed to `FSYNC_MS`, a write's acknowledgement waits
+/// for its fsync, and meanwhile the node goes on answering: a read of what
+/// was already durable is answered while the write's fsync is in flight.
+#[test]
+fn the_node_answers_while_an_fsync_is_in_flight_and_acknowledges_only_after_it() {
+    const FSYNC_MS: u64 = 600;
+    let dir = fresh_dir("slow-fsync");
+    let mut child = Command::new(workspace_binary("ryw-node"))
+        .args(["--seed", "1", "--request-timeout-ms", "20000", "--data-dir"])
+        .arg(&dir)
+        .env("RYW_TEST_FSYNC_DELAY_MS", FSYNC_MS.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("ryw-node starts");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let stdout = child.stdout.take().expect("stdout");
+    // Each reply line with when it arrived.
+    let (tx, replies) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            let body = serde_json::from_str::<Value>(&line).expect("JSON")["body"].clone();
+            if tx.send((std::time::Instant::now(), body)).is_err() {
+                return;
+            }
+        }
+    });
+    // Answers by the request they answer, whatever their order.
+    let mut answers = std::collections::BTreeMap::new();
+    let mut answer_to = |msg_id: u64| loop {
+        if let Some(answer) = answers.remove(&msg_id) {
+            return answer;
+        }
+        let (at, body) = replies
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("no answer to {msg_id}"));
+        let to = body["in_reply_to"].as_u64().unwrap_or(0);
+        answers.insert(to, (at, body));
+    };
+    let mut send = |line: &str| {
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .expect("sends");
+        stdin.flush().expect("flushes");
+    };
+    send(INIT);
+    // Write 1 waits for the start's fsyncs; once it is acknowledged it is durable.
+    send(&write(2, 1));
+    let (_, first) = answer_to(2);
+    assert_eq!(first["type"], "write_ok", "{first}");
+    let sent = std::time::Instant::now();
+    send(&write(3, 2));
+    send(READ);
+    let (read_at, read) = answer_to(99);
+    let (acked_at, acked) = answer_to(3);
+    assert!(read_at < acked_at);
+    assert_eq!(acked["type"], "write_ok", "{acked}");
+    assert!(
+        acked_at.duration_since(sent).as_millis() >= u128::from(FSYNC_MS),
+        "acknowledged {} ms after it was sent, before its fsync could end",
+        acked_at.duration_since(sent).as_millis()
+    );
+    assert_eq!(read["type"], "read_ok", "{read}");
+    // Before the fsync could end: a node that fsyncs in line would have
+    // answered only after it (a generous margin for a loaded machine).
+    let read_ms = read_at.duration_since(sent).as_millis();
+    assert!(
+        read_ms < u128::from(FSYNC_MS) / 2,
+        "the read waited for the write's fsync: answered {read_ms} ms after it was sent"
+    );
+    drop(stdin);
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 // PostgreSQL's fsyncgate: after a failed fsync the kernel may have dropped
 // the pages, so the node stops instead of trying again and trusting it.
 #[test]

@@ -5,14 +5,18 @@
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use ryw_core::{codec, Config, Durable, Id, Millis, Node};
 use ryw_node::handle_line;
-use ryw_storage::{FsDisk, LogStore, Unwritten, LOG_FILE};
+use ryw_storage::{FsDisk, LogStore, LOG_FILE};
+
+use durability::{Durability, FsyncFailed, Input};
+
+mod durability;
 
 /// Lines handled before stdout is flushed, so a burst is written in one go.
 const BATCH_LINES_MAX: usize = 1024;
@@ -147,6 +151,12 @@ fn recover(dir: &std::path::Path) -> Result<(Disk, Durable), String> {
             .map_err(|_| format!("RYW_TEST_FSYNC_FAIL_AFTER: {count:?} is not a count"))?;
         disk.fail_syncs_after(count);
     }
+    if let Ok(ms) = std::env::var("RYW_TEST_FSYNC_DELAY_MS") {
+        let ms = ms
+            .parse()
+            .map_err(|_| format!("RYW_TEST_FSYNC_DELAY_MS: {ms:?} is not a count of ms"))?;
+        disk.slow_syncs(std::time::Duration::from_millis(ms));
+    }
     let (store, recovered) = LogStore::open(disk).map_err(|e| format!("{}: {e}", dir.display()))?;
     let durable = recovered.durable;
     let snapshot = durable.snapshot.as_ref().map_or(0, |s| s.index);
@@ -180,105 +190,59 @@ fn recover(dir: &std::path::Path) -> Result<(Disk, Durable), String> {
 
 type Disk = LogStore<FsDisk>;
 
-/// Batches the node asked to persist that the disk has not yet taken (a
-/// full disk refused them): tried again on the next pass.
-type Pending = Unwritten;
-
-/// A failed fsync: the node must stop (see [`persist`]).
-#[derive(Debug)]
-struct FsyncFailed(String);
-
-/// Writes what the node asks to persist and fsyncs it, once for everything
-/// queued (group commit). Batches that could not be written (a full disk)
-/// wait and are tried again on the next pass; meanwhile the node sends no
-/// vote or acknowledgement that depends on them. A failed fsync is fatal:
-/// the kernel may already have dropped the pages it failed to write, so a
-/// second fsync that passes proves nothing (PostgreSQL's "fsyncgate").
-fn persist(
-    node: &mut Node,
-    store: &mut Disk,
-    pending: &mut Pending,
-    now: Millis,
-) -> Result<(), FsyncFailed> {
-    while let Some(batch) = node.poll_persist() {
-        pending.push(batch);
-    }
-    let written = pending.write_to(store, node.durable());
-    if let Some(newest) = written.newest {
-        if let Err(e) = store.sync() {
-            return Err(FsyncFailed(format!(
-                "fsync of {} failed: {e}; stopping: what it covered may be lost, and a retried \
-                 fsync cannot be trusted. Restart the node: recovery reads what the disk kept",
-                store.disk().path(store.log_file()).display()
-            )));
-        }
-        node.handle_persisted(now, newest);
-    }
-    if let Some(e) = written.error {
-        let why = format!("{}: {e}", store.log_file());
-        eprintln!(
-            "ryw-node: cannot persist to {why}; votes and acknowledgements wait until it can"
-        );
-        node.handle_persist_failed(&why);
-    }
-    Ok(())
-}
-
-fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<()> {
+fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> {
     let start = Instant::now();
     let now = || Millis(start.elapsed().as_millis() as u64);
-    let lines = spawn_stdin_reader();
+    let (inputs, received) = mpsc::sync_channel(INPUT_LINES_QUEUED_MAX);
+    let mut disk = store.map(|store| Durability::new(store, inputs.clone()));
+    spawn_stdin_reader(inputs);
     let mut node = Node::restart(config, durable, now());
-    let mut pending = Pending::default();
     // Whether the data directory was checked to be this node's.
     let mut claimed = false;
+    // stdin closed: Maelstrom never does this, plain pipes do. The node
+    // stops once what it wrote is durable and answered.
+    let mut closed = false;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut text = String::new();
     loop {
-        let received = match node.poll_timeout() {
-            Some(at) => {
-                let wait = Duration::from_millis(at.since(now()));
-                lines.recv_timeout(wait)
-            }
-            None => lines.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        let next = match node.poll_timeout() {
+            Some(at) => received.recv_timeout(Duration::from_millis(at.since(now()))),
+            None => received.recv().map_err(|_| RecvTimeoutError::Disconnected),
         };
-        match received {
-            Ok(line) => {
-                log_skipped(handle_line(&mut node, now(), &line));
-                for line in lines.try_iter().take(BATCH_LINES_MAX) {
-                    log_skipped(handle_line(&mut node, now(), &line));
-                }
-                if let Some(store) = store.as_mut().filter(|_| !claimed) {
-                    // Before anything the node says leaves: `init` named it.
-                    if let (Some(me), Some(members)) = (node.id(), node.member_ids()) {
-                        let members: Vec<String> = members.iter().map(Id::to_string).collect();
-                        store
-                            .claim(&me.to_string(), &members)
-                            .map_err(io::Error::other)?;
-                        claimed = true;
-                    }
-                }
+        let first = match next {
+            Ok(input) => Some(input),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => Some(Input::Closed),
+        };
+        let burst = first
+            .into_iter()
+            .chain(received.try_iter().take(BATCH_LINES_MAX));
+        for input in burst {
+            match input {
+                Input::Line(line) => log_skipped(handle_line(&mut node, now(), &line)),
+                Input::Closed => closed = true,
+                // Taken below, with any result that came without word.
+                Input::Synced => {}
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => {
-                // stdin closed: Maelstrom never does this, plain pipes do.
-                write_output(&mut node, &mut out, &mut text)?;
-                out.flush()?;
-                if let Some(store) = &store {
-                    let stats = store.stats;
-                    eprintln!(
-                        "ryw-node: disk: {} fsyncs, {} entries, {} bytes written",
-                        stats.syncs, stats.entries, stats.bytes
-                    );
-                }
-                return Ok(());
+        }
+        if let Some(disk) = disk.as_mut().filter(|_| !claimed) {
+            // Before anything the node says leaves: `init` named it.
+            if let (Some(me), Some(members)) = (node.id(), node.member_ids()) {
+                let members: Vec<String> = members.iter().map(Id::to_string).collect();
+                disk.store()
+                    .claim(&me.to_string(), &members)
+                    .map_err(io::Error::other)?;
+                claimed = true;
             }
         }
         if node.poll_timeout().is_some_and(|at| at <= now()) {
             node.handle_timeout(now());
         }
-        if let Some(store) = &mut store {
-            if let Err(FsyncFailed(why)) = persist(&mut node, store, &mut pending, now()) {
+        if let Some(disk) = &mut disk {
+            let persisted = disk
+                .poll_synced(&mut node, now())
+                .and_then(|()| disk.persist(&mut node));
+            if let Err(FsyncFailed(why)) = persisted {
                 // What the node already sent stays sent; nothing that
                 // waited for this fsync leaves.
                 out.flush()?;
@@ -287,33 +251,42 @@ fn run(config: Config, durable: Durable, mut store: Option<Disk>) -> io::Result<
         }
         write_output(&mut node, &mut out, &mut text)?;
         out.flush()?;
+        if closed && !disk.as_ref().is_some_and(Durability::busy) {
+            if let Some(disk) = &mut disk {
+                let stats = disk.store().stats;
+                eprintln!(
+                    "ryw-node: disk: {} fsyncs, {} entries, {} bytes written",
+                    stats.syncs, stats.entries, stats.bytes
+                );
+            }
+            return Ok(());
+        }
     }
 }
 
-/// One thread reads stdin into a channel; dropping the sender signals EOF.
-fn spawn_stdin_reader() -> mpsc::Receiver<Vec<u8>> {
+/// One thread reads stdin into `inputs`, and says when it ends.
+fn spawn_stdin_reader(inputs: SyncSender<Input>) {
     // Bounded: a sender that pipes faster than the node answers waits on
     // the pipe, instead of the node holding its whole input in memory.
-    let (tx, rx) = mpsc::sync_channel(INPUT_LINES_QUEUED_MAX);
     thread::spawn(move || {
         let mut stdin = io::stdin().lock();
         loop {
             let mut line = Vec::new();
             match stdin.read_until(b'\n', &mut line) {
-                Ok(0) => return,
+                Ok(0) => break,
                 Ok(_) => {
-                    if tx.send(line).is_err() {
+                    if inputs.send(Input::Line(line)).is_err() {
                         return;
                     }
                 }
                 Err(e) => {
                     eprintln!("ryw-node: reading stdin: {e}");
-                    return;
+                    break;
                 }
             }
         }
+        let _ = inputs.send(Input::Closed);
     });
-    rx
 }
 
 fn log_skipped(result: Result<(), String>) {

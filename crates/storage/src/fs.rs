@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::Disk;
 
@@ -17,6 +18,8 @@ pub struct FsDisk {
     dir_dirty: bool,
     /// fsyncs left before every one fails (tests only).
     syncs_before_failure: Option<u64>,
+    /// How long each fsync of a log or snapshot file takes at least (tests only).
+    sync_delay: Option<Duration>,
 }
 
 impl FsDisk {
@@ -43,6 +46,7 @@ impl FsDisk {
             open: BTreeMap::new(),
             dir_dirty: false,
             syncs_before_failure: None,
+            sync_delay: None,
         })
     }
 
@@ -51,6 +55,13 @@ impl FsDisk {
     /// fails (`ryw-node` reads `RYW_TEST_FSYNC_FAIL_AFTER`).
     pub fn fail_syncs_after(&mut self, count: u64) {
         self.syncs_before_failure = Some(count);
+    }
+
+    /// Makes every fsync of a log or snapshot file take at least `delay`: a
+    /// slow disk, for tests of what a node does while an fsync is in
+    /// flight (`ryw-node` reads `RYW_TEST_FSYNC_DELAY_MS`).
+    pub fn slow_syncs(&mut self, delay: Duration) {
+        self.sync_delay = Some(delay);
     }
 
     /// Counts an fsync against the injected failure, if one is set.
@@ -88,10 +99,70 @@ impl FsDisk {
     /// names survive a crash.
     fn sync_dir_if_dirty(&mut self) -> io::Result<()> {
         if std::mem::take(&mut self.dir_dirty) {
-            File::open(&self.dir)?.sync_all()?;
+            sync_dir(&self.dir)?;
         }
         Ok(())
     }
+
+    /// What an fsync of `file` started now needs, to run on another
+    /// thread: a handle on the file, and the directory if files were
+    /// created in it since it was last synced. An injected failure due now
+    /// is taken here and carried along.
+    pub(crate) fn sync_later(&mut self, file: &str) -> io::Result<LaterSync> {
+        let failure = self.injected_failure().err();
+        let handle = self.file(file)?.try_clone()?;
+        let dir = std::mem::take(&mut self.dir_dirty).then(|| self.dir.clone());
+        Ok(LaterSync {
+            handle,
+            dir,
+            failure,
+            delay: self.sync_delay,
+        })
+    }
+}
+
+/// An fsync of one file (and its directory, if named) prepared by
+/// [`FsDisk::sync_later`], run by [`LaterSync::run`] on any thread.
+#[derive(Debug)]
+pub(crate) struct LaterSync {
+    handle: File,
+    dir: Option<PathBuf>,
+    failure: Option<io::Error>,
+    delay: Option<Duration>,
+}
+
+impl LaterSync {
+    pub(crate) fn run(self) -> io::Result<()> {
+        if let Some(e) = self.failure {
+            return Err(e);
+        }
+        if let Some(delay) = self.delay {
+            std::thread::sleep(delay);
+        }
+        self.handle.sync_data()?;
+        match &self.dir {
+            Some(dir) => sync_dir(dir),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Replaces all of the file at `path` with `bytes` and fsyncs it; whether
+/// it created the file (its directory then needs an fsync too).
+pub(crate) fn overwrite(path: &Path, bytes: &[u8]) -> io::Result<bool> {
+    let created = !path.exists();
+    let mut handle = OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(path)?;
+    handle.write_all(bytes)?;
+    handle.sync_data()?;
+    Ok(created)
+}
+
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }
 
 impl Disk for FsDisk {
@@ -119,20 +190,15 @@ impl Disk for FsDisk {
 
     fn sync(&mut self, file: &str) -> io::Result<()> {
         self.injected_failure()?;
+        if let Some(delay) = self.sync_delay {
+            std::thread::sleep(delay);
+        }
         self.file(file)?.sync_data()?;
         self.sync_dir_if_dirty()
     }
 
     fn overwrite(&mut self, file: &str, bytes: &[u8]) -> io::Result<()> {
-        let path = self.path(file);
-        self.dir_dirty |= !path.exists();
-        let mut handle = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&path)?;
-        handle.write_all(bytes)?;
-        handle.sync_data()?;
+        self.dir_dirty |= overwrite(&self.path(file), bytes)?;
         self.sync_dir_if_dirty()
     }
 
@@ -141,7 +207,7 @@ impl Disk for FsDisk {
         self.open.remove(to);
         fs::rename(self.path(from), self.path(to))?;
         self.dir_dirty = false;
-        File::open(&self.dir)?.sync_all()
+        sync_dir(&self.dir)
     }
 }
 

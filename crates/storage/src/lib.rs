@@ -62,6 +62,7 @@
 //! - refusals: a header two or more bits away from ours (someone else's
 //!   file), and an intact record that makes no sense.
 
+mod background_sync;
 mod compaction;
 mod disk;
 mod frame;
@@ -71,6 +72,7 @@ mod record;
 mod snapshot_file;
 mod store;
 
+pub use background_sync::{SyncDone, SyncJob};
 pub use disk::Disk;
 pub use frame::{FRAME_HEADER_BYTES, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;

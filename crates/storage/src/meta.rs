@@ -48,7 +48,7 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
-    fn encode(&self) -> [u8; META_BYTES] {
+    pub(crate) fn encode(&self) -> [u8; META_BYTES] {
         let mut bytes = [0; META_BYTES];
         bytes[..8].copy_from_slice(MAGIC);
         bytes[8..16].copy_from_slice(&self.sequence.to_le_bytes());
@@ -107,8 +107,14 @@ pub(crate) fn damaged_copies(disk: &mut impl Disk) -> io::Result<usize> {
 
 /// Writes `meta` over the copy it takes turns with, durably.
 pub(crate) fn write(disk: &mut impl Disk, meta: Meta) -> io::Result<()> {
-    let file = META_FILES[(meta.sequence % 2) as usize];
-    disk.overwrite(file, &meta.encode())
+    disk.overwrite(meta.file(), &meta.encode())
+}
+
+impl Meta {
+    /// The copy this one replaces: the copies take turns.
+    pub(crate) fn file(&self) -> &'static str {
+        META_FILES[(self.sequence % 2) as usize]
+    }
 }
 
 #[cfg(test)]

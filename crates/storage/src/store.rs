@@ -406,21 +406,26 @@ impl<D: Disk> LogStore<D> {
     /// superblock says so. One that covered a log file since replaced
     /// changes nothing: the new file was synced whole when it took over.
     pub fn record_synced(&mut self, generation: u64, length: u64) -> io::Result<()> {
-        if generation != self.generation
-            || self
-                .superblock
-                .is_some_and(|m| m.log_synced_bytes == length && m.generation == generation)
-        {
+        let Some(next) = self.superblock_after_sync(generation, length) else {
             return Ok(());
-        }
-        let next = Meta {
-            sequence: self.superblock.map_or(0, |m| m.sequence + 1),
-            log_synced_bytes: length,
-            generation,
         };
         meta::write(&mut self.disk, next)?;
         self.superblock = Some(next);
         Ok(())
+    }
+
+    /// The superblock to write once an fsync covered the first `length`
+    /// bytes of the log file of `generation`; `None` when there is nothing
+    /// new to say (see [`LogStore::record_synced`]).
+    pub(crate) fn superblock_after_sync(&self, generation: u64, length: u64) -> Option<Meta> {
+        let said = self
+            .superblock
+            .is_some_and(|m| m.log_synced_bytes == length && m.generation == generation);
+        (generation == self.generation && !said).then(|| Meta {
+            sequence: self.superblock.map_or(0, |m| m.sequence + 1),
+            log_synced_bytes: length,
+            generation,
+        })
     }
 
     /// Checks that this data belongs to node `me` of `members`, recording
@@ -492,12 +497,27 @@ impl Unwritten {
 
     /// Writes the waiting batches in order, until one fails.
     pub fn write_to<D: Disk>(&mut self, store: &mut LogStore<D>, durable: &Durable) -> Written {
+        self.write_some_to(store, durable, true)
+    }
+
+    /// Writes the waiting batches in order, until one fails or, unless
+    /// `snapshots`, until one carries a snapshot (which writes the
+    /// superblock: not while an fsync in flight may write it too).
+    pub fn write_some_to<D: Disk>(
+        &mut self,
+        store: &mut LogStore<D>,
+        durable: &Durable,
+        snapshots: bool,
+    ) -> Written {
         let mut written = Written {
             newest: None,
             error: None,
         };
         let mut done = 0;
         for batch in &self.batches {
+            if batch.snapshot && !snapshots {
+                break;
+            }
             if let Err(e) = store.write(batch, durable) {
                 written.error = Some(e);
                 break;
