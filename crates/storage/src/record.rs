@@ -20,7 +20,8 @@
 //!                                               flags: 1 forwarded (origin and id follow), 2 create_if_not_exists
 //! command     0 (no-op) | 1 key value (write) | 2 key from to (cas)
 //! key         0 zigzag(i64) | 1 string
-//! value       0 zigzag(i64), a JSON integer | 1 string, the value's exact JSON text
+//! value       0 zigzag(i64), a JSON integer | 1 string, a JSON string's contents
+//!             | 2 string, any other value's exact JSON text
 //! id          0 k (n<k>) | 1 k (c<k>) | 2 string (any other id)
 //! ```
 //!
@@ -237,16 +238,24 @@ fn key(out: &mut Vec<u8>, key: &Key) {
 }
 
 fn value(out: &mut Vec<u8>, value: &Value) {
-    // What workloads store, integers, without a serializer.
-    if let Some(n) = value.as_json().and_then(serde_json::Value::as_i64) {
-        out.push(0);
-        varint(out, zigzag(n));
-        return;
-    }
-    out.push(1);
+    // What workloads store, integers and strings, without a serializer.
     match value {
-        Value::Json(json) => string(out, &json.to_string()),
-        Value::Text(text) => string(out, text.as_str()),
+        Value::Json(json) if json.as_i64().is_some() => {
+            out.push(0);
+            varint(out, zigzag(json.as_i64().expect("checked")));
+        }
+        Value::Json(serde_json::Value::String(text)) => {
+            out.push(1);
+            string(out, text);
+        }
+        Value::Json(json) => {
+            out.push(2);
+            string(out, &json.to_string());
+        }
+        Value::Text(text) => {
+            out.push(2);
+            string(out, text.as_str());
+        }
     }
 }
 
@@ -378,7 +387,8 @@ impl Reader<'_> {
     fn value(&mut self, field: &str) -> Result<Value, String> {
         Ok(match self.byte(field)? {
             0 => Value::Json(unzigzag(self.varint(field)?).into()),
-            1 => {
+            1 => Value::Json(self.string(field)?.into()),
+            2 => {
                 let text = self.string(field)?;
                 Value::parse(text).map_err(|e| self.error(field, &e.to_string()))?
             }
@@ -580,7 +590,7 @@ mod tests {
                 "entry.key: 5 bytes run past the record (byte 6 of the record)",
             ),
             (
-                &[ENTRY, 1, 1, WRITE, 0, 2, 1, 1, b'{', 0, b'\n'],
+                &[ENTRY, 1, 1, WRITE, 0, 2, 2, 1, b'{', 0, b'\n'],
                 "entry.value: EOF while parsing an object at line 1 column 1 (byte 9 of the record)",
             ),
         ];

@@ -82,3 +82,36 @@ pub trait Checker {
     /// The run is over: add what was found, during the run and now.
     fn finish(&mut self, finish: &Finish<'_>, verdict: &mut Verdict);
 }
+
+#[cfg(test)]
+mod tests {
+    use ryw_core::{ClientOp, ErrorCode, Key, OpResult};
+
+    use super::super::fixtures::{reply, request, session};
+    use super::*;
+
+    #[test]
+    fn a_lin_kv_read_of_a_missing_key_reads_null_and_no_other_error_reads_anything() {
+        let (session, oracle) = (session(), CommittedLog::default());
+        let read = request(ClientOp::Read { key: Key::Int(1) });
+        let ryw_read = request(ClientOp::RywRead {
+            key: Key::Int(1),
+            last_write_index: 0,
+            prefer_follower: true,
+        });
+        let missing = OpResult::error(ErrorCode::KEY_DOES_NOT_EXIST, "not found");
+        let timeout = OpResult::error(ErrorCode::TIMEOUT, "timed out");
+        let value = |request: &Outstanding, result: &OpResult| {
+            reply(&session, request, result, &oracle)
+                .value_read()
+                .cloned()
+        };
+        assert_eq!(value(&read, &missing), Some(Value::NULL));
+        assert_eq!(value(&read, &timeout), None);
+        assert_eq!(value(&ryw_read, &missing), None);
+        let read_ok = OpResult::ReadOk {
+            value: Value::from(7),
+        };
+        assert_eq!(value(&read, &read_ok), Some(Value::from(7)));
+    }
+}

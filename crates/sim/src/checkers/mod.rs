@@ -8,6 +8,8 @@
 
 mod checker;
 pub mod efficiency;
+#[cfg(test)]
+mod fixtures;
 pub mod lin_ops;
 pub mod linearizability;
 pub mod liveness;

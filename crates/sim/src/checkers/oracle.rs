@@ -125,3 +125,53 @@ impl CommittedLog {
         self.committed.get((index as usize).checked_sub(1)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_read_is_matched_to_the_write_of_its_value_on_its_key_or_on_another() {
+        let mut log = CommittedLog::default();
+        let (one, two) = (Key::Int(1), Key::Int(2));
+        log.learn_acknowledged(3, &one, &Value::from(30));
+        assert!(matches!(
+            log.read_from(&one, &Value::NULL),
+            ReadFrom::Nothing
+        ));
+        assert!(matches!(
+            log.read_from(&one, &Value::from(30)),
+            ReadFrom::Write(3)
+        ));
+        assert!(matches!(
+            log.read_from(&two, &Value::from(30)),
+            ReadFrom::OtherKey(3, key) if *key == one
+        ));
+        assert!(matches!(
+            log.read_from(&one, &Value::from(31)),
+            ReadFrom::Unknown
+        ));
+    }
+
+    #[test]
+    fn against_a_black_box_only_a_value_sent_and_not_yet_acknowledged_is_unindexed() {
+        let mut log = CommittedLog::default();
+        let key = Key::Int(1);
+        log.learn_written(&Value::from(40));
+        assert!(matches!(
+            log.read_from(&key, &Value::from(40)),
+            ReadFrom::Unindexed
+        ));
+        // A value nobody sent is still unknown, whatever else is in flight.
+        assert!(matches!(
+            log.read_from(&key, &Value::from(41)),
+            ReadFrom::Unknown
+        ));
+        log.learn_acknowledged(5, &key, &Value::from(40));
+        assert!(matches!(
+            log.read_from(&key, &Value::from(40)),
+            ReadFrom::Write(5)
+        ));
+        assert!(log.written_unindexed.is_empty());
+    }
+}

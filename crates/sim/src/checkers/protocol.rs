@@ -39,3 +39,41 @@ impl Checker for ReplyKinds {
         verdict.violations.append(&mut self.violations);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ryw_core::{ErrorCode, Key, Value};
+
+    use super::super::fixtures::{finish, reply, request, session};
+    use super::super::oracle::CommittedLog;
+    use super::*;
+
+    #[test]
+    fn a_reply_of_another_kind_is_a_violation_and_an_error_never_is() {
+        let (session, oracle) = (session(), CommittedLog::default());
+        let write = request(ClientOp::Write {
+            key: Key::Int(1),
+            value: Value::from(1),
+        });
+        let mut checker = ReplyKinds::default();
+        for result in [
+            OpResult::WriteOk { commit_index: 3 },
+            OpResult::error(ErrorCode::TIMEOUT, "timed out"),
+            OpResult::ReadOk {
+                value: Value::from(1),
+            },
+        ] {
+            checker.on_reply(&reply(&session, &write, &result, &oracle));
+        }
+        let summary = crate::report::Summary::default();
+        let mut verdict = Verdict::default();
+        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        let details: Vec<&str> = verdict
+            .violations
+            .iter()
+            .map(|v| v.detail.as_str())
+            .collect();
+        assert_eq!(details, ["write answered with read_ok"]);
+        assert_eq!(verdict.violations[0].checker, Property::Protocol);
+    }
+}

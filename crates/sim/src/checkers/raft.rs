@@ -166,3 +166,115 @@ impl Checker for LogSafety {
         verdict.violations.append(&mut self.violations);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ryw_core::Entry;
+
+    use super::super::fixtures::{finish, lone_leader, reply, request, session};
+    use super::super::oracle::CommittedLog;
+    use super::*;
+
+    fn entry(command: Command) -> Entry {
+        Entry {
+            term: 1,
+            command,
+            request: None,
+        }
+    }
+
+    fn write(key: i64, value: i64) -> Command {
+        Command::Write {
+            key: Key::Int(key),
+            value: Value::from(value),
+        }
+    }
+
+    /// The durability violations for writes of 7 to key 1 and 8 to key 2
+    /// acknowledged at indexes 1 and 2, when the committed log holds
+    /// `committed`.
+    fn durability(committed: Vec<Command>) -> Vec<String> {
+        let session = session();
+        let mut oracle = CommittedLog::default();
+        oracle.committed = committed.into_iter().map(entry).collect();
+        let mut checker = LogSafety::new(1);
+        let acked = [
+            (
+                ClientOp::Write {
+                    key: Key::Int(1),
+                    value: Value::from(7),
+                },
+                1,
+            ),
+            (
+                ClientOp::Cas {
+                    key: Key::Int(2),
+                    from: Value::NULL,
+                    to: Value::from(8),
+                    create_if_not_exists: true,
+                },
+                2,
+            ),
+        ];
+        for (op, index) in acked {
+            let ok = match op {
+                ClientOp::Write { .. } => OpResult::WriteOk {
+                    commit_index: index,
+                },
+                _ => OpResult::CasOk {
+                    commit_index: index,
+                },
+            };
+            checker.on_reply(&reply(&session, &request(op), &ok, &oracle));
+        }
+        let summary = crate::report::Summary::default();
+        let mut verdict = Verdict::default();
+        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        verdict.violations.into_iter().map(|v| v.detail).collect()
+    }
+
+    #[test]
+    fn an_acknowledged_write_must_sit_at_its_index_with_its_key_and_value() {
+        let cas = |key, to| Command::Cas {
+            key: Key::Int(key),
+            from: Value::NULL,
+            to: Value::from(to),
+            create_if_not_exists: true,
+        };
+        assert!(durability(vec![write(1, 7), cas(2, 8)]).is_empty());
+        // The same key with another value, or the same value on another
+        // key, is a lost write; so is an index nobody committed.
+        let lost = durability(vec![write(1, 9), cas(3, 8)]);
+        assert_eq!(lost.len(), 2, "{lost:?}");
+        assert!(
+            lost[0].contains("write of 7 to key 1 acknowledged at index 1"),
+            "{lost:?}"
+        );
+        assert_eq!(durability(vec![write(2, 7), cas(2, 8)]).len(), 1);
+        assert_eq!(durability(vec![write(1, 7), cas(2, 9)]).len(), 1);
+        assert_eq!(durability(vec![write(1, 7)]).len(), 1);
+    }
+
+    #[test]
+    fn two_leaders_of_one_term_break_election_safety_and_one_leader_stepping_twice_does_not() {
+        let (a, b) = (lone_leader(1), lone_leader(2));
+        assert_eq!(a.term(), b.term(), "each led its own cluster's first term");
+        let oracle = CommittedLog::default();
+        let mut checker = LogSafety::new(2);
+        let step = |node: usize, core| Step {
+            now_ms: 5,
+            node,
+            core,
+            oracle: &oracle,
+        };
+        checker.on_step(&step(0, &a));
+        checker.on_step(&step(0, &a));
+        assert!(checker.violations.is_empty());
+        checker.on_step(&step(1, &b));
+        assert_eq!(checker.violations.len(), 1);
+        assert_eq!(checker.violations[0].checker, Property::ElectionSafety);
+        assert!(checker.violations[0]
+            .detail
+            .contains("n1 and n2 both lead term"));
+    }
+}

@@ -1,0 +1,76 @@
+//! What checkers' unit tests feed them: a session, a request, a reply, the
+//! end of a run, and a real node that leads (of a cluster of its own).
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use ryw_core::{Body, ClientOp, Config, Envelope, Id, Millis, Node, OpResult, Payload, RoleKind};
+
+use super::oracle::CommittedLog;
+use super::{Finish, Reply};
+use crate::report::Summary;
+use crate::workload::{Outstanding, Session};
+
+pub fn session() -> Session {
+    Session::new(0, 3, &mut ChaCha8Rng::seed_from_u64(0))
+}
+
+pub fn request(op: ClientOp) -> Outstanding {
+    Outstanding {
+        msg_id: 1,
+        op,
+        node: 0,
+        sent_at: Millis(0),
+        invoked: 0,
+    }
+}
+
+pub fn reply<'a>(
+    session: &'a Session,
+    request: &'a Outstanding,
+    result: &'a OpResult,
+    oracle: &'a CommittedLog,
+) -> Reply<'a> {
+    Reply {
+        now_ms: 10,
+        session,
+        request,
+        result: Some(result),
+        returned: Some(1),
+        oracle,
+    }
+}
+
+pub fn finish<'a>(summary: &'a Summary, oracle: &'a CommittedLog) -> Finish<'a> {
+    Finish {
+        end_ms: 1000,
+        summary,
+        oracle,
+    }
+}
+
+/// Node `n<k>` alone in its cluster, once it leads.
+pub fn lone_leader(k: u32) -> Node {
+    let me = Id::Node(k);
+    let mut node = Node::new(Config::default(), Millis(0));
+    let init = Payload::Init {
+        node_id: me.clone(),
+        node_ids: vec![me.clone()],
+    };
+    let envelope = Envelope {
+        src: Id::Client(1),
+        dest: me,
+        body: Body {
+            msg_id: Some(1),
+            in_reply_to: None,
+            payload: init,
+        },
+    };
+    node.handle_message(Millis(0), envelope);
+    while node.role() != RoleKind::Leader {
+        let at = node
+            .poll_timeout()
+            .expect("a follower waits for an election");
+        node.handle_timeout(at);
+    }
+    node
+}
