@@ -224,7 +224,7 @@ impl Kv {
     }
 
     /// Every stored key with its value, in key order (for snapshots).
-    pub fn entries(&self) -> impl Iterator<Item = (&Key, &Versioned)> {
+    pub fn entries(&self) -> impl ExactSizeIterator<Item = (&Key, &Versioned)> {
         self.map.iter()
     }
 

@@ -3,8 +3,9 @@
 //! filter (so that a request re-sent after the snapshot still applies
 //! once), the applied index and its term, and the members.
 //!
-//! A snapshot travels as text, the same on disk and in `install_snapshot`
-//! chunks: one JSON object,
+//! A snapshot travels as text in `install_snapshot` chunks (on disk it is
+//! binary, see `ryw_storage`'s `snapshot_file.rs`; older versions wrote
+//! this text there too): one JSON object,
 //!
 //! ```text
 //! {"index":I,"term":T,"members":["n1",..],
@@ -120,20 +121,14 @@ impl Snapshot {
     /// Reads a snapshot's text back; what is wrong is named.
     pub fn decode(text: &str) -> Result<Snapshot, String> {
         let image: Image = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        let mut map = Vec::with_capacity(image.data.len());
+        let mut data = Vec::with_capacity(image.data.len());
         for (key, raw, index) in image.data {
-            if index > image.index {
-                return Err(format!(
-                    "key {key:?} was written at index {index}, after the snapshot's {}",
-                    image.index
-                ));
-            }
             let value = Value::parse(raw.get()).map_err(|e| e.to_string())?;
             let key = match key {
                 KeyIn::Int(n) => Key::Int(n),
                 KeyIn::Str(s) => Key::Str(s),
             };
-            map.push((key, Versioned { value, index }));
+            data.push((key, Versioned { value, index }));
         }
         let mut requests = Vec::with_capacity(image.requests.len());
         for (origin, lives) in image.requests {
@@ -141,9 +136,6 @@ impl Snapshot {
             for (incarnation, last_applied, ids) in lives {
                 let mut applied = Vec::with_capacity(ids.len());
                 for (id, index, outcome) in ids {
-                    if applied.last().is_some_and(|&(last, _, _)| last >= id) {
-                        return Err(format!("request ids of {origin} are not ascending at {id}"));
-                    }
                     applied.push((id, index, first_applied(outcome)?));
                 }
                 remembered.push(RememberedLife {
@@ -154,11 +146,39 @@ impl Snapshot {
             }
             requests.push((Id::parse(&origin), remembered));
         }
+        let members = image.members.iter().map(|m| Id::parse(m)).collect();
+        Snapshot::from_parts(image.index, image.term, members, data, requests)
+    }
+
+    /// A snapshot from its parts, as any encoding reads them back: checked
+    /// that no key was written after the snapshot's index and that each
+    /// life's request ids ascend (the duplicate filter relies on it).
+    pub fn from_parts(
+        index: u64,
+        term: u64,
+        members: Vec<Id>,
+        data: Vec<(Key, Versioned)>,
+        requests: Vec<(Id, Vec<RememberedLife>)>,
+    ) -> Result<Snapshot, String> {
+        if let Some((key, stored)) = data.iter().find(|(_, stored)| stored.index > index) {
+            return Err(format!(
+                "key {key:?} was written at index {}, after the snapshot's {index}",
+                stored.index
+            ));
+        }
+        for (origin, lives) in &requests {
+            for life in lives {
+                let ids = life.requests.iter().map(|&(id, _, _)| id);
+                if let Some((_, id)) = ids.clone().zip(ids.skip(1)).find(|(a, b)| a >= b) {
+                    return Err(format!("request ids of {origin} are not ascending at {id}"));
+                }
+            }
+        }
         Ok(Snapshot {
-            index: image.index,
-            term: image.term,
-            members: image.members.iter().map(|m| Id::parse(m)).collect(),
-            kv: Kv::from_parts(image.index, map, requests),
+            index,
+            term,
+            members,
+            kv: Kv::from_parts(index, data, requests),
         })
     }
 }
@@ -188,7 +208,8 @@ fn push_string(out: &mut String, s: &str) {
     out.push_str(&serde_json::to_string(s).expect("strings serialise"));
 }
 
-fn outcome_code(first: FirstApplied) -> u8 {
+/// A duplicate-filter outcome as a number, in every encoding of a snapshot.
+pub fn outcome_code(first: FirstApplied) -> u8 {
     match first {
         FirstApplied::Written => 0,
         FirstApplied::CasRefused { key_missing: true } => 1,
@@ -196,7 +217,8 @@ fn outcome_code(first: FirstApplied) -> u8 {
     }
 }
 
-fn first_applied(code: u8) -> Result<FirstApplied, String> {
+/// What [`outcome_code`] gave.
+pub fn first_applied(code: u8) -> Result<FirstApplied, String> {
     match code {
         0 => Ok(FirstApplied::Written),
         1 => Ok(FirstApplied::CasRefused { key_missing: true }),

@@ -23,6 +23,7 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
 }
 
 /// Appends one framed record to `out`.
+#[cfg(test)]
 pub(crate) fn encode(payload: &[u8], out: &mut Vec<u8>) {
     encode_with(out, |out| out.extend_from_slice(payload));
 }

@@ -30,8 +30,9 @@
 //! # Snapshots and compaction
 //!
 //! A snapshot ([`ryw_core::Snapshot`]) lives in `raft.snapshot`:
-//! `"RYWSNAP1"`, then one record framed as above holding the snapshot's
-//! text. It is replaced atomically: written to `raft.snapshot.tmp`,
+//! `"RYWSNAP2"`, then one record framed as above holding the snapshot in
+//! binary (see `snapshot_file.rs`; a `"RYWSNAP1"` file, the snapshot's
+//! text, from older versions, is still read). It is replaced atomically: written to `raft.snapshot.tmp`,
 //! synced, renamed over `raft.snapshot` (the rename syncs the directory).
 //! Then the log is written anew from its base into the other of its two
 //! names (`raft.log`, `raft.log.1`), synced whole, and the superblock
@@ -78,7 +79,7 @@ pub use frame::{FRAME_HEADER_BYTES, PAYLOAD_BYTES_MAX};
 pub use fs::FsDisk;
 pub use meta::META_FILES;
 pub use record::{LogFormat, HEADER, HEADER_JSON};
-pub use snapshot_file::{SNAPSHOT_FILE, SNAPSHOT_HEADER, SNAPSHOT_TMP_FILE};
+pub use snapshot_file::{SNAPSHOT_FILE, SNAPSHOT_HEADER, SNAPSHOT_HEADER_TEXT, SNAPSHOT_TMP_FILE};
 pub use store::{
     log_file, LogStore, Loss, Recovered, RecoveryError, Unwritten, WriteStats, Written, LOG_FILE,
     LOG_FILES, OWNER_FILE,

@@ -42,8 +42,8 @@ pub const HEADER: &[u8; 8] = b"RYWLOGv3";
 /// of the other.
 pub const HEADER_JSON: &[u8; 8] = b"RYWLOG2\n";
 
-/// Every record of format 3 ends with this byte.
-const END: u8 = b'\n';
+/// Every record of format 3, and a snapshot file's payload, ends with this byte.
+pub(crate) const END: u8 = b'\n';
 
 const BASE: u8 = 1;
 const HARD_STATE: u8 = 2;
@@ -186,7 +186,7 @@ fn flag(set: bool, bit: u8) -> u8 {
     }
 }
 
-fn varint(out: &mut Vec<u8>, mut n: u64) {
+pub(crate) fn varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
         n >>= 7;
@@ -202,12 +202,12 @@ fn unzigzag(n: u64) -> i64 {
     ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
-fn string(out: &mut Vec<u8>, text: &str) {
+pub(crate) fn string(out: &mut Vec<u8>, text: &str) {
     varint(out, text.len() as u64);
     out.extend_from_slice(text.as_bytes());
 }
 
-fn id(out: &mut Vec<u8>, id: &Id) {
+pub(crate) fn id(out: &mut Vec<u8>, id: &Id) {
     match id {
         Id::Node(k) => {
             out.push(0);
@@ -224,7 +224,7 @@ fn id(out: &mut Vec<u8>, id: &Id) {
     }
 }
 
-fn key(out: &mut Vec<u8>, key: &Key) {
+pub(crate) fn key(out: &mut Vec<u8>, key: &Key) {
     match key {
         Key::Int(n) => {
             out.push(0);
@@ -237,7 +237,7 @@ fn key(out: &mut Vec<u8>, key: &Key) {
     }
 }
 
-fn value(out: &mut Vec<u8>, value: &Value) {
+pub(crate) fn value(out: &mut Vec<u8>, value: &Value) {
     // What workloads store, integers and strings, without a serializer.
     match value {
         Value::Json(json) if json.as_i64().is_some() => {
@@ -292,31 +292,52 @@ pub fn decode(payload: &[u8]) -> Result<Record, String> {
         },
         other => return Err(format!("type: unknown record type {other}")),
     };
-    match r.byte("end")? {
-        END => {}
-        other => return Err(r.error("end", &format!("{other} where the record should end"))),
-    }
-    if r.at < payload.len() {
-        return Err(format!(
-            "{} bytes after the record's end",
-            payload.len() - r.at
-        ));
-    }
+    r.end()?;
     Ok(record)
 }
 
 /// A cursor over one payload; each read names its field for the error.
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
-impl Reader<'_> {
-    fn error(&self, field: &str, why: &str) -> String {
+impl<'a> Reader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, at: 0 }
+    }
+
+    /// A count of items to follow, each at least one byte: more than the
+    /// bytes left is damage (and no allocation is made for it).
+    pub(crate) fn count(&mut self, field: &str) -> Result<usize, String> {
+        let n = self.varint(field)?;
+        let left = (self.bytes.len() - self.at) as u64;
+        if n > left {
+            return Err(self.error(field, &format!("{n} items in {left} bytes")));
+        }
+        Ok(n as usize)
+    }
+
+    /// The end byte, and nothing after it.
+    pub(crate) fn end(&mut self) -> Result<(), String> {
+        match self.byte("end")? {
+            END => {}
+            other => return Err(self.error("end", &format!("{other} where the record should end"))),
+        }
+        if self.at < self.bytes.len() {
+            return Err(format!(
+                "{} bytes after the record's end",
+                self.bytes.len() - self.at
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn error(&self, field: &str, why: &str) -> String {
         format!("{field}: {why} (byte {} of the record)", self.at)
     }
 
-    fn byte(&mut self, field: &str) -> Result<u8, String> {
+    pub(crate) fn byte(&mut self, field: &str) -> Result<u8, String> {
         let b = *self
             .bytes
             .get(self.at)
@@ -333,7 +354,7 @@ impl Reader<'_> {
         Ok(flags)
     }
 
-    fn varint(&mut self, field: &str) -> Result<u64, String> {
+    pub(crate) fn varint(&mut self, field: &str) -> Result<u64, String> {
         let mut n: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte(field)?;
@@ -349,12 +370,12 @@ impl Reader<'_> {
         Err(self.error(field, "a number beyond 64 bits"))
     }
 
-    fn u32(&mut self, field: &str) -> Result<u32, String> {
+    pub(crate) fn u32(&mut self, field: &str) -> Result<u32, String> {
         let n = self.varint(field)?;
         u32::try_from(n).map_err(|_| self.error(field, &format!("{n} is beyond 32 bits")))
     }
 
-    fn string(&mut self, field: &str) -> Result<&str, String> {
+    pub(crate) fn string(&mut self, field: &str) -> Result<&str, String> {
         let length = self.varint(field)?;
         let end = usize::try_from(length)
             .ok()
@@ -367,7 +388,7 @@ impl Reader<'_> {
         Ok(text)
     }
 
-    fn id(&mut self, field: &str) -> Result<Id, String> {
+    pub(crate) fn id(&mut self, field: &str) -> Result<Id, String> {
         Ok(match self.byte(field)? {
             0 => Id::Node(self.u32(field)?),
             1 => Id::Client(self.u32(field)?),
@@ -376,7 +397,7 @@ impl Reader<'_> {
         })
     }
 
-    fn key(&mut self, field: &str) -> Result<Key, String> {
+    pub(crate) fn key(&mut self, field: &str) -> Result<Key, String> {
         Ok(match self.byte(field)? {
             0 => Key::Int(unzigzag(self.varint(field)?)),
             1 => Key::Str(self.string(field)?.to_owned()),
@@ -384,7 +405,7 @@ impl Reader<'_> {
         })
     }
 
-    fn value(&mut self, field: &str) -> Result<Value, String> {
+    pub(crate) fn value(&mut self, field: &str) -> Result<Value, String> {
         Ok(match self.byte(field)? {
             0 => Value::Json(unzigzag(self.varint(field)?).into()),
             1 => Value::Json(self.string(field)?.into()),
