@@ -93,3 +93,62 @@ impl Checker for ServedState {
         verdict.violations.append(&mut self.violations);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ryw_core::{Entry, Id, Served};
+
+    use super::super::fixtures::{finish, reply, request, session};
+    use super::super::oracle::CommittedLog;
+    use super::*;
+
+    #[test]
+    fn a_read_must_return_the_committed_value_at_the_index_it_reports_up_to_the_newest() {
+        let session = session();
+        let mut oracle = CommittedLog::default();
+        for value in [10, 20] {
+            oracle.committed.push(Entry {
+                term: 1,
+                command: Command::Write {
+                    key: Key::Int(1),
+                    value: Value::from(value),
+                },
+                request: None,
+            });
+        }
+        let read = request(ClientOp::RywRead {
+            key: Key::Int(1),
+            last_write_index: 0,
+            prefer_follower: true,
+        });
+        let mut checker = ServedState::default();
+        // (value, applied index): right at 2 and at 1, wrong at 2 and at 1,
+        // and beyond what committed (the log checkers' to report).
+        for (value, applied_index) in [(20, 2), (10, 1), (10, 2), (20, 1), (10, 3)] {
+            let ok = OpResult::RywReadOk {
+                value: Value::from(value),
+                served_by: Id::Node(2),
+                applied_index,
+                how: Served::Locally { waited_ms: 0 },
+            };
+            checker.on_reply(&reply(&session, &read, &ok, &oracle));
+        }
+        let summary = crate::report::Summary::default();
+        let mut verdict = Verdict::default();
+        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        let details: Vec<&str> = verdict
+            .violations
+            .iter()
+            .map(|v| v.detail.as_str())
+            .collect();
+        assert_eq!(details.len(), 2, "{details:?}");
+        assert!(
+            details[0].contains("as 10 at applied index 2"),
+            "{details:?}"
+        );
+        assert!(
+            details[1].contains("as 20 at applied index 1"),
+            "{details:?}"
+        );
+    }
+}
