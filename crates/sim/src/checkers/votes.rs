@@ -55,3 +55,52 @@ impl Checker for OneVotePerTerm {
         verdict.violations.append(&mut self.violations);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use ryw_core::{Body, RequestVoteOk};
+
+    use super::super::fixtures::finish;
+    use super::super::oracle::CommittedLog;
+    use super::*;
+
+    fn vote(to: u32, term: u64, vote_granted: bool, pre_vote: bool) -> Envelope {
+        let ok = RequestVoteOk {
+            term,
+            vote_granted,
+            pre_vote,
+        };
+        Envelope {
+            src: Id::Node(1),
+            dest: Id::Node(to),
+            body: Body {
+                msg_id: None,
+                in_reply_to: None,
+                payload: Payload::Peer(PeerMsg::RequestVoteOk(ok)),
+            },
+        }
+    }
+
+    #[test]
+    fn a_vote_granted_to_a_second_candidate_in_one_term_is_a_violation_and_nothing_else_is() {
+        let mut checker = OneVotePerTerm::default();
+        // n1 votes for n2 in term 3, and says so twice (a re-sent request).
+        checker.on_send(1, 0, &vote(2, 3, true, false));
+        checker.on_send(2, 0, &vote(2, 3, true, false));
+        // Refusals, pre-votes, another term, another voter: all fine.
+        checker.on_send(3, 0, &vote(3, 3, false, false));
+        checker.on_send(4, 0, &vote(3, 3, true, true));
+        checker.on_send(5, 0, &vote(3, 4, true, false));
+        checker.on_send(6, 1, &vote(3, 3, true, false));
+        assert!(checker.violations.is_empty());
+        // n1 votes for n3 in term 3 too: it forgot the vote it sent.
+        checker.on_send(7, 0, &vote(3, 3, true, false));
+        let (summary, oracle) = (crate::report::Summary::default(), CommittedLog::default());
+        let mut verdict = Verdict::default();
+        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        assert_eq!(verdict.violations.len(), 1);
+        let violation = &verdict.violations[0];
+        assert_eq!((violation.checker, violation.at_ms), (Property::OneVotePerTerm, 7));
+        assert!(violation.detail.contains("n1 granted its vote in term 3 to n2, then to n3"));
+    }
+}
