@@ -96,12 +96,17 @@ pub struct PersistBatch {
     /// or below what the disk holds replaces that entry and every later one
     /// (a conflicting suffix truncated). `None`: the log did not change.
     pub entries_from: Option<u64>,
-    /// A new snapshot was taken or installed (`Durable::snapshot`) and the
-    /// log compacted to its base: write the snapshot, durably and
-    /// atomically, and only then replace the log with one that starts at
-    /// its base ([`Record::Base`]) and holds the hard state and every entry
-    /// after it. `entries_from` is then covered.
+    /// A new snapshot was taken or installed (`Durable::snapshot`): write
+    /// the snapshot, durably and atomically, and only then replace the log
+    /// with one that starts at its base ([`Record::Base`]) and holds the
+    /// hard state and every entry after it. `entries_from` is then covered.
     pub snapshot: bool,
+    /// With `snapshot`: the index the node compacts its log to under the
+    /// snapshot at its next input, if it has not yet (a snapshot taken in
+    /// `handle_persisted` is polled before any input). The log written
+    /// starts there, as the node's own will; without it, the whole log
+    /// since the last compaction would be written.
+    pub compact_to: Option<u64>,
 }
 
 /// One thing a log store writes, in the order it was decided.

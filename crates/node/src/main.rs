@@ -255,8 +255,8 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
             if let Some(disk) = &mut disk {
                 let stats = disk.store().stats;
                 eprintln!(
-                    "ryw-node: disk: {} fsyncs, {} entries, {} bytes written",
-                    stats.syncs, stats.entries, stats.bytes
+                    "ryw-node: disk: {} fsyncs, {} entries, {} bytes written, {} snapshots",
+                    stats.syncs, stats.entries, stats.bytes, stats.snapshots
                 );
             }
             return Ok(());

@@ -100,6 +100,7 @@ mod tests {
             hard_state: (number == 1).then(|| Durable::default().hard_state()),
             entries_from: Some(from),
             snapshot: false,
+            compact_to: None,
         }
     }
 

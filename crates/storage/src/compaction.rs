@@ -37,21 +37,31 @@ impl<D: Disk> LogStore<D> {
     /// current, and the old file is emptied. A crash before the superblock
     /// is written leaves the old log current (the new file is an orphan
     /// recovery empties); after it, the new one.
-    pub fn compact(&mut self, durable: &Durable) -> io::Result<()> {
+    ///
+    /// `compact_to`: where the node will compact its log under the
+    /// snapshot, if it has not yet
+    /// ([`ryw_core::durable::PersistBatch::compact_to`]); the log
+    /// written starts there.
+    pub fn compact(&mut self, durable: &Durable, compact_to: Option<u64>) -> io::Result<()> {
         let next = self.generation + 1;
         let file = log_file(next);
         self.buffer.clear();
         self.buffer.extend_from_slice(HEADER);
-        let (index, term) = durable.log.base();
+        let (mut index, mut term) = durable.log.base();
+        if let Some(to) = compact_to.map(|to| to.min(durable.log.last_index())) {
+            if to > index {
+                index = to;
+                term = durable.log.term_at(to).expect("within the log");
+            }
+        }
         let records = [
             Record::Base { index, term },
             Record::HardState(durable.hard_state()),
         ];
-        let entries =
-            (durable.log.first_index()..=durable.log.last_index()).map(|index| Record::Entry {
-                index,
-                entry: durable.log.get(index).expect("within the log").clone(),
-            });
+        let entries = (index + 1..=durable.log.last_index()).map(|index| Record::Entry {
+            index,
+            entry: durable.log.get(index).expect("within the log").clone(),
+        });
         let mut written = 0;
         for record in records.into_iter().chain(entries) {
             written += u64::from(matches!(record, Record::Entry { .. }));

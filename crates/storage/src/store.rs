@@ -369,7 +369,7 @@ impl<D: Disk> LogStore<D> {
                 .as_ref()
                 .expect("a snapshot batch comes with a snapshot");
             self.write_snapshot(snapshot)?;
-            return self.compact(durable);
+            return self.compact(durable, batch.compact_to);
         }
         self.buffer.clear();
         if self.length == 0 {
@@ -513,15 +513,44 @@ impl Unwritten {
             newest: None,
             error: None,
         };
+        // Every batch written here reads the same, current log (a batch
+        // names where its entries start; they run to the log's end now).
+        // So a batch whose entries start at or after an earlier one's has
+        // nothing to add but its hard state, and after a snapshot batch
+        // (which writes the current hard state and the whole log anew) the
+        // rest have nothing to add at all. Writing them anyway wrote every
+        // entry once per batch waiting.
+        let mut entries_from_written: Option<u64> = None;
+        let mut compacted = false;
         let mut done = 0;
         for batch in &self.batches {
             if batch.snapshot && !snapshots {
                 break;
             }
-            if let Err(e) = store.write(batch, durable) {
+            let covered = batch
+                .entries_from
+                .zip(entries_from_written)
+                .is_some_and(|(from, written)| from >= written);
+            let result = if compacted {
+                Ok(())
+            } else if covered {
+                let hard_state_only = PersistBatch {
+                    entries_from: None,
+                    ..batch.clone()
+                };
+                store.write(&hard_state_only, durable)
+            } else {
+                store.write(batch, durable)
+            };
+            if let Err(e) = result {
                 written.error = Some(e);
                 break;
             }
+            compacted |= batch.snapshot;
+            entries_from_written = match (entries_from_written, batch.entries_from) {
+                (Some(written), Some(from)) => Some(written.min(from)),
+                (written, from) => written.or(from),
+            };
             written.newest = Some(batch.number);
             done += 1;
         }
@@ -631,6 +660,7 @@ mod tests {
             hard_state: Some(durable.hard_state()),
             entries_from: Some(1),
             snapshot: false,
+            compact_to: None,
         };
         store.write(&batch, durable).expect("writes");
         store.sync().expect("syncs");
@@ -684,6 +714,7 @@ mod tests {
             }),
             entries_from: Some(3),
             snapshot: false,
+            compact_to: None,
         };
         store.write(&second, &durable).expect("writes");
         (store.into_disk(), durable, synced)
@@ -718,6 +749,7 @@ mod tests {
             hard_state: None,
             entries_from: Some(4),
             snapshot: false,
+            compact_to: None,
         };
         store.write(&batch, &durable).expect("writes");
         store.sync().expect("syncs");
@@ -731,7 +763,7 @@ mod tests {
         assert_eq!(resumed.format, LogFormat::Json);
         // The next compaction writes the new log in format 3.
         let mut store = resumed;
-        store.compact(&durable).expect("compacts");
+        store.compact(&durable, None).expect("compacts");
         assert_eq!(store.format, LogFormat::Binary);
         let file = store.log_file();
         let bytes = store.disk_mut().read_all(file).expect("reads");
@@ -990,6 +1022,7 @@ mod tests {
             hard_state: Some(durable.hard_state()),
             entries_from: None,
             snapshot: false,
+            compact_to: None,
         };
         assert!(store.write(&batch, &durable).is_err());
         assert_eq!(
@@ -1014,6 +1047,7 @@ mod tests {
             hard_state: Some(durable.hard_state()),
             entries_from: None,
             snapshot: false,
+            compact_to: None,
         });
         let first = unwritten.write_to(&mut store, &durable);
         assert_eq!(first.newest, None);
@@ -1028,6 +1062,59 @@ mod tests {
     }
 
     #[test]
+    fn batches_written_together_write_each_entry_once_and_a_snapshot_covers_those_after_it() {
+        let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
+        let mut durable = Durable::default();
+        let hard_state = durable.hard_state();
+        let batch = |number, entries_from, snapshot| PersistBatch {
+            number,
+            hard_state: Some(hard_state.clone()),
+            entries_from,
+            snapshot,
+            compact_to: None,
+        };
+        let mut unwritten = Unwritten::default();
+        // Three appends and a truncation back to index 2, all waiting.
+        for (number, from) in [(1, 1), (2, 2), (3, 3), (4, 2)] {
+            unwritten.push(batch(number, Some(from), false));
+        }
+        for value in 1..=4 {
+            durable.log.append(entry(1, value));
+        }
+        let written = unwritten.write_to(&mut store, &durable);
+        assert_eq!((written.newest, unwritten.len()), (Some(4), 0));
+        // 1..=4 once; the truncation from 2 rewrites 2..=4 (it starts below
+        // the write before it); the rest had nothing new.
+        assert_eq!(store.stats.entries, 4);
+        store.sync().expect("syncs");
+        let (mut store, recovered) = LogStore::open(store.into_disk()).expect("recovers");
+        assert_eq!(recovered.durable.log, durable.log);
+        // A snapshot batch writes the whole log anew: the batches after it
+        // have nothing to add.
+        let mut kv = ryw_core::Kv::default();
+        for index in 1..=3 {
+            kv.apply(index, durable.log.get(index).expect("in the log"));
+        }
+        durable.snapshot = Some(Arc::new(Snapshot {
+            index: 3,
+            term: 1,
+            members: vec![Id::Node(1)],
+            kv,
+        }));
+        durable.log.compact_to(2);
+        durable.log.append(entry(1, 5));
+        let mut unwritten = Unwritten::default();
+        unwritten.push(batch(5, None, true));
+        unwritten.push(batch(6, Some(5), false));
+        let before = store.stats.entries;
+        let written = unwritten.write_to(&mut store, &durable);
+        assert_eq!(written.newest, Some(6));
+        assert_eq!(store.stats.entries - before, 3, "entries 3..=5, once");
+        let (_, recovered) = LogStore::open(store.into_disk()).expect("recovers");
+        assert_eq!(recovered.durable.log, durable.log);
+    }
+
+    #[test]
     fn a_sync_reaches_the_disk_and_the_store_counts_its_work() {
         let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
         let mut durable = Durable::default();
@@ -1038,6 +1125,7 @@ mod tests {
             hard_state: None,
             entries_from: Some(1),
             snapshot: false,
+            compact_to: None,
         };
         store.write(&batch, &durable).expect("writes");
         assert_eq!(store.disk().synced, 0, "written, not yet durable");
@@ -1068,6 +1156,12 @@ mod tests {
     /// A store holding entries 1..=10 (terms 1, then 2 from 5), a snapshot
     /// at 8 and the log compacted to 6, written as one snapshot batch.
     fn compacted() -> (LogStore<MemDisk>, Durable) {
+        compacted_by(true)
+    }
+
+    /// [`compacted`], the node having compacted its log to 6 already
+    /// (`in_memory`) or only about to (the batch says where).
+    fn compacted_by(in_memory: bool) -> (LogStore<MemDisk>, Durable) {
         let (mut store, _) = LogStore::open(MemDisk::default()).expect("empty disk");
         let mut durable = Durable {
             current_term: 2,
@@ -1091,12 +1185,15 @@ mod tests {
             members: vec![Id::Node(1), Id::Node(2), Id::Node(3)],
             kv,
         }));
-        durable.log.compact_to(6);
+        if in_memory {
+            durable.log.compact_to(6);
+        }
         let second = PersistBatch {
             number: 2,
             hard_state: None,
             entries_from: None,
             snapshot: true,
+            compact_to: (!in_memory).then_some(6),
         };
         store
             .write(&second, &durable)
@@ -1123,6 +1220,17 @@ mod tests {
                 ..durable
             }
         );
+        assert_eq!(recovered.durable.log.base(), (6, 2));
+    }
+
+    #[test]
+    fn a_snapshot_written_before_the_node_compacts_writes_the_log_it_will_keep() {
+        let (store, mut durable) = compacted_by(false);
+        assert_eq!(store.stats.entries, 10 + 4, "entries 7..=10 written anew");
+        durable.log.compact_to(6);
+        let (_, recovered) = LogStore::open(store.into_disk()).expect("recovers");
+        assert_eq!(recovered.lost, None);
+        assert_eq!(recovered.durable.log, durable.log);
         assert_eq!(recovered.durable.log.base(), (6, 2));
     }
 
@@ -1287,6 +1395,7 @@ mod tests {
             hard_state: None,
             entries_from: None,
             snapshot: true,
+            compact_to: None,
         };
         store.write(&batch, &durable).expect("writes");
         let after = store.stats;

@@ -17,12 +17,14 @@ impl Raft {
             return None;
         }
         batches.batches_made += 1;
+        let snapshot = std::mem::take(&mut batches.snapshot_dirty);
         let batch = PersistBatch {
             number: batches.batches_made,
             hard_state: std::mem::take(&mut batches.hard_state_dirty)
                 .then(|| self.durable.hard_state()),
             entries_from: batches.entries_from.take(),
-            snapshot: std::mem::take(&mut batches.snapshot_dirty),
+            snapshot,
+            compact_to: self.compact_pending.filter(|_| snapshot),
         };
         batches
             .in_flight

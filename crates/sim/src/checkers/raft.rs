@@ -277,4 +277,30 @@ mod tests {
             .detail
             .contains("n1 and n2 both lead term"));
     }
+
+    #[test]
+    fn at_most_twenty_violations_are_kept() {
+        let mut checker = LogSafety::new(1);
+        for k in 0..25 {
+            checker.report(k, Property::ElectionSafety, "two leaders".into());
+        }
+        assert_eq!(checker.violations.len(), VIOLATIONS_MAX);
+        // The lost writes found at the end count against the same cap.
+        let mut checker = LogSafety::new(1);
+        let (session, oracle) = (session(), CommittedLog::default());
+        for index in 1..=25 {
+            let op = ClientOp::Write {
+                key: Key::Int(1),
+                value: Value::from(index as i64),
+            };
+            let ok = OpResult::WriteOk {
+                commit_index: index,
+            };
+            checker.on_reply(&reply(&session, &request(op), &ok, &oracle));
+        }
+        let summary = crate::report::Summary::default();
+        let mut verdict = Verdict::default();
+        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        assert_eq!(verdict.violations.len(), VIOLATIONS_MAX);
+    }
 }

@@ -151,4 +151,34 @@ mod tests {
             "{details:?}"
         );
     }
+
+    #[test]
+    fn at_most_twenty_violations_are_kept() {
+        let session = session();
+        let mut oracle = CommittedLog::default();
+        oracle.committed.push(Entry {
+            term: 1,
+            command: Command::Write {
+                key: Key::Int(1),
+                value: Value::from(10),
+            },
+            request: None,
+        });
+        let read = request(ClientOp::RywRead {
+            key: Key::Int(1),
+            last_write_index: 0,
+            prefer_follower: true,
+        });
+        let wrong = OpResult::RywReadOk {
+            value: Value::from(30),
+            served_by: Id::Node(2),
+            applied_index: 1,
+            how: Served::Locally { waited_ms: 0 },
+        };
+        let mut checker = ServedState::default();
+        for _ in 0..25 {
+            checker.on_reply(&reply(&session, &read, &wrong, &oracle));
+        }
+        assert_eq!(checker.violations.len(), VIOLATIONS_MAX);
+    }
 }

@@ -100,7 +100,22 @@ mod tests {
         checker.finish(&finish(&summary, &oracle), &mut verdict);
         assert_eq!(verdict.violations.len(), 1);
         let violation = &verdict.violations[0];
-        assert_eq!((violation.checker, violation.at_ms), (Property::OneVotePerTerm, 7));
-        assert!(violation.detail.contains("n1 granted its vote in term 3 to n2, then to n3"));
+        assert_eq!(
+            (violation.checker, violation.at_ms),
+            (Property::OneVotePerTerm, 7)
+        );
+        assert!(violation
+            .detail
+            .contains("n1 granted its vote in term 3 to n2, then to n3"));
+    }
+
+    #[test]
+    fn at_most_twenty_violations_are_kept() {
+        let mut checker = OneVotePerTerm::default();
+        for term in 1..=25 {
+            checker.on_send(term, 0, &vote(2, term, true, false));
+            checker.on_send(term, 0, &vote(3, term, true, false));
+        }
+        assert_eq!(checker.violations.len(), VIOLATIONS_MAX);
     }
 }
