@@ -943,12 +943,18 @@ fn instruction_counts(paths: &[PathBuf], requests: usize) -> Result<String, Stri
     let (delivered, sim_ms) = (field("delivered"), field("sim_ms"));
     let input = speed::node_input(requests);
     let node_binary = dir.join("ryw-node");
-    let node = speed::instructions(&node_binary, &[], &input)?;
+    // Callgrind runs a program some fifty times slower: with the default
+    // one-second deadline, writes waiting for an fsync would time out
+    // there and nowhere else, and the count would include their errors.
+    // The seed fixes the node's one random draw, its election timeout.
+    let node_args = ["--seed", "1", "--request-timeout-ms", "3600000"];
+    let node = speed::instructions(&node_binary, &node_args, &input)?;
     let base = speed::instructions(&dir.join("ryw-parse-baseline"), &[], &input)?;
     let data_dir = std::env::temp_dir().join(format!("ryw-speed-ir-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data_dir);
     let data_arg = data_dir.display().to_string();
-    let durable = speed::instructions(&node_binary, &["--data-dir", &data_arg], &input);
+    let durable_args = [&node_args[..], &["--data-dir", &data_arg]].concat();
+    let durable = speed::instructions(&node_binary, &durable_args, &input);
     let _ = std::fs::remove_dir_all(&data_dir);
     let durable = durable?;
     let n = requests as u64;
