@@ -18,6 +18,7 @@ use crate::durable::{HardState, Record};
 use crate::id::Id;
 use crate::message::*;
 
+mod client_scan;
 mod client_typed;
 mod source;
 use source::{entry, Source};
@@ -614,8 +615,17 @@ fn decode_typed(line: &str) -> Option<Envelope> {
     typed_envelope(&envelope.src, &envelope.dest, &body.kind, ids, &body)
 }
 
-/// The fastest path ([`client_typed`]): a client's request.
+/// The fastest paths: a client's request scanned ([`client_scan`]), or
+/// read into a request's fields ([`client_typed`]).
 fn decode_client_request(line: &str) -> Option<Envelope> {
+    if let Some(scanned) = client_scan::scan(line) {
+        let ids = (scanned.msg_id, scanned.in_reply_to);
+        if let Some(envelope) =
+            typed_envelope(scanned.src, scanned.dest, scanned.kind, ids, &&scanned)
+        {
+            return Some(envelope);
+        }
+    }
     let envelope: client_typed::Envelope<'_> = serde_json::from_str(line).ok()?;
     let body = &envelope.body;
     let ids = (body.msg_id, body.in_reply_to);
@@ -1203,6 +1213,170 @@ mod tests {
         assert!(!client_typed::from_a_client(
             r#"{"src":"n1","dest":"n2","body":{}}"#
         ));
+    }
+
+    /// The scan's envelope for `line`, if it reads it.
+    fn scanned(line: &str) -> Option<Envelope> {
+        let s = client_scan::scan(line)?;
+        typed_envelope(s.src, s.dest, s.kind, (s.msg_id, s.in_reply_to), &&s)
+    }
+
+    #[test]
+    fn the_scan_reads_the_common_requests_and_gives_up_on_the_rest() {
+        let common = [
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"k001","value":"k001"}}"#,
+            r#"{"src": "c7", "dest": "n2", "body": {"type": "ryw_read", "msg_id": 3, "key": 4, "last_write_index": 9, "prefer_follower": false}}"#,
+            r#"{"src":"c2","dest":"n1","body":{"type":"cas","msg_id":1,"key":-5,"from":null,"to":-9,"create_if_not_exists":true}}"#,
+            " {\"body\":{\"key\":1,\"type\":\"read\",\"msg_id\":0},\n\"dest\":\"n1\",\"src\":\"c1\"}\t",
+        ];
+        for line in common {
+            let general = decode_tree(serde_json::from_str(line).expect("JSON"), line);
+            assert_eq!(scanned(line), Some(general.expect(line)), "{line}");
+        }
+        let others = [
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"x","value":[1,2.50]}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"x\n","value":1}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":-0,"value":1}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":1,"value":-0}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":1,"value":1.0}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":null,"key":1,"value":1}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":1,"key":2,"value":1}}"#,
+            r#"{"src":"c1","dest":"n1","id":4,"body":{"type":"write","msg_id":2,"key":1,"value":1}}"#,
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":1,"value":1}} x"#,
+        ];
+        for line in others {
+            assert!(client_scan::scan(line).is_none(), "{line}");
+        }
+    }
+
+    /// Lines near the scan's shape, drawn from a small generator: every
+    /// one the scan reads, it reads to what the general decoder reads.
+    #[test]
+    fn whatever_the_scan_reads_the_general_decoder_reads_the_same() {
+        // Each field's forms: those the scan reads first, then the rest.
+        let keys = [
+            "0",
+            "-1",
+            "\"k\"",
+            "\"\"",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "\"é\"",
+            "9223372036854775808",
+            "-9223372036854775809",
+            "-0",
+            "\"k\\n\"",
+            "1.0",
+            "1e2",
+            "null",
+            "01",
+        ];
+        let values = [
+            "7",
+            "-7",
+            "0",
+            "18446744073709551615",
+            "\"v\"",
+            "true",
+            "false",
+            "null",
+            "-0",
+            "18446744073709551616",
+            "\"v\\\"q\"",
+            "[1]",
+            "{\"a\":1}",
+            "1.5",
+            "01",
+            "-",
+            "tru",
+            "nul",
+        ];
+        let numbers = [
+            "5",
+            "0",
+            "18446744073709551615",
+            "-1",
+            "null",
+            "1.0",
+            "18446744073709551616",
+            "5e0",
+            "\"5\"",
+        ];
+        let flags = ["true", "false", "null", "1"];
+        let types = ["write", "cas", "read", "ryw_read", "txn", "write_ok", ""];
+        let spaces = ["", " ", "\n\t ", "  "];
+        let state = std::cell::Cell::new(0x2545_f491_4f6c_dd1d_u64);
+        let draw = |n: usize| {
+            let mut x = state.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            state.set(x);
+            (x % n as u64) as usize
+        };
+        // Mostly one of the first `good` forms, sometimes any.
+        let pick = |forms: &[&'static str], good: usize| -> &'static str {
+            if draw(5) == 0 {
+                forms[draw(forms.len())]
+            } else {
+                forms[draw(good)]
+            }
+        };
+        let (mut read, mut lines) = (0, 0);
+        for _ in 0..20_000 {
+            let sp = spaces[draw(spaces.len())];
+            let mut fields = vec![format!("\"type\":{sp}\"{}\"", pick(&types, 4))];
+            let optional = [
+                ("msg_id", pick(&numbers, 3)),
+                ("key", pick(&keys, 7)),
+                ("value", pick(&values, 8)),
+                ("from", pick(&values, 8)),
+                ("to", pick(&values, 8)),
+                ("last_write_index", pick(&numbers, 3)),
+                ("prefer_follower", pick(&flags, 2)),
+                ("create_if_not_exists", pick(&flags, 2)),
+                ("in_reply_to", pick(&numbers, 3)),
+            ];
+            for (name, value) in optional {
+                if draw(2) == 0 {
+                    fields.push(format!("\"{name}\":{sp}{value}"));
+                }
+            }
+            for (name, value) in [("extra", "1"), ("type", "\"write\""), ("key", "3")] {
+                if draw(12) == 0 {
+                    fields.push(format!("\"{name}\":{sp}{value}"));
+                }
+            }
+            // Shuffle the body's fields.
+            for k in (1..fields.len()).rev() {
+                fields.swap(k, draw(k + 1));
+            }
+            let body = format!("{{{sp}{}{sp}}}", fields.join(&format!(",{sp}")));
+            let mut top = vec![
+                format!("\"src\":{sp}\"c{}\"", draw(3)),
+                format!("\"dest\":{sp}\"n1\""),
+                format!("\"body\":{sp}{body}"),
+            ];
+            if draw(10) == 0 {
+                top.push("\"id\":7".into());
+            }
+            for k in (1..top.len()).rev() {
+                top.swap(k, draw(k + 1));
+            }
+            let line = format!("{sp}{{{}}}{sp}", top.join(&format!(",{sp}")));
+            lines += 1;
+            let Some(fast) = scanned(&line) else { continue };
+            read += 1;
+            let general = serde_json::from_str(&line)
+                .map_err(|e| e.to_string())
+                .and_then(|json| decode_tree(json, &line).map_err(|e| format!("{e:?}")));
+            assert_eq!(Ok(&fast), general.as_ref(), "{line}");
+            // And the serde fast path agrees where it reads the line.
+            if let Some(typed) = decode_typed(&line) {
+                assert_eq!(typed, fast, "{line}");
+            }
+        }
+        assert!(read * 10 > lines, "the scan read {read} of {lines} lines");
     }
 
     fn body(line: &str) -> Body {
