@@ -129,8 +129,8 @@ impl<'a> Scanner<'a> {
         next
     }
 
-    /// An object: each field's name goes to `field`, which reads its value.
-    fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
+    /// An object: each field's name goes to `on_field`, which reads its value.
+    fn object(&mut self, mut on_field: impl FnMut(&mut Self, &'a str) -> Option<()>) -> Option<()> {
         if !self.eat(b'{') {
             return None;
         }
@@ -142,7 +142,7 @@ impl<'a> Scanner<'a> {
             if !self.eat(b':') {
                 return None;
             }
-            field(self, name)?;
+            on_field(self, name)?;
             if self.eat(b'}') {
                 return Some(());
             }
