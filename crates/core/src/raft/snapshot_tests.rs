@@ -503,3 +503,50 @@ fn a_snapshot_on_its_way_is_finished_though_newer_ones_are_taken_meanwhile() {
     );
     assert!(cluster.node(f).reached().count(Event::SnapshotInstalled) >= 1);
 }
+
+#[test]
+fn a_snapshot_batch_polled_before_the_next_input_says_where_the_log_will_be_compacted() {
+    use crate::codec;
+    let config = Config {
+        wait_for_disk: true,
+        snapshot_every: 10,
+        compaction_margin: 2,
+        ..Config::default()
+    };
+    let mut node = crate::Node::new(config, Millis(0));
+    let line = |body: &str| codec::decode(&format!(r#"{{"src":"c1","dest":"n1","body":{body}}}"#));
+    let init = line(r#"{"type":"init","msg_id":1,"node_id":"n1","node_ids":["n1"]}"#);
+    node.handle_message(Millis(0), init.expect("init"));
+    // Every batch made durable at once, as a disk with no delay would.
+    let mut batches = Vec::new();
+    let mut persist = |node: &mut crate::Node, now: Millis| {
+        while let Some(batch) = node.poll_persist() {
+            let number = batch.number;
+            batches.push(batch);
+            node.handle_persisted(now, number);
+        }
+    };
+    let mut now = Millis(0);
+    while node.role() != crate::RoleKind::Leader {
+        now = node.poll_timeout().expect("an election is due");
+        node.handle_timeout(now);
+        persist(&mut node, now);
+    }
+    for k in 0..12 {
+        let write = format!(
+            r#"{{"type":"write","msg_id":{},"key":1,"value":{k}}}"#,
+            k + 2
+        );
+        node.handle_message(now, line(&write).expect("a write"));
+        persist(&mut node, now);
+    }
+    // The snapshot is taken as the entry that makes it due applies, in
+    // `handle_persisted`; its batch is polled before any input compacts.
+    let snapshot = node.durable().snapshot.clone().expect("a snapshot");
+    let batch = batches
+        .iter()
+        .find(|b| b.snapshot)
+        .expect("a snapshot batch");
+    assert_eq!(batch.compact_to, Some(snapshot.index - 2));
+    assert!(batches.iter().all(|b| b.snapshot || b.compact_to.is_none()));
+}
