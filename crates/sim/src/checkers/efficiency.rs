@@ -71,3 +71,45 @@ impl Checker for Efficiency {
         verdict.violations.extend(found);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(ops: u64, peer_msgs: u64, entries_sent: u64) -> Summary {
+        let mut summary = Summary {
+            peer_msgs,
+            entries_sent,
+            ..Summary::default()
+        };
+        summary.ops.insert("ok".into(), ops);
+        summary
+    }
+
+    #[test]
+    fn a_run_above_a_bound_is_a_violation_and_one_at_it_is_not() {
+        let expect = |peer: Option<f64>, entries: Option<f64>| Expect {
+            peer_msgs_per_op_max: peer,
+            entries_sent_per_op_max: entries,
+            ..Expect::default()
+        };
+        // 10 operations, 40 peer messages and 30 entries: 4.0 and 3.0 per op.
+        let run = summary(10, 40, 30);
+        assert!(verdict(&expect(Some(4.0), Some(3.0)), &run, 9).is_empty());
+        assert!(verdict(&expect(None, None), &run, 9).is_empty());
+        let over = verdict(&expect(Some(3.9), Some(2.9)), &run, 9);
+        let details: Vec<&str> = over.iter().map(|v| v.detail.as_str()).collect();
+        assert_eq!(
+            details,
+            [
+                "4.00 peer messages per operation (40 for 10 operations), above the bound of 3.9",
+                "3.00 replicated entries per operation (30 for 10 operations), above the bound of 2.9"
+            ]
+        );
+        assert!(over
+            .iter()
+            .all(|v| v.checker == Property::Efficiency && v.at_ms == 9));
+        // No operations: per-operation counts are over one, not zero.
+        assert_eq!(entries_sent_per_op(&summary(0, 0, 5)), 5.0);
+    }
+}

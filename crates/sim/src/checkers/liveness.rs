@@ -246,4 +246,51 @@ mod tests {
         let summary = run(&losing(&["n1"]), RunOptions::new(0, &real_node));
         assert!(summary.not_judged.is_empty() && summary.violations.is_empty());
     }
+
+    #[test]
+    fn a_member_that_ran_after_the_heal_and_did_not_apply_what_was_committed_then_fails_it() {
+        use super::Liveness;
+        for (write, read) in [(true, true), (true, false), (false, true)] {
+            let mut liveness = Liveness::new(100, 1000, write, read);
+            liveness.completed(true, 150, 200);
+            liveness.completed(false, 150, 200);
+            liveness.committed_at_heal = Some(10);
+            // n1 caught up, n2 did not, n3 never ran after the heal.
+            liveness.members = vec![(true, 10), (true, 7), (false, 0)];
+            let violation = liveness.verdict().expect("n2 is behind");
+            assert!(
+                violation.detail.contains("n2 applied only up to 7")
+                    && !violation.detail.contains("n1")
+                    && !violation.detail.contains("n3"),
+                "{}",
+                violation.detail
+            );
+            liveness.members[1].1 = 10;
+            assert!(liveness.verdict().is_none());
+        }
+        // A workload that issues nothing after the heal needs nothing.
+        let mut idle = Liveness::new(100, 1000, false, false);
+        idle.committed_at_heal = Some(10);
+        idle.members = vec![(true, 0)];
+        assert!(idle.verdict().is_none());
+    }
+
+    #[test]
+    fn the_kinds_a_workload_issues_after_the_heal_must_complete_cas_and_leader_reads_included() {
+        let scenario = |mix: &str| {
+            Scenario::parse(&format!(
+                r#"{{"name": "mix", "nodes": 3, "duration_ms": 2000,
+                    "workload": {{"mix": {mix}}}}}"#
+            ))
+            .expect("valid")
+        };
+        let only_cas = super::Liveness::for_scenario(&scenario(
+            r#"{"write": 0, "ryw_read": 0, "ryw_read_leader": 1, "read": 0, "cas": 1}"#,
+        ));
+        assert!(only_cas.needs_write && only_cas.needs_read);
+        let only_reads = super::Liveness::for_scenario(&scenario(
+            r#"{"write": 0, "ryw_read": 1, "ryw_read_leader": 0, "read": 1, "cas": 0}"#,
+        ));
+        assert!(!only_reads.needs_write && only_reads.needs_read);
+    }
 }
