@@ -39,6 +39,10 @@ pub enum Input {
 #[derive(Debug)]
 pub struct FsyncFailed(pub String);
 
+/// Bursts of input the node reads while an fsync is in flight, before it
+/// waits for the fsync.
+const BURSTS_AHEAD_MAX: u32 = 1;
+
 pub struct Durability {
     store: LogStore<FsDisk>,
     /// Batches the disk has not taken yet: a full disk refused them, or
@@ -48,6 +52,8 @@ pub struct Durability {
     unsynced: Option<u64>,
     /// The newest batch the fsync in flight covers.
     in_flight: Option<u64>,
+    /// Bursts of input the node took since the fsync in flight started.
+    bursts_during_sync: u32,
     jobs: Sender<SyncJob>,
     results: Receiver<io::Result<SyncDone>>,
 }
@@ -75,6 +81,7 @@ impl Durability {
             pending: Unwritten::default(),
             unsynced: None,
             in_flight: None,
+            bursts_during_sync: 0,
             jobs,
             results,
         }
@@ -115,12 +122,41 @@ impl Durability {
             if let Some(newest) = self.unsynced.take() {
                 let job = self.store.start_sync(newest).map_err(|e| self.failed(&e))?;
                 self.in_flight = Some(newest);
+                self.bursts_during_sync = 0;
                 self.jobs
                     .send(job)
                     .map_err(|_| FsyncFailed("the fsync thread is gone".into()))?;
             }
         }
         Ok(())
+    }
+
+    /// The node took a burst of input.
+    pub fn note_burst(&mut self) {
+        self.bursts_during_sync += u32::from(self.in_flight.is_some());
+    }
+
+    /// Whether the node should wait for the fsync in flight before it
+    /// reads more: it has read one burst ahead of the disk already. One
+    /// burst's work overlaps each fsync; more would only pile writes up
+    /// past the leader's backlog bound, where they wait, held, and time
+    /// out (input the node has not read waits in the pipe instead, as
+    /// back-pressure on whoever sends it).
+    pub fn ahead_of_disk(&self) -> bool {
+        self.in_flight.is_some() && self.bursts_during_sync >= BURSTS_AHEAD_MAX
+    }
+
+    /// Waits for the fsync in flight to end, then takes its result.
+    pub fn wait_synced(
+        &mut self,
+        node: &mut Node,
+        now: impl Fn() -> Millis,
+    ) -> Result<(), FsyncFailed> {
+        let result = self
+            .results
+            .recv()
+            .map_err(|_| FsyncFailed("the fsync thread is gone".into()))?;
+        self.synced(node, now(), result)
     }
 
     /// Takes the result of the fsync in flight if it ended (see

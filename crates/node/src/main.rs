@@ -205,6 +205,15 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
     let mut out = BufWriter::new(io::stdout().lock());
     let mut text = String::new();
     loop {
+        if let Some(disk) = disk.as_mut().filter(|d| d.ahead_of_disk()) {
+            // Taking the result starts the next fsync, of what the burst wrote.
+            if let Err(FsyncFailed(why)) = disk.wait_synced(&mut node, now) {
+                out.flush()?;
+                return Err(io::Error::other(why));
+            }
+            write_output(&mut node, &mut out, &mut text)?;
+            out.flush()?;
+        }
         let next = match node.poll_timeout() {
             Some(at) => received.recv_timeout(Duration::from_millis(at.since(now()))),
             None => received.recv().map_err(|_| RecvTimeoutError::Disconnected),
@@ -217,13 +226,18 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
         let burst = first
             .into_iter()
             .chain(received.try_iter().take(BATCH_LINES_MAX));
+        let mut took = false;
         for input in burst {
+            took = true;
             match input {
                 Input::Line(line) => log_skipped(handle_line(&mut node, now(), &line)),
                 Input::Closed => closed = true,
                 // Taken below, with any result that came without word.
                 Input::Synced => {}
             }
+        }
+        if let Some(disk) = disk.as_mut().filter(|_| took) {
+            disk.note_burst();
         }
         if let Some(disk) = disk.as_mut().filter(|_| !claimed) {
             // Before anything the node says leaves: `init` named it.
