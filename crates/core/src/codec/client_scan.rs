@@ -22,11 +22,8 @@
 
 use std::cell::Cell;
 
-use super::source::Source;
-use super::typed::{absent, need};
+use super::source::{absent, need, RequestFields};
 use crate::data::{Key, Value};
-use crate::id::Id;
-use crate::message::Entry;
 
 /// A request as the scan read it. The key and values are handed over
 /// once, not copied (`Cell::take`: the decoding functions ask for each
@@ -250,45 +247,24 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// A scanned request holds no nested objects, ids or entries, as a
-/// `client_typed::Request` does not.
-impl<'a> Source for &Scanned<'a> {
-    type Obj<'b>
-        = &'b Scanned<'a>
-    where
-        Self: 'b;
-
-    fn path(&self, _: &str) -> String {
-        absent()
+impl RequestFields for Scanned<'_> {
+    fn kind(&self) -> &str {
+        self.kind
     }
-    fn has(&self, name: &str) -> bool {
-        name == "type"
-    }
-    fn u64(&self, name: &str) -> Result<u64, String> {
-        need(self.opt_u64(name)?)
-    }
-    fn opt_u64(&self, name: &str) -> Result<Option<u64>, String> {
-        Ok(match name {
+    fn number(&self, name: &str) -> Option<u64> {
+        match name {
             "msg_id" => self.msg_id,
             "in_reply_to" => self.in_reply_to,
             "last_write_index" => self.last_write_index,
             _ => None,
-        })
-    }
-    fn bool(&self, name: &str) -> Result<bool, String> {
-        need(self.flag(name))
-    }
-    fn opt_bool(&self, name: &str, default: bool) -> Result<bool, String> {
-        Ok(self.flag(name).unwrap_or(default))
-    }
-    fn string(&self, name: &str) -> Result<&str, String> {
-        match name {
-            "type" => Ok(self.kind),
-            _ => Err(absent()),
         }
     }
-    fn ids(&self, _: &str) -> Result<Vec<Id>, String> {
-        Err(absent())
+    fn flag(&self, name: &str) -> Option<bool> {
+        match name {
+            "prefer_follower" => self.prefer_follower,
+            "create_if_not_exists" => self.create_if_not_exists,
+            _ => None,
+        }
     }
     fn key(&self, name: &str) -> Result<Key, String> {
         match name {
@@ -302,22 +278,6 @@ impl<'a> Source for &Scanned<'a> {
             "from" => need(self.from.take()),
             "to" => need(self.to.take()),
             _ => Err(absent()),
-        }
-    }
-    fn object<'b>(&'b self, _: &'b str) -> Result<&'b Scanned<'a>, String> {
-        Err(absent())
-    }
-    fn entries(&self, _: &str) -> Result<Vec<Entry>, String> {
-        Err(absent())
-    }
-}
-
-impl Scanned<'_> {
-    fn flag(&self, name: &str) -> Option<bool> {
-        match name {
-            "prefer_follower" => self.prefer_follower,
-            "create_if_not_exists" => self.create_if_not_exists,
-            _ => None,
         }
     }
 }

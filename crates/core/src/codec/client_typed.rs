@@ -18,11 +18,9 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::source::Source;
-use super::typed::{absent, need, op_key, op_value, present, KeyField};
+use super::source::RequestFields;
+use super::typed::{op_key, op_value, present, KeyField};
 use crate::data::{Key, Value};
-use crate::id::Id;
-use crate::message::Entry;
 
 /// Whether `line` begins as a client's message does, compact or spaced.
 pub(super) fn from_a_client(line: &str) -> bool {
@@ -69,66 +67,29 @@ pub(super) struct Request<'a> {
     create_if_not_exists: Option<bool>,
 }
 
-/// A request has no nested objects, ids or entries: asking for them is
-/// asking for what is absent, as it would be of the full body.
-impl<'a> Source for &Request<'a> {
-    type Obj<'b>
-        = &'b Request<'a>
-    where
-        Self: 'b;
-
-    fn path(&self, _: &str) -> String {
-        absent()
+impl RequestFields for Request<'_> {
+    fn kind(&self) -> &str {
+        &self.kind
     }
-    fn has(&self, name: &str) -> bool {
-        name == "type"
-    }
-    fn u64(&self, name: &str) -> Result<u64, String> {
-        need(self.opt_u64(name)?)
-    }
-    fn opt_u64(&self, name: &str) -> Result<Option<u64>, String> {
-        Ok(match name {
+    fn number(&self, name: &str) -> Option<u64> {
+        match name {
             "msg_id" => self.msg_id,
             "in_reply_to" => self.in_reply_to,
             "last_write_index" => self.last_write_index,
             _ => None,
-        })
-    }
-    fn bool(&self, name: &str) -> Result<bool, String> {
-        need(self.flag(name))
-    }
-    fn opt_bool(&self, name: &str, default: bool) -> Result<bool, String> {
-        Ok(self.flag(name).unwrap_or(default))
-    }
-    fn string(&self, name: &str) -> Result<&str, String> {
-        match name {
-            "type" => Ok(&self.kind),
-            _ => Err(absent()),
         }
     }
-    fn ids(&self, _: &str) -> Result<Vec<Id>, String> {
-        Err(absent())
-    }
-    fn key(&self, name: &str) -> Result<Key, String> {
-        op_key(name, &self.key)
-    }
-    fn value(&self, name: &str) -> Result<Value, String> {
-        op_value(name, [self.value, self.from, self.to])
-    }
-    fn object<'b>(&'b self, _: &'b str) -> Result<&'b Request<'a>, String> {
-        Err(absent())
-    }
-    fn entries(&self, _: &str) -> Result<Vec<Entry>, String> {
-        Err(absent())
-    }
-}
-
-impl Request<'_> {
     fn flag(&self, name: &str) -> Option<bool> {
         match name {
             "prefer_follower" => self.prefer_follower,
             "create_if_not_exists" => self.create_if_not_exists,
             _ => None,
         }
+    }
+    fn key(&self, name: &str) -> Result<Key, String> {
+        op_key(name, &self.key)
+    }
+    fn value(&self, name: &str) -> Result<Value, String> {
+        op_value(name, [self.value, self.from, self.to])
     }
 }

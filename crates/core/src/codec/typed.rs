@@ -17,7 +17,7 @@ use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::source::{entry, Source};
+use super::source::{absent, entry, need, Source};
 use crate::data::{Key, Value};
 use crate::durable::{HardState, Record};
 use crate::id::Id;
@@ -182,16 +182,6 @@ impl<'de> Deserialize<'de> for KeyField {
         }
         deserializer.deserialize_any(KeyVisitor)
     }
-}
-
-/// The error of this path: its text is never shown (the general decoder
-/// reruns the line and words the complaint).
-pub(super) fn absent() -> String {
-    String::new()
-}
-
-pub(super) fn need<T>(field: Option<T>) -> Result<T, String> {
-    field.ok_or_else(absent)
 }
 
 /// The key, as operations and log entries both carry it.
