@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 use ryw_core::{Body, ClientOp, Config, Envelope, Id, Millis, Node, OpResult, Payload, RoleKind};
 
 use super::oracle::CommittedLog;
-use super::{Finish, Reply};
+use super::{Checker, Finish, Reply, Verdict};
 use crate::report::Summary;
 use crate::workload::{Outstanding, Session};
 
@@ -40,12 +40,17 @@ pub fn reply<'a>(
     }
 }
 
-pub fn finish<'a>(summary: &'a Summary, oracle: &'a CommittedLog) -> Finish<'a> {
-    Finish {
+/// What `checker` reports at the end of a run whose committed log is `oracle`.
+pub fn verdict(checker: &mut dyn Checker, oracle: &CommittedLog) -> Verdict {
+    let summary = Summary::default();
+    let finish = Finish {
         end_ms: 1000,
-        summary,
+        summary: &summary,
         oracle,
-    }
+    };
+    let mut verdict = Verdict::default();
+    checker.finish(&finish, &mut verdict);
+    verdict
 }
 
 /// Node `n<k>` alone in its cluster, once it leads.

@@ -44,7 +44,7 @@ impl Checker for ReplyKinds {
 mod tests {
     use ryw_core::{ErrorCode, Key, Value};
 
-    use super::super::fixtures::{finish, reply, request, session};
+    use super::super::fixtures::{reply, request, session, verdict};
     use super::super::oracle::CommittedLog;
     use super::*;
 
@@ -65,9 +65,7 @@ mod tests {
         ] {
             checker.on_reply(&reply(&session, &write, &result, &oracle));
         }
-        let summary = crate::report::Summary::default();
-        let mut verdict = Verdict::default();
-        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        let verdict = verdict(&mut checker, &oracle);
         let details: Vec<&str> = verdict
             .violations
             .iter()

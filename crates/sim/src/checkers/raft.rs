@@ -171,7 +171,7 @@ impl Checker for LogSafety {
 mod tests {
     use ryw_core::Entry;
 
-    use super::super::fixtures::{finish, lone_leader, reply, request, session};
+    use super::super::fixtures::{lone_leader, reply, request, session, verdict};
     use super::super::oracle::CommittedLog;
     use super::*;
 
@@ -227,9 +227,7 @@ mod tests {
             };
             checker.on_reply(&reply(&session, &request(op), &ok, &oracle));
         }
-        let summary = crate::report::Summary::default();
-        let mut verdict = Verdict::default();
-        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        let verdict = verdict(&mut checker, &oracle);
         verdict.violations.into_iter().map(|v| v.detail).collect()
     }
 
@@ -298,9 +296,7 @@ mod tests {
             };
             checker.on_reply(&reply(&session, &request(op), &ok, &oracle));
         }
-        let summary = crate::report::Summary::default();
-        let mut verdict = Verdict::default();
-        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        let verdict = verdict(&mut checker, &oracle);
         assert_eq!(verdict.violations.len(), VIOLATIONS_MAX);
     }
 }

@@ -98,7 +98,7 @@ impl Checker for ServedState {
 mod tests {
     use ryw_core::{Entry, Id, Served};
 
-    use super::super::fixtures::{finish, reply, request, session};
+    use super::super::fixtures::{reply, request, session, verdict};
     use super::super::oracle::CommittedLog;
     use super::*;
 
@@ -133,9 +133,7 @@ mod tests {
             };
             checker.on_reply(&reply(&session, &read, &ok, &oracle));
         }
-        let summary = crate::report::Summary::default();
-        let mut verdict = Verdict::default();
-        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        let verdict = verdict(&mut checker, &oracle);
         let details: Vec<&str> = verdict
             .violations
             .iter()

@@ -60,7 +60,7 @@ impl Checker for OneVotePerTerm {
 mod tests {
     use ryw_core::{Body, RequestVoteOk};
 
-    use super::super::fixtures::finish;
+    use super::super::fixtures::verdict;
     use super::super::oracle::CommittedLog;
     use super::*;
 
@@ -95,9 +95,7 @@ mod tests {
         assert!(checker.violations.is_empty());
         // n1 votes for n3 in term 3 too: it forgot the vote it sent.
         checker.on_send(7, 0, &vote(3, 3, true, false));
-        let (summary, oracle) = (crate::report::Summary::default(), CommittedLog::default());
-        let mut verdict = Verdict::default();
-        checker.finish(&finish(&summary, &oracle), &mut verdict);
+        let verdict = verdict(&mut checker, &CommittedLog::default());
         assert_eq!(verdict.violations.len(), 1);
         let violation = &verdict.violations[0];
         assert_eq!(
