@@ -293,4 +293,58 @@ mod tests {
         ));
         assert!(!only_reads.needs_write && only_reads.needs_read);
     }
+
+    /// Node `n<k>` of a three-node cluster: `recovering` (and `lost`, or
+    /// merely new) or not.
+    fn node(k: u32, recovering: bool, lost: bool) -> ryw_core::Node {
+        let config = ryw_core::Config {
+            cluster: Some(ryw_core::Cluster {
+                me: ryw_core::Id::Node(k),
+                members: (1..=3).map(ryw_core::Id::Node).collect(),
+            }),
+            ..ryw_core::Config::default()
+        };
+        let durable = ryw_core::Durable {
+            recovering,
+            lost,
+            ..ryw_core::Durable::default()
+        };
+        ryw_core::Node::restart(config, durable, ryw_core::Millis(0))
+    }
+
+    /// A liveness failure (no write after the heal) with nodes n1 and n2
+    /// recovering: excused only when they lost state.
+    fn verdict_with_two_recovering(lost: bool) -> crate::checkers::Verdict {
+        use crate::checkers::{Checker, Step};
+        let mut liveness = super::Liveness::new(100, 1000, true, false);
+        let oracle = crate::checkers::oracle::CommittedLog::default();
+        let nodes = [
+            node(1, true, lost),
+            node(2, true, lost),
+            node(3, false, false),
+        ];
+        for (k, node) in nodes.iter().enumerate() {
+            assert_eq!(node.is_recovering(), k < 2, "n{}", k + 1);
+            liveness.on_step(&Step {
+                now_ms: 50,
+                node: k,
+                core: node,
+                oracle: &oracle,
+            });
+        }
+        crate::checkers::fixtures::verdict(&mut liveness, &oracle)
+    }
+
+    #[test]
+    fn only_a_majority_that_lost_state_excuses_a_halt_and_a_new_majority_does_not() {
+        let lost = verdict_with_two_recovering(true);
+        assert!(lost.violations.is_empty());
+        assert_eq!(lost.not_judged.len(), 1, "{:?}", lost.not_judged);
+        assert!(lost.not_judged[0].contains("a majority (n1, n2) lost durable state"));
+        // Recovering because new, not because anything was lost: judged.
+        let new = verdict_with_two_recovering(false);
+        assert!(new.not_judged.is_empty(), "{:?}", new.not_judged);
+        assert_eq!(new.violations.len(), 1);
+        assert!(new.violations[0].detail.contains("no write done"));
+    }
 }
