@@ -294,13 +294,13 @@ mod tests {
         assert!(!only_reads.needs_write && only_reads.needs_read);
     }
 
-    /// Node `n<k>` of a three-node cluster: `recovering` (and `lost`, or
+    /// Node `n<k>` of a cluster of `nodes`: `recovering` (and `lost`, or
     /// merely new) or not.
-    fn node(k: u32, recovering: bool, lost: bool) -> ryw_core::Node {
+    fn node(k: u32, nodes: u32, recovering: bool, lost: bool) -> ryw_core::Node {
         let config = ryw_core::Config {
             cluster: Some(ryw_core::Cluster {
                 me: ryw_core::Id::Node(k),
-                members: (1..=3).map(ryw_core::Id::Node).collect(),
+                members: (1..=nodes).map(ryw_core::Id::Node).collect(),
             }),
             ..ryw_core::Config::default()
         };
@@ -312,23 +312,25 @@ mod tests {
         ryw_core::Node::restart(config, durable, ryw_core::Millis(0))
     }
 
-    /// A liveness failure (no write after the heal) with nodes n1 and n2
-    /// recovering: excused only when they lost state.
-    fn verdict_with_two_recovering(lost: bool) -> crate::checkers::Verdict {
+    /// A liveness failure (no write after the heal) in a cluster of
+    /// `nodes`, the first `recovering` of them recovering: excused only
+    /// when they lost state and are a majority.
+    fn verdict_with_recovering(
+        nodes: u32,
+        recovering: u32,
+        lost: bool,
+    ) -> crate::checkers::Verdict {
         use crate::checkers::{Checker, Step};
         let mut liveness = super::Liveness::new(100, 1000, true, false);
         let oracle = crate::checkers::oracle::CommittedLog::default();
-        let nodes = [
-            node(1, true, lost),
-            node(2, true, lost),
-            node(3, false, false),
-        ];
-        for (k, node) in nodes.iter().enumerate() {
-            assert_eq!(node.is_recovering(), k < 2, "n{}", k + 1);
+        let cores: Vec<_> = (1..=nodes)
+            .map(|k| node(k, nodes, k <= recovering, lost && k <= recovering))
+            .collect();
+        for (k, core) in cores.iter().enumerate() {
             liveness.on_step(&Step {
                 now_ms: 50,
                 node: k,
-                core: node,
+                core,
                 oracle: &oracle,
             });
         }
@@ -337,14 +339,35 @@ mod tests {
 
     #[test]
     fn only_a_majority_that_lost_state_excuses_a_halt_and_a_new_majority_does_not() {
-        let lost = verdict_with_two_recovering(true);
+        let lost = verdict_with_recovering(3, 2, true);
         assert!(lost.violations.is_empty());
         assert_eq!(lost.not_judged.len(), 1, "{:?}", lost.not_judged);
         assert!(lost.not_judged[0].contains("a majority (n1, n2) lost durable state"));
-        // Recovering because new, not because anything was lost: judged.
-        let new = verdict_with_two_recovering(false);
-        assert!(new.not_judged.is_empty(), "{:?}", new.not_judged);
-        assert_eq!(new.violations.len(), 1);
-        assert!(new.violations[0].detail.contains("no write done"));
+        assert!(verdict_with_recovering(5, 3, true).violations.is_empty());
+        // Recovering because new, not because anything was lost; or a
+        // minority that lost state: judged.
+        for (nodes, recovering, lost) in [(3, 2, false), (3, 1, true), (5, 2, true)] {
+            let judged = verdict_with_recovering(nodes, recovering, lost);
+            assert!(judged.not_judged.is_empty(), "{:?}", judged.not_judged);
+            assert_eq!(judged.violations.len(), 1);
+            assert!(judged.violations[0].detail.contains("no write done"));
+        }
+    }
+
+    #[test]
+    fn only_operations_sent_from_the_heal_on_and_done_by_the_deadline_count() {
+        use super::Liveness;
+        // Healed at 100, bound 1000: the deadline is 1100.
+        let verdict = |sent_ms, done_ms| {
+            let mut liveness = Liveness::new(100, 1000, true, false);
+            liveness.completed(true, sent_ms, done_ms);
+            liveness.verdict()
+        };
+        assert!(
+            verdict(100, 1100).is_none(),
+            "sent at the heal, done at the deadline"
+        );
+        assert!(verdict(99, 200).is_some(), "sent before the heal");
+        assert!(verdict(100, 1101).is_some(), "done after the deadline");
     }
 }
