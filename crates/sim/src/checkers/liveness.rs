@@ -369,5 +369,13 @@ mod tests {
         );
         assert!(verdict(99, 200).is_some(), "sent before the heal");
         assert!(verdict(100, 1101).is_some(), "done after the deadline");
+        // Both kinds needed: either one missing fails the run.
+        for write_done in [true, false] {
+            let mut liveness = Liveness::new(100, 1000, true, true);
+            liveness.completed(write_done, 200, 300);
+            assert!(liveness.verdict().is_some(), "write done: {write_done}");
+            liveness.completed(!write_done, 200, 300);
+            assert!(liveness.verdict().is_none());
+        }
     }
 }
