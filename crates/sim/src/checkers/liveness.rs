@@ -92,6 +92,22 @@ impl Liveness {
             .collect()
     }
 
+    /// A step of `node` at `now_ms`, when `committed` entries had committed
+    /// and it had applied `applied`: from the heal to the deadline, what
+    /// committed at the heal is the target, and the node's progress counts.
+    fn note_progress(&mut self, now_ms: u64, node: usize, committed: u64, applied: u64) {
+        if now_ms < self.healed_at_ms || now_ms > self.deadline_ms() {
+            return;
+        }
+        self.committed_at_heal.get_or_insert(committed);
+        if self.members.len() <= node {
+            self.members.resize(node + 1, (false, 0));
+        }
+        let member = &mut self.members[node];
+        member.0 = true;
+        member.1 = member.1.max(applied);
+    }
+
     /// Notes whether the stepping node is recovering from lost state.
     fn note_recovering(&mut self, step: &crate::checkers::Step<'_>) {
         let members = step.core.member_ids().map_or(0, <[_]>::len);
@@ -161,17 +177,8 @@ impl Liveness {
 impl Checker for Liveness {
     fn on_step(&mut self, step: &crate::checkers::Step<'_>) {
         self.note_recovering(step);
-        if step.now_ms < self.healed_at_ms || step.now_ms > self.deadline_ms() {
-            return;
-        }
         let committed = step.oracle.committed.len() as u64;
-        self.committed_at_heal.get_or_insert(committed);
-        if self.members.len() <= step.node {
-            self.members.resize(step.node + 1, (false, 0));
-        }
-        let member = &mut self.members[step.node];
-        member.0 = true;
-        member.1 = member.1.max(step.core.applied_index());
+        self.note_progress(step.now_ms, step.node, committed, step.core.applied_index());
     }
 
     fn on_reply(&mut self, reply: &Reply<'_>) {
@@ -352,6 +359,36 @@ mod tests {
             assert_eq!(judged.violations.len(), 1);
             assert!(judged.violations[0].detail.contains("no write done"));
         }
+    }
+
+    #[test]
+    fn progress_counts_from_the_heal_to_the_deadline_and_the_target_is_what_committed_at_the_heal()
+    {
+        use super::Liveness;
+        // Healed at 100, bound 1000: the deadline is 1100. Both kinds done.
+        let run = |steps: &[(u64, usize, u64, u64)]| {
+            let mut liveness = Liveness::new(100, 1000, true, true);
+            liveness.completed(true, 200, 300);
+            liveness.completed(false, 200, 300);
+            for &(now_ms, node, committed, applied) in steps {
+                liveness.note_progress(now_ms, node, committed, applied);
+            }
+            liveness.verdict().map(|v| v.detail)
+        };
+        // Before the heal nothing counts: the target is 5, set at 100.
+        let behind = run(&[(50, 0, 3, 3), (100, 0, 5, 4), (1100, 1, 6, 5)]);
+        assert!(
+            behind
+                .as_deref()
+                .is_some_and(|d| d.contains("5 was committed at the heal")
+                    && d.contains("n1 applied only up to 4")
+                    && !d.contains("n2")),
+            "{behind:?}"
+        );
+        // Progress at the deadline counts; after it, not.
+        assert_eq!(run(&[(100, 0, 5, 4), (1100, 0, 6, 5)]), None);
+        let late = run(&[(100, 0, 5, 4), (1101, 0, 6, 5)]);
+        assert!(late.is_some_and(|d| d.contains("n1 applied only up to 4")));
     }
 
     #[test]
