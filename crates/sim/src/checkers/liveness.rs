@@ -392,6 +392,23 @@ mod tests {
     }
 
     #[test]
+    fn a_node_stepping_before_init_is_noted_as_not_recovering() {
+        use crate::checkers::{Checker, Step};
+        let mut liveness = super::Liveness::new(100, 1000, false, false);
+        let oracle = crate::checkers::oracle::CommittedLog::default();
+        let fresh = ryw_core::Node::new(ryw_core::Config::default(), ryw_core::Millis(0));
+        for node in [0, 2] {
+            liveness.on_step(&Step {
+                now_ms: 5,
+                node,
+                core: &fresh,
+                oracle: &oracle,
+            });
+        }
+        assert_eq!(liveness.recovering, [false, false, false]);
+    }
+
+    #[test]
     fn only_operations_sent_from_the_heal_on_and_done_by_the_deadline_count() {
         use super::Liveness;
         // Healed at 100, bound 1000: the deadline is 1100.
