@@ -22,16 +22,7 @@ use std::thread;
 use ryw_core::{Millis, Node};
 use ryw_storage::{FsDisk, LogStore, SyncDone, SyncJob, Unwritten};
 
-/// What the node's thread waits for: a line of input, the end of input,
-/// or word that an fsync ended ([`Durability::poll_synced`] takes its
-/// result). The result itself travels apart from the input, so that it is
-/// never queued behind a few thousand lines read ahead: the next fsync
-/// starts only once the node has taken it.
-pub enum Input {
-    Line(Vec<u8>),
-    Closed,
-    Synced,
-}
+use crate::input::Input;
 
 /// A failed fsync: the node must stop. The kernel may already have dropped
 /// the pages it failed to write, so a second fsync that passes proves

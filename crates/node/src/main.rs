@@ -2,11 +2,10 @@
 //! on stdout, logs to stderr. The only place with a real clock: it feeds the
 //! sans-IO core with milliseconds since start.
 
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
-use std::thread;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
@@ -14,15 +13,18 @@ use ryw_core::{codec, Config, Durable, Id, Millis, Node};
 use ryw_node::handle_line;
 use ryw_storage::{FsDisk, LogStore, LOG_FILE};
 
-use durability::{Durability, FsyncFailed, Input};
+use durability::{Durability, FsyncFailed};
+use input::{spawn_stdin_reader, Input, PendingLines};
 
 mod durability;
+mod input;
 
 /// Lines handled before stdout is flushed, so a burst is written in one go.
 const BATCH_LINES_MAX: usize = 1024;
 
-/// Most input lines read ahead of the node (a few batches).
-const INPUT_LINES_QUEUED_MAX: usize = 4 * BATCH_LINES_MAX;
+/// Most reads of input queued ahead of the node: each holds what stdin
+/// had buffered (8 KiB, about 90 requests, unless one line is longer).
+const INPUT_READS_QUEUED_MAX: usize = 16;
 
 /// A Maelstrom node of the read-your-writes store: JSON lines on stdin,
 /// JSON lines on stdout, diagnostics on stderr. Maelstrom starts it with no
@@ -193,7 +195,7 @@ type Disk = LogStore<FsDisk>;
 fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> {
     let start = Instant::now();
     let now = || Millis(start.elapsed().as_millis() as u64);
-    let (inputs, received) = mpsc::sync_channel(INPUT_LINES_QUEUED_MAX);
+    let (inputs, received) = mpsc::sync_channel(INPUT_READS_QUEUED_MAX);
     let mut disk = store.map(|store| Durability::new(store, inputs.clone()));
     spawn_stdin_reader(inputs);
     let mut node = Node::restart(config, durable, now());
@@ -204,6 +206,7 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
     let mut closed = false;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut text = String::new();
+    let mut pending = PendingLines::default();
     loop {
         if let Some(disk) = disk.as_mut().filter(|d| d.ahead_of_disk()) {
             // Taking the result starts the next fsync, of what the burst wrote.
@@ -214,26 +217,31 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
             write_output(&mut node, &mut out, &mut text)?;
             out.flush()?;
         }
-        let next = match node.poll_timeout() {
-            Some(at) => received.recv_timeout(Duration::from_millis(at.since(now()))),
-            None => received.recv().map_err(|_| RecvTimeoutError::Disconnected),
-        };
-        let first = match next {
-            Ok(input) => Some(input),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => Some(Input::Closed),
-        };
-        let burst = first
-            .into_iter()
-            .chain(received.try_iter().take(BATCH_LINES_MAX));
         let mut took = false;
-        for input in burst {
-            took = true;
-            match input {
-                Input::Line(line) => log_skipped(handle_line(&mut node, now(), &line)),
-                Input::Closed => closed = true,
-                // Taken below, with any result that came without word.
-                Input::Synced => {}
+        if pending.is_empty() {
+            let next = match node.poll_timeout() {
+                Some(at) => received.recv_timeout(Duration::from_millis(at.since(now()))),
+                None => received.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match next {
+                Ok(input) => took |= take(input, &mut pending, &mut closed),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => closed = true,
+            }
+        }
+        let mut handled = 0;
+        while handled < BATCH_LINES_MAX {
+            if let Some(line) = pending.next_line() {
+                log_skipped(handle_line(&mut node, now(), line));
+                handled += 1;
+                took = true;
+                continue;
+            }
+            // Received only once the lines before are handled, so the end
+            // of input is seen after the last of them.
+            match received.try_recv() {
+                Ok(input) => took |= take(input, &mut pending, &mut closed),
+                Err(_) => break,
             }
         }
         if let Some(disk) = disk.as_mut().filter(|_| took) {
@@ -278,29 +286,16 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
     }
 }
 
-/// One thread reads stdin into `inputs`, and says when it ends.
-fn spawn_stdin_reader(inputs: SyncSender<Input>) {
-    // Bounded: a sender that pipes faster than the node answers waits on
-    // the pipe, instead of the node holding its whole input in memory.
-    thread::spawn(move || {
-        let mut stdin = io::stdin().lock();
-        loop {
-            let mut line = Vec::new();
-            match stdin.read_until(b'\n', &mut line) {
-                Ok(0) => break,
-                Ok(_) => {
-                    if inputs.send(Input::Line(line)).is_err() {
-                        return;
-                    }
-                }
-                Err(e) => {
-                    eprintln!("ryw-node: reading stdin: {e}");
-                    break;
-                }
-            }
-        }
-        let _ = inputs.send(Input::Closed);
-    });
+/// Takes one input in; whether it was any (a wake-up for a finished fsync
+/// counts: the node looks at the disk after each burst).
+fn take(input: Input, pending: &mut PendingLines, closed: &mut bool) -> bool {
+    match input {
+        Input::Lines(lines) => pending.refill(lines),
+        Input::Closed => *closed = true,
+        // Taken after the burst, with any result that came without word.
+        Input::Synced => {}
+    }
+    true
 }
 
 fn log_skipped(result: Result<(), String>) {
