@@ -508,4 +508,47 @@ mod tests {
             assert_eq!(decide(h), Decided::Linearizable, "{h:#?}");
         }
     }
+
+    fn differs(from: i64) -> LinOp {
+        LinOp::CasDiffers {
+            from: Value::from(from),
+        }
+    }
+
+    /// A refused cas goes at a point of its interval where the key held
+    /// another value: not its start when the key held `from` then, nor a
+    /// moment the key was missing (a cas refused for a differing value saw
+    /// one), but just after the write that changed it.
+    #[test]
+    fn a_refused_cas_is_placed_where_the_key_held_another_value() {
+        let histories = [
+            // At its start the key holds 1, what it expected; after the
+            // write of 2 (inside its interval) it does not.
+            vec![
+                op("a", w(1), 1, Some(3)),
+                op("b", differs(1), 4, Some(20)),
+                op("c", w(2), 10, Some(12)),
+            ],
+            // At its start the key is missing; after the write of 1 it
+            // holds another value than 5.
+            vec![
+                op("b", differs(5), 0, Some(10)),
+                op("a", w(1), 2, Some(4)),
+            ],
+        ];
+        for h in &histories {
+            assert_eq!(decide(h), Decided::Linearizable, "{h:#?}");
+        }
+    }
+
+    /// The witness is checked, not trusted: an order that puts an operation
+    /// before one that completed before it was invoked does not replay,
+    /// even when the register would accept it.
+    #[test]
+    fn a_witness_that_breaks_real_time_does_not_replay() {
+        let history = [op("a", w(1), 1, Some(2)), op("b", w(2), 3, Some(4))];
+        let ops: Vec<&HistoryOp> = history.iter().collect();
+        assert!(replays(&ops, &[0, 1]));
+        assert!(!replays(&ops, &[1, 0]));
+    }
 }
