@@ -541,6 +541,36 @@ mod tests {
         }
     }
 
+    fn create(from: i64, to: i64) -> LinOp {
+        LinOp::Cas {
+            from: Value::from(from),
+            to: Value::from(to),
+            create_if_not_exists: true,
+        }
+    }
+
+    /// A cas that may create the key: one whose `from` nobody wrote
+    /// created it (it saw the missing value); one invoked after a write
+    /// completed found the key there and swapped the value it expected.
+    /// Both are decided here.
+    #[test]
+    fn a_cas_that_may_create_the_key_is_decided_here() {
+        let histories = [
+            vec![
+                op("a", create(7, 1), 1, Some(3)),
+                op("b", r(1), 4, Some(5)),
+            ],
+            vec![
+                op("a", w(1), 1, Some(2)),
+                op("b", create(1, 2), 3, Some(4)),
+                op("c", r(2), 5, Some(6)),
+            ],
+        ];
+        for h in &histories {
+            assert_eq!(decide(h), Decided::Linearizable, "{h:#?}");
+        }
+    }
+
     /// The witness is checked, not trusted: an order that puts an operation
     /// before one that completed before it was invoked does not replay,
     /// even when the register would accept it.
