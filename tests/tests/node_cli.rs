@@ -135,7 +135,9 @@ fn lines_longer_than_a_read_blank_lines_and_a_last_line_without_newline_are_read
     assert_eq!(kinds, ["init_ok", "write_ok", "read_ok"], "{stdout}");
     assert_eq!(replies[2]["body"]["value"], long_value.as_str());
     assert_eq!(
-        String::from_utf8_lossy(&out.stderr).matches("skipping").count(),
+        String::from_utf8_lossy(&out.stderr)
+            .matches("skipping")
+            .count(),
         0,
         "blank lines are not complained of"
     );

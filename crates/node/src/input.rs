@@ -109,6 +109,11 @@ impl PendingLines {
 mod tests {
     use super::*;
 
+    /// What one read hands over (a slice reader cannot fail).
+    fn read(reader: &mut impl BufRead) -> Option<Vec<u8>> {
+        read_lines(reader).expect("reading a slice cannot fail")
+    }
+
     fn all_lines(mut pending: PendingLines) -> Vec<Vec<u8>> {
         std::iter::from_fn(|| pending.next_line().map(<[u8]>::to_vec)).collect()
     }
@@ -120,7 +125,7 @@ mod tests {
         let mut reader = io::BufReader::with_capacity(4, &input[..]);
         let mut pending = PendingLines::default();
         let mut lines = Vec::new();
-        while let Some(chunk) = read_lines(&mut reader).unwrap() {
+        while let Some(chunk) = read(&mut reader) {
             assert!(pending.is_empty());
             pending.refill(chunk);
             while let Some(line) = pending.next_line() {
@@ -135,19 +140,22 @@ mod tests {
     fn one_read_hands_over_every_whole_line_buffered_and_keeps_the_part() {
         let input = b"one\ntwo\nthr".to_vec();
         let mut reader = io::BufReader::with_capacity(64, &input[..]);
-        let first = read_lines(&mut reader).unwrap().unwrap();
+        let first = read(&mut reader).expect("two whole lines");
         assert_eq!(first, b"one\ntwo\n");
-        assert_eq!(read_lines(&mut reader).unwrap().unwrap(), b"thr");
-        assert_eq!(read_lines(&mut reader).unwrap(), None);
+        assert_eq!(read(&mut reader).expect("the part left"), b"thr");
+        assert_eq!(read(&mut reader), None);
         let mut pending = PendingLines::default();
         pending.refill(first);
-        assert_eq!(all_lines(pending), vec![b"one\n".to_vec(), b"two\n".to_vec()]);
+        assert_eq!(
+            all_lines(pending),
+            vec![b"one\n".to_vec(), b"two\n".to_vec()]
+        );
     }
 
     #[test]
     fn no_input_is_no_lines() {
         let mut reader = io::BufReader::new(&b""[..]);
-        assert_eq!(read_lines(&mut reader).unwrap(), None);
+        assert_eq!(read(&mut reader), None);
         assert!(PendingLines::default().is_empty());
         assert_eq!(all_lines(PendingLines::default()), Vec::<Vec<u8>>::new());
     }

@@ -531,10 +531,7 @@ mod tests {
             ],
             // At its start the key is missing; after the write of 1 it
             // holds another value than 5.
-            vec![
-                op("b", differs(5), 0, Some(10)),
-                op("a", w(1), 2, Some(4)),
-            ],
+            vec![op("b", differs(5), 0, Some(10)), op("a", w(1), 2, Some(4))],
         ];
         for h in &histories {
             assert_eq!(decide(h), Decided::Linearizable, "{h:#?}");
@@ -556,10 +553,7 @@ mod tests {
     #[test]
     fn a_cas_that_may_create_the_key_is_decided_here() {
         let histories = [
-            vec![
-                op("a", create(7, 1), 1, Some(3)),
-                op("b", r(1), 4, Some(5)),
-            ],
+            vec![op("a", create(7, 1), 1, Some(3)), op("b", r(1), 4, Some(5))],
             vec![
                 op("a", w(1), 1, Some(2)),
                 op("b", create(1, 2), 3, Some(4)),
