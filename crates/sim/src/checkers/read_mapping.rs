@@ -509,6 +509,51 @@ mod tests {
         }
     }
 
+    /// Each of the three conditions (and 1b) catches what it names, and
+    /// the read mapping decides it: the search is not needed to say so.
+    #[test]
+    fn each_condition_finds_its_violation_here() {
+        let cases = [
+            // 1: a read completes before the write of its value began.
+            (vec![op("a", w(1), 5, Some(6)), op("b", r(1), 1, Some(2))], "before"),
+            // 1b: a read invoked after the cas that swapped its value completed.
+            (
+                vec![
+                    op("a", w(1), 1, Some(2)),
+                    op("b", cas(1, 2), 3, Some(4)),
+                    op("c", r(1), 5, Some(6)),
+                ],
+                "swapped",
+            ),
+            // 2: two forward zones overlap (1 read after 2 was written).
+            (
+                vec![
+                    op("a", w(1), 1, Some(2)),
+                    op("b", w(2), 3, Some(4)),
+                    op("c", r(1), 7, Some(8)),
+                    op("d", r(2), 9, Some(10)),
+                ],
+                "",
+            ),
+            // 3: a write that began and ended inside another value's
+            // forward zone.
+            (
+                vec![
+                    op("a", w(1), 1, Some(2)),
+                    op("b", w(2), 4, Some(6)),
+                    op("c", r(1), 9, Some(10)),
+                ],
+                "",
+            ),
+        ];
+        for (history, says) in &cases {
+            match decide(history) {
+                Decided::Violation(why) => assert!(why.contains(says), "{why}"),
+                other => panic!("{other:?} for {history:#?}"),
+            }
+        }
+    }
+
     fn differs(from: i64) -> LinOp {
         LinOp::CasDiffers {
             from: Value::from(from),
