@@ -12,7 +12,9 @@
 //! `cargo test --release -p ryw-tests --test explore_benchmark -- --ignored --nocapture`.
 //! `RYW_EXPLORE_RUNS` (default 10000) and `RYW_EXPLORE_CATCH_MAX` (default
 //! 10000, the most runs a search gets to catch one bug) change its size;
-//! `RYW_EXPLORE_BUGS=a,b` measures only those planted bugs.
+//! `RYW_EXPLORE_BUGS=a,b` measures only those planted bugs;
+//! `RYW_EXPLORE_SWARM=0` skips swarm's side (after a change to the search
+//! alone, swarm's figures stand: it has no feedback to change).
 
 use ryw_sim::bugs::Bug;
 use ryw_sim::explore::{Explorer, Mode};
@@ -79,9 +81,10 @@ fn runs_to_catch(bug: Bug, mode: Mode, seed: u64, max: u64) -> Option<u64> {
 fn median(mut xs: Vec<Option<u64>>) -> String {
     // Not caught counts as more than any number.
     xs.sort_by_key(|x| x.unwrap_or(u64::MAX));
-    match xs[xs.len() / 2] {
-        Some(n) => n.to_string(),
-        None => "not caught".to_owned(),
+    match xs.get(xs.len() / 2) {
+        Some(Some(n)) => n.to_string(),
+        Some(None) => "not caught".to_owned(),
+        None => "-".to_owned(), // not measured
     }
 }
 
@@ -99,7 +102,9 @@ fn explore_against_plain_swarm() {
         "| runs | swarm states | explore states (seed 1) | ratio | swarm events | explore events |"
     );
     println!("|---|---|---|---|---|---|");
-    let swarm = coverage_curve(Mode::Swarm, 0, runs, &marks);
+    let with_swarm = std::env::var("RYW_EXPLORE_SWARM").map_or(true, |v| v != "0");
+    let swarm_marks: &[u64] = if with_swarm { &marks } else { &[] };
+    let swarm = coverage_curve(Mode::Swarm, 0, runs, swarm_marks);
     let guided = coverage_curve(Mode::Guided, 1, runs, &marks);
     for (s, g) in swarm.iter().zip(&guided) {
         println!(
@@ -122,9 +127,10 @@ fn explore_against_plain_swarm() {
             continue;
         }
         let swarms: Vec<Option<u64>> = (0..5)
+            .filter(|_| with_swarm)
             .map(|seed| runs_to_catch(bug, Mode::Swarm, seed, catch_max))
             .collect();
-        let swarm = swarms[0];
+        let swarm = swarms.first().copied().flatten();
         let guided: Vec<Option<u64>> = (1..=5)
             .map(|seed| runs_to_catch(bug, Mode::Guided, seed, catch_max))
             .collect();
@@ -138,7 +144,11 @@ fn explore_against_plain_swarm() {
         println!(
             "| `{}` | {} | {} | {} | {} | {} |",
             bug.name(),
-            swarm.map_or("not caught".to_owned(), |n| n.to_string()),
+            match (with_swarm, swarm) {
+                (false, _) => "-".to_owned(),
+                (true, None) => "not caught".to_owned(),
+                (true, Some(n)) => n.to_string(),
+            },
             median(swarms.clone()),
             median(guided.clone()),
             each(&swarms),

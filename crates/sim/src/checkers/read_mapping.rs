@@ -515,7 +515,10 @@ mod tests {
     fn each_condition_finds_its_violation_here() {
         let cases = [
             // 1: a read completes before the write of its value began.
-            (vec![op("a", w(1), 5, Some(6)), op("b", r(1), 1, Some(2))], "before"),
+            (
+                vec![op("a", w(1), 5, Some(6)), op("b", r(1), 1, Some(2))],
+                "before",
+            ),
             // 1b: a read invoked after the cas that swapped its value completed.
             (
                 vec![

@@ -398,6 +398,31 @@ mod tests {
     }
 
     #[test]
+    fn entries_are_drawn_in_proportion_to_the_new_states_they_found() {
+        let mut explorer = Explorer::new(bases(), 7, Mode::Guided, &real_node);
+        let (_, base) = bases().remove(0);
+        for new_states in [0, 1, 98] {
+            explorer.corpus.push(Entry {
+                input: Input {
+                    scenario: base.clone(),
+                    seed: new_states as u64,
+                },
+                origin: format!("found {new_states}"),
+                new_states,
+                events: Vec::new(),
+            });
+        }
+        let mut drawn = [0u32; 3];
+        for _ in 0..10_000 {
+            drawn[explorer.productive_entry()] += 1;
+        }
+        // Weights 1 (an entry kept for an event alone), 1 and 98.
+        assert!((50..150).contains(&drawn[0]), "{drawn:?}");
+        assert!((50..150).contains(&drawn[1]), "{drawn:?}");
+        assert!(drawn[2] > 9_600, "{drawn:?}");
+    }
+
+    #[test]
     fn swarm_runs_the_bases_under_fresh_seeds_and_keeps_nothing() {
         let (seen, states, corpus) = search(0, 2, Mode::Swarm);
         assert_eq!(corpus, 0);
