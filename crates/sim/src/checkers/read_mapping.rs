@@ -580,6 +580,14 @@ mod tests {
             // At its start the key is missing; after the write of 1 it
             // holds another value than 5.
             vec![op("b", differs(5), 0, Some(10)), op("a", w(1), 2, Some(4))],
+            // Not before its start: there the key held 2, but the write of
+            // 1 that completed before it began would then come after it.
+            vec![
+                op("a", w(2), 1, Some(2)),
+                op("a", w(1), 5, Some(6)),
+                op("b", differs(1), 20, Some(30)),
+                op("c", w(3), 22, Some(24)),
+            ],
         ];
         for h in &histories {
             assert_eq!(decide(h), Decided::Linearizable, "{h:#?}");
