@@ -1228,6 +1228,8 @@ mod tests {
             r#"{"src": "c7", "dest": "n2", "body": {"type": "ryw_read", "msg_id": 3, "key": 4, "last_write_index": 9, "prefer_follower": false}}"#,
             r#"{"src":"c2","dest":"n1","body":{"type":"cas","msg_id":1,"key":-5,"from":null,"to":-9,"create_if_not_exists":true}}"#,
             " {\"body\":{\"key\":1,\"type\":\"read\",\"msg_id\":0},\n\"dest\":\"n1\",\"src\":\"c1\"}\t",
+            // Spaces and any other printable byte inside strings.
+            r#"{"src":"c1","dest":"n1","body":{"type":"write","msg_id":2,"key":"a key","value":"~ é !"}}"#,
         ];
         for line in common {
             let general = decode_tree(serde_json::from_str(line).expect("JSON"), line);
@@ -1270,6 +1272,10 @@ mod tests {
             "1e2",
             "null",
             "01",
+            // Raw control characters, which JSON forbids inside a string.
+            "\"k\u{1}\"",
+            "\"tab\there\"",
+            "\"\u{1f}\"",
         ];
         let values = [
             "7",
@@ -1290,6 +1296,8 @@ mod tests {
             "-",
             "tru",
             "nul",
+            "\"v\u{1}\"",
+            "\"new\nline\"",
         ];
         let numbers = [
             "5",
