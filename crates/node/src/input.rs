@@ -4,8 +4,9 @@
 //! more than a fifth of what the node did with a small request.
 
 use std::io::{self, BufRead};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
 use std::thread;
+use std::time::Duration;
 
 /// What the node's thread waits for: lines of input, the end of input, or
 /// word that an fsync ended (`Durability::poll_synced` takes its result).
@@ -70,6 +71,85 @@ fn read_lines(reader: &mut impl BufRead) -> io::Result<Option<Vec<u8>>> {
                 reader.consume(part);
             }
         }
+    }
+}
+
+/// The node's side of the input: what it received and has not handled
+/// yet, and whether the input ended.
+pub struct Inputs {
+    received: Receiver<Input>,
+    pending: PendingLines,
+    closed: bool,
+}
+
+impl Inputs {
+    pub fn new(received: Receiver<Input>) -> Inputs {
+        Inputs {
+            received,
+            pending: PendingLines::default(),
+            closed: false,
+        }
+    }
+
+    /// stdin ended (Maelstrom never closes it, plain pipes do) and every
+    /// line before the end was handled.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// One burst: unless lines are pending already, waits for input at
+    /// most `wait` (`None`: until there is some); then hands `handle` up
+    /// to `lines_max` lines without waiting again. Whether it took any
+    /// input (a wake-up for a finished fsync counts: the node looks at
+    /// the disk after each burst).
+    pub fn burst(
+        &mut self,
+        wait: Option<Duration>,
+        lines_max: usize,
+        mut handle: impl FnMut(&[u8]),
+    ) -> bool {
+        let mut took = false;
+        if self.pending.is_empty() {
+            let next = match wait {
+                Some(wait) => self.received.recv_timeout(wait),
+                None => self
+                    .received
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match next {
+                Ok(input) => took |= self.take(input),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => self.closed = true,
+            }
+        }
+        let mut handled = 0;
+        while handled < lines_max {
+            if let Some(line) = self.pending.next_line() {
+                handle(line);
+                handled += 1;
+                took = true;
+                continue;
+            }
+            // Received only once the lines before are handled, so the end
+            // of input is seen after the last of them.
+            match self.received.try_recv() {
+                Ok(input) => took |= self.take(input),
+                Err(_) => break,
+            }
+        }
+        took
+    }
+
+    /// Takes one input in (only once the lines before are all handled).
+    fn take(&mut self, input: Input) -> bool {
+        match input {
+            Input::Lines(lines) => self.pending.refill(lines),
+            Input::Closed => self.closed = true,
+            // Taken after the burst, with any result that came without word.
+            Input::Synced => {}
+        }
+        true
     }
 }
 
@@ -150,6 +230,50 @@ mod tests {
             all_lines(pending),
             vec![b"one\n".to_vec(), b"two\n".to_vec()]
         );
+    }
+
+    /// `lines` lines of input sent as reads of 1,000 lines, then the end.
+    fn inputs_of(lines: usize) -> Inputs {
+        let (send, received) = std::sync::mpsc::sync_channel(lines / 1000 + 2);
+        let all: Vec<String> = (0..lines).map(|k| format!("line {k}\n")).collect();
+        for chunk in all.chunks(1000) {
+            send.send(Input::Lines(chunk.concat().into_bytes()))
+                .expect("queued");
+        }
+        send.send(Input::Closed).expect("queued");
+        Inputs::new(received)
+    }
+
+    #[test]
+    fn a_burst_handles_at_most_its_lines_in_order_and_the_end_comes_after_the_last() {
+        let mut inputs = inputs_of(2_500);
+        let mut seen = Vec::new();
+        let mut bursts = Vec::new();
+        while !inputs.closed() {
+            let before = seen.len();
+            let took = inputs.burst(None, 1024, |line| {
+                seen.push(String::from_utf8_lossy(line).into_owned());
+            });
+            assert!(took);
+            bursts.push(seen.len() - before);
+        }
+        assert_eq!(bursts, [1024, 1024, 452]);
+        let expected: Vec<String> = (0..2_500).map(|k| format!("line {k}\n")).collect();
+        assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn a_wake_up_alone_is_a_burst_and_nothing_waiting_is_none() {
+        let (send, received) = std::sync::mpsc::sync_channel(2);
+        let mut inputs = Inputs::new(received);
+        send.send(Input::Synced).expect("queued");
+        let wait = Some(Duration::from_millis(1));
+        assert!(inputs.burst(wait, 1024, |_| panic!("no lines")));
+        assert!(!inputs.burst(wait, 1024, |_| panic!("no lines")));
+        assert!(!inputs.closed());
+        drop(send);
+        assert!(!inputs.burst(wait, 1024, |_| panic!("no lines")));
+        assert!(inputs.closed(), "the sender gone is the end of input");
     }
 
     #[test]

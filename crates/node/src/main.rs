@@ -5,7 +5,7 @@
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
@@ -14,7 +14,7 @@ use ryw_node::handle_line;
 use ryw_storage::{FsDisk, LogStore, LOG_FILE};
 
 use durability::{Durability, FsyncFailed};
-use input::{spawn_stdin_reader, Input, PendingLines};
+use input::{spawn_stdin_reader, Inputs};
 
 mod durability;
 mod input;
@@ -201,12 +201,11 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
     let mut node = Node::restart(config, durable, now());
     // Whether the data directory was checked to be this node's.
     let mut claimed = false;
-    // stdin closed: Maelstrom never does this, plain pipes do. The node
-    // stops once what it wrote is durable and answered.
-    let mut closed = false;
     let mut out = BufWriter::new(io::stdout().lock());
     let mut text = String::new();
-    let mut pending = PendingLines::default();
+    // stdin may close (plain pipes do): the node then stops once what it
+    // wrote is durable and answered.
+    let mut inputs = Inputs::new(received);
     loop {
         if let Some(disk) = disk.as_mut().filter(|d| d.ahead_of_disk()) {
             // Taking the result starts the next fsync, of what the burst wrote.
@@ -217,33 +216,12 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
             write_output(&mut node, &mut out, &mut text)?;
             out.flush()?;
         }
-        let mut took = false;
-        if pending.is_empty() {
-            let next = match node.poll_timeout() {
-                Some(at) => received.recv_timeout(Duration::from_millis(at.since(now()))),
-                None => received.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match next {
-                Ok(input) => took |= take(input, &mut pending, &mut closed),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => closed = true,
-            }
-        }
-        let mut handled = 0;
-        while handled < BATCH_LINES_MAX {
-            if let Some(line) = pending.next_line() {
-                log_skipped(handle_line(&mut node, now(), line));
-                handled += 1;
-                took = true;
-                continue;
-            }
-            // Received only once the lines before are handled, so the end
-            // of input is seen after the last of them.
-            match received.try_recv() {
-                Ok(input) => took |= take(input, &mut pending, &mut closed),
-                Err(_) => break,
-            }
-        }
+        let wait = node
+            .poll_timeout()
+            .map(|at| Duration::from_millis(at.since(now())));
+        let took = inputs.burst(wait, BATCH_LINES_MAX, |line| {
+            log_skipped(handle_line(&mut node, now(), line));
+        });
         if let Some(disk) = disk.as_mut().filter(|_| took) {
             disk.note_burst();
         }
@@ -273,7 +251,7 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
         }
         write_output(&mut node, &mut out, &mut text)?;
         out.flush()?;
-        if closed && !disk.as_ref().is_some_and(Durability::busy) {
+        if inputs.closed() && !disk.as_ref().is_some_and(Durability::busy) {
             if let Some(disk) = &mut disk {
                 let stats = disk.store().stats;
                 eprintln!(
@@ -284,18 +262,6 @@ fn run(config: Config, durable: Durable, store: Option<Disk>) -> io::Result<()> 
             return Ok(());
         }
     }
-}
-
-/// Takes one input in; whether it was any (a wake-up for a finished fsync
-/// counts: the node looks at the disk after each burst).
-fn take(input: Input, pending: &mut PendingLines, closed: &mut bool) -> bool {
-    match input {
-        Input::Lines(lines) => pending.refill(lines),
-        Input::Closed => *closed = true,
-        // Taken after the burst, with any result that came without word.
-        Input::Synced => {}
-    }
-    true
 }
 
 fn log_skipped(result: Result<(), String>) {
