@@ -666,6 +666,21 @@ mod tests {
         store.sync().expect("syncs");
     }
 
+    /// A snapshot at `index` (of `term`) of what `log`'s entries up to it
+    /// make of the state machine.
+    fn snapshot_of(log: &Log, index: u64, term: u64, members: Vec<Id>) -> Arc<Snapshot> {
+        let mut kv = ryw_core::Kv::default();
+        for i in 1..=index {
+            kv.apply(i, log.get(i).expect("in the log"));
+        }
+        Arc::new(Snapshot {
+            index,
+            term,
+            members,
+            kv,
+        })
+    }
+
     fn entry(term: u64, value: i64) -> Entry {
         Entry {
             term,
@@ -1091,16 +1106,7 @@ mod tests {
         assert_eq!(recovered.durable.log, durable.log);
         // A snapshot batch writes the whole log anew: the batches after it
         // have nothing to add.
-        let mut kv = ryw_core::Kv::default();
-        for index in 1..=3 {
-            kv.apply(index, durable.log.get(index).expect("in the log"));
-        }
-        durable.snapshot = Some(Arc::new(Snapshot {
-            index: 3,
-            term: 1,
-            members: vec![Id::Node(1)],
-            kv,
-        }));
+        durable.snapshot = Some(snapshot_of(&durable.log, 3, 1, vec![Id::Node(1)]));
         durable.log.compact_to(2);
         durable.log.append(entry(1, 5));
         let mut unwritten = Unwritten::default();
@@ -1175,16 +1181,8 @@ mod tests {
                 .append(entry(if index < 5 { 1 } else { 2 }, index));
         }
         write_whole(&mut store, &durable);
-        let mut kv = ryw_core::Kv::default();
-        for index in 1..=8 {
-            kv.apply(index, durable.log.get(index).expect("in the log"));
-        }
-        durable.snapshot = Some(Arc::new(Snapshot {
-            index: 8,
-            term: 2,
-            members: vec![Id::Node(1), Id::Node(2), Id::Node(3)],
-            kv,
-        }));
+        let members = vec![Id::Node(1), Id::Node(2), Id::Node(3)];
+        durable.snapshot = Some(snapshot_of(&durable.log, 8, 2, members));
         if in_memory {
             durable.log.compact_to(6);
         }
@@ -1379,16 +1377,7 @@ mod tests {
             .expect("read")
             .expect("a copy")
             .sequence;
-        let mut kv = ryw_core::Kv::default();
-        for index in 1..=3 {
-            kv.apply(index, durable.log.get(index).expect("in the log"));
-        }
-        durable.snapshot = Some(Arc::new(Snapshot {
-            index: 3,
-            term: 1,
-            members: vec![Id::Node(1)],
-            kv,
-        }));
+        durable.snapshot = Some(snapshot_of(&durable.log, 3, 1, vec![Id::Node(1)]));
         durable.log.compact_to(2);
         let batch = PersistBatch {
             number: 2,

@@ -53,6 +53,15 @@ pub fn verdict(checker: &mut dyn Checker, oracle: &CommittedLog) -> Verdict {
     verdict
 }
 
+/// What each violation of `verdict` says.
+pub fn details(verdict: &Verdict) -> Vec<&str> {
+    verdict
+        .violations
+        .iter()
+        .map(|v| v.detail.as_str())
+        .collect()
+}
+
 /// Node `n<k>` alone in its cluster, once it leads.
 pub fn lone_leader(k: u32) -> Node {
     let me = Id::Node(k);

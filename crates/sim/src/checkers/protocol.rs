@@ -44,7 +44,7 @@ impl Checker for ReplyKinds {
 mod tests {
     use ryw_core::{ErrorCode, Key, Value};
 
-    use super::super::fixtures::{reply, request, session, verdict};
+    use super::super::fixtures::{details, reply, request, session, verdict};
     use super::super::oracle::CommittedLog;
     use super::*;
 
@@ -66,11 +66,7 @@ mod tests {
             checker.on_reply(&reply(&session, &write, &result, &oracle));
         }
         let verdict = verdict(&mut checker, &oracle);
-        let details: Vec<&str> = verdict
-            .violations
-            .iter()
-            .map(|v| v.detail.as_str())
-            .collect();
+        let details = details(&verdict);
         assert_eq!(details, ["write answered with read_ok"]);
         assert_eq!(verdict.violations[0].checker, Property::Protocol);
     }

@@ -98,7 +98,7 @@ impl Checker for ServedState {
 mod tests {
     use ryw_core::{Entry, Id, Served};
 
-    use super::super::fixtures::{reply, request, session, verdict};
+    use super::super::fixtures::{details, reply, request, session, verdict};
     use super::super::oracle::CommittedLog;
     use super::*;
 
@@ -134,11 +134,7 @@ mod tests {
             checker.on_reply(&reply(&session, &read, &ok, &oracle));
         }
         let verdict = verdict(&mut checker, &oracle);
-        let details: Vec<&str> = verdict
-            .violations
-            .iter()
-            .map(|v| v.detail.as_str())
-            .collect();
+        let details = details(&verdict);
         assert_eq!(details.len(), 2, "{details:?}");
         assert!(
             details[0].contains("as 10 at applied index 2"),
