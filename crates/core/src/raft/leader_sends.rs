@@ -86,7 +86,10 @@ impl Raft {
 
     /// Sends new entries to every peer whose replication window has room.
     /// Entries proposed while a peer's window is full reach it together,
-    /// when an acknowledgement or a commit opens the window.
+    /// when an acknowledgement or a commit opens the window. A peer being
+    /// sent a snapshot is left alone: its next chunk goes out when it
+    /// answers the last (or at the heartbeat, if an answer was lost), and
+    /// a new entry gives it nothing to do but take that chunk again.
     pub(super) fn replicate(&mut self, now: Millis) {
         let window = self.config.append_in_flight_max;
         let last_index = self.durable.log.last_index();
@@ -96,7 +99,10 @@ impl Raft {
             let Role::Leader(leader) = &mut self.role else {
                 return;
             };
-            if leader.progress[peer].ready_for_entries(last_index, window, commit_index) {
+            let progress = &mut leader.progress[peer];
+            if progress.snapshot_sent.is_none()
+                && progress.ready_for_entries(last_index, window, commit_index)
+            {
                 self.send_append(now, peer);
             }
         }

@@ -67,15 +67,23 @@ impl Progress {
         self.in_flight.len() < window
     }
 
-    /// The member lost what it acknowledged past `last_index` (its disk was
-    /// wiped or cut): it counts only for what it still holds, and is sent
-    /// the rest again. Counting less is always safe.
+    /// The member lost durable state and its log now ends at `last_index`
+    /// (its disk was wiped, cut or damaged). What it still holds need not
+    /// be what it acknowledged: a disk that loses synced writes can hand
+    /// back entries since overwritten by a newer leader's, at the same
+    /// indexes. So it counts for nothing until it acknowledges again, and
+    /// is sent entries from the end of its log on, where the consistency
+    /// check finds how far the two logs agree. Counting less is always
+    /// safe; what was in flight is answered in rounds no longer heard.
     pub(super) fn lost_entries_after(&mut self, last_index: u64) {
-        if self.match_index > last_index {
-            self.match_index = last_index;
-            self.next_index = last_index + 1;
-            self.in_flight.clear();
+        if self.match_index == 0 {
+            // Nothing counted, nothing to forget: its refusals steer
+            // `next_index` as for any member.
+            return;
         }
+        self.match_index = 0;
+        self.next_index = self.next_index.min(last_index + 1).max(1);
+        self.in_flight.clear();
     }
 
     /// Whether the member lacks entries and its window lets them go.
@@ -291,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn a_member_that_lost_entries_counts_only_for_what_it_still_holds() {
+    fn a_member_that_lost_state_counts_for_nothing_until_it_answers_again() {
         let mut followers = five_members_led_by(0);
         let p = &mut followers[1];
         p.match_index = 5;
@@ -300,14 +308,32 @@ mod tests {
         p.lost_entries_after(5);
         assert_eq!(
             (p.match_index, p.next_index, p.in_flight.len()),
-            (5, 9, 2),
-            "lost nothing it acknowledged"
+            (0, 6, 0),
+            "what it holds to 5 may be an older version: nothing counts until it answers again"
         );
+        p.match_index = 5;
+        p.next_index = 9;
         p.lost_entries_after(3);
         assert_eq!(
             (p.match_index, p.next_index, p.in_flight.len()),
-            (3, 4, 0),
+            (0, 4, 0),
             "sent again from 4"
+        );
+        p.match_index = 1;
+        p.next_index = 2;
+        p.lost_entries_after(3);
+        assert_eq!(
+            (p.match_index, p.next_index),
+            (0, 2),
+            "never further on than the leader had it"
+        );
+        p.next_index = 7;
+        p.in_flight.push_back(6);
+        p.lost_entries_after(3);
+        assert_eq!(
+            (p.next_index, p.in_flight.len()),
+            (7, 1),
+            "nothing counted: refusals will steer it"
         );
     }
 }

@@ -309,6 +309,11 @@ fn a_brand_new_node_records_no_vote_in_term_zero() {
 /// member n3 acknowledged everything in the first round and then said, by
 /// a probe, that it lost its log.
 fn leader_whose_member_lost_its_log() -> Node {
+    leader_whose_member_lost_state(0)
+}
+
+/// The same, but n3's log came back holding `kept` entries.
+fn leader_whose_member_lost_state(kept: u64) -> Node {
     let mut leader = lone_node(3, 0, durable_with(1, &[1, 1, 1, 1, 1]));
     let now = Millis(1_000);
     leader.handle_timeout(now); // pre-vote
@@ -329,10 +334,36 @@ fn leader_whose_member_lost_its_log() -> Node {
     );
     let probe = Payload::Peer(PeerMsg::Probe(Probe {
         incarnation: 7,
-        last_log_index: 0,
+        last_log_index: kept,
     }));
     deliver(&mut leader, now, peer_envelope(2, 0, probe));
     leader
+}
+
+/// A member whose disk lost synced writes can come back holding entries
+/// it acknowledged in an older version (a newer leader's entries at the
+/// same indexes were overwrites the disk lost). Its log's length says
+/// nothing of whether it matches: when it refuses the entries after its
+/// end, the leader goes back as far as the refusal says, below that end.
+/// Before, the leader still counted the member as matching to its end,
+/// went back no further than that, and the member never caught up. Found
+/// by `ryw-sim explore` (plain swarm's own sequence): `swarm-lying-disk`
+/// seed 8589934658.
+#[test]
+fn a_member_whose_disk_handed_back_older_entries_is_sent_the_log_from_where_they_differ() {
+    let mut leader = leader_whose_member_lost_state(3);
+    let now = Millis(1_000);
+    // n3 holds 3 entries, but the 3rd is not the leader's: it refuses
+    // (round 2, that of its notice) and points at 1, where its term began.
+    let out = deliver(
+        &mut leader,
+        now,
+        peer_envelope(2, 0, append_ack(false, 0, 1, 2)),
+    );
+    assert!(
+        sends_entries_after(&out, 0),
+        "the log from its start, below the member's end: {out:?}"
+    );
 }
 
 fn append_ack(success: bool, match_index: u64, next_index_hint: u64, seq: u64) -> Payload {

@@ -158,7 +158,14 @@ impl Bug {
                 Property::Panic,
             ],
             Bug::AckBeforeCommit => &[Property::Durability],
-            Bug::StaleLeaderRead | Bug::ReadIndexOldRound => &[Property::Linearizability],
+            Bug::StaleLeaderRead => &[Property::Linearizability],
+            // Read-your-writes reads a follower forwards take the leader's
+            // ReadIndex path too: a deposed leader serves them stale as well.
+            Bug::ReadIndexOldRound => &[
+                Property::Linearizability,
+                Property::ReadYourWrites,
+                Property::MonotonicReads,
+            ],
             Bug::InstallOlderSnapshot => &[
                 Property::CommitMonotonicity,
                 Property::LogMatching,

@@ -5,12 +5,12 @@
 //! the baseline it is measured against, runs the same bases under fresh
 //! seeds with no feedback.
 //!
-//! For the first [`WARM_UP_ROUNDS`] rounds of the bases, every candidate
-//! is a base under a fresh seed, as plain swarm runs: a bug a few seeds of
-//! some scenario catch is caught as early as swarm catches it, and the
-//! corpus fills with what the scenarios reach by themselves. From then on,
-//! half the candidates are bases under fresh seeds and half are mutants of
-//! the corpus.
+//! For the first [`WARM_UP_ROUNDS`] rounds of the bases, the search runs
+//! exactly what plain swarm of the same seed runs: a bug a few seeds of
+//! some scenario catch is caught at the same run as swarm catches it, and
+//! the corpus fills with what the scenarios reach by themselves. From then
+//! on, half the candidates carry on swarm's sequence and half are mutants
+//! of the corpus.
 //!
 //! Deterministic from its seed: candidates are drawn in batches of
 //! [`BATCH`] from the corpus as it stood before the batch, run on any
@@ -96,26 +96,26 @@ impl<'a> Explorer<'a> {
         mode: Mode,
         factory: &'a NodeFactory,
     ) -> Explorer<'a> {
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let swarm_seed_base = seed << 32;
         let bases = bases
             .into_iter()
             .map(|(path, scenario)| {
-                let seed = match mode {
-                    Mode::Guided => rng.random(),
-                    Mode::Swarm => 0,
+                let input = Input {
+                    scenario,
+                    seed: swarm_seed_base,
                 };
-                (path, Input { scenario, seed })
+                (path, input)
             })
             .collect();
         Explorer {
             bases,
             corpus: Vec::new(),
             coverage: Coverage::default(),
-            rng,
+            rng: ChaCha8Rng::seed_from_u64(seed),
             mode,
             factory,
             runs: 0,
-            swarm_seed_base: seed << 32,
+            swarm_seed_base,
         }
     }
 
@@ -140,41 +140,44 @@ impl<'a> Explorer<'a> {
         }
     }
 
-    /// The next batch's inputs: bases first (each once), then mutants of
-    /// the corpus; in swarm mode, the bases in turn under the next seeds.
+    /// The next batch's inputs. Swarm: the bases in turn under the next
+    /// seeds. Guided: the same sequence of bases and seeds for the first
+    /// [`WARM_UP_ROUNDS`] rounds, then every other candidate the next of
+    /// that sequence and every other a mutant of the corpus.
     fn draw(&mut self, count: usize) -> Vec<(Input, String)> {
         let mut batch = Vec::with_capacity(count);
         while batch.len() < count {
             let n = self.runs + batch.len() as u64;
-            match self.mode {
-                Mode::Swarm => {
-                    let (path, base) = &self.bases[(n % self.bases.len() as u64) as usize];
+            let warm_up = self.warm_up_runs();
+            // The bases under fresh seeds are plain swarm's own sequence,
+            // spread out: whatever swarm catches within the warm-up, the
+            // search catches at the same run, and later at most twice as
+            // late, mutants aside. The scenarios' own schedules are strong
+            // priors (a search of mutants alone caught the disk bugs later
+            // than plain swarm), and the search should not leave them.
+            let turn = match self.mode {
+                Mode::Swarm => Some(n),
+                Mode::Guided if n < warm_up => Some(n),
+                Mode::Guided if (n - warm_up).is_multiple_of(2) => {
+                    Some(warm_up + (n - warm_up) / 2)
+                }
+                Mode::Guided => None,
+            };
+            match turn {
+                Some(turn) => {
+                    let (path, base) = &self.bases[(turn % self.bases.len() as u64) as usize];
+                    let round = turn / self.bases.len() as u64;
                     let input = Input {
                         scenario: base.scenario.clone(),
-                        seed: self.swarm_seed_base + n / self.bases.len() as u64,
+                        seed: self.swarm_seed_base + round,
                     };
-                    batch.push((input, path.clone()));
-                }
-                Mode::Guided if (n as usize) < self.bases.len() && self.corpus.is_empty() => {
-                    let (path, base) = &self.bases[n as usize];
-                    batch.push((base.clone(), path.clone()));
-                }
-                // In the warm-up, and then every other candidate, a base
-                // under a fresh seed, in turn: the scenarios' own
-                // schedules are strong priors (a search of mutants alone
-                // caught the disk bugs later than plain swarm), and the
-                // search should not leave them.
-                Mode::Guided if n < self.warm_up_runs() || n.is_multiple_of(2) => {
-                    let turn = if n < self.warm_up_runs() { n } else { n / 2 };
-                    let k = turn as usize % self.bases.len();
-                    let (path, base) = &self.bases[k];
-                    let input = Input {
-                        scenario: base.scenario.clone(),
-                        seed: self.rng.random(),
+                    let origin = match (self.mode, round) {
+                        (Mode::Guided, 1..) => format!("{path} + reseed"),
+                        _ => path.clone(),
                     };
-                    batch.push((input, format!("{path} + reseed")));
+                    batch.push((input, origin));
                 }
-                Mode::Guided => {
+                None => {
                     let parent = self.pick_parent();
                     if let Some((child, what)) = mutate::mutate(&parent.0, &mut self.rng) {
                         batch.push((child, format!("{} + {what}", parent.1)));
@@ -454,5 +457,29 @@ mod tests {
             seen[warm_up..].iter().any(|run| !run.contains("+ reseed")),
             "mutants after the warm-up: {seen:?}"
         );
+    }
+
+    #[test]
+    fn the_search_runs_swarms_sequence_first_and_then_every_other_run() {
+        // What a run was: its scenario and seed (what it found differs, as
+        // a base's first run in the search finds everything new).
+        let runs = |mode: Mode| -> Vec<(String, u64)> {
+            let mut explorer = Explorer::new(bases(), 5, mode, &real_node);
+            let mut seen = Vec::new();
+            while explorer.runs() < 40 {
+                let left = 40 - explorer.runs();
+                explorer.batch(2, left, &mut |ran| {
+                    seen.push((ran.input.scenario.name.clone(), ran.input.seed));
+                    true
+                });
+            }
+            seen
+        };
+        let swarm = runs(Mode::Swarm);
+        let guided = runs(Mode::Guided);
+        let warm_up = WARM_UP_ROUNDS as usize; // one base
+        assert_eq!(guided[..warm_up], swarm[..warm_up]);
+        let carried_on: Vec<_> = guided[warm_up..].iter().step_by(2).cloned().collect();
+        assert_eq!(carried_on[..], swarm[warm_up..warm_up + carried_on.len()]);
     }
 }

@@ -110,8 +110,9 @@ fn change(value: &mut Value, seed: &mut u64, scenario: &Scenario, rng: &mut ChaC
             }
             format!("retarget faults[{i}] to {target}")
         }
-        83..=87 => change_mix(value, rng),
-        88..=91 => add_staged_pair(value, scenario, rng),
+        83..=86 => change_mix(value, rng),
+        87..=90 => add_staged_pair(value, scenario, rng),
+        91..=95 => change_node(value, scenario, rng),
         _ => {
             *seed = rng.random();
             "reseed".to_owned()
@@ -198,7 +199,7 @@ fn add_staged_pair(value: &mut Value, scenario: &Scenario, rng: &mut ChaCha8Rng)
     let nodes = scenario.nodes;
     let all: Vec<String> = (1..=nodes).map(|k| format!("n{k}")).collect();
     let extra_ms = *[150u64, 600].choose(rng).expect("non-empty");
-    let (mut first, first_kind) = match rng.random_range(0..3) {
+    let (first, first_kind) = match rng.random_range(0..3) {
         0 => (
             json!({"kind": "link", "from": all, "to": ["leader"], "loss": 0.0, "extra_ms": extra_ms}),
             "slow links into",
@@ -212,7 +213,7 @@ fn add_staged_pair(value: &mut Value, scenario: &Scenario, rng: &mut ChaCha8Rng)
             "cut links out of",
         ),
     };
-    let (mut second, second_kind) = match rng.random_range(0..3) {
+    let (second, second_kind) = match rng.random_range(0..3) {
         0 => (json!({"kind": "pause", "node": "leader"}), "pause"),
         1 => (json!({"kind": "crash", "node": "leader"}), "crash"),
         _ => (json!({"kind": "isolate", "node": "leader"}), "isolate"),
@@ -221,20 +222,92 @@ fn add_staged_pair(value: &mut Value, scenario: &Scenario, rng: &mut ChaCha8Rng)
     let at_ms = rng.random_range(100..latest_ms);
     let length_ms = *[300u64, 700, 1500].choose(rng).expect("non-empty");
     let after_ms = *[1u64, 3, 20].choose(rng).expect("non-empty");
-    for (fault, extra) in [(&mut first, 0), (&mut second, after_ms)] {
-        fault["at_ms"] = json!(at_ms);
-        fault["until_ms"] = json!(at_ms + 1_000 + length_ms);
+    // Half the time the election is made to happen (the leader crashes
+    // for a while just before), and half the time the whole is staged
+    // again every so often: one election is one chance.
+    let mut staged = Vec::with_capacity(3);
+    let mut what = format!("stage {first_kind} and {second_kind} of a new leader from {at_ms} ms");
+    let crash_first = rng.random_bool(0.5);
+    if crash_first {
+        staged.push(
+            json!({"kind": "crash", "node": "leader", "at_ms": at_ms, "until_ms": at_ms + 300}),
+        );
+        what.push_str(" after crashing the leader");
+    }
+    let from_ms = at_ms + u64::from(crash_first);
+    for (mut fault, extra) in [(first, 0), (second, after_ms)] {
+        fault["at_ms"] = json!(from_ms);
+        fault["until_ms"] = json!(from_ms + 1_000 + length_ms);
         fault["when"] = json!("leader_elected");
         if extra > 0 {
             fault["after_ms"] = json!(extra);
         }
+        staged.push(fault);
     }
-    let what = format!("stage {first_kind} and {second_kind} of a new leader from {at_ms} ms");
+    if rng.random_bool(0.5) {
+        let every_ms = 2_500 + length_ms;
+        let times = rng.random_range(2..=6);
+        for fault in &mut staged {
+            fault["every_ms"] = json!(every_ms);
+            fault["times"] = json!(times);
+        }
+        what.push_str(&format!(", {times} times"));
+    }
     match value["faults"].as_array_mut() {
-        Some(list) => list.extend([first, second]),
-        None => value["faults"] = json!([first, second]),
+        Some(list) => list.extend(staged),
+        None => value["faults"] = json!(staged),
     }
     what
+}
+
+/// Changes one of the nodes' settings that shape when reads can be served
+/// and how far members fall behind: one node's state machine applies late
+/// (or on time again), the bound a follower read waits, or frequent
+/// snapshots. Not AppendEntries of one entry at a time (as `figure-8.json`
+/// has): under a mutant's load a member behind then gains on the leader
+/// by nothing, and never catches up, which liveness would blame on the
+/// store.
+fn change_node(value: &mut Value, scenario: &Scenario, rng: &mut ChaCha8Rng) -> String {
+    if !value["node"].is_object() {
+        value["node"] = json!({});
+    }
+    let node = &mut value["node"];
+    match rng.random_range(0..4) {
+        0 | 1 => {
+            let name = format!("n{}", rng.random_range(1..=scenario.nodes));
+            // A leader answers a write once it has applied it: a delay near
+            // the clients' timeout would time out every write while that
+            // node leads, a run liveness cannot judge, not a bug.
+            let delay_ms_max = scenario.workload.client_timeout_ms / 4;
+            let delays_ms: Vec<u64> = [0u64, 25, 50, 100, 200, 400]
+                .into_iter()
+                .filter(|&ms| ms <= delay_ms_max)
+                .collect();
+            let delay_ms = *delays_ms.choose(rng).expect("0 is always allowed");
+            if !node["apply_delay_ms_of"].is_object() {
+                node["apply_delay_ms_of"] = json!({});
+            }
+            node["apply_delay_ms_of"][&name] = json!(delay_ms);
+            format!("node {name} applies {delay_ms} ms late")
+        }
+        2 => {
+            let default_ms = ryw_core::Config::default().ryw_wait_ms_max;
+            let wait_ms = node["ryw_wait_ms_max"].as_u64().unwrap_or(default_ms);
+            let wait_ms = if rng.random_bool(0.5) {
+                wait_ms * 2
+            } else {
+                wait_ms / 2
+            };
+            let wait_ms = wait_ms.clamp(10, 2_000);
+            node["ryw_wait_ms_max"] = json!(wait_ms);
+            format!("node ryw_wait_ms_max {wait_ms}")
+        }
+        _ => {
+            node["snapshot_every"] = json!(20);
+            node["compaction_margin"] = json!(5);
+            "node snapshot_every 20".to_owned()
+        }
+    }
 }
 
 /// Doubles, halves, zeroes or sets one weight of the mix, or changes the
@@ -319,7 +392,8 @@ mod tests {
             }
         }
         for kind in [
-            "add", "drop", "shift", "stretch", "retarget", "mix", "sessions", "reseed",
+            "add", "drop", "shift", "stretch", "retarget", "mix", "sessions", "stage", "node",
+            "reseed",
         ] {
             assert!(seen.contains(kind), "no {kind} in {seen:?}");
         }
