@@ -35,6 +35,18 @@ impl Id {
             Id::Other(Arc::from(text))
         }
     }
+
+    /// Appends the id's text to `out`, as `Display` does, without the
+    /// formatting machinery (for texts built on the hot path).
+    pub fn push_to(&self, out: &mut String) {
+        let (prefix, k) = match self {
+            Id::Other(text) => return out.push_str(text),
+            Id::Node(k) => ('n', k),
+            Id::Client(k) => ('c', k),
+        };
+        out.push(prefix);
+        crate::decimal::write_u64(out, u64::from(*k));
+    }
 }
 
 impl fmt::Display for Id {
@@ -65,6 +77,13 @@ mod tests {
             "n4294967296",
         ] {
             assert_eq!(Id::parse(text).to_string(), text);
+            let mut pushed = String::from(">");
+            Id::parse(text).push_to(&mut pushed);
+            assert_eq!(
+                pushed,
+                format!(">{text}"),
+                "push_to appends what Display prints"
+            );
         }
         assert_eq!(Id::parse("n3"), Id::Node(3));
         assert_eq!(Id::parse("c12"), Id::Client(12));

@@ -101,6 +101,19 @@ fn main() -> ExitCode {
     }
 }
 
+/// Windows of backlog that hold two bursts of `lines_max` requests: the
+/// burst being handled, and the one before it that the disk (an fsync in
+/// flight) or the network is still confirming. With fewer, the node's own
+/// reading ahead holds back writes that nothing overloads: with
+/// `--data-dir`, the core's default (8 windows of 64 entries) held nearly
+/// every write of a pipelined flood, about 2,500 instructions each.
+fn backlog_windows_for(config: &Config, lines_max: usize) -> usize {
+    let window = config.append_entries_max * config.append_in_flight_max;
+    (2 * lines_max)
+        .div_ceil(window.max(1))
+        .max(config.backlog_windows_max)
+}
+
 /// The core's config from the command line (and its environment variables).
 fn config_from(cli: &Cli) -> Result<Config, String> {
     // Real processes need distinct timeouts more than replayability; the
@@ -119,6 +132,10 @@ fn config_from(cli: &Cli) -> Result<Config, String> {
         snapshot_every: cli.snapshot_every,
         compaction_margin: cli.compaction_margin,
         ..Config::default()
+    };
+    let config = Config {
+        backlog_windows_max: backlog_windows_for(&config, BATCH_LINES_MAX),
+        ..config
     };
     config.validate()?;
     Ok(config)
@@ -281,4 +298,23 @@ fn write_output(node: &mut Node, out: &mut impl Write, text: &mut String) -> io:
         eprintln!("ryw-node: {warning}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backlog_holds_two_bursts_and_never_less_than_the_cores_default() {
+        let config = Config::default();
+        let windows = backlog_windows_for(&config, BATCH_LINES_MAX);
+        let entries = windows * config.append_entries_max * config.append_in_flight_max;
+        assert!(entries >= 2 * BATCH_LINES_MAX, "{entries} entries");
+        assert!(entries < 2 * BATCH_LINES_MAX + config.append_entries_max);
+        assert_eq!(
+            backlog_windows_for(&config, 1),
+            config.backlog_windows_max,
+            "small bursts keep the default"
+        );
+    }
 }

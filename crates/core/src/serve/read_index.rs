@@ -95,13 +95,7 @@ impl Serve {
                     // This leader is current and has committed in its term, so
                     // every write acknowledged before the read arrived is at or
                     // below its commit index. A larger token was never handed out.
-                    let text = format!(
-                        "last_write_index {token} is beyond every committed entry: leader {} \
-                         (term {}) has committed up to {}",
-                        raft.me(),
-                        raft.term(),
-                        raft.commit_index()
-                    );
+                    let text = beyond_committed_text(token, raft);
                     let error = OpResult::error(ErrorCode::PRECONDITION_FAILED, text);
                     self.respond(raft, read.reply_to, error);
                     continue;
@@ -189,4 +183,22 @@ impl Serve {
         };
         self.respond(raft, reply_to, result);
     }
+}
+
+/// Why a `ryw_read` whose token is past the commit index of a current
+/// leader is refused. Built by hand, not by `format!`: a flood of such
+/// tokens (`ryw-node`'s speed input with `--data-dir`, where a read comes
+/// before its write is durable) spent 1,500 instructions a read on it.
+fn beyond_committed_text(token: u64, raft: &Raft) -> String {
+    use crate::decimal::write_u64;
+    let mut text = String::with_capacity(96);
+    text.push_str("last_write_index ");
+    write_u64(&mut text, token);
+    text.push_str(" is beyond every committed entry: leader ");
+    raft.me().push_to(&mut text);
+    text.push_str(" (term ");
+    write_u64(&mut text, raft.term());
+    text.push_str(") has committed up to ");
+    write_u64(&mut text, raft.commit_index());
+    text
 }

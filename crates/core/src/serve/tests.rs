@@ -188,7 +188,19 @@ fn token_no_write_can_have_fails_fast_with_a_definite_error() {
     match cluster.reply(msg).expect("answered") {
         OpResult::Error { code, text } => {
             assert_eq!(*code, ErrorCode::PRECONDITION_FAILED);
-            assert!(text.contains("999"), "names the token: {text}");
+            let node = cluster.node(leader);
+            let expected = format!(
+                "last_write_index 999 is beyond every committed entry: leader {} \
+                 (term {}) has committed up to {}",
+                node_id(leader),
+                node.term(),
+                node.commit_index()
+            );
+            assert_eq!(
+                text.as_str(),
+                expected,
+                "names the token, the leader, its commit"
+            );
         }
         other => panic!("expected an error, got {other:?}"),
     }
