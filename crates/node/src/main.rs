@@ -316,5 +316,8 @@ mod tests {
             config.backlog_windows_max,
             "small bursts keep the default"
         );
+        let cli = Cli::parse_from(["ryw-node", "--seed", "1"]);
+        let config = config_from(&cli).expect("a valid config");
+        assert_eq!(config.backlog_windows_max, windows, "the node runs with it");
     }
 }

@@ -381,6 +381,94 @@ mod tests {
     }
 
     #[test]
+    fn node_changes_stay_where_liveness_can_judge_the_run() {
+        // Clients that give up after 400 ms: no node applies more than
+        // 100 ms late, or every write would time out while it leads.
+        let parent = Scenario::parse(
+            r#"{"name": "h", "nodes": 3, "duration_ms": 3000,
+                "node": {"ryw_wait_ms_max": 100},
+                "workload": {"client_timeout_ms": 400}}"#,
+        )
+        .expect("valid");
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let (mut delays_ms, mut waits_ms, mut snapshots) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..300 {
+            let mut value = serde_json::to_value(&parent).expect("serialises");
+            let what = change_node(&mut value, &parent, &mut rng);
+            let child = Scenario::parse(&value.to_string()).expect("a valid scenario");
+            if what.contains("applies") {
+                delays_ms.extend(child.node.apply_delay_ms_of.values().copied());
+            } else if what.contains("ryw_wait_ms_max") {
+                waits_ms.push(child.node.ryw_wait_ms_max);
+            } else {
+                assert_eq!(
+                    (child.node.snapshot_every, child.node.compaction_margin),
+                    (20, 5)
+                );
+                snapshots += 1;
+            }
+        }
+        assert!(delays_ms.iter().all(|&ms| ms <= 100), "{delays_ms:?}");
+        assert!(
+            delays_ms.contains(&100) && delays_ms.contains(&0),
+            "{delays_ms:?}"
+        );
+        assert!(
+            waits_ms.iter().all(|&ms| ms == 200 || ms == 50),
+            "{waits_ms:?}"
+        );
+        assert!(waits_ms.contains(&200) && waits_ms.contains(&50));
+        assert!(snapshots > 0);
+    }
+
+    #[test]
+    fn a_staged_election_is_made_to_happen_and_repeated_as_said() {
+        let parent = healthy();
+        let mut rng = ChaCha8Rng::seed_from_u64(4);
+        let (mut crashed, mut repeated) = (0, 0);
+        for _ in 0..200 {
+            let mut value = serde_json::to_value(&parent.scenario).expect("serialises");
+            let what = add_staged_pair(&mut value, &parent.scenario, &mut rng);
+            let faults = value["faults"].as_array().expect("faults")[1..].to_vec();
+            let staged = &faults[faults.len() - 2..];
+            for fault in staged {
+                assert_eq!(fault["when"], "leader_elected", "{what}");
+            }
+            let at_ms = staged[0]["at_ms"].as_u64().expect("at_ms");
+            if what.contains("after crashing the leader") {
+                crashed += 1;
+                assert_eq!(faults.len(), 3, "{what}");
+                assert_eq!(faults[0]["kind"], "crash");
+                assert_eq!(faults[0]["node"], "leader");
+                let crash_ms = faults[0]["at_ms"].as_u64().expect("at_ms");
+                assert_eq!(at_ms, crash_ms + 1, "armed just after the crash");
+                assert_eq!(faults[0]["until_ms"].as_u64(), Some(crash_ms + 300));
+            } else {
+                assert_eq!(faults.len(), 2, "{what}");
+            }
+            if let Some(times) = what
+                .strip_suffix(" times")
+                .and_then(|w| w.rsplit(", ").next())
+            {
+                repeated += 1;
+                let length_ms = staged[0]["until_ms"].as_u64().expect("until") - at_ms - 1_000;
+                for fault in &faults {
+                    assert_eq!(fault["times"].to_string(), times, "{what}");
+                    assert_eq!(
+                        fault["every_ms"].as_u64(),
+                        Some(2_500 + length_ms),
+                        "{what}"
+                    );
+                }
+            } else {
+                assert!(faults.iter().all(|f| f.get("every_ms").is_none()), "{what}");
+            }
+        }
+        assert!((60..140).contains(&crashed), "{crashed} of 200 crash first");
+        assert!((60..140).contains(&repeated), "{repeated} of 200 repeat");
+    }
+
+    #[test]
     fn every_kind_of_change_happens() {
         let parent = healthy();
         let mut rng = ChaCha8Rng::seed_from_u64(2);
