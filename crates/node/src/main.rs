@@ -306,11 +306,18 @@ mod tests {
 
     #[test]
     fn the_backlog_holds_two_bursts_and_never_less_than_the_cores_default() {
+        for in_flight in [1, 4] {
+            let config = Config {
+                append_in_flight_max: in_flight,
+                ..Config::default()
+            };
+            let window = config.append_entries_max * in_flight;
+            let entries = backlog_windows_for(&config, BATCH_LINES_MAX) * window;
+            assert!(entries >= 2 * BATCH_LINES_MAX, "{entries} entries");
+            assert!(entries < 2 * BATCH_LINES_MAX + window, "{entries} entries");
+        }
         let config = Config::default();
         let windows = backlog_windows_for(&config, BATCH_LINES_MAX);
-        let entries = windows * config.append_entries_max * config.append_in_flight_max;
-        assert!(entries >= 2 * BATCH_LINES_MAX, "{entries} entries");
-        assert!(entries < 2 * BATCH_LINES_MAX + config.append_entries_max);
         assert_eq!(
             backlog_windows_for(&config, 1),
             config.backlog_windows_max,

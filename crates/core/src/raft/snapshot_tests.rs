@@ -415,6 +415,16 @@ fn a_lone_node_snapshots_exactly_every_n_applied_entries() {
     assert_eq!(node.reached().count(Event::SnapshotTaken), 2);
 }
 
+/// The `install_snapshot` messages the cluster sent to `f` from `since` on.
+fn chunks_sent_to(cluster: &TestCluster, f: usize, since: Millis) -> usize {
+    cluster
+        .trace
+        .iter()
+        .filter(|(at, e)| *at >= since && e.dest == node_id(f))
+        .filter(|(_, e)| matches!(e.body.payload, Payload::Peer(PeerMsg::InstallSnapshot(_))))
+        .count()
+}
+
 #[test]
 fn a_snapshot_goes_one_chunk_per_answer_plus_a_resend_per_heartbeat() {
     let mut cluster = TestCluster::with_config(3, 43, small_snapshots);
@@ -432,12 +442,7 @@ fn a_snapshot_goes_one_chunk_per_answer_plus_a_resend_per_heartbeat() {
     cluster.heal();
     assert!(cluster.run_until(2_000, |c| c.node(f).applied_index() >= token));
     let took_ms = cluster.now.since(healed_at);
-    let chunks_sent = cluster
-        .trace
-        .iter()
-        .filter(|(at, e)| *at >= healed_at && e.dest == node_id(f))
-        .filter(|(_, e)| matches!(e.body.payload, Payload::Peer(PeerMsg::InstallSnapshot(_))))
-        .count();
+    let chunks_sent = chunks_sent_to(&cluster, f, healed_at);
     let chunks = text_bytes.div_ceil(64);
     let heartbeats = (took_ms / 50) as usize + 1;
     assert!(
@@ -472,12 +477,7 @@ fn a_snapshot_under_writes_goes_one_chunk_per_answer_plus_a_resend_per_heartbeat
     }
     assert!(cluster.node(f).applied_index() >= token, "f caught up");
     let took_ms = cluster.now.since(healed_at);
-    let chunks_sent = cluster
-        .trace
-        .iter()
-        .filter(|(at, e)| *at >= healed_at && e.dest == node_id(f))
-        .filter(|(_, e)| matches!(e.body.payload, Payload::Peer(PeerMsg::InstallSnapshot(_))))
-        .count();
+    let chunks_sent = chunks_sent_to(&cluster, f, healed_at);
     // The snapshot sent is the one at the heal, or one taken during the
     // transfer if a first one finished and f was behind again.
     let chunks = bytes_at_heal.max(text_bytes(&cluster)).div_ceil(64) * 2;

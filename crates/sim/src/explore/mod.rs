@@ -463,8 +463,15 @@ mod tests {
     fn the_search_runs_swarms_sequence_first_and_then_every_other_run() {
         // What a run was: its scenario and seed (what it found differs, as
         // a base's first run in the search finds everything new).
+        let two_bases = || {
+            let mut two = bases();
+            let (_, mut other) = two[0].clone();
+            other.name = "other".to_owned();
+            two.push(("other.json".to_owned(), other));
+            two
+        };
         let runs = |mode: Mode| -> Vec<(String, u64)> {
-            let mut explorer = Explorer::new(bases(), 5, mode, &real_node);
+            let mut explorer = Explorer::new(two_bases(), 5, mode, &real_node);
             let mut seen = Vec::new();
             while explorer.runs() < 40 {
                 let left = 40 - explorer.runs();
@@ -476,8 +483,17 @@ mod tests {
             seen
         };
         let swarm = runs(Mode::Swarm);
+        let first = 5u64 << 32;
+        let expected = [("small", first), ("other", first), ("small", first + 1)];
+        for (run, (name, seed)) in swarm.iter().zip(expected) {
+            assert_eq!(
+                (run.0.as_str(), run.1),
+                (name, seed),
+                "each base in turn, then the next seed"
+            );
+        }
         let guided = runs(Mode::Guided);
-        let warm_up = WARM_UP_ROUNDS as usize; // one base
+        let warm_up = 2 * WARM_UP_ROUNDS as usize; // two bases
         assert_eq!(guided[..warm_up], swarm[..warm_up]);
         let carried_on: Vec<_> = guided[warm_up..].iter().step_by(2).cloned().collect();
         assert_eq!(carried_on[..], swarm[warm_up..warm_up + carried_on.len()]);
