@@ -82,6 +82,8 @@ pub struct Explorer<'a> {
     mode: Mode,
     factory: &'a NodeFactory,
     runs: u64,
+    /// Inputs of the batch drawn last that have not run yet.
+    pending: std::collections::VecDeque<(Input, String)>,
     /// Plain swarm's first seed: search seed `s` runs seeds from `s x 2^32`
     /// on (seed 0: 0, 1, 2, ...), so that swarm too can be measured over
     /// several searches.
@@ -115,6 +117,7 @@ impl<'a> Explorer<'a> {
             mode,
             factory,
             runs: 0,
+            pending: std::collections::VecDeque::new(),
             swarm_seed_base,
         }
     }
@@ -279,11 +282,17 @@ impl<'a> Explorer<'a> {
         runs_left: u64,
         seen: &mut dyn FnMut(Ran<'_>) -> bool,
     ) -> bool {
-        let count = (BATCH as u64).min(runs_left) as usize;
-        if count == 0 {
+        if runs_left == 0 {
             return false;
         }
-        let inputs = self.draw(count);
+        // Batches are drawn whole, so that a caller that asks for fewer
+        // runs (a milestone, a budget) does not change what is drawn: the
+        // rest wait here, drawn from the corpus as it stood.
+        if self.pending.is_empty() {
+            self.pending = self.draw(BATCH).into();
+        }
+        let count = self.pending.len().min(runs_left as usize);
+        let inputs: Vec<(Input, String)> = self.pending.drain(..count).collect();
         let summaries: Vec<Mutex<Option<Summary>>> = (0..count).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
@@ -398,6 +407,29 @@ mod tests {
             "another seed, another search"
         );
         assert!(one.2 > 0, "something joined the corpus");
+    }
+
+    #[test]
+    fn the_search_is_the_same_however_its_budget_is_cut() {
+        // Cut at odd places (a milestone, a time limit), or in whole
+        // batches: the same inputs, in the same order.
+        let runs = |cuts: &[u64]| -> Vec<(u64, String)> {
+            let mut explorer = Explorer::new(bases(), 9, Mode::Guided, &real_node);
+            let mut seen = Vec::new();
+            for &cut in cuts {
+                while explorer.runs() < cut {
+                    let left = cut - explorer.runs();
+                    explorer.batch(2, left, &mut |ran| {
+                        seen.push((ran.input.seed, ran.origin.to_owned()));
+                        true
+                    });
+                }
+            }
+            seen
+        };
+        let whole = runs(&[64]);
+        assert_eq!(whole, runs(&[5, 21, 22, 40, 64]));
+        assert!(whole.iter().any(|(_, origin)| origin.contains(" + add ")));
     }
 
     #[test]
