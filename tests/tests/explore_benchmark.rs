@@ -8,7 +8,7 @@
 //! was written to catch `read-index-old-round`: without it, that bug is
 //! one no sweep of the others catches.
 //!
-//! It takes about an hour on 2 cores, so it runs only when asked:
+//! It takes half an hour to an hour on 2 cores, so it runs only when asked:
 //! `cargo test --release -p ryw-tests --test explore_benchmark -- --ignored --nocapture`.
 //! `RYW_EXPLORE_RUNS` (default 10000) and `RYW_EXPLORE_CATCH_MAX` (default
 //! 10000, the most runs a search gets to catch one bug) change its size;
