@@ -33,6 +33,10 @@ pub(super) struct Progress {
     pub(super) news_wanted: u64,
     /// The snapshot this member is being sent, until it holds it.
     pub(super) snapshot_sent: Option<SnapshotSend>,
+    /// Whether it installed a snapshot from this leader and is still
+    /// catching up from there by AppendEntries (until it matches within
+    /// `compaction_margin` of the commit index).
+    pub(super) after_snapshot: bool,
 }
 
 /// A snapshot on its way to one member. Its text is kept until the member
@@ -84,6 +88,7 @@ impl Progress {
         self.match_index = 0;
         self.next_index = self.next_index.min(last_index + 1).max(1);
         self.in_flight.clear();
+        self.after_snapshot = false;
     }
 
     /// Whether the member lacks entries and its window lets them go.
@@ -118,6 +123,7 @@ impl Followers {
             in_flight: VecDeque::new(),
             news_wanted: 0,
             snapshot_sent: None,
+            after_snapshot: false,
         };
         Followers {
             all: vec![progress; members.ids.len()],
@@ -177,18 +183,23 @@ impl Followers {
         seq > 0 && self.majority_where(|p| p.acked_seq >= seq)
     }
 
-    /// When the peer that was sent to longest ago was last sent to.
-    /// The oldest snapshot on its way to a member heard from within
-    /// `live_ms`, if any: the log after it is what that member needs once
-    /// it has it (a member gone silent holds nothing back).
-    pub(super) fn oldest_snapshot_sending(&self, now: Millis, live_ms: u64) -> Option<u64> {
+    /// The oldest index the log must keep for a member heard from within
+    /// `live_ms`, if any: a snapshot on its way to it (the log after it is
+    /// what the member needs once it has it), or, for a member that
+    /// installed one and is catching up from there, what it matches. A
+    /// member gone silent holds nothing back.
+    pub(super) fn oldest_kept_for(&self, now: Millis, live_ms: u64) -> Option<u64> {
         self.all
             .iter()
             .filter(|p| now.since(p.last_heard) <= live_ms)
-            .filter_map(|p| p.snapshot_sent.as_ref().map(|s| s.index))
+            .filter_map(|p| match &p.snapshot_sent {
+                Some(sending) => Some(sending.index),
+                None => p.after_snapshot.then_some(p.match_index),
+            })
             .min()
     }
 
+    /// When the peer that was sent to longest ago was last sent to.
     pub(super) fn oldest_sent_at(&self, me: usize) -> Option<Millis> {
         let peers = self.all.iter().enumerate().filter(|&(peer, _)| peer != me);
         peers.map(|(_, p)| p.sent_at).min()
@@ -228,8 +239,9 @@ mod tests {
     }
 
     /// Compaction keeps the log after the oldest snapshot on its way to a
-    /// member heard from lately; a member gone silent holds nothing back,
-    /// or one crashed mid-transfer would keep the log growing for ever.
+    /// member heard from lately, or after what a member that installed one
+    /// matches; a member gone silent holds nothing back, or one crashed
+    /// mid-transfer would keep the log growing for ever.
     #[test]
     fn only_a_live_member_holds_back_compaction_for_its_snapshot() {
         let mut followers = five_members_led_by(0);
@@ -239,21 +251,24 @@ mod tests {
             text: Arc::from(""),
             acked: 0,
         };
-        assert_eq!(followers.oldest_snapshot_sending(Millis(100), 300), None);
+        assert_eq!(followers.oldest_kept_for(Millis(100), 300), None);
         followers[1].snapshot_sent = Some(sending(40));
         followers[3].snapshot_sent = Some(sending(25));
         followers[1].last_heard = Millis(90);
         followers[3].last_heard = Millis(80);
-        assert_eq!(
-            followers.oldest_snapshot_sending(Millis(100), 300),
-            Some(25)
-        );
+        assert_eq!(followers.oldest_kept_for(Millis(100), 300), Some(25));
         // n4 silent for longer than the bound: only n2's transfer counts.
-        assert_eq!(
-            followers.oldest_snapshot_sending(Millis(385), 300),
-            Some(40)
-        );
-        assert_eq!(followers.oldest_snapshot_sending(Millis(391), 300), None);
+        assert_eq!(followers.oldest_kept_for(Millis(385), 300), Some(40));
+        assert_eq!(followers.oldest_kept_for(Millis(391), 300), None);
+        // A member that installed a snapshot and catches up from there
+        // holds back what it matches, while it is heard from.
+        followers[2].after_snapshot = true;
+        followers[2].match_index = 33;
+        followers[2].last_heard = Millis(380);
+        assert_eq!(followers.oldest_kept_for(Millis(391), 300), Some(33));
+        followers[3].last_heard = Millis(390);
+        assert_eq!(followers.oldest_kept_for(Millis(391), 300), Some(25));
+        assert_eq!(followers.oldest_kept_for(Millis(691), 300), None);
     }
 
     #[test]

@@ -133,6 +133,11 @@ impl Raft {
             progress.match_index = progress.match_index.max(reply.match_index);
             progress.next_index = progress.next_index.max(progress.match_index + 1);
             progress.settled_up_to(reply.match_index);
+            // Caught up after a snapshot once compaction (to a snapshot's
+            // index less the margin, at most the commit's) no longer
+            // reaches what it matches.
+            let margin = self.config.compaction_margin;
+            progress.after_snapshot &= progress.match_index + margin < self.commit_index;
             let commit_before = self.commit_index;
             self.advance_commit(now, app);
             if self.commit_index > commit_before {
@@ -242,6 +247,7 @@ impl Raft {
                 return self.warn(text);
             }
             progress.snapshot_sent = None;
+            progress.after_snapshot = true;
             progress.match_index = progress.match_index.max(reply.last_index);
             progress.next_index = progress.next_index.max(progress.match_index + 1);
             progress.in_flight.clear();

@@ -56,12 +56,13 @@ impl Raft {
         let mut compact_to = snapshot.index.saturating_sub(self.config.compaction_margin);
         if let Role::Leader(leader) = &self.role {
             // A member installing an older snapshot continues from its
-            // index by AppendEntries: compacting past it would send that
+            // index by AppendEntries, and one that just installed it from
+            // what it matches: compacting past either would send that
             // member snapshot after snapshot, never catching up while
             // writes flow faster than a snapshot travels.
             let live_ms = self.config.election_timeout_ms_max;
-            if let Some(sending) = leader.progress.oldest_snapshot_sending(now, live_ms) {
-                compact_to = compact_to.min(sending);
+            if let Some(kept) = leader.progress.oldest_kept_for(now, live_ms) {
+                compact_to = compact_to.min(kept);
             }
         }
         self.compact_pending = Some(compact_to);
@@ -139,6 +140,7 @@ impl Raft {
         let progress = &mut leader.progress[peer];
         progress.sent_at = now;
         progress.snapshot_sent = Some(sending);
+        progress.after_snapshot = false;
         if offset == 0 {
             self.note(Event::SnapshotSent);
         }
