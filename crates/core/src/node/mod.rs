@@ -236,6 +236,11 @@ impl Node {
         self.raft.is_recovering()
     }
 
+    /// Whether part of a snapshot has arrived here and the rest has not.
+    pub fn is_receiving_snapshot(&self) -> bool {
+        self.raft.is_receiving_snapshot()
+    }
+
     /// How far the log is durable, as far as the runtime has reported.
     pub fn synced_index(&self) -> u64 {
         self.raft.synced_index()

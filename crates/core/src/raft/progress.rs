@@ -50,6 +50,8 @@ pub(super) struct SnapshotSend {
     pub(super) text: Arc<str>,
     /// How much of the text the member acknowledged.
     pub(super) acked: u64,
+    /// How much of it was sent: the end of the furthest chunk in flight.
+    pub(super) sent: u64,
 }
 
 impl Progress {
@@ -250,6 +252,7 @@ mod tests {
             term: 1,
             text: Arc::from(""),
             acked: 0,
+            sent: 0,
         };
         assert_eq!(followers.oldest_kept_for(Millis(100), 300), None);
         followers[1].snapshot_sent = Some(sending(40));

@@ -258,14 +258,21 @@ impl Raft {
             .as_mut()
             .filter(|s| s.index == reply.last_index)
         {
-            // Only an answer that moves the member on sends the next chunk:
-            // a copy, or an answer to a chunk sent again, would put a second
-            // chunk in flight, and each draws an answer of its own. An
-            // answer of 0 means the member holds none of it (it restarted):
-            // from the start.
-            if reply.next_offset > sending.acked || reply.next_offset == 0 {
+            // Only an answer that moves the member on sends more chunks
+            // (those the window now has room for): a copy, or an answer to
+            // a chunk out of order, would put chunks in flight twice, and
+            // each draws an answer of its own. An answer of 0 after the
+            // member acknowledged some means it holds none of it now (it
+            // restarted): from the start.
+            let moved_on = reply.next_offset > sending.acked;
+            let went_back = reply.next_offset == 0 && sending.acked > 0;
+            if moved_on || went_back {
                 sending.acked = reply.next_offset.min(sending.text.len() as u64);
-                self.send_snapshot_chunk(now, from);
+                if went_back {
+                    sending.sent = 0;
+                }
+                sending.sent = sending.sent.max(sending.acked);
+                self.send_snapshot_chunks(now, from, super::snapshots::SNAPSHOT_CHUNKS_IN_FLIGHT);
             }
         }
         app.round_acknowledged(self, now);

@@ -94,6 +94,11 @@ pub(super) struct Incoming {
     pub(super) index: u64,
     pub(super) term: u64,
     pub(super) text: String,
+    /// Chunks that arrived ahead of the text's end, by offset (the network
+    /// reorders a window of chunks in flight), at most a window of them.
+    pub(super) ahead: std::collections::BTreeMap<u64, String>,
+    /// Where the text ends, once the last chunk (`done`) arrived.
+    pub(super) end: Option<u64>,
 }
 
 pub(super) enum Role {
@@ -228,6 +233,11 @@ impl Raft {
     /// Whether this node is still catching up after losing state.
     pub fn is_recovering(&self) -> bool {
         self.recovery.is_some()
+    }
+
+    /// Whether part of a snapshot has arrived here and the rest has not.
+    pub fn is_receiving_snapshot(&self) -> bool {
+        self.incoming.is_some()
     }
 
     /// How far the log is durable, as far as the runtime has reported.
