@@ -5,7 +5,7 @@
 //! ones explored something new (what `ryw-sim explore` looks for).
 //!
 //! The abstraction keeps what decides how the protocol behaves and drops
-//! the numbers that only grow. Per node (14 bits):
+//! the numbers that only grow. Per node (16 bits):
 //!
 //! - its condition: up, down, paused, cut off, or slowed (lag or a lossy
 //!   or slow link);
@@ -17,7 +17,10 @@
 //! - whether its commit index is behind that highest commit index;
 //! - whether it has applied less than it committed;
 //! - which reads wait there: follower reads for their token to apply,
-//!   leader reads for a leadership round, leader reads for their index.
+//!   leader reads for a leadership round, leader reads for their index;
+//! - whether it lost durable state (a wiped, cut or damaged disk) and is
+//!   still recovering, and may not vote;
+//! - whether a snapshot is arriving there in chunks.
 //!
 //! A down node is its condition alone: its volatile state is gone. Nodes
 //! are interchangeable, so the cluster's state is the multiset of its
@@ -39,6 +42,9 @@ struct NodeView {
     commit: u64,
     applied: u64,
     reads: u16,
+    /// Lost durable state and still recovering.
+    recovering: bool,
+    receiving_snapshot: bool,
 }
 
 /// The distinct abstract states a run reached.
@@ -76,6 +82,8 @@ impl AbstractStates {
             reads: u16::from(reads.for_apply_at_origin)
                 | u16::from(reads.for_round_at_leader) << 1
                 | u16::from(reads.for_apply_at_leader) << 2,
+            recovering: core.is_recovering() && core.durable().lost,
+            receiving_snapshot: core.is_receiving_snapshot(),
         };
         let hash = self.hash(conditions);
         // Most steps leave the abstract state as it was.
@@ -115,7 +123,7 @@ impl AbstractStates {
     }
 }
 
-/// One node's 14-bit code (the module's doc says what each part is).
+/// One node's 16-bit code (the module's doc says what each part is).
 fn code(view: &NodeView, condition: Condition, term_max: u64, commit_max: u64) -> u16 {
     let mut code = condition as u16;
     if condition == Condition::Down {
@@ -140,7 +148,9 @@ fn code(view: &NodeView, condition: Condition, term_max: u64, commit_max: u64) -
         | log << 7
         | u16::from(view.commit < commit_max) << 9
         | u16::from(view.applied < view.commit) << 10
-        | view.reads << 11;
+        | view.reads << 11
+        | u16::from(view.recovering) << 14
+        | u16::from(view.receiving_snapshot) << 15;
     code
 }
 
@@ -222,5 +232,57 @@ mod tests {
         states.observe(0, &nodes[0], &[Up, Up, Up]);
         assert_eq!(states.count(), 2);
         assert_ne!(nodes[0].role(), RoleKind::Follower);
+    }
+
+    #[test]
+    fn a_node_recovering_from_lost_state_or_receiving_a_snapshot_is_a_new_state() {
+        use ryw_core::*;
+        let mut nodes = nodes(3);
+        let mut states = AbstractStates::new(3);
+        states.observe(0, &nodes[0], &[Up, Up, Up]);
+        assert_eq!(states.count(), 1);
+        // n1 receives the first chunk of a snapshot from a leader.
+        let chunk = InstallSnapshot {
+            term: 2,
+            last_index: 40,
+            last_term: 2,
+            offset: 0,
+            data: "{\"index\": 40".to_owned(),
+            done: false,
+            seq: 1,
+        };
+        let envelope = Envelope {
+            src: Id::Node(2),
+            dest: Id::Node(1),
+            body: Body {
+                msg_id: Some(1),
+                in_reply_to: None,
+                payload: Payload::Peer(PeerMsg::InstallSnapshot(chunk)),
+            },
+        };
+        nodes[0].handle_message(Millis(10), envelope);
+        assert!(nodes[0].is_receiving_snapshot());
+        states.observe(0, &nodes[0], &[Up, Up, Up]);
+        assert_eq!(states.count(), 2);
+        // n2 restarts from a disk that lost its state: recovering.
+        let scenario =
+            Scenario::parse(r#"{"name": "s", "nodes": 3, "duration_ms": 100}"#).expect("valid");
+        let durable = Durable {
+            recovering: true,
+            lost: true,
+            ..Durable::default()
+        };
+        let lost = Node::restart(scenario.node_config(1, 1), durable, Millis(0));
+        assert!(lost.is_recovering());
+        states.observe(1, &lost, &[Up, Up, Up]);
+        assert_eq!(states.count(), 3);
+        // Recovering as a new node does, having lost nothing: as before.
+        let durable = Durable {
+            recovering: true,
+            ..Durable::default()
+        };
+        let new = Node::restart(scenario.node_config(1, 1), durable, Millis(0));
+        states.observe(1, &new, &[Up, Up, Up]);
+        assert_eq!(states.count(), 3);
     }
 }
