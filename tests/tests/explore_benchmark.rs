@@ -13,6 +13,9 @@
 //! `RYW_EXPLORE_RUNS` (default 10000) and `RYW_EXPLORE_CATCH_MAX` (default
 //! 10000, the most runs a search gets to catch one bug) change its size;
 //! `RYW_EXPLORE_BUGS=a,b` measures only those planted bugs;
+//! `RYW_EXPLORE_SEEDS=n` runs seeds 1 to n on each side instead of five
+//! (a hard bug's runs to its first catch vary several-fold from seed to
+//! seed, and a median of five moves with one of them);
 //! `RYW_EXPLORE_SWARM=0` skips swarm's side (after a change to the search
 //! alone, swarm's figures stand: it has no feedback to change).
 
@@ -92,6 +95,7 @@ fn median(mut xs: Vec<Option<u64>>) -> String {
 #[ignore]
 fn explore_against_plain_swarm() {
     let runs = env_u64("RYW_EXPLORE_RUNS", 10_000);
+    let seeds = env_u64("RYW_EXPLORE_SEEDS", 5);
     let catch_max = env_u64("RYW_EXPLORE_CATCH_MAX", 10_000);
     let marks: Vec<u64> = [100, 1_000, 10_000]
         .into_iter()
@@ -103,7 +107,7 @@ fn explore_against_plain_swarm() {
     let with_swarm = std::env::var("RYW_EXPLORE_SWARM").map_or(true, |v| v != "0");
     let swarm_marks: &[u64] = if with_swarm { &marks } else { &[] };
     let curves = |mode: Mode, marks: &[u64]| -> Vec<Vec<(u64, usize, usize)>> {
-        (1..=5)
+        (1..=seeds)
             .map(|seed| coverage_curve(mode, seed, runs, marks))
             .collect()
     };
@@ -136,7 +140,7 @@ fn explore_against_plain_swarm() {
         );
     }
     println!();
-    println!("| planted bug | swarm: median runs to catch (seeds 1..=5) | explore: median (seeds 1..=5) | swarm, each seed | explore, each seed |");
+    println!("| planted bug | swarm: median runs to catch (seeds 1..={seeds}) | explore: median (seeds 1..={seeds}) | swarm, each seed | explore, each seed |");
     println!("|---|---|---|---|---|");
     // RYW_EXPLORE_BUGS=a,b: only those planted bugs.
     let only = std::env::var("RYW_EXPLORE_BUGS").unwrap_or_default();
@@ -144,11 +148,11 @@ fn explore_against_plain_swarm() {
         if !only.is_empty() && !only.split(',').any(|name| name == bug.name()) {
             continue;
         }
-        let swarms: Vec<Option<u64>> = (1..=5)
+        let swarms: Vec<Option<u64>> = (1..=seeds)
             .filter(|_| with_swarm)
             .map(|seed| runs_to_catch(bug, Mode::Swarm, seed, catch_max))
             .collect();
-        let guided: Vec<Option<u64>> = (1..=5)
+        let guided: Vec<Option<u64>> = (1..=seeds)
             .map(|seed| runs_to_catch(bug, Mode::Guided, seed, catch_max))
             .collect();
         let each = |xs: &[Option<u64>]| -> String {

@@ -66,6 +66,8 @@ pub fn load(dir: &Path) -> Result<Vec<Entry>, String> {
                 new_states: i.new_states,
                 // Learnt again when the search resumes and reruns it.
                 events: Vec::new(),
+                // Found again by the search that resumes it.
+                base: None,
             })
         })
         .collect()
@@ -85,6 +87,7 @@ mod tests {
             origin: "s.json + reseed".to_owned(),
             new_states: 7,
             events: Vec::new(),
+            base: Some(0),
         }];
         save(&dir, &entries).expect("saved");
         let back = load(&dir).expect("loaded");

@@ -9,8 +9,9 @@
 //! exactly what plain swarm of the same seed runs: a bug a few seeds of
 //! some scenario catch is caught at the same run as swarm catches it, and
 //! the corpus fills with what the scenarios reach by themselves. From then
-//! on, half the candidates carry on swarm's sequence and half are mutants
-//! of the corpus.
+//! on, half the candidates are mutants of the corpus, and half carry on
+//! the bases' own sequences of seeds, each base drawn by how often its
+//! runs reach rare events ([`schedule`]).
 //!
 //! Deterministic from its seed: candidates are drawn in batches of
 //! [`BATCH`] from the corpus as it stood before the batch, run on any
@@ -19,6 +20,7 @@
 
 pub mod corpus;
 pub mod mutate;
+pub mod schedule;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -50,6 +52,9 @@ pub struct Entry {
     pub new_states: usize,
     /// The named events its run reached.
     pub events: Vec<Event>,
+    /// The base it descends from (`None`: resumed from a corpus whose
+    /// origin names none of this search's bases).
+    pub base: Option<usize>,
 }
 
 /// How the search draws its inputs.
@@ -74,6 +79,10 @@ pub struct Ran<'a> {
     pub kept: bool,
 }
 
+/// A candidate: its input, its origin, its base, and whether it is a run
+/// of the base's own sequence.
+type Drawn = (Input, String, Option<usize>, bool);
+
 pub struct Explorer<'a> {
     bases: Vec<(String, Input)>,
     pub corpus: Vec<Entry>,
@@ -83,7 +92,8 @@ pub struct Explorer<'a> {
     factory: &'a NodeFactory,
     runs: u64,
     /// Inputs of the batch drawn last that have not run yet.
-    pending: std::collections::VecDeque<(Input, String)>,
+    pending: std::collections::VecDeque<Drawn>,
+    schedule: schedule::Schedule,
     /// Plain swarm's first seed: search seed `s` runs seeds from `s x 2^32`
     /// on (seed 0: 0, 1, 2, ...), so that swarm too can be measured over
     /// several searches.
@@ -99,6 +109,7 @@ impl<'a> Explorer<'a> {
         factory: &'a NodeFactory,
     ) -> Explorer<'a> {
         let swarm_seed_base = seed << 32;
+        let schedule = schedule::Schedule::new(bases.len());
         let bases = bases
             .into_iter()
             .map(|(path, scenario)| {
@@ -118,6 +129,7 @@ impl<'a> Explorer<'a> {
             factory,
             runs: 0,
             pending: std::collections::VecDeque::new(),
+            schedule,
             swarm_seed_base,
         }
     }
@@ -131,7 +143,11 @@ impl<'a> Explorer<'a> {
     /// (without counting as runs of this one) so that the coverage they
     /// reached is known again.
     pub fn resume(&mut self, entries: Vec<Entry>) {
-        for entry in entries {
+        for mut entry in entries {
+            // Its origin starts with the path of the base it descends from.
+            entry.base = self.bases.iter().position(|(path, _)| {
+                entry.origin == *path || entry.origin.starts_with(&format!("{path} + "))
+            });
             let summary = self.run_one(&entry.input);
             self.coverage.add_states(&summary.abstract_states);
             self.coverage.add(
@@ -145,31 +161,32 @@ impl<'a> Explorer<'a> {
 
     /// The next batch's inputs. Swarm: the bases in turn under the next
     /// seeds. Guided: the same sequence of bases and seeds for the first
-    /// [`WARM_UP_ROUNDS`] rounds, then every other candidate the next of
-    /// that sequence and every other a mutant of the corpus.
-    fn draw(&mut self, count: usize) -> Vec<(Input, String)> {
+    /// [`WARM_UP_ROUNDS`] rounds, then every other candidate a mutant of
+    /// the corpus and every other the next run of a base the schedule
+    /// draws.
+    fn draw(&mut self, count: usize) -> Vec<Drawn> {
         let mut batch = Vec::with_capacity(count);
         while batch.len() < count {
             let n = self.runs + batch.len() as u64;
             let warm_up = self.warm_up_runs();
-            // The bases under fresh seeds are plain swarm's own sequence,
-            // spread out: whatever swarm catches within the warm-up, the
-            // search catches at the same run, and later at most twice as
-            // late, mutants aside. The scenarios' own schedules are strong
-            // priors (a search of mutants alone caught the disk bugs later
-            // than plain swarm), and the search should not leave them.
-            let turn = match self.mode {
-                Mode::Swarm => Some(n),
-                Mode::Guided if n < warm_up => Some(n),
+            // The bases under fresh seeds are plain swarm's own runs of
+            // them: whatever swarm catches within the warm-up, the search
+            // catches at the same run. The scenarios' own schedules are
+            // strong priors (a search of mutants alone caught the disk bugs
+            // later than plain swarm), and the search should not leave
+            // them; after the warm-up, it runs more of those whose runs
+            // reach rare events.
+            let base_run = match self.mode {
+                Mode::Swarm => Some(self.schedule.in_order(n)),
+                Mode::Guided if n < warm_up => Some(self.schedule.in_order(n)),
                 Mode::Guided if (n - warm_up).is_multiple_of(2) => {
-                    Some(warm_up + (n - warm_up) / 2)
+                    Some(self.schedule.drawn(&mut self.rng))
                 }
                 Mode::Guided => None,
             };
-            match turn {
-                Some(turn) => {
-                    let (path, base) = &self.bases[(turn % self.bases.len() as u64) as usize];
-                    let round = turn / self.bases.len() as u64;
+            match base_run {
+                Some((k, round)) => {
+                    let (path, base) = &self.bases[k];
                     let input = Input {
                         scenario: base.scenario.clone(),
                         seed: self.swarm_seed_base + round,
@@ -178,12 +195,12 @@ impl<'a> Explorer<'a> {
                         (Mode::Guided, 1..) => format!("{path} + reseed"),
                         _ => path.clone(),
                     };
-                    batch.push((input, origin));
+                    batch.push((input, origin, Some(k), true));
                 }
                 None => {
                     let parent = self.pick_parent();
                     if let Some((child, what)) = mutate::mutate(&parent.0, &mut self.rng) {
-                        batch.push((child, format!("{} + {what}", parent.1)));
+                        batch.push((child, format!("{} + {what}", parent.1), parent.2, false));
                     }
                 }
             }
@@ -203,8 +220,8 @@ impl<'a> Explorer<'a> {
     /// quarter of the time an entry drawn by the new states it found (a
     /// schedule that opened much new ground has more around it), otherwise
     /// any entry or base.
-    fn pick_parent(&mut self) -> (Input, String) {
-        let pick = |entry: &Entry| (entry.input.clone(), entry.origin.clone());
+    fn pick_parent(&mut self) -> (Input, String, Option<usize>) {
+        let pick = |entry: &Entry| (entry.input.clone(), entry.origin.clone(), entry.base);
         if !self.corpus.is_empty() {
             match self.rng.random_range(0..4) {
                 0 => {
@@ -231,7 +248,7 @@ impl<'a> Explorer<'a> {
             Some(entry) => pick(entry),
             None => {
                 let (path, base) = &self.bases[k - self.corpus.len()];
-                (base.clone(), path.clone())
+                (base.clone(), path.clone(), Some(k - self.corpus.len()))
             }
         }
     }
@@ -292,14 +309,14 @@ impl<'a> Explorer<'a> {
             self.pending = self.draw(BATCH).into();
         }
         let count = self.pending.len().min(runs_left as usize);
-        let inputs: Vec<(Input, String)> = self.pending.drain(..count).collect();
+        let inputs: Vec<Drawn> = self.pending.drain(..count).collect();
         let summaries: Vec<Mutex<Option<Summary>>> = (0..count).map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..jobs.clamp(1, count) {
                 scope.spawn(|| loop {
                     let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((input, _)) = inputs.get(k) else {
+                    let Some((input, ..)) = inputs.get(k) else {
                         break;
                     };
                     let summary = self.run_one(input);
@@ -307,7 +324,7 @@ impl<'a> Explorer<'a> {
                 });
             }
         });
-        for ((input, origin), summary) in inputs.into_iter().zip(summaries) {
+        for ((input, origin, base, own), summary) in inputs.into_iter().zip(summaries) {
             let summary = summary
                 .into_inner()
                 .unwrap_or_else(|p| p.into_inner())
@@ -326,6 +343,9 @@ impl<'a> Explorer<'a> {
                 .filter(|&(&e, was)| !was && self.coverage.reached(e))
                 .map(|(&e, _)| e)
                 .collect();
+            if let (Some(base), true) = (base, own) {
+                self.schedule.learn(base, &summary.reached);
+            }
             let failed = !summary.violations.is_empty();
             let kept =
                 self.mode == Mode::Guided && !failed && (new_states > 0 || !new_events.is_empty());
@@ -335,6 +355,7 @@ impl<'a> Explorer<'a> {
                     origin: origin.clone(),
                     new_states,
                     events: reached_events(&summary),
+                    base,
                 });
             }
             let go_on = seen(Ran {
@@ -445,6 +466,7 @@ mod tests {
                 origin: format!("found {new_states}"),
                 new_states,
                 events: Vec::new(),
+                base: None,
             });
         }
         let mut drawn = [0u32; 3];
@@ -492,7 +514,7 @@ mod tests {
     }
 
     #[test]
-    fn the_search_runs_swarms_sequence_first_and_then_every_other_run() {
+    fn the_search_runs_swarms_sequence_first_and_then_the_bases_own_runs_every_other_run() {
         // What a run was: its scenario and seed (what it found differs, as
         // a base's first run in the search finds everything new).
         let two_bases = || {
@@ -527,7 +549,14 @@ mod tests {
         let guided = runs(Mode::Guided);
         let warm_up = 2 * WARM_UP_ROUNDS as usize; // two bases
         assert_eq!(guided[..warm_up], swarm[..warm_up]);
-        let carried_on: Vec<_> = guided[warm_up..].iter().step_by(2).cloned().collect();
-        assert_eq!(carried_on[..], swarm[warm_up..warm_up + carried_on.len()]);
+        // Then every other run is the next of some base's own runs: each
+        // base's, in the order the search ran them, are swarm's runs of it.
+        let mut rounds: std::collections::BTreeMap<String, u64> = Default::default();
+        for (name, seed) in guided[warm_up..].iter().step_by(2) {
+            let round = rounds.entry(name.clone()).or_insert(WARM_UP_ROUNDS);
+            assert_eq!(*seed, first + *round, "{name}'s next run in swarm");
+            *round += 1;
+        }
+        assert_eq!(rounds.values().sum::<u64>(), 2 * WARM_UP_ROUNDS + 16);
     }
 }
