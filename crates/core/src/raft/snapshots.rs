@@ -103,9 +103,9 @@ impl Raft {
     /// acknowledged. The leader comes here only when the member needs a
     /// snapshot and was sent nothing for a heartbeat interval (answers
     /// send the chunks after them, [`Raft::send_snapshot_chunks`]): a
-    /// chunk or an answer was lost, and the chunks after it with it (the
-    /// member takes chunks only in order). One chunk, not a window: a
-    /// member that is down gets one chunk a heartbeat.
+    /// chunk or an answer was lost, and the member's acknowledgements
+    /// stay at the gap. One chunk, not a window: a member that is down
+    /// gets one chunk a heartbeat.
     pub(super) fn send_snapshot_chunk(&mut self, now: Millis, peer: usize) {
         let in_progress = match &self.role {
             Role::Leader(leader) => leader.progress[peer].snapshot_sent.clone(),
