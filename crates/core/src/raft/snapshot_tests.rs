@@ -256,6 +256,7 @@ fn chunks_that_arrive_out_of_order_are_held_until_the_gap_before_them_fills() {
         reply.done && reply.next_offset == text.len() as u64,
         "{reply:?}"
     );
+    assert!(!node.is_receiving_snapshot());
     assert_eq!(node.log().base(), (6, 2));
     assert_eq!(node.kv(), &snapshot.kv);
 }

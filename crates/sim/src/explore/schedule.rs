@@ -7,7 +7,7 @@
 //! its score. A base whose runs often reach what few runs reach (a node
 //! that lost its state refusing to vote, an older snapshot refused, a
 //! snapshot installed while reads waited) runs more often; one whose runs
-//! reach only what every base reaches, less, but never never. Hard bugs
+//! reach only what every base reaches runs less, but never stops. Hard bugs
 //! live near rare events: each of the planted bugs that only one or two
 //! bases catch is caught where such events happen.
 //!
