@@ -93,6 +93,14 @@ impl Progress {
         self.after_snapshot = false;
     }
 
+    /// After an acknowledgement: a member catching up from a snapshot it
+    /// installed has caught up once compaction (to a snapshot's index less
+    /// `margin`, so at most the commit index less it) no longer reaches
+    /// what it matches.
+    pub(super) fn note_caught_up(&mut self, commit_index: u64, margin: u64) {
+        self.after_snapshot &= self.match_index + margin < commit_index;
+    }
+
     /// Whether the member lacks entries and its window lets them go.
     pub(super) fn ready_for_entries(
         &mut self,
@@ -272,6 +280,23 @@ mod tests {
         followers[3].last_heard = Millis(390);
         assert_eq!(followers.oldest_kept_for(Millis(391), 300), Some(25));
         assert_eq!(followers.oldest_kept_for(Millis(691), 300), None);
+    }
+
+    #[test]
+    fn a_member_after_a_snapshot_has_caught_up_once_compaction_cannot_reach_its_match() {
+        let mut followers = five_members_led_by(0);
+        let p = &mut followers[1];
+        p.after_snapshot = true;
+        p.match_index = 10;
+        // Margin 2: compaction reaches at most commit - 2.
+        p.note_caught_up(13, 2);
+        assert!(p.after_snapshot, "commit 13 may compact to 11, past 10");
+        p.note_caught_up(12, 2);
+        assert!(!p.after_snapshot, "commit 12 compacts to 10 at most");
+        // A member that installed nothing is never marked by it.
+        p.match_index = 1;
+        p.note_caught_up(100, 2);
+        assert!(!p.after_snapshot);
     }
 
     #[test]

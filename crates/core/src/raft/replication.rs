@@ -133,11 +133,7 @@ impl Raft {
             progress.match_index = progress.match_index.max(reply.match_index);
             progress.next_index = progress.next_index.max(progress.match_index + 1);
             progress.settled_up_to(reply.match_index);
-            // Caught up after a snapshot once compaction (to a snapshot's
-            // index less the margin, at most the commit's) no longer
-            // reaches what it matches.
-            let margin = self.config.compaction_margin;
-            progress.after_snapshot &= progress.match_index + margin < self.commit_index;
+            progress.note_caught_up(self.commit_index, self.config.compaction_margin);
             let commit_before = self.commit_index;
             self.advance_commit(now, app);
             if self.commit_index > commit_before {

@@ -608,6 +608,26 @@ fn a_lost_chunk_is_sent_again_from_what_the_member_acknowledged() {
     );
 }
 
+// A member that restarts mid-transfer holds none of the text: its answer
+// of 0 sends the snapshot again from the start (where the chunks after
+// what it had acknowledged would only be held, for ever, ahead of a gap).
+#[test]
+fn a_member_restarted_mid_transfer_is_sent_the_snapshot_from_the_start() {
+    let mut cluster = TestCluster::with_config(3, 61, sixteen_byte_chunks);
+    cluster.tracing = true;
+    let (leader, f, token) = leave_a_follower_behind(&mut cluster);
+    let chunks = snapshot_bytes(&cluster, leader).div_ceil(16);
+    cluster.heal();
+    let healed_at = cluster.now;
+    // Two windows in: the member has acknowledged some of it.
+    assert!(cluster.run_until(500, |c| chunks_sent_to(c, f, healed_at) > 16));
+    assert!(chunks_sent_to(&cluster, f, healed_at) < chunks);
+    let durable = cluster.crash(f);
+    cluster.restart(f, durable);
+    assert!(cluster.run_until(2_000, |c| c.node(f).applied_index() >= token));
+    assert_eq!(cluster.node(f).reached().count(Event::SnapshotInstalled), 1);
+}
+
 #[test]
 fn a_copy_of_an_answer_sends_no_second_chunk() {
     let mut cluster = TestCluster::with_config(3, 47, small_snapshots);
@@ -724,9 +744,10 @@ fn a_member_that_installed_a_snapshot_is_sent_the_log_after_it_not_a_newer_snaps
     let mut cluster = TestCluster::with_config(3, 59, |config| {
         small_snapshots(config);
         // A transfer of many round trips, and a catch-up of several, each
-        // of which sees writes and snapshots.
-        config.append_entries_max = 4;
+        // of which sees writes and a snapshot or two.
+        config.append_entries_max = 2;
         config.snapshot_chunk_bytes = 8;
+        config.snapshot_every = 4;
     });
     cluster.tracing = true;
     let (leader, f, _) = leave_a_follower_behind(&mut cluster);
