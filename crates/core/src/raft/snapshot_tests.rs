@@ -261,6 +261,35 @@ fn chunks_that_arrive_out_of_order_are_held_until_the_gap_before_them_fills() {
     assert_eq!(node.kv(), &snapshot.kv);
 }
 
+// What a member holds ahead of a gap is bounded by the window: the chunks
+// beyond it are dropped (sent again once the gap fills).
+#[test]
+fn a_member_holds_at_most_a_window_of_chunks_ahead_of_a_gap() {
+    let entries: Vec<Entry> = (1..=6).map(|i| entry_at(i, 2)).collect();
+    let mut node = lone_node(3, 0, Durable::default());
+    let (snapshot, text) = snapshot_of(&entries, 3);
+    let piece = 4;
+    let pieces = text.len().div_ceil(piece);
+    let window = super::snapshots::SNAPSHOT_CHUNKS_IN_FLIGHT as usize;
+    assert!(pieces > window + 2, "{pieces} pieces");
+    let send = |node: &mut Node, k: usize| {
+        let (from, to) = (k * piece, ((k + 1) * piece).min(text.len()));
+        let out = deliver(
+            node,
+            Millis::ZERO,
+            chunk(&snapshot, &text, from, to, to == text.len()),
+        );
+        answer(&out).next_offset
+    };
+    for k in 1..pieces {
+        assert_eq!(send(&mut node, k), 0, "held ahead, none acknowledged");
+    }
+    let held = node.raft().incoming.as_ref().map(|i| i.ahead.len());
+    assert_eq!(held, Some(window));
+    // The gap fills: the first piece and the window held after it.
+    assert_eq!(send(&mut node, 0), ((window + 1) * piece) as u64);
+}
+
 #[test]
 fn a_new_snapshot_from_its_start_replaces_one_half_received() {
     let entries: Vec<Entry> = (1..=6).map(|i| entry_at(i, 2)).collect();
