@@ -264,25 +264,26 @@ mod tests {
         assert!(nodes[0].is_receiving_snapshot());
         states.observe(0, &nodes[0], &[Up, Up, Up]);
         assert_eq!(states.count(), 2);
-        // n2 restarts from a disk that lost its state: recovering.
+        // n2 restarts recovering as a new node does, having lost nothing:
+        // the same state as before.
         let scenario =
             Scenario::parse(r#"{"name": "s", "nodes": 3, "duration_ms": 100}"#).expect("valid");
+        let durable = Durable {
+            recovering: true,
+            ..Durable::default()
+        };
+        let new = Node::restart(scenario.node_config(1, 1), durable, Millis(0));
+        assert!(new.is_recovering());
+        states.observe(1, &new, &[Up, Up, Up]);
+        assert_eq!(states.count(), 2);
+        // n2 restarts from a disk that lost its state: a new state.
         let durable = Durable {
             recovering: true,
             lost: true,
             ..Durable::default()
         };
         let lost = Node::restart(scenario.node_config(1, 1), durable, Millis(0));
-        assert!(lost.is_recovering());
         states.observe(1, &lost, &[Up, Up, Up]);
-        assert_eq!(states.count(), 3);
-        // Recovering as a new node does, having lost nothing: as before.
-        let durable = Durable {
-            recovering: true,
-            ..Durable::default()
-        };
-        let new = Node::restart(scenario.node_config(1, 1), durable, Millis(0));
-        states.observe(1, &new, &[Up, Up, Up]);
         assert_eq!(states.count(), 3);
     }
 }

@@ -488,6 +488,32 @@ mod tests {
     }
 
     #[test]
+    fn a_resumed_entry_descends_from_the_base_its_origin_names_and_its_coverage_is_known() {
+        let mut explorer = Explorer::new(bases(), 1, Mode::Guided, &real_node);
+        let (_, base) = bases().remove(0);
+        let entry = |origin: &str| Entry {
+            input: Input {
+                scenario: base.clone(),
+                seed: 5,
+            },
+            origin: origin.to_owned(),
+            new_states: 3,
+            events: Vec::new(),
+            base: None,
+        };
+        explorer.resume(vec![
+            entry("small.json"),
+            entry("small.json + reseed, drop faults[0]"),
+            entry("small.jsonx + reseed"),
+            entry("elsewhere/small.json"),
+        ]);
+        let found: Vec<Option<usize>> = explorer.corpus.iter().map(|e| e.base).collect();
+        assert_eq!(found, [Some(0), Some(0), None, None]);
+        assert!(explorer.coverage.states() > 0, "their runs were repeated");
+        assert_eq!(explorer.runs(), 0, "and do not count as this search's");
+    }
+
+    #[test]
     fn swarm_runs_the_bases_under_fresh_seeds_and_keeps_nothing() {
         let (seen, states, corpus) = search(0, 2, Mode::Swarm);
         assert_eq!(corpus, 0);
