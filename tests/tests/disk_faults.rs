@@ -196,6 +196,58 @@ fn a_node_whose_fsync_fails_stops_and_restarts_when_the_fault_ends() {
     }
 }
 
+// A node frozen through the whole of its fsync failure learns of it only
+// when it thaws, after the fault's end restarted the nodes that stopped on
+// it: it restarts at once. It was left down for good (found by plain
+// swarm's own run of `disk/swarm-lying-disk.json` seed 90194313216: with
+// it down and another node recovering, no leader could be elected, and
+// liveness failed).
+#[test]
+fn a_node_frozen_through_its_fsync_failure_stops_when_it_thaws_and_restarts_at_once() {
+    let s = scenario(
+        r#"{"name": "p", "nodes": 3, "duration_ms": 4000,
+            "disk": {"fsync_ms_min": 20, "fsync_ms_max": 30},
+            "workload": {"client_timeout_ms": 400},
+            "faults": [
+              {"at_ms": 1000, "until_ms": 1800, "kind": "pause", "node": "n1"},
+              {"at_ms": 1005, "until_ms": 1200, "kind": "fsync_error", "node": "n1"}
+            ]}"#,
+    );
+    let mut thawed_into_a_stop = 0;
+    for seed in 0..10 {
+        let (summary, trace) = traced(&s, seed);
+        assert!(
+            summary.violations.is_empty(),
+            "seed {seed}: {}",
+            summary.violations[0]
+        );
+        let stop_at = trace
+            .lines()
+            .filter(|l| l.contains(r#""event": "stop""#) && l.contains("n1 stops"))
+            .find_map(|l| {
+                let t = l.split(r#""t": "#).nth(1)?.split(',').next()?;
+                t.parse::<u64>().ok()
+            });
+        let Some(stop_at) = stop_at else {
+            continue;
+        };
+        assert!(
+            stop_at >= 1800,
+            "seed {seed}: n1 stopped at {stop_at} ms, frozen"
+        );
+        thawed_into_a_stop += 1;
+        let sent_after = trace.lines().any(|l| {
+            l.contains(r#""src": "n1""#)
+                && l.split(r#""t": "#)
+                    .nth(1)
+                    .and_then(|t| t.split(',').next()?.parse::<u64>().ok())
+                    .is_some_and(|t| t > stop_at)
+        });
+        assert!(sent_after, "seed {seed}: n1 never came back after its stop");
+    }
+    assert!(thawed_into_a_stop > 0, "no seed froze n1 through a failure");
+}
+
 #[test]
 fn a_wiped_disk_and_a_lost_synced_tail_are_named_at_the_restart_and_caught_up() {
     let s = scenario(

@@ -286,7 +286,17 @@ impl<H: Harness> Engine<H> {
         }
         state.slots[x].timer_at_ms = None;
         if !state.stop_if_asked(x) {
-            self.after_step(x);
+            return self.after_step(x);
+        }
+        // It stopped on a failure it learnt only now, frozen through the
+        // fault that caused it: the fault's end, which restarts a node
+        // that stopped on it, has passed, so it restarts at once (left
+        // down, it was down for good, and a run's liveness failed for a
+        // node its faults never meant to take away for ever).
+        let fault_over = disk_of_slot::<H::Node>(&mut self.state.slots[x])
+            .is_none_or(|disk| !disk.is_failing() && disk.crash_at_rename.is_none());
+        if fault_over && std::mem::take(&mut self.state.slots[x].stopped) {
+            self.restart_if_free(x);
         }
     }
 
