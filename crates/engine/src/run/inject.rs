@@ -288,14 +288,10 @@ impl<H: Harness> Engine<H> {
         if !state.stop_if_asked(x) {
             return self.after_step(x);
         }
-        // It stopped on a failure it learnt only now, frozen through the
-        // fault that caused it: the fault's end, which restarts a node
-        // that stopped on it, has passed, so it restarts at once (left
-        // down, it was down for good, and a run's liveness failed for a
-        // node its faults never meant to take away for ever).
-        let fault_over = disk_of_slot::<H::Node>(&mut self.state.slots[x])
-            .is_none_or(|disk| !disk.is_failing() && disk.crash_at_rename.is_none());
-        if fault_over && std::mem::take(&mut self.state.slots[x].stopped) {
+        // Frozen through its fault, it learnt of it only after the fault's
+        // end restarted such nodes ([`stop_fault_over`]): restart it now.
+        let slot = &mut self.state.slots[x];
+        if stop_fault_over(slot) && std::mem::take(&mut slot.stopped) {
             self.restart_if_free(x);
         }
     }
@@ -354,6 +350,15 @@ impl<N: Process, E> State<N, E> {
         slot.synced_backlog.clear();
         slot.sync_done_ms = 0;
     }
+}
+
+/// Whether no fault that stops a node (a failing fsync, a crash at a
+/// rename) holds its disk now. A node that stopped on one learns of it
+/// late if a pause froze it through the fault: left down, it was down for
+/// good (a run's liveness failed for a node its faults never meant to
+/// take away for ever).
+fn stop_fault_over<N: Process>(slot: &mut Slot<N>) -> bool {
+    disk_of_slot(slot).is_none_or(|disk| !disk.is_failing() && disk.crash_at_rename.is_none())
 }
 
 fn disk_of_slot<N: Process>(slot: &mut Slot<N>) -> Option<&mut crate::disk::SimDisk> {
