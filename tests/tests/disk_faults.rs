@@ -196,6 +196,12 @@ fn a_node_whose_fsync_fails_stops_and_restarts_when_the_fault_ends() {
     }
 }
 
+/// The simulated time of a trace line.
+fn event_ms(line: &str) -> Option<u64> {
+    let t = line.split(r#""t": "#).nth(1)?.split(',').next()?;
+    t.parse().ok()
+}
+
 // A node frozen through the whole of its fsync failure learns of it only
 // when it thaws, after the fault's end restarted the nodes that stopped on
 // it: it restarts at once. It was left down for good (found by plain
@@ -224,10 +230,7 @@ fn a_node_frozen_through_its_fsync_failure_stops_when_it_thaws_and_restarts_at_o
         let stop_at = trace
             .lines()
             .filter(|l| l.contains(r#""event": "stop""#) && l.contains("n1 stops"))
-            .find_map(|l| {
-                let t = l.split(r#""t": "#).nth(1)?.split(',').next()?;
-                t.parse::<u64>().ok()
-            });
+            .find_map(event_ms);
         let Some(stop_at) = stop_at else {
             continue;
         };
@@ -236,13 +239,9 @@ fn a_node_frozen_through_its_fsync_failure_stops_when_it_thaws_and_restarts_at_o
             "seed {seed}: n1 stopped at {stop_at} ms, frozen"
         );
         thawed_into_a_stop += 1;
-        let sent_after = trace.lines().any(|l| {
-            l.contains(r#""src": "n1""#)
-                && l.split(r#""t": "#)
-                    .nth(1)
-                    .and_then(|t| t.split(',').next()?.parse::<u64>().ok())
-                    .is_some_and(|t| t > stop_at)
-        });
+        let sent_after = trace
+            .lines()
+            .any(|l| l.contains(r#""src": "n1""#) && event_ms(l).is_some_and(|t| t > stop_at));
         assert!(sent_after, "seed {seed}: n1 never came back after its stop");
     }
     assert!(thawed_into_a_stop > 0, "no seed froze n1 through a failure");
