@@ -234,6 +234,83 @@ mod tests {
         assert_ne!(nodes[0].role(), RoleKind::Follower);
     }
 
+    /// A running node's view: `term_behind` and `commit_behind` below the
+    /// cluster's highest (100 and 50), its log ending `log_past` entries
+    /// past that commit.
+    fn view(term_behind: u64, log_past: i64, commit_behind: u64) -> NodeView {
+        NodeView {
+            term: 100 - term_behind,
+            last_index: 50u64.saturating_add_signed(log_past),
+            commit: 50 - commit_behind,
+            applied: 50 - commit_behind,
+            ..NodeView::default()
+        }
+    }
+
+    #[test]
+    fn every_combination_of_a_running_node_s_parts_has_a_code_of_its_own() {
+        let mut codes = std::collections::BTreeSet::new();
+        let mut combinations = 0;
+        for condition in [Up, Paused, CutOff, Slowed] {
+            for role in 0..4 {
+                for term_behind in [0, 1, 2] {
+                    for log_past in [-1, 0, 1, 4] {
+                        for flags in 0..64u16 {
+                            let mut view = view(term_behind, log_past, u64::from(flags & 1));
+                            view.role = role;
+                            view.applied -= u64::from(flags >> 1 & 1);
+                            view.reads = flags >> 2 & 0b111;
+                            view.recovering = flags >> 5 & 1 == 1;
+                            for receiving_snapshot in [false, true] {
+                                view.receiving_snapshot = receiving_snapshot;
+                                codes.insert(code(&view, condition, 100, 50));
+                                combinations += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // A down node is its condition alone, whatever it was before.
+        assert_eq!(code(&view(2, 4, 1), Down, 100, 50), Down as u16);
+        assert!(!codes.contains(&(Down as u16)));
+        assert_eq!(combinations, 4 * 4 * 3 * 4 * 64 * 2);
+        assert_eq!(
+            codes.len(),
+            combinations,
+            "two different views share a code"
+        );
+    }
+
+    #[test]
+    fn terms_logs_and_commits_are_classed_at_their_boundaries() {
+        let at = |v: NodeView| code(&v, Up, 100, 50);
+        // Term: the same, one behind, further behind.
+        assert_ne!(at(view(0, 0, 0)), at(view(1, 0, 0)));
+        assert_ne!(at(view(1, 0, 0)), at(view(2, 0, 0)));
+        assert_eq!(at(view(2, 0, 0)), at(view(9, 0, 0)));
+        // Log end: behind the highest commit, at it, 1 to 3 past, further.
+        assert_eq!(at(view(0, -1, 1)), at(view(0, -7, 1)));
+        assert_ne!(at(view(0, -1, 1)), at(view(0, 0, 1)));
+        assert_ne!(at(view(0, 0, 0)), at(view(0, 1, 0)));
+        assert_eq!(at(view(0, 1, 0)), at(view(0, 3, 0)));
+        assert_ne!(at(view(0, 3, 0)), at(view(0, 4, 0)));
+        assert_eq!(at(view(0, 4, 0)), at(view(0, 40, 0)));
+        // Commit: at the highest, or behind it by any amount.
+        assert_ne!(at(view(0, 4, 0)), at(view(0, 4, 1)));
+        assert_eq!(at(view(0, 4, 1)), at(view(0, 4, 20)));
+        // Applied: all it committed, or less.
+        let mut lagging = view(0, 4, 0);
+        lagging.applied -= 1;
+        assert_ne!(at(view(0, 4, 0)), at(lagging));
+        lagging.applied -= 10;
+        assert_eq!(at(lagging), {
+            let mut one = view(0, 4, 0);
+            one.applied -= 1;
+            at(one)
+        });
+    }
+
     #[test]
     fn a_node_recovering_from_lost_state_or_receiving_a_snapshot_is_a_new_state() {
         use ryw_core::*;
