@@ -235,12 +235,16 @@ impl Event {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reached {
     counts: [u64; Event::COUNT],
+    /// The sum of `counts`: a harness that reads the counts after every
+    /// step skips them when it has not moved.
+    total: u64,
 }
 
 impl Default for Reached {
     fn default() -> Reached {
         Reached {
             counts: [0; Event::COUNT],
+            total: 0,
         }
     }
 }
@@ -248,6 +252,12 @@ impl Default for Reached {
 impl Reached {
     pub(crate) fn note(&mut self, event: Event) {
         self.counts[event as usize] += 1;
+        self.total += 1;
+    }
+
+    /// How many events happened in all.
+    pub fn total(&self) -> u64 {
+        self.total
     }
 
     pub fn count(&self, event: Event) -> u64 {

@@ -60,6 +60,16 @@ pub struct Network {
     degraded_links: BTreeMap<(usize, usize), Vec<(f64, u64)>>,
     /// Per node: every active fault's (loss, extra_ms) on its client links.
     degraded_client_links: Vec<Vec<(f64, u64)>>,
+    /// Per node: which faults touch it, worked out when the faults change
+    /// (rarely) rather than when asked (after every step).
+    touched: Vec<Touched>,
+}
+
+/// Which kinds of network fault touch one node.
+#[derive(Clone, Copy, Default)]
+struct Touched {
+    cut: bool,
+    slowed: bool,
 }
 
 impl Network {
@@ -72,6 +82,7 @@ impl Network {
             client_lag_ms: vec![0; nodes],
             degraded_links: BTreeMap::new(),
             degraded_client_links: vec![Vec::new(); nodes],
+            touched: vec![Touched::default(); nodes],
         }
     }
 
@@ -81,6 +92,7 @@ impl Network {
 
     pub fn cut(&mut self, from: usize, to: usize) {
         *self.cuts.entry((from, to)).or_insert(0) += 1;
+        self.retouch();
     }
 
     pub fn uncut(&mut self, from: usize, to: usize) {
@@ -90,24 +102,32 @@ impl Network {
                 self.cuts.remove(&(from, to));
             }
         }
+        self.retouch();
     }
 
     /// Whether a cut touches any link of `node`, either way.
     pub fn cut_off(&self, node: usize) -> bool {
-        self.cuts
-            .keys()
-            .any(|&(from, to)| from == node || to == node)
+        self.touched[node].cut
     }
 
     /// Whether lag, or a lossy or slow link, touches `node`.
     pub fn slowed(&self, node: usize) -> bool {
-        self.lag_ms[node] > 0
-            || self.client_lag_ms[node] > 0
-            || !self.degraded_client_links[node].is_empty()
-            || self
-                .degraded_links
-                .keys()
-                .any(|&(from, to)| from == node || to == node)
+        self.touched[node].slowed
+    }
+
+    /// Works out [`Network::cut_off`] and [`Network::slowed`] for every
+    /// node again, after a fault changed.
+    fn retouch(&mut self) {
+        for (node, touched) in self.touched.iter_mut().enumerate() {
+            let touches = |&(from, to): &(usize, usize)| from == node || to == node;
+            *touched = Touched {
+                cut: self.cuts.keys().any(touches),
+                slowed: self.lag_ms[node] > 0
+                    || self.client_lag_ms[node] > 0
+                    || !self.degraded_client_links[node].is_empty()
+                    || self.degraded_links.keys().any(touches),
+            };
+        }
     }
 
     /// Slows every link of `node` by `extra_ms`, its client links too
@@ -117,6 +137,7 @@ impl Network {
         if !spare_clients {
             self.client_lag_ms[node] = self.client_lag_ms[node].saturating_add(extra_ms);
         }
+        self.retouch();
     }
 
     /// Undoes [`Network::add_lag`].
@@ -125,6 +146,7 @@ impl Network {
         if !spare_clients {
             self.client_lag_ms[node] = self.client_lag_ms[node].saturating_sub(extra_ms);
         }
+        self.retouch();
     }
 
     /// Adds (`active`) or removes one fault's loss and delay on link `from -> to`.
@@ -134,6 +156,7 @@ impl Network {
         if faults.is_empty() {
             self.degraded_links.remove(&(from, to));
         }
+        self.retouch();
     }
 
     /// Adds (`active`) or removes one fault's loss and delay on every client link of `node`.
@@ -143,6 +166,7 @@ impl Network {
             (loss, extra_ms),
             active,
         );
+        self.retouch();
     }
 
     fn delay_ms(&mut self) -> u64 {
@@ -255,6 +279,50 @@ mod tests {
         );
         net.uncut(0, 1);
         assert!(matches!(net.node_to_node(0, 1), Fate::Delivered { .. }));
+    }
+
+    /// Every node's (cut off, slowed), as the abstract state reads them.
+    fn touched(net: &Network) -> Vec<(bool, bool)> {
+        (0..3).map(|n| (net.cut_off(n), net.slowed(n))).collect()
+    }
+
+    #[test]
+    fn a_node_is_cut_off_or_slowed_exactly_while_a_fault_touches_it() {
+        let mut net = network();
+        let clear = vec![(false, false); 3];
+        assert_eq!(touched(&net), clear);
+        // A one-way cut touches both its ends, and heals with its last fault.
+        net.cut(0, 1);
+        net.cut(0, 1);
+        net.uncut(0, 1);
+        assert_eq!(
+            touched(&net),
+            [(true, false), (true, false), (false, false)]
+        );
+        net.uncut(0, 1);
+        assert_eq!(touched(&net), clear);
+        // Each kind of slowing, on and off.
+        net.add_lag(2, 50, true);
+        assert_eq!(touched(&net)[2], (false, true));
+        net.remove_lag(2, 50, true);
+        assert_eq!(touched(&net), clear);
+        net.add_lag(1, 50, false);
+        net.remove_lag(1, 20, false);
+        assert_eq!(touched(&net)[1], (false, true), "30 ms of lag are left");
+        net.remove_lag(1, 30, false);
+        net.degrade_link(2, 0, 0.5, 0, true);
+        assert_eq!(
+            touched(&net),
+            [(false, true), (false, false), (false, true)]
+        );
+        net.degrade_link(2, 0, 0.5, 0, false);
+        net.degrade_client_links(1, 1.0, 0, true);
+        assert_eq!(
+            touched(&net),
+            [(false, false), (false, true), (false, false)]
+        );
+        net.degrade_client_links(1, 1.0, 0, false);
+        assert_eq!(touched(&net), clear);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use std::sync::{Arc, Mutex};
 
 use rand_chacha::ChaCha8Rng;
-use ryw_core::{Config, Event, Millis, Payload, PeerMsg};
+use ryw_core::{Config, Event, Millis, Payload, PeerMsg, Reached};
 use sim_engine::disk::SimDisk;
 use sim_engine::{Condition, Ctx, End, Harness};
 
@@ -40,7 +40,7 @@ pub struct Store<'a> {
     boots: Vec<u64>,
     /// Per node, the event counts its core showed at its last step (a
     /// restarted core counts from zero again).
-    reached_seen: Vec<[u64; Event::COUNT]>,
+    reached_seen: Vec<Reached>,
     /// Boots that found synced data gone with no fault to explain it.
     broken_promises: Vec<Violation>,
     /// The abstract states the run reached (see [`AbstractStates`]).
@@ -87,7 +87,7 @@ impl<'a> Store<'a> {
             configs,
             factory,
             boots: vec![0; configs_len],
-            reached_seen: vec![[0; Event::COUNT]; configs_len],
+            reached_seen: vec![Reached::default(); configs_len],
             broken_promises: Vec::new(),
             abstract_states: AbstractStates::new(configs_len),
             recovering: vec![false; configs_len],
@@ -138,12 +138,16 @@ impl Store<'_> {
     fn check_step(&mut self, now_ms: u64, node: usize, process: &OnDisk) {
         let core = process.core();
         self.recovering[node] = core.is_recovering();
-        let counts = core.reached().counts();
+        let reached = core.reached();
         let seen = &mut self.reached_seen[node];
-        for ((total, now), before) in self.summary.reached.iter_mut().zip(counts).zip(seen.iter()) {
-            *total += now - before;
+        // Most steps reach no event: the total says so without the counts.
+        if reached.total() != seen.total() {
+            let counts = reached.counts().iter().zip(seen.counts());
+            for (total, (now, before)) in self.summary.reached.iter_mut().zip(counts) {
+                *total += now - before;
+            }
+            seen.clone_from(reached);
         }
-        *seen = *counts;
         self.clients.oracle.observe(core);
         let step = Step {
             now_ms,
@@ -277,7 +281,7 @@ impl Harness for Store<'_> {
     }
 
     fn on_restart(&mut self, node: usize) {
-        self.reached_seen[node] = [0; Event::COUNT];
+        self.reached_seen[node] = Reached::default();
         for checker in &mut self.clients.checkers {
             checker.on_restart(node);
         }
