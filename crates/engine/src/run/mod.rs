@@ -5,6 +5,7 @@
 //! Fault injection lives in `run/inject.rs` (whom a fault hits: `run/targets.rs`); the protocol's side of the run in
 //! the [`Harness`].
 
+mod in_flight;
 mod inject;
 pub(crate) mod state;
 mod targets;
@@ -138,6 +139,7 @@ impl<H: Harness> Engine<H> {
             cut_short: false,
             progress: setup.progress,
             queue: EventQueue::default(),
+            in_flight: Default::default(),
             slots,
             clocks: {
                 let mut clocks = setup.clocks;
@@ -222,8 +224,12 @@ impl<H: Harness> Engine<H> {
                     message,
                     incarnation,
                     arrow,
-                } => self.deliver_to_node(node, message, incarnation, arrow),
+                } => {
+                    let message = self.state.in_flight.take(message);
+                    self.deliver_to_node(node, message, incarnation, arrow);
+                }
                 Event::ToClient(message) => {
+                    let message = self.state.in_flight.take(message);
                     self.state.stats.delivered += 1;
                     self.state.trace.message(at_ms, "deliver", &message);
                     let mut ctx = Ctx {
@@ -396,6 +402,7 @@ impl<H: Harness> Engine<H> {
                     };
                     let arrive_ms = state.now_ms.saturating_add(delay_ms);
                     state.record_arrow(&message, arrive_ms, false);
+                    let message = state.in_flight.put(message);
                     state.queue.push(arrive_ms, Event::ToClient(message));
                 }
                 _ => state.drop_message(&message),

@@ -12,6 +12,8 @@ use crate::faults::{self, Applied, DiskLoss, Fault};
 use crate::network::{Fate, Network};
 use crate::process::{Address, Message, Process};
 use crate::queue::EventQueue;
+
+use super::in_flight::{Handle, InFlight};
 use crate::trace::Trace;
 
 /// The run's faults and what each is doing: one place for everything
@@ -73,14 +75,17 @@ impl Stats {
     }
 }
 
-pub(crate) enum Event<M, E> {
+/// What happens at a moment of the run. A message stays in
+/// [`State::in_flight`] and the event holds its handle, which keeps every
+/// event small for the queue to move.
+pub(crate) enum Event<E> {
     ToNode {
         node: usize,
-        message: M,
+        message: Handle,
         incarnation: u32,
         arrow: u32,
     },
-    ToClient(M),
+    ToClient(Handle),
     Timer {
         node: usize,
         generation: u64,
@@ -146,7 +151,9 @@ pub(crate) struct State<N: Process, E> {
     pub(crate) events: u64,
     pub(crate) cut_short: bool,
     pub(crate) progress: Option<Box<dyn FnMut(u64) + Send>>,
-    pub(crate) queue: EventQueue<Event<N::Message, E>>,
+    pub(crate) queue: EventQueue<Event<E>>,
+    /// The messages the queue's events name.
+    pub(crate) in_flight: InFlight<N::Message>,
     pub(crate) slots: Vec<Slot<N>>,
     /// Per node: its clock.
     pub(crate) clocks: Vec<Clock>,
@@ -214,7 +221,7 @@ impl<N: Process, E> State<N, E> {
         let arrow = self.record_arrow(&message, arrive_ms, false);
         let event = Event::ToNode {
             node,
-            message,
+            message: self.in_flight.put(message),
             incarnation,
             arrow,
         };
@@ -297,7 +304,7 @@ impl<N: Process, E> State<N, E> {
                     let arrow = self.record_arrow(&copy, arrive_ms, false);
                     let event = Event::ToNode {
                         node: to,
-                        message: copy,
+                        message: self.in_flight.put(copy),
                         incarnation,
                         arrow,
                     };
@@ -307,7 +314,7 @@ impl<N: Process, E> State<N, E> {
                 let arrow = self.record_arrow(&message, arrive_ms, false);
                 let event = Event::ToNode {
                     node: to,
-                    message,
+                    message: self.in_flight.put(message),
                     incarnation,
                     arrow,
                 };
