@@ -297,6 +297,8 @@ mod tests {
         expected[Event::LeaderElected as usize] = 1;
         assert_eq!(reached.counts(), &expected);
         assert_eq!(reached.count(Event::EntryOverwritten), 2);
+        assert_eq!(reached.total(), 3, "the sum of the counts");
+        assert_eq!(Reached::default().total(), 0);
         assert_eq!(
             Event::LeaderElected.meaning(),
             "a candidate won an election"
