@@ -478,6 +478,79 @@ mod tests {
     }
 
     #[test]
+    fn a_write_or_ryw_read_sent_in_the_window_is_owed_even_when_every_one_failed() {
+        use crate::checkers::fixtures::{reply, request, session, verdict};
+        use crate::checkers::oracle::CommittedLog;
+        use crate::checkers::Checker;
+        use ryw_core::{ClientOp, ErrorCode, Id, Key, OpResult, Served};
+        let key = Key::Int(0);
+        let write = ClientOp::Write {
+            key: key.clone(),
+            value: 7.into(),
+        };
+        let cas = ClientOp::Cas {
+            key: key.clone(),
+            from: 1.into(),
+            to: 2.into(),
+            create_if_not_exists: false,
+        };
+        let ryw_read = ClientOp::RywRead {
+            key: key.clone(),
+            last_write_index: 0,
+            prefer_follower: true,
+        };
+        let failed = OpResult::error(ErrorCode::TEMPORARILY_UNAVAILABLE, "no leader");
+        let wrote = OpResult::WriteOk { commit_index: 1 };
+        let read = OpResult::RywReadOk {
+            value: 7.into(),
+            served_by: Id::Node(1),
+            applied_index: 1,
+            how: Served::Locally { waited_ms: 0 },
+        };
+        let (session, oracle) = (session(), CommittedLog::default());
+        // Healed at 0: the fixture's requests are sent at 0 ms, in the window.
+        for (failing, done, done_result, owed) in [
+            (&write, &ryw_read, &read, "no write done"),
+            (&cas, &ryw_read, &read, "no write done"),
+            (&ryw_read, &write, &wrote, "no ryw_read done"),
+        ] {
+            let mut liveness = super::Liveness::new(0, 1000, true, true);
+            let (failing, done) = (request(failing.clone()), request(done.clone()));
+            liveness.on_reply(&reply(&session, &failing, &failed, &oracle));
+            liveness.on_reply(&reply(&session, &done, done_result, &oracle));
+            let judged = verdict(&mut liveness, &oracle);
+            assert_eq!(
+                judged.violations.len(),
+                1,
+                "{owed}: {:?}",
+                judged.violations
+            );
+            let detail = &judged.violations[0].detail;
+            assert!(detail.contains(owed), "{detail}");
+        }
+    }
+
+    #[test]
+    fn an_operation_sent_at_the_heal_or_at_the_deadline_is_sent_in_the_window() {
+        use super::{Kind, Liveness};
+        // Healed at 100, bound 1000: the deadline is 1100.
+        let mut liveness = Liveness::new(100, 1000, true, true);
+        liveness.sent(Kind::RywRead, 100);
+        assert!(liveness.any_sent && liveness.read_sent);
+        liveness.sent(Kind::Write, 1100);
+        assert!(liveness.write_sent);
+        // A kind the workload never issues is named as not needed.
+        let detail = Liveness::new(100, 1000, false, true)
+            .verdict()
+            .expect("the ryw_read is owed")
+            .detail;
+        assert!(
+            detail.contains("no write needed") && detail.contains("no ryw_read done"),
+            "{detail}"
+        );
+    }
+
+    #[test]
     fn a_node_stepping_before_init_is_noted_as_not_recovering() {
         use crate::checkers::{Checker, Step};
         let mut liveness = super::Liveness::new(100, 1000, false, false);
