@@ -488,6 +488,40 @@ mod tests {
     }
 
     #[test]
+    fn a_parent_drawn_from_the_bases_names_its_own_base() {
+        let mut two = bases();
+        let (_, mut other) = two[0].clone();
+        other.name = "other".to_owned();
+        two.push(("other.json".to_owned(), other));
+        let mut explorer = Explorer::new(two, 2, Mode::Guided, &real_node);
+        let (_, base) = bases().remove(0);
+        for seed in 0..3 {
+            explorer.corpus.push(Entry {
+                input: Input {
+                    scenario: base.clone(),
+                    seed,
+                },
+                origin: format!("small.json + reseed {seed}"),
+                new_states: 1,
+                events: Vec::new(),
+                base: Some(0),
+            });
+        }
+        let mut from_bases = [0; 2];
+        for _ in 0..400 {
+            let (_, origin, base) = explorer.pick_parent();
+            if let Some(k) = ["small.json", "other.json"]
+                .iter()
+                .position(|p| origin == *p)
+            {
+                assert_eq!(base, Some(k), "{origin}");
+                from_bases[k] += 1;
+            }
+        }
+        assert!(from_bases.iter().all(|&n| n > 10), "{from_bases:?}");
+    }
+
+    #[test]
     fn a_resumed_entry_descends_from_the_base_its_origin_names_and_its_coverage_is_known() {
         let mut explorer = Explorer::new(bases(), 1, Mode::Guided, &real_node);
         let (_, base) = bases().remove(0);
@@ -559,6 +593,14 @@ mod tests {
                     seen.push((ran.input.scenario.name.clone(), ran.input.seed));
                     true
                 });
+            }
+            // Every entry descends from the base its origin names (the
+            // schedule credits that base with what its descendants reach).
+            for entry in &explorer.corpus {
+                let named = ["small.json", "other.json"]
+                    .iter()
+                    .position(|path| entry.origin.starts_with(path));
+                assert_eq!(entry.base, named, "{}", entry.origin);
             }
             seen
         };
