@@ -68,16 +68,16 @@ impl Schedule {
         let weights: Vec<u64> = (0..self.bases.len()).map(|b| self.weight(b)).collect();
         let total: u64 = weights.iter().sum();
         let mut left = rng.random_range(0..total);
-        let mut base = weights.len() - 1;
-        for (k, &w) in weights.iter().enumerate() {
-            match left.checked_sub(w) {
-                Some(rest) => left = rest,
-                None => {
-                    base = k;
-                    break;
+        let base = weights
+            .iter()
+            .position(|&w| match left.checked_sub(w) {
+                Some(rest) => {
+                    left = rest;
+                    false
                 }
-            }
-        }
+                None => true,
+            })
+            .expect("the draw is below the weights' total");
         (base, self.take_round(base))
     }
 
@@ -91,7 +91,7 @@ impl Schedule {
         // The sum over events of (the share of its runs that reached e) /
         // (the share of all runs that did), in thousandths: each term is at
         // most the number of bases (only its runs reached e), so the square
-        // stays far from overflowing.
+        // fits in 64 bits below some hundred million bases.
         let score_milli: u128 = own
             .reached
             .iter()
@@ -103,9 +103,7 @@ impl Schedule {
             })
             .sum();
         let square = score_milli * score_milli / (MILLI * MILLI);
-        u64::try_from(square)
-            .unwrap_or(u64::MAX / 2)
-            .saturating_add(1)
+        u64::try_from(square).expect("a score's square fits") + 1
     }
 
     fn take_round(&mut self, base: usize) -> u64 {
@@ -163,6 +161,8 @@ mod tests {
         }
         // Scores 2, 2 and 5 (its runs reach the rare event 3 times as
         // often as all runs do): odds 5, 5 and 26.
+        let odds: Vec<u64> = (0..3).map(|b| schedule.weight(b)).collect();
+        assert_eq!(odds, [5, 5, 26]);
         assert!(drawn[2] > 2 * (drawn[0] + drawn[1]), "{drawn:?}");
         assert!(drawn[0] > 300 && drawn[1] > 300, "{drawn:?}");
         // Each base goes through its own rounds: 3,000 draws in all.
