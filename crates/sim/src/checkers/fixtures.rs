@@ -14,6 +14,24 @@ pub fn session() -> Session {
     Session::new(0, 3, &mut ChaCha8Rng::seed_from_u64(0))
 }
 
+/// A write of `value` to key 0.
+pub fn write_op(value: i64) -> ClientOp {
+    ClientOp::Write {
+        key: ryw_core::Key::Int(0),
+        value: value.into(),
+    }
+}
+
+/// A cas of key 0 from `from` to `to` (a missing key is not created).
+pub fn cas_op(from: i64, to: i64) -> ClientOp {
+    ClientOp::Cas {
+        key: ryw_core::Key::Int(0),
+        from: from.into(),
+        to: to.into(),
+        create_if_not_exists: false,
+    }
+}
+
 pub fn request(op: ClientOp) -> Outstanding {
     Outstanding {
         msg_id: 1,

@@ -459,17 +459,9 @@ mod tests {
     /// refused cas or a read of a missing key still observed the key.
     #[test]
     fn each_reply_becomes_what_its_client_knows() {
+        use crate::checkers::fixtures::{cas_op, write_op};
         let key = Key::Int(0);
-        let write = ClientOp::Write {
-            key: key.clone(),
-            value: 7.into(),
-        };
-        let cas = ClientOp::Cas {
-            key: key.clone(),
-            from: 1.into(),
-            to: 2.into(),
-            create_if_not_exists: false,
-        };
+        let (write, cas) = (write_op(7), cas_op(1, 2));
         let read = ClientOp::Read { key: key.clone() };
         let error = |code| OpResult::error(code, "x");
         let swapped = LinOp::Cas {

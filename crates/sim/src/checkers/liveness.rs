@@ -479,23 +479,13 @@ mod tests {
 
     #[test]
     fn a_write_or_ryw_read_sent_in_the_window_is_owed_even_when_every_one_failed() {
-        use crate::checkers::fixtures::{reply, request, session, verdict};
+        use crate::checkers::fixtures::{cas_op, reply, request, session, verdict, write_op};
         use crate::checkers::oracle::CommittedLog;
         use crate::checkers::Checker;
         use ryw_core::{ClientOp, ErrorCode, Id, Key, OpResult, Served};
-        let key = Key::Int(0);
-        let write = ClientOp::Write {
-            key: key.clone(),
-            value: 7.into(),
-        };
-        let cas = ClientOp::Cas {
-            key: key.clone(),
-            from: 1.into(),
-            to: 2.into(),
-            create_if_not_exists: false,
-        };
+        let (write, cas) = (write_op(7), cas_op(1, 2));
         let ryw_read = ClientOp::RywRead {
-            key: key.clone(),
+            key: Key::Int(0),
             last_write_index: 0,
             prefer_follower: true,
         };
