@@ -31,6 +31,7 @@ pub mod process;
 pub mod queue;
 pub mod run;
 pub mod seeds;
+pub mod slab;
 pub mod swarm;
 pub mod sweep;
 pub mod text;

@@ -14,6 +14,8 @@
 
 use std::collections::BinaryHeap;
 
+use crate::slab::Slab;
+
 /// Milliseconds the wheel covers ahead of the earliest time it may hold.
 const WHEEL_MS: u64 = 4096;
 
@@ -62,10 +64,9 @@ impl Ord for Entry {
 pub struct EventQueue<E> {
     seq: u64,
     /// Events by slot; a taken event's slot is reused.
-    slab: Vec<Option<E>>,
+    slab: Slab<E>,
     /// By slot: the next slot in the same bucket.
     next: Vec<u32>,
-    free: Vec<u32>,
     /// Bucket `t % WHEEL_MS` lists the slots of the events due at `t`, for
     /// every `t` in `base_ms..base_ms + WHEEL_MS`, in scheduling order.
     wheel: Vec<Bucket>,
@@ -82,9 +83,8 @@ impl<E> Default for EventQueue<E> {
     fn default() -> EventQueue<E> {
         EventQueue {
             seq: 0,
-            slab: Vec::new(),
+            slab: Slab::default(),
             next: Vec::new(),
-            free: Vec::new(),
             wheel: vec![EMPTY; WHEEL_MS as usize],
             base_ms: 0,
             in_wheel: 0,
@@ -103,17 +103,10 @@ impl<E> EventQueue<E> {
             self.base_ms
         );
         self.seq += 1;
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slab[slot as usize] = Some(event);
-                slot
-            }
-            None => {
-                self.slab.push(Some(event));
-                self.next.push(NONE);
-                u32::try_from(self.slab.len() - 1).expect("fewer than 2^32 pending events")
-            }
-        };
+        let slot = self.slab.put(event);
+        if slot as usize == self.next.len() {
+            self.next.push(NONE);
+        }
         if at_ms - self.base_ms < WHEEL_MS {
             self.append(at_ms, slot);
         } else {
@@ -136,11 +129,7 @@ impl<E> EventQueue<E> {
                     due.tail = NONE;
                 }
                 self.in_wheel -= 1;
-                let event = self.slab[slot as usize]
-                    .take()
-                    .expect("a queued slot holds its event");
-                self.free.push(slot);
-                return Some((self.base_ms, event));
+                return Some((self.base_ms, self.slab.take(slot)));
             }
             // Nothing more is due now: move on to the next time that can
             // hold an event, and bring far events that came within reach.

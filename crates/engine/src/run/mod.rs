@@ -5,7 +5,6 @@
 //! Fault injection lives in `run/inject.rs` (whom a fault hits: `run/targets.rs`); the protocol's side of the run in
 //! the [`Harness`].
 
-mod in_flight;
 mod inject;
 pub(crate) mod state;
 mod targets;

@@ -12,8 +12,7 @@ use crate::faults::{self, Applied, DiskLoss, Fault};
 use crate::network::{Fate, Network};
 use crate::process::{Address, Message, Process};
 use crate::queue::EventQueue;
-
-use super::in_flight::{Handle, InFlight};
+use crate::slab::Slab;
 use crate::trace::Trace;
 
 /// The run's faults and what each is doing: one place for everything
@@ -76,16 +75,16 @@ impl Stats {
 }
 
 /// What happens at a moment of the run. A message stays in
-/// [`State::in_flight`] and the event holds its handle, which keeps every
-/// event small for the queue to move.
+/// [`State::in_flight`] and the event holds its slot there, which keeps
+/// every event small for the queue to move.
 pub(crate) enum Event<E> {
     ToNode {
         node: usize,
-        message: Handle,
+        message: u32,
         incarnation: u32,
         arrow: u32,
     },
-    ToClient(Handle),
+    ToClient(u32),
     Timer {
         node: usize,
         generation: u64,
@@ -153,7 +152,7 @@ pub(crate) struct State<N: Process, E> {
     pub(crate) progress: Option<Box<dyn FnMut(u64) + Send>>,
     pub(crate) queue: EventQueue<Event<E>>,
     /// The messages the queue's events name.
-    pub(crate) in_flight: InFlight<N::Message>,
+    pub(crate) in_flight: Slab<N::Message>,
     pub(crate) slots: Vec<Slot<N>>,
     /// Per node: its clock.
     pub(crate) clocks: Vec<Clock>,
