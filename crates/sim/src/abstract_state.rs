@@ -282,6 +282,21 @@ mod tests {
     };
 
     #[test]
+    fn the_highest_term_and_commit_are_those_of_the_running_nodes() {
+        let view = |term, commit| NodeView {
+            term,
+            commit,
+            ..NodeView::default()
+        };
+        let views = [view(5, 9), view(3, 4), view(2, 7)];
+        let maxes = |term, commit| Maxes { term, commit };
+        assert_eq!(Maxes::of(&views, &[Up, Up, Up]), maxes(5, 9));
+        // A down node's numbers are gone with it.
+        assert_eq!(Maxes::of(&views, &[Down, Slowed, Paused]), maxes(3, 7));
+        assert_eq!(Maxes::of(&views, &[Down, Down, Down]), maxes(0, 0));
+    }
+
+    #[test]
     fn the_hash_kept_step_by_step_is_the_hash_of_every_node_s_code() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
