@@ -310,6 +310,12 @@ mod tests {
         net.remove_lag(1, 20, false);
         assert_eq!(touched(&net)[1], (false, true), "30 ms of lag are left");
         net.remove_lag(1, 30, false);
+        // Lag left on the client links alone still slows the node.
+        net.add_lag(0, 40, false);
+        net.remove_lag(0, 40, true);
+        assert_eq!(touched(&net)[0], (false, true));
+        net.remove_lag(0, 40, false);
+        assert_eq!(touched(&net), clear);
         net.degrade_link(2, 0, 0.5, 0, true);
         assert_eq!(
             touched(&net),
