@@ -353,3 +353,29 @@ impl Harness for Store<'_> {
         summary
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::node::real_node;
+    use crate::{run, RunOptions, Scenario};
+    use ryw_core::Event;
+
+    #[test]
+    fn a_run_counts_each_event_as_often_as_the_nodes_reached_it() {
+        // No fault: three new nodes each start recovery and finish it once,
+        // one wins the only election, and the counts are read after every
+        // step (most of which reach nothing new).
+        let scenario = Scenario::parse(
+            r#"{"name": "calm", "nodes": 3, "duration_ms": 1500, "workload": {"sessions": 4}}"#,
+        )
+        .expect("valid");
+        let summary = run(&scenario, RunOptions::new(1, &real_node));
+        assert!(summary.violations.is_empty(), "{:?}", summary.violations);
+        let count = |event: Event| summary.reached[event as usize];
+        assert_eq!(count(Event::RecoveryStarted), 3);
+        assert_eq!(count(Event::RecoveryFinished), 3);
+        assert_eq!(count(Event::LeaderElected), 1);
+        // Events went on happening after those: the counts were read again.
+        assert!(count(Event::FollowerReadServedAtOnce) > 10);
+    }
+}
