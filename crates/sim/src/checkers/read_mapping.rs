@@ -158,12 +158,16 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
     // A witness: every operation's point, in scaled time.
     let mut points: Vec<(u64, usize)> = Vec::with_capacity(ops.len());
     let mut placed = vec![false; ops.len()];
+    // The writes put just before their forward zone (by their place in
+    // `points`): each may go earlier, for a refused cas to fit.
+    let mut late_writes: Vec<usize> = Vec::new();
     for (k, cluster) in clusters.iter().enumerate() {
         let (f, s) = zones[k];
         if f < s {
             // The write just before f, the rest as soon as they may after it.
             if let Some(w) = cluster.writer {
                 if !placed[w] {
+                    late_writes.push(points.len());
                     points.push((f * SCALE - 2, w));
                     placed[w] = true;
                 }
@@ -192,37 +196,59 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
             }
         }
     }
-    // Ties keep the order pushed (writer first, then its readers).
+    // Refused cas: at a moment of their interval when the key held another
+    // value. The value a forward zone's write replaced held, in this
+    // witness, until just before the zone; a refusal of that value in the
+    // gap fits once the write goes as early as it may: after everything
+    // placed before it, and after its own invocation.
+    let refused: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i]).collect();
+    let order = in_order(&points);
+    if let Some(sequence) = place_refusals(&ops, &order, &refused) {
+        if replays(&ops, &sequence) {
+            return Decided::Linearizable;
+        }
+    }
+    if refused.is_empty() || late_writes.is_empty() {
+        return Decided::Unknown;
+    }
+    for &k in &late_writes {
+        let (t, w) = points[k];
+        let before = order
+            .iter()
+            .map(|&(p, _, _)| p)
+            .take_while(|&p| p < t)
+            .last()
+            .unwrap_or(0);
+        points[k].0 = (before + 1).max(ops[w].invoked * SCALE + 1);
+    }
+    match place_refusals(&ops, &in_order(&points), &refused) {
+        Some(sequence) if replays(&ops, &sequence) => Decided::Linearizable,
+        _ => Decided::Unknown,
+    }
+}
+
+/// The points by time (ties keep the order pushed: a writer first, then
+/// its readers), each with its place among the pushed.
+fn in_order(points: &[(u64, usize)]) -> Vec<(u64, usize, usize)> {
     let mut order: Vec<(u64, usize, usize)> = points
         .iter()
         .enumerate()
         .map(|(pushed, &(t, i))| (t, pushed, i))
         .collect();
     order.sort_unstable();
-    let mut sequence: Vec<usize> = order.iter().map(|&(_, _, i)| i).collect();
-    // Refused cas: at a moment of their interval when the key held another value.
-    let refused: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i]).collect();
-    if !place_refusals(&ops, &order, &refused, &mut sequence) {
-        return Decided::Unknown;
-    }
-    if replays(&ops, &sequence) {
-        Decided::Linearizable
-    } else {
-        Decided::Unknown
-    }
+    order
 }
 
-/// Puts each refused cas (`CasDiffers`) into `sequence` at a point of its
-/// interval where the key held another value than the one it expected;
-/// false if one has no such point in the witness.
+/// The witness's sequence with each refused cas (`CasDiffers`) at a point
+/// of its interval where the key held another value than the one it
+/// expected; `None` if one has no such point in the witness.
 fn place_refusals(
     ops: &[&HistoryOp],
     order: &[(u64, usize, usize)],
     refused: &[usize],
-    sequence: &mut Vec<usize>,
-) -> bool {
+) -> Option<Vec<usize>> {
     if refused.is_empty() {
-        return true;
+        return Some(order.iter().map(|&(_, _, i)| i).collect());
     }
     // The value after each point of the witness.
     let mut timeline: Vec<(u64, Option<ValueKey>)> = Vec::with_capacity(order.len());
@@ -240,7 +266,7 @@ fn place_refusals(
     let mut inserts: Vec<(u64, usize)> = Vec::new();
     for &c in refused {
         let LinOp::CasDiffers { from } = &ops[c].op else {
-            return false;
+            return None;
         };
         let from = Some(value_key(from));
         let lo = ops[c].invoked * SCALE + 1;
@@ -253,20 +279,16 @@ fn place_refusals(
                 .take_while(|&&(p, _)| p < hi)
                 .map(|&(p, _)| p + 1),
         );
-        let Some(t) = candidates
+        let t = candidates
             .into_iter()
-            .find(|&t| state_at(t).is_some() && state_at(t) != from)
-        else {
-            return false;
-        };
+            .find(|&t| state_at(t).is_some() && state_at(t) != from)?;
         inserts.push((t, c));
     }
     // Merge: the refusals at their points among the others.
     let mut merged: Vec<(u64, usize, usize)> = order.to_vec();
     merged.extend(inserts.iter().map(|&(t, c)| (t, usize::MAX, c)));
     merged.sort_unstable();
-    *sequence = merged.into_iter().map(|(_, _, i)| i).collect();
-    true
+    Some(merged.into_iter().map(|(_, _, i)| i).collect())
 }
 
 /// Whether `sequence` respects real time (nothing placed after an
@@ -587,6 +609,17 @@ mod tests {
                 op("a", w(1), 5, Some(6)),
                 op("b", differs(1), 20, Some(30)),
                 op("c", w(3), 22, Some(24)),
+            ],
+            // In the gap between the value it expected and the next value's
+            // forward zone (20..25): the write of 2, invoked at 5, goes as
+            // early as it may, and the refusal after it.
+            vec![
+                op("a", w(1), 1, Some(2)),
+                op("b", r(1), 3, Some(4)),
+                op("c", w(2), 5, Some(20)),
+                op("x", differs(1), 6, Some(10)),
+                op("d", r(2), 18, Some(21)),
+                op("e", r(2), 25, Some(26)),
             ],
         ];
         for h in &histories {
