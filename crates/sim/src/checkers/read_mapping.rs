@@ -196,21 +196,31 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
             }
         }
     }
-    // Refused cas: at a moment of their interval when the key held another
-    // value. The value a forward zone's write replaced held, in this
-    // witness, until just before the zone; a refusal of that value in the
-    // gap fits once the write goes as early as it may: after everything
-    // placed before it, and after its own invocation.
+    // Refused cas go at a moment of their interval when the key held
+    // another value. If the witness does not replay, two repairs, each
+    // replayed again (so that neither can pass a key that is not
+    // linearizable):
     let refused: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i]).collect();
-    let order = in_order(&points);
-    if let Some(sequence) = place_refusals(&ops, &order, &refused) {
-        if replays(&ops, &sequence) {
-            return Decided::Linearizable;
-        }
+    let judge = |points: &[(u64, usize)]| {
+        place_refusals(&ops, &in_order(points), &refused).is_some_and(|seq| replays(&ops, &seq))
+    };
+    if judge(&points) {
+        return Decided::Linearizable;
     }
+    // a backward zone put at a moment inside a forward cluster's span (its
+    // write a cas chained from the value before, placed before the zone)
+    // goes just after that span, if its own window allows;
+    if move_out_of_spans(&ops, &clusters, &zones, &mut points) && judge(&points) {
+        return Decided::Linearizable;
+    }
+    // and the value a forward zone's write replaced held, in this witness,
+    // until just before the zone: a refusal of that value in the gap fits
+    // once the write goes as early as it may (after everything placed
+    // before it, and after its own invocation).
     if refused.is_empty() || late_writes.is_empty() {
         return Decided::Unknown;
     }
+    let order = in_order(&points);
     for &k in &late_writes {
         let (t, w) = points[k];
         let before = order
@@ -221,10 +231,65 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
             .unwrap_or(0);
         points[k].0 = (before + 1).max(ops[w].invoked * SCALE + 1);
     }
-    match place_refusals(&ops, &in_order(&points), &refused) {
-        Some(sequence) if replays(&ops, &sequence) => Decided::Linearizable,
-        _ => Decided::Unknown,
+    if judge(&points) {
+        Decided::Linearizable
+    } else {
+        Decided::Unknown
     }
+}
+
+/// Moves each backward zone's cluster (all of it at one moment) that sits
+/// strictly inside a forward cluster's span in the witness (from the
+/// earliest of its points to the latest) to just after that span, unless
+/// that is past the cluster's earliest completion. Whether any moved.
+fn move_out_of_spans(
+    ops: &[&HistoryOp],
+    clusters: &[Cluster],
+    zones: &[(u64, u64)],
+    points: &mut [(u64, usize)],
+) -> bool {
+    let mut slot: Vec<Option<usize>> = vec![None; ops.len()];
+    for (k, &(_, i)) in points.iter().enumerate() {
+        slot[i] = Some(k);
+    }
+    let slots_of = |cluster: &Cluster| -> Vec<usize> {
+        let members = cluster.writer.iter().chain(&cluster.seen_by);
+        members.filter_map(|&i| slot[i]).collect()
+    };
+    let spans: Vec<(u64, u64)> = clusters
+        .iter()
+        .zip(zones)
+        .filter(|(_, &(f, s))| f < s)
+        .filter_map(|(cluster, _)| {
+            let times = slots_of(cluster).into_iter().map(|k| points[k].0);
+            let lo = times.clone().min()?;
+            Some((lo, times.max()?))
+        })
+        .collect();
+    let mut moved = false;
+    for (cluster, &(f, s)) in clusters.iter().zip(zones) {
+        if f < s || cluster.writer.is_none() {
+            continue;
+        }
+        let members = slots_of(cluster);
+        let Some(at) = members.first().map(|&k| points[k].0) else {
+            continue;
+        };
+        if members.iter().any(|&k| points[k].0 != at) {
+            continue;
+        }
+        let mut t = at;
+        while let Some(&(_, hi)) = spans.iter().find(|&&(lo, hi)| lo < t && t < hi) {
+            t = hi + 1;
+        }
+        if t != at && t < f * SCALE {
+            for &k in &members {
+                points[k].0 = t;
+            }
+            moved = true;
+        }
+    }
+    moved
 }
 
 /// The points by time (ties keep the order pushed: a writer first, then
@@ -524,6 +589,16 @@ mod tests {
                     10,
                     Some(12),
                 ),
+            ],
+            // A write nobody saw (a backward zone at 5) concurrent with a
+            // cas chained from 1 to 2 and the reads of 2: it goes after
+            // them, not between the cas and the reads.
+            vec![
+                op("a", w(1), 1, Some(2)),
+                op("c", cas(1, 2), 3, Some(6)),
+                op("b", r(2), 4, Some(8)),
+                op("b", r(2), 12, Some(14)),
+                op("d", w(3), 5, Some(20)),
             ],
         ];
         for h in &histories {
