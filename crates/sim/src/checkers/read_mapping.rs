@@ -239,7 +239,7 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
 }
 
 /// Moves each backward zone's cluster (all of it at one moment) that sits
-/// strictly inside a forward cluster's span in the witness (from the
+/// strictly inside another cluster's span in the witness (from the
 /// earliest of its points to the latest) to just after that span, unless
 /// that is past the cluster's earliest completion. Whether any moved.
 fn move_out_of_spans(
@@ -256,14 +256,14 @@ fn move_out_of_spans(
         let members = cluster.writer.iter().chain(&cluster.seen_by);
         members.filter_map(|&i| slot[i]).collect()
     };
+    // Every cluster spread over more than one moment: forward ones, and
+    // backward ones whose write is a cas placed with the cluster before.
     let spans: Vec<(u64, u64)> = clusters
         .iter()
-        .zip(zones)
-        .filter(|(_, &(f, s))| f < s)
-        .filter_map(|(cluster, _)| {
+        .filter_map(|cluster| {
             let times = slots_of(cluster).into_iter().map(|k| points[k].0);
             let lo = times.clone().min()?;
-            Some((lo, times.max()?))
+            Some((lo, times.max()?)).filter(|&(lo, hi)| lo < hi)
         })
         .collect();
     let mut moved = false;
@@ -599,6 +599,16 @@ mod tests {
                 op("b", r(2), 4, Some(8)),
                 op("b", r(2), 12, Some(14)),
                 op("d", w(3), 5, Some(20)),
+            ],
+            // The same inside a backward cluster whose write is the cas
+            // that ended the forward zone before it (the cas placed at 5,
+            // its read at 8): the unseen write goes after the read.
+            vec![
+                op("a", w(1), 1, Some(2)),
+                op("b", r(1), 3, Some(4)),
+                op("c", cas(1, 2), 5, Some(30)),
+                op("d", w(3), 6, Some(40)),
+                op("b", r(2), 8, Some(9)),
             ],
         ];
         for h in &histories {
