@@ -201,9 +201,11 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
     // replayed again (so that neither can pass a key that is not
     // linearizable):
     let refused: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i]).collect();
-    let judge = |points: &[(u64, usize)]| {
-        place_refusals(&ops, &in_order(points), &refused).is_some_and(|seq| replays(&ops, &seq))
+    let attempt = |points: &[(u64, usize)]| -> Result<bool, usize> {
+        let sequence = place_refusals(&ops, &in_order(points), &refused)?;
+        Ok(replays(&ops, &sequence))
     };
+    let judge = |points: &[(u64, usize)]| attempt(points) == Ok(true);
     if judge(&points) {
         return Decided::Linearizable;
     }
@@ -211,6 +213,20 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
     // write a cas chained from the value before, placed before the zone)
     // goes just after that span, if its own window allows;
     if move_out_of_spans(&ops, &clusters, &zones, &mut points) && judge(&points) {
+        return Decided::Linearizable;
+    }
+    // a refusal that finds the key holding the value it expected all
+    // through its interval gets a write nobody saw, which may go anywhere
+    // in its own interval, moved into the refusal's, after that value's
+    // cluster (each such write once, at most `MOVES_MAX` of them);
+    let mut moved = vec![false; ops.len()];
+    for _ in 0..MOVES_MAX {
+        let Err(c) = attempt(&points) else { break };
+        if !move_unseen_write(&ops, &clusters, &mut points, c, &mut moved) {
+            break;
+        }
+    }
+    if judge(&points) {
         return Decided::Linearizable;
     }
     // and the value a forward zone's write replaced held, in this witness,
@@ -236,6 +252,66 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
     } else {
         Decided::Unknown
     }
+}
+
+/// Unseen writes moved into refusals' intervals, at most, per key: each
+/// move places the refusals again.
+const MOVES_MAX: usize = 64;
+
+/// Moves a write nobody saw (a cluster of its write alone) into refused
+/// cas `c`'s interval, just after the last point of the cluster of the
+/// value `c` expected, if both intervals allow. Whether one moved.
+fn move_unseen_write(
+    ops: &[&HistoryOp],
+    clusters: &[Cluster],
+    points: &mut [(u64, usize)],
+    c: usize,
+    moved: &mut [bool],
+) -> bool {
+    let LinOp::CasDiffers { from } = &ops[c].op else {
+        return false;
+    };
+    let from = value_key(from);
+    let point_of = |points: &[(u64, usize)], i: usize| points.iter().position(|&(_, j)| j == i);
+    let written = |i: usize| match &ops[i].op {
+        LinOp::Write(v) | LinOp::Cas { to: v, .. } => Some(value_key(v)),
+        _ => None,
+    };
+    let Some(expected) = clusters
+        .iter()
+        .find(|cluster| cluster.writer.and_then(written) == Some(from.clone()))
+    else {
+        return false;
+    };
+    let last = expected
+        .writer
+        .iter()
+        .chain(&expected.seen_by)
+        .filter_map(|&i| point_of(points, i).map(|k| points[k].0))
+        .max()
+        .unwrap_or(0);
+    let lo = (ops[c].invoked * SCALE + 1).max(last + 1);
+    let hi = ops[c].returned.map_or(u64::MAX - 1, |r| r * SCALE - 1);
+    for cluster in clusters {
+        let Some(w) = cluster.writer else { continue };
+        let unseen = cluster.seen_by.is_empty() && matches!(ops[w].op, LinOp::Write(_));
+        let Some(returned) = ops[w].returned else {
+            continue;
+        };
+        if !unseen || moved[w] {
+            continue;
+        }
+        let t = lo.max(ops[w].invoked * SCALE + 1);
+        if t <= hi.min(returned * SCALE - 1) {
+            let Some(k) = point_of(points, w) else {
+                continue;
+            };
+            points[k].0 = t;
+            moved[w] = true;
+            return true;
+        }
+    }
+    false
 }
 
 /// Moves each backward zone's cluster (all of it at one moment) that sits
@@ -306,14 +382,14 @@ fn in_order(points: &[(u64, usize)]) -> Vec<(u64, usize, usize)> {
 
 /// The witness's sequence with each refused cas (`CasDiffers`) at a point
 /// of its interval where the key held another value than the one it
-/// expected; `None` if one has no such point in the witness.
+/// expected; the first that has no such point in the witness, if one.
 fn place_refusals(
     ops: &[&HistoryOp],
     order: &[(u64, usize, usize)],
     refused: &[usize],
-) -> Option<Vec<usize>> {
+) -> Result<Vec<usize>, usize> {
     if refused.is_empty() {
-        return Some(order.iter().map(|&(_, _, i)| i).collect());
+        return Ok(order.iter().map(|&(_, _, i)| i).collect());
     }
     // The value after each point of the witness.
     let mut timeline: Vec<(u64, Option<ValueKey>)> = Vec::with_capacity(order.len());
@@ -331,7 +407,7 @@ fn place_refusals(
     let mut inserts: Vec<(u64, usize)> = Vec::new();
     for &c in refused {
         let LinOp::CasDiffers { from } = &ops[c].op else {
-            return None;
+            return Err(c);
         };
         let from = Some(value_key(from));
         let lo = ops[c].invoked * SCALE + 1;
@@ -346,14 +422,15 @@ fn place_refusals(
         );
         let t = candidates
             .into_iter()
-            .find(|&t| state_at(t).is_some() && state_at(t) != from)?;
+            .find(|&t| state_at(t).is_some() && state_at(t) != from)
+            .ok_or(c)?;
         inserts.push((t, c));
     }
     // Merge: the refusals at their points among the others.
     let mut merged: Vec<(u64, usize, usize)> = order.to_vec();
     merged.extend(inserts.iter().map(|&(t, c)| (t, usize::MAX, c)));
     merged.sort_unstable();
-    Some(merged.into_iter().map(|(_, _, i)| i).collect())
+    Ok(merged.into_iter().map(|(_, _, i)| i).collect())
 }
 
 /// Whether `sequence` respects real time (nothing placed after an
@@ -694,6 +771,15 @@ mod tests {
                 op("a", w(1), 5, Some(6)),
                 op("b", differs(1), 20, Some(30)),
                 op("c", w(3), 22, Some(24)),
+            ],
+            // Expecting 1 where the witness holds 1 from its write on: the
+            // write of 2, which nobody saw and which may go anywhere in its
+            // own interval, goes after 1's cluster, inside the refusal's.
+            vec![
+                op("a", w(1), 1, Some(10)),
+                op("b", w(2), 2, Some(30)),
+                op("c", r(1), 3, Some(12)),
+                op("x", differs(1), 13, Some(20)),
             ],
             // In the gap between the value it expected and the next value's
             // forward zone (20..25): the write of 2, invoked at 5, goes as
