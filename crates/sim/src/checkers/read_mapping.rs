@@ -212,7 +212,8 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
     // a backward zone put at a moment inside a forward cluster's span (its
     // write a cas chained from the value before, placed before the zone)
     // goes just after that span, if its own window allows;
-    if move_out_of_spans(&ops, &clusters, &zones, &mut points) && judge(&points) {
+    move_out_of_spans(&ops, &clusters, &zones, &mut points);
+    if judge(&points) {
         return Decided::Linearizable;
     }
     // a refusal that finds the key holding the value it expected all
@@ -317,13 +318,13 @@ fn move_unseen_write(
 /// Moves each backward zone's cluster (all of it at one moment) that sits
 /// strictly inside another cluster's span in the witness (from the
 /// earliest of its points to the latest) to just after that span, unless
-/// that is past the cluster's earliest completion. Whether any moved.
+/// that is past the cluster's earliest completion.
 fn move_out_of_spans(
     ops: &[&HistoryOp],
     clusters: &[Cluster],
     zones: &[(u64, u64)],
     points: &mut [(u64, usize)],
-) -> bool {
+) {
     let mut slot: Vec<Option<usize>> = vec![None; ops.len()];
     for (k, &(_, i)) in points.iter().enumerate() {
         slot[i] = Some(k);
@@ -342,7 +343,6 @@ fn move_out_of_spans(
             Some((lo, times.max()?)).filter(|&(lo, hi)| lo < hi)
         })
         .collect();
-    let mut moved = false;
     for (cluster, &(f, s)) in clusters.iter().zip(zones) {
         if f < s || cluster.writer.is_none() {
             continue;
@@ -362,10 +362,8 @@ fn move_out_of_spans(
             for &k in &members {
                 points[k].0 = t;
             }
-            moved = true;
         }
     }
-    moved
 }
 
 /// The points by time (ties keep the order pushed: a writer first, then
