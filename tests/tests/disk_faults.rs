@@ -48,7 +48,7 @@ fn a_node_with_a_corrupt_log_cuts_the_damage_and_catches_up_from_its_peers() {
     );
     for seed in 0..10 {
         let summary = simulate(&s, seed);
-        assert!(summary.violations.is_empty(), "{}", summary.violations[0]);
+        passes(&summary, seed);
         assert!(
             summary.refused_starts.is_empty(),
             "seed {seed}: repaired, not refused"
@@ -178,11 +178,7 @@ fn a_node_whose_fsync_fails_stops_and_restarts_when_the_fault_ends() {
     );
     for seed in 0..10 {
         let (summary, trace) = traced(&s, seed);
-        assert!(
-            summary.violations.is_empty(),
-            "seed {seed}: {}",
-            summary.violations[0]
-        );
+        passes(&summary, seed);
         let stop = trace
             .lines()
             .find(|l| l.contains(r#""event": "stop""#))
@@ -194,6 +190,15 @@ fn a_node_whose_fsync_fails_stops_and_restarts_when_the_fault_ends() {
         );
         assert!(summary.ops.get("write ok").copied().unwrap_or(0) > 0);
     }
+}
+
+/// Asserts that the run of `seed` violated nothing, naming the first.
+fn passes(summary: &ryw_sim::Summary, seed: u64) {
+    assert!(
+        summary.violations.is_empty(),
+        "seed {seed}: {}",
+        summary.violations[0]
+    );
 }
 
 /// The simulated time of a trace line.
@@ -222,11 +227,7 @@ fn a_node_frozen_through_its_fsync_failure_stops_when_it_thaws_and_restarts_at_o
     let mut thawed_into_a_stop = 0;
     for seed in 0..10 {
         let (summary, trace) = traced(&s, seed);
-        assert!(
-            summary.violations.is_empty(),
-            "seed {seed}: {}",
-            summary.violations[0]
-        );
+        passes(&summary, seed);
         let stop_at = trace
             .lines()
             .filter(|l| l.contains(r#""event": "stop""#) && l.contains("n1 stops"))
@@ -260,11 +261,7 @@ fn a_wiped_disk_and_a_lost_synced_tail_are_named_at_the_restart_and_caught_up() 
     );
     for seed in 0..10 {
         let summary = simulate(&s, seed);
-        assert!(
-            summary.violations.is_empty(),
-            "seed {seed}: {}",
-            summary.violations[0]
-        );
+        passes(&summary, seed);
         let lost = &summary.lost_at_boot;
         assert_eq!(lost.len(), 2, "seed {seed}: {lost:?}");
         assert!(
