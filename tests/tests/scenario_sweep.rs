@@ -186,23 +186,39 @@ fn writes_finish_under_persistent_loss_with_one_session() {
 /// undecided, and the search could not order them within its budget.
 #[test]
 fn a_cas_heavy_race_on_one_key_is_judged_on_every_seed() {
-    let scenario = Scenario::parse(
+    let mut undecided = Vec::new();
+    let mut searched = Vec::new();
+    for seed in seeds(0..20) {
+        let summary = run(&cas_heavy(), RunOptions::new(seed, &real_node));
+        assert!(
+            summary.violations.is_empty(),
+            "seed {seed}: {:?}",
+            summary.violations
+        );
+        if summary.linearizability_undecided_keys > 0 {
+            undecided.push(seed);
+        }
+        if summary.linearizability_searched_keys > 0 {
+            searched.push(seed);
+        }
+    }
+    assert!(undecided.is_empty(), "undecided seeds: {undecided:?}");
+    // The read mapping alone decides them: the search is the fallback
+    // for shapes it cannot place (3 of seeds 0..200 on 2026-12-08), not
+    // what judges a cas race. A repair that gives up more often than it
+    // must fails here even where the search would rescue the verdict.
+    assert!(
+        searched.is_empty(),
+        "seeds the read mapping left to the search: {searched:?}"
+    );
+}
+
+/// 32 sessions, one key, no think time, 40% `cas`, on 3 nodes for 3 s.
+fn cas_heavy() -> Scenario {
+    Scenario::parse(
         r#"{"name": "cas-heavy", "nodes": 3, "duration_ms": 3000,
             "workload": {"sessions": 32, "keys": 1, "think_ms_max": 0,
               "mix": {"write": 20, "ryw_read": 20, "ryw_read_leader": 0, "read": 20, "cas": 40}}}"#,
     )
-    .expect("valid");
-    let undecided: Vec<u64> = seeds(0..20)
-        .into_iter()
-        .filter(|&seed| {
-            let summary = run(&scenario, RunOptions::new(seed, &real_node));
-            assert!(
-                summary.violations.is_empty(),
-                "seed {seed}: {:?}",
-                summary.violations
-            );
-            summary.linearizability_undecided_keys > 0
-        })
-        .collect();
-    assert!(undecided.is_empty(), "undecided seeds: {undecided:?}");
+    .expect("valid")
 }

@@ -344,6 +344,7 @@ impl Harness for Store<'_> {
         }
         summary.violations = verdict.violations;
         summary.linearizability_undecided_keys = verdict.undecided_keys;
+        summary.linearizability_searched_keys = verdict.searched_keys;
         summary.not_judged = verdict.not_judged;
         summary.history = self.clients.history.take();
         summary.latencies_ms = std::mem::take(&mut self.clients.latencies_ms)

@@ -32,6 +32,9 @@ pub struct Summary {
     pub drawn: Option<serde_json::Value>,
     /// Keys whose lin-kv history was too tangled to decide within the search budget.
     pub linearizability_undecided_keys: usize,
+    /// Keys the read mapping (polynomial) could not decide, which went to
+    /// the search; the undecided ones are among them.
+    pub linearizability_searched_keys: usize,
     /// Properties the run was not held to, and why.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub not_judged: Vec<String>,

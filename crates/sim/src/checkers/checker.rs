@@ -64,6 +64,8 @@ pub struct Verdict {
     pub violations: Vec<Violation>,
     /// Keys whose lin-kv history was too tangled to decide within the search budget.
     pub undecided_keys: usize,
+    /// Keys the read mapping left to the search (decided there or not).
+    pub searched_keys: usize,
     /// Properties not judged, and why (the run reached a state in which
     /// the store halts by design).
     pub not_judged: Vec<String>,

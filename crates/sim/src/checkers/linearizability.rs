@@ -166,19 +166,23 @@ impl Done {
 /// is written once (`read_mapping.rs`, polynomial), by the search when that
 /// cannot decide.
 pub fn check_key(ops: &[HistoryOp]) -> Verdict {
-    // Values written once: decided by the read mapping, in polynomial time.
+    mapped_verdict(ops).unwrap_or_else(|| search_key(ops))
+}
+
+/// The read mapping's verdict on one key's operations (values written
+/// once: polynomial time), or `None` where only the search can decide.
+fn mapped_verdict(ops: &[HistoryOp]) -> Option<Verdict> {
     match super::read_mapping::decide(ops) {
-        super::read_mapping::Decided::Linearizable => return Verdict::Linearizable,
+        super::read_mapping::Decided::Linearizable => Some(Verdict::Linearizable),
         super::read_mapping::Decided::Violation(why) => {
             let key = &ops[0].key;
-            return Verdict::Violation(format!(
+            Some(Verdict::Violation(format!(
                 "no linearization of the {} operations on key {key}: {why}",
                 ops.len()
-            ));
+            )))
         }
-        super::read_mapping::Decided::Unknown => {}
+        super::read_mapping::Decided::Unknown => None,
     }
-    search_key(ops)
 }
 
 /// Checks the operations on one key by the search alone (Wing & Gong
@@ -345,22 +349,39 @@ fn no_linearization(ops: &[&HistoryOp], deepest: usize, must: usize) -> String {
     )
 }
 
-/// Checks a whole history, key by key. Returns violations and how many keys were undecided.
-pub fn check(history: &[HistoryOp]) -> (Vec<String>, usize) {
+/// What checking a whole history found.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub violations: Vec<String>,
+    /// Keys the search could not decide within its budget.
+    pub undecided: usize,
+    /// Keys the read mapping could not decide, which went to the search
+    /// (decided there or not): how often the polynomial path falls short.
+    pub searched: usize,
+}
+
+/// Checks a whole history, key by key.
+pub fn check(history: &[HistoryOp]) -> Checked {
     let mut by_key: BTreeMap<&Key, Vec<HistoryOp>> = BTreeMap::new();
     for op in history {
         by_key.entry(&op.key).or_default().push(op.clone());
     }
-    let mut violations = Vec::new();
-    let mut undecided = 0;
+    let mut checked = Checked::default();
     for ops in by_key.values() {
-        match check_key(ops) {
+        let verdict = match mapped_verdict(ops) {
+            Some(verdict) => verdict,
+            None => {
+                checked.searched += 1;
+                search_key(ops)
+            }
+        };
+        match verdict {
             Verdict::Linearizable => {}
-            Verdict::Undecided => undecided += 1,
-            Verdict::Violation(why) => violations.push(why),
+            Verdict::Undecided => checked.undecided += 1,
+            Verdict::Violation(why) => checked.violations.push(why),
         }
     }
-    (violations, undecided)
+    checked
 }
 
 /// The lin-kv history of a run, checked at its end.
@@ -441,12 +462,13 @@ impl Checker for History {
     }
 
     fn finish(&mut self, finish: &Finish<'_>, verdict: &mut Findings) {
-        let (non_linearizable, undecided) = check(&self.ops);
-        for detail in non_linearizable {
+        let checked = check(&self.ops);
+        for detail in checked.violations {
             let violation = Violation::new(Property::Linearizability, finish.end_ms, None, detail);
             verdict.violations.push(violation);
         }
-        verdict.undecided_keys += undecided;
+        verdict.undecided_keys += checked.undecided;
+        verdict.searched_keys += checked.searched;
     }
 }
 
@@ -537,9 +559,10 @@ mod tests {
             o.key = Key::Int(key);
             tangled.push(o);
         }
-        let (violations, undecided) = check(&tangled);
-        assert!(violations.is_empty(), "{violations:?}");
-        assert_eq!(undecided, 2);
+        let checked = check(&tangled);
+        assert!(checked.violations.is_empty(), "{:?}", checked.violations);
+        assert_eq!(checked.undecided, 2);
+        assert_eq!(checked.searched, 2, "only the search could fail to decide");
         // The run's verdict adds them to what other checkers found.
         let mut history = History { ops: tangled };
         let summary = crate::report::Summary::default();
