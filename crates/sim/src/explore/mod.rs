@@ -20,6 +20,7 @@
 
 pub mod corpus;
 pub mod mutate;
+pub mod rarity;
 pub mod schedule;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -94,6 +95,7 @@ pub struct Explorer<'a> {
     /// Inputs of the batch drawn last that have not run yet.
     pending: std::collections::VecDeque<Drawn>,
     schedule: schedule::Schedule,
+    rarity: rarity::Rarity,
     /// Plain swarm's first seed: search seed `s` runs seeds from `s x 2^32`
     /// on (seed 0: 0, 1, 2, ...), so that swarm too can be measured over
     /// several searches.
@@ -130,6 +132,7 @@ impl<'a> Explorer<'a> {
             runs: 0,
             pending: std::collections::VecDeque::new(),
             schedule,
+            rarity: rarity::Rarity::default(),
             swarm_seed_base,
         }
     }
@@ -155,6 +158,8 @@ impl<'a> Explorer<'a> {
                 entry.input.seed,
                 &summary.reached,
             );
+            self.rarity.learn(&summary.reached);
+            self.rarity.hold(&summary.reached);
             self.corpus.push(entry);
         }
     }
@@ -215,8 +220,8 @@ impl<'a> Explorer<'a> {
 
     /// A parent: a quarter of the time one of the newest entries (what
     /// just found new ground is likely near more), a quarter of the time
-    /// one that reached the rarest event any entry reached (rare events
-    /// mark hard states, and hard states are next to harder ones), a
+    /// one that reached a rare event or pair of events (rare events mark
+    /// hard states, and hard states are next to harder ones), a
     /// quarter of the time an entry drawn by the new states it found (a
     /// schedule that opened much new ground has more around it), otherwise
     /// any entry or base.
@@ -268,14 +273,15 @@ impl<'a> Explorer<'a> {
         unreachable!("the draw is below the total of the weights")
     }
 
-    /// One of the entries that reached the event fewest runs reached.
+    /// One of the entries that reached a rare event, or a rare pair of
+    /// events, drawn by [`rarity::Rarity`].
     fn rare_entry(&mut self) -> Option<usize> {
-        let rarest = Event::ALL
-            .iter()
-            .filter(|&&e| self.coverage.reached(e))
-            .min_by_key(|&&e| self.coverage.of(e).runs)?;
+        let (a, b) = self.rarity.draw(&mut self.rng)?;
         let holders: Vec<usize> = (0..self.corpus.len())
-            .filter(|&k| self.corpus[k].events.contains(rarest))
+            .filter(|&k| {
+                let events = &self.corpus[k].events;
+                events.contains(&a) && events.contains(&b)
+            })
             .collect();
         if holders.is_empty() {
             return None;
@@ -346,10 +352,12 @@ impl<'a> Explorer<'a> {
             if let (Some(base), true) = (base, own) {
                 self.schedule.learn(base, &summary.reached);
             }
+            self.rarity.learn(&summary.reached);
             let failed = !summary.violations.is_empty();
             let kept =
                 self.mode == Mode::Guided && !failed && (new_states > 0 || !new_events.is_empty());
             if kept {
+                self.rarity.hold(&summary.reached);
                 self.corpus.push(Entry {
                     input: input.clone(),
                     origin: origin.clone(),
