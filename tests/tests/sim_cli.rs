@@ -507,9 +507,11 @@ fn sweep_into_a_closed_pipe_ends_quietly() {
 #[test]
 fn undecided_keys_are_reported_and_are_not_a_pass() {
     // 64 sessions racing on one key with short client timeouts, most of
-    // them cas: refused cas the read mapping's witness cannot place send
-    // the key to the search, and there are more indeterminate operations
-    // than the search can order within its budget.
+    // them cas: where the read mapping's witness cannot place a refused
+    // cas, the key goes to the search, and here there are more
+    // indeterminate operations than it can order within its budget. Since
+    // the read mapping's repairs (2026-12-08) that is rare: 1 seed of
+    // 0..100 (14), where it was 3 of 0..10.
     let file = std::env::temp_dir().join(format!("ryw-tangled-{}.json", std::process::id()));
     std::fs::write(
         &file,
@@ -520,15 +522,17 @@ fn undecided_keys_are_reported_and_are_not_a_pass() {
     )
     .expect("temp file");
     let path = file.to_str().expect("utf-8");
-    // Which seeds tangle the search beyond its budget moves with the
-    // store's timing: the sweep finds them, and says so.
-    let (code, stdout, _) = sim(&["sweep", path, "--seeds", "0..10"]);
+    // Which seed tangles the search beyond its budget moves with the
+    // store's timing and the read mapping's reach: if this one no longer
+    // does, `ryw-sim run --json` over more seeds finds another (its
+    // `linearizability_undecided_keys`).
+    let (code, stdout, _) = sim(&["sweep", path, "--seeds", "14..15"]);
     assert_eq!(code, 1, "undecided is not passed: {stdout}");
     let seed = stdout
         .lines()
         .find_map(|l| l.strip_prefix("UNDECIDED tangled seed "))
         .and_then(|rest| rest.split(':').next())
-        .unwrap_or_else(|| panic!("some seed of ten is undecided: {stdout}"))
+        .unwrap_or_else(|| panic!("seed 14 is undecided: {stdout}"))
         .to_owned();
     assert!(stdout.contains("of them with undecided keys"), "{stdout}");
     let (code, stdout, _) = sim(&["run", path, "--seed", &seed]);

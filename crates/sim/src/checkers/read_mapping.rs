@@ -197,8 +197,8 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
         }
     }
     // Refused cas go at a moment of their interval when the key held
-    // another value. If the witness does not replay, two repairs, each
-    // replayed again (so that neither can pass a key that is not
+    // another value. If the witness does not replay, four repairs in
+    // turn, each replayed again (so that none can pass a key that is not
     // linearizable):
     let refused: Vec<usize> = (0..ops.len()).filter(|&i| !placed[i]).collect();
     let attempt = |points: &[(u64, usize)]| -> Result<bool, usize> {
@@ -234,7 +234,7 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
     // until just before the zone: a refusal of that value in the gap fits
     // once the write goes as early as it may (after everything placed
     // before it, and after its own invocation).
-    if refused.is_empty() || late_writes.is_empty() {
+    if refused.is_empty() {
         return Decided::Unknown;
     }
     let order = in_order(&points);
@@ -249,10 +249,144 @@ pub fn decide(all: &[HistoryOp]) -> Decided {
         points[k].0 = (before + 1).max(ops[w].invoked * SCALE + 1);
     }
     if judge(&points) {
+        return Decided::Linearizable;
+    }
+    // Last, a refusal that still finds the key holding the value it
+    // expected all through its interval gets a write that others saw
+    // later pulled into its interval, the clusters in between moved after
+    // that write's cluster; kept only when the refusals then place
+    // further than before (so the moves cannot undo each other).
+    for _ in 0..MOVES_MAX {
+        let Err(c) = attempt(&points) else { break };
+        if !pull_seen_write(&ops, &clusters, &mut points, c, &refused, &attempt) {
+            break;
+        }
+    }
+    if judge(&points) {
         Decided::Linearizable
     } else {
         Decided::Unknown
     }
+}
+
+/// Places the refusals among a witness's points and replays the whole:
+/// whether it replays, or the first refusal that found no place.
+type Attempt<'a> = dyn Fn(&[(u64, usize)]) -> Result<bool, usize> + 'a;
+
+/// Candidates tried per refusal by [`pull_seen_write`]: each is judged by
+/// placing every refusal again.
+const PULLS_TRIED_MAX: usize = 4;
+
+/// For refused cas `c`, which finds the key holding the value it expected
+/// all through its interval: a plain write placed after that interval,
+/// whose readers come later, moved to just after the expected value's
+/// cluster inside `c`'s interval (if its own interval allows), and every
+/// cluster whose write lies between its new point and its first reader
+/// moved, whole, to just after its own cluster (if their completions
+/// allow). Kept only if the refusals then place further (`attempt` fails
+/// at a later refusal, or none); whether a move was kept.
+fn pull_seen_write(
+    ops: &[&HistoryOp],
+    clusters: &[Cluster],
+    points: &mut [(u64, usize)],
+    c: usize,
+    refused: &[usize],
+    attempt: &Attempt<'_>,
+) -> bool {
+    let Some((lo, hi)) = refusal_window(ops, clusters, points, c) else {
+        return false;
+    };
+    let mut slot: Vec<usize> = vec![usize::MAX; ops.len()];
+    for (k, &(_, i)) in points.iter().enumerate() {
+        slot[i] = k;
+    }
+    let time = |points: &[(u64, usize)], i: usize| points[slot[i]].0;
+    let progress = |result: Result<bool, usize>| match result {
+        Ok(replayed) => replayed.then_some(usize::MAX),
+        Err(failed) => refused.iter().position(|&r| r == failed),
+    };
+    let before = progress(Err(c));
+    // Clusters whose plain write is placed after the interval but could
+    // go inside it, nearest first.
+    let mut candidates: Vec<&Cluster> = clusters
+        .iter()
+        .filter(|x| !x.seen_by.is_empty())
+        .filter(|x| {
+            x.writer.is_some_and(|w| {
+                matches!(ops[w].op, LinOp::Write(_))
+                    && time(points, w) > hi
+                    && ops[w].invoked * SCALE < hi
+                    && ops[w].returned.is_none_or(|r| lo < r * SCALE)
+            })
+        })
+        .collect();
+    candidates.sort_by_key(|x| x.writer.map(|w| time(points, w)));
+    for x in candidates.into_iter().take(PULLS_TRIED_MAX) {
+        let w = x.writer.expect("candidates have writers");
+        let t = lo.max(ops[w].invoked * SCALE + 1);
+        let end_w = ops[w].returned.map_or(u64::MAX, |r| r * SCALE - 1);
+        if t > hi.min(end_w) {
+            continue;
+        }
+        let first_seen = x.seen_by.iter().map(|&i| time(points, i)).min();
+        let last_seen = x.seen_by.iter().map(|&i| time(points, i)).max();
+        let (Some(first_seen), Some(last_seen)) = (first_seen, last_seen) else {
+            continue;
+        };
+        let mut trial = points.to_vec();
+        trial[slot[w]].0 = t;
+        // Clusters whose write falls between: after x's cluster, whole.
+        let mut after = last_seen + 1;
+        let mut fits = true;
+        for y in clusters {
+            let Some(wy) = y.writer else { continue };
+            let ty = time(points, wy);
+            if wy == w || ty <= t || ty >= first_seen {
+                continue;
+            }
+            for &i in y.writer.iter().chain(&y.seen_by) {
+                fits &= ops[i].returned.is_none_or(|r| after < r * SCALE);
+                trial[slot[i]].0 = after;
+            }
+            after += 1;
+        }
+        if fits && progress(attempt(&trial)) > before {
+            points.copy_from_slice(&trial);
+            return true;
+        }
+    }
+    false
+}
+
+/// The part of refused cas `c`'s interval after the last point of the
+/// cluster of the value it expected, in scaled time, if it has one.
+fn refusal_window(
+    ops: &[&HistoryOp],
+    clusters: &[Cluster],
+    points: &[(u64, usize)],
+    c: usize,
+) -> Option<(u64, u64)> {
+    let LinOp::CasDiffers { from } = &ops[c].op else {
+        return None;
+    };
+    let from = value_key(from);
+    let written = |i: usize| match &ops[i].op {
+        LinOp::Write(v) | LinOp::Cas { to: v, .. } => Some(value_key(v)),
+        _ => None,
+    };
+    let expected = clusters
+        .iter()
+        .find(|cluster| cluster.writer.and_then(written) == Some(from.clone()))?;
+    let last = expected
+        .writer
+        .iter()
+        .chain(&expected.seen_by)
+        .filter_map(|&i| points.iter().find(|&&(_, j)| j == i).map(|&(t, _)| t))
+        .max()
+        .unwrap_or(0);
+    let lo = (ops[c].invoked * SCALE + 1).max(last + 1);
+    let hi = ops[c].returned.map_or(u64::MAX - 1, |r| r * SCALE - 1);
+    Some((lo, hi))
 }
 
 /// Unseen writes moved into refusals' intervals, at most, per key: each
@@ -269,30 +403,10 @@ fn move_unseen_write(
     c: usize,
     moved: &mut [bool],
 ) -> bool {
-    let LinOp::CasDiffers { from } = &ops[c].op else {
+    let Some((lo, hi)) = refusal_window(ops, clusters, points, c) else {
         return false;
     };
-    let from = value_key(from);
     let point_of = |points: &[(u64, usize)], i: usize| points.iter().position(|&(_, j)| j == i);
-    let written = |i: usize| match &ops[i].op {
-        LinOp::Write(v) | LinOp::Cas { to: v, .. } => Some(value_key(v)),
-        _ => None,
-    };
-    let Some(expected) = clusters
-        .iter()
-        .find(|cluster| cluster.writer.and_then(written) == Some(from.clone()))
-    else {
-        return false;
-    };
-    let last = expected
-        .writer
-        .iter()
-        .chain(&expected.seen_by)
-        .filter_map(|&i| point_of(points, i).map(|k| points[k].0))
-        .max()
-        .unwrap_or(0);
-    let lo = (ops[c].invoked * SCALE + 1).max(last + 1);
-    let hi = ops[c].returned.map_or(u64::MAX - 1, |r| r * SCALE - 1);
     for cluster in clusters {
         let Some(w) = cluster.writer else { continue };
         let unseen = cluster.seen_by.is_empty() && matches!(ops[w].op, LinOp::Write(_));
@@ -790,6 +904,30 @@ mod tests {
                 op("d", r(2), 18, Some(21)),
                 op("e", r(2), 25, Some(26)),
             ],
+            // Expecting 1, which the witness holds all through its
+            // interval: the write of 2 (timed out; read only after the
+            // refusal ended, so its cluster sits at 45) is pulled into
+            // the interval, its reader left where it was.
+            vec![
+                op("a", w(1), 0, Some(10)),
+                op("b", r(1), 5, Some(20)),
+                op("x", differs(1), 21, Some(40)),
+                op("d", w(2), 15, None),
+                op("e", r(2), 45, Some(60)),
+            ],
+            // The same with the cluster of 3 (at 42, in the witness, after
+            // the refusal) between the pulled write and its reader: that
+            // cluster moves after the reader of 2, which its completions
+            // allow.
+            vec![
+                op("a", w(1), 0, Some(10)),
+                op("b", r(1), 5, Some(20)),
+                op("x", differs(1), 21, Some(40)),
+                op("d", w(2), 15, None),
+                op("e", r(2), 45, Some(60)),
+                op("f", w(3), 41, Some(50)),
+                op("g", r(3), 42, Some(55)),
+            ],
         ];
         for h in &histories {
             assert_eq!(decide(h), Decided::Linearizable, "{h:#?}");
@@ -832,5 +970,27 @@ mod tests {
         let ops: Vec<&HistoryOp> = history.iter().collect();
         assert!(replays(&ops, &[0, 1]));
         assert!(!replays(&ops, &[1, 0]));
+    }
+
+    /// The pull repair's shape where the cluster in between cannot move
+    /// (the write of 3 completed before the reader of 2 began): no order
+    /// exists, and the read mapping does not pass it; the search finds
+    /// the violation.
+    #[test]
+    fn a_pull_that_would_move_a_cluster_past_its_completion_passes_nothing() {
+        let history = [
+            op("a", w(1), 0, Some(10)),
+            op("b", r(1), 5, Some(20)),
+            op("x", differs(1), 21, Some(40)),
+            op("d", w(2), 15, None),
+            op("e", r(2), 45, Some(60)),
+            op("f", w(3), 41, Some(44)),
+            op("g", r(3), 42, Some(44)),
+        ];
+        assert_eq!(decide(&history), Decided::Unknown);
+        assert!(matches!(
+            super::super::linearizability::check_key(&history),
+            super::super::linearizability::Verdict::Violation(_)
+        ));
     }
 }
