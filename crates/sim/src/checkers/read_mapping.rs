@@ -296,11 +296,9 @@ fn pull_seen_write(
     let Some((lo, hi)) = refusal_window(ops, clusters, points, c) else {
         return false;
     };
-    let mut slot: Vec<usize> = vec![usize::MAX; ops.len()];
-    for (k, &(_, i)) in points.iter().enumerate() {
-        slot[i] = k;
-    }
-    let time = |points: &[(u64, usize)], i: usize| points[slot[i]].0;
+    let slot = slots(points, ops.len());
+    let slot = |i: usize| slot[i].expect("cluster members are placed");
+    let time = |points: &[(u64, usize)], i: usize| points[slot(i)].0;
     let progress = |result: Result<bool, usize>| match result {
         Ok(replayed) => replayed.then_some(usize::MAX),
         Err(failed) => refused.iter().position(|&r| r == failed),
@@ -334,7 +332,7 @@ fn pull_seen_write(
             continue;
         };
         let mut trial = points.to_vec();
-        trial[slot[w]].0 = t;
+        trial[slot(w)].0 = t;
         // Clusters whose write falls between: after x's cluster, whole.
         let mut after = last_seen + 1;
         let mut fits = true;
@@ -346,7 +344,7 @@ fn pull_seen_write(
             }
             for &i in y.writer.iter().chain(&y.seen_by) {
                 fits &= ops[i].returned.is_none_or(|r| after < r * SCALE);
-                trial[slot[i]].0 = after;
+                trial[slot(i)].0 = after;
             }
             after += 1;
         }
@@ -439,10 +437,7 @@ fn move_out_of_spans(
     zones: &[(u64, u64)],
     points: &mut [(u64, usize)],
 ) {
-    let mut slot: Vec<Option<usize>> = vec![None; ops.len()];
-    for (k, &(_, i)) in points.iter().enumerate() {
-        slot[i] = Some(k);
-    }
+    let slot = slots(points, ops.len());
     let slots_of = |cluster: &Cluster| -> Vec<usize> {
         let members = cluster.writer.iter().chain(&cluster.seen_by);
         members.filter_map(|&i| slot[i]).collect()
@@ -478,6 +473,15 @@ fn move_out_of_spans(
             }
         }
     }
+}
+
+/// Where each of `ops_len` operations is among `points`, if placed.
+fn slots(points: &[(u64, usize)], ops_len: usize) -> Vec<Option<usize>> {
+    let mut slot = vec![None; ops_len];
+    for (k, &(_, i)) in points.iter().enumerate() {
+        slot[i] = Some(k);
+    }
+    slot
 }
 
 /// The points by time (ties keep the order pushed: a writer first, then

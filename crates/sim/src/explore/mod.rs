@@ -261,16 +261,12 @@ impl<'a> Explorer<'a> {
     /// An entry drawn with odds in proportion to the abstract states it
     /// reached first (an entry kept for an event alone counts as one).
     fn productive_entry(&mut self) -> usize {
-        let weight = |entry: &Entry| entry.new_states.max(1) as u64;
-        let total: u64 = self.corpus.iter().map(weight).sum();
-        let mut left = self.rng.random_range(0..total);
-        for (k, entry) in self.corpus.iter().enumerate() {
-            match left.checked_sub(weight(entry)) {
-                Some(rest) => left = rest,
-                None => return k,
-            }
-        }
-        unreachable!("the draw is below the total of the weights")
+        let weights: Vec<u64> = self
+            .corpus
+            .iter()
+            .map(|entry| entry.new_states.max(1) as u64)
+            .collect();
+        draw_weighted(&weights, &mut self.rng).expect("the corpus is not empty")
     }
 
     /// One of the entries that reached a rare event, or a rare pair of
@@ -381,6 +377,33 @@ impl<'a> Explorer<'a> {
         }
         true
     }
+}
+
+/// An index drawn with odds in proportion to `weights` (one draw from
+/// `rng`), or `None`, drawing nothing, if they are all 0.
+pub(crate) fn draw_weighted(weights: &[u64], rng: &mut ChaCha8Rng) -> Option<usize> {
+    let total: u64 = weights.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let mut left = rng.random_range(0..total);
+    weights.iter().position(|&w| match left.checked_sub(w) {
+        Some(rest) => {
+            left = rest;
+            false
+        }
+        None => true,
+    })
+}
+
+/// Event counts of a run that reached `events` (as `Summary::reached`).
+#[cfg(test)]
+pub(crate) fn reached_counts(events: &[Event]) -> Vec<u64> {
+    let mut counts = vec![0; Event::COUNT];
+    for &e in events {
+        counts[e as usize] = 1;
+    }
+    counts
 }
 
 /// The named events a run reached.

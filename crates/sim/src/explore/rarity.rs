@@ -12,7 +12,6 @@
 //! so the rarest still weighs most, and every rare corner the corpus holds
 //! gets its turn. (An event with itself is the event alone.)
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use ryw_core::Event;
 
@@ -69,22 +68,13 @@ impl Rarity {
     /// A pair of events some corpus entry reached, drawn with odds
     /// inversely in proportion to the runs that reached it.
     pub fn draw(&self, rng: &mut ChaCha8Rng) -> Option<(Event, Event)> {
-        let weight = |pair: usize| match (self.held[pair], self.runs[pair]) {
-            (true, runs @ 1..) => ODDS_SCALE / runs,
-            _ => 0,
-        };
-        let total: u64 = (0..self.runs.len()).map(weight).sum();
-        if total == 0 {
-            return None;
-        }
-        let mut left = rng.random_range(0..total);
-        let pair = (0..self.runs.len()).find(|&pair| match left.checked_sub(weight(pair)) {
-            Some(rest) => {
-                left = rest;
-                false
-            }
-            None => true,
-        })?;
+        let weights: Vec<u64> = (0..self.runs.len())
+            .map(|pair| match (self.held[pair], self.runs[pair]) {
+                (true, runs @ 1..) => ODDS_SCALE / runs,
+                _ => 0,
+            })
+            .collect();
+        let pair = super::draw_weighted(&weights, rng)?;
         Some((
             Event::ALL[pair / Event::COUNT],
             Event::ALL[pair % Event::COUNT],
@@ -97,13 +87,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    fn reached(events: &[Event]) -> Vec<u64> {
-        let mut counts = vec![0; Event::COUNT];
-        for &e in events {
-            counts[e as usize] = 1;
-        }
-        counts
-    }
+    use crate::explore::reached_counts as reached;
 
     #[test]
     fn a_pair_that_fewer_runs_reached_is_drawn_more_often_and_only_held_pairs_are_drawn() {

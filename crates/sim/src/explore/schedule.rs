@@ -16,7 +16,6 @@
 //! fast each base goes through it. Only those runs count towards a
 //! base's score (mutants are the corpus's business).
 
-use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use ryw_core::Event;
 
@@ -66,18 +65,7 @@ impl Schedule {
     /// The base drawn by the schedule, and its round.
     pub fn drawn(&mut self, rng: &mut ChaCha8Rng) -> (usize, u64) {
         let weights: Vec<u64> = (0..self.bases.len()).map(|b| self.weight(b)).collect();
-        let total: u64 = weights.iter().sum();
-        let mut left = rng.random_range(0..total);
-        let base = weights
-            .iter()
-            .position(|&w| match left.checked_sub(w) {
-                Some(rest) => {
-                    left = rest;
-                    false
-                }
-                None => true,
-            })
-            .expect("the draw is below the weights' total");
+        let base = super::draw_weighted(&weights, rng).expect("every base's odds are at least 1");
         (base, self.take_round(base))
     }
 
@@ -131,14 +119,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    /// Event counts of a run that reached `events`.
-    fn reached(events: &[Event]) -> Vec<u64> {
-        let mut counts = vec![0; Event::COUNT];
-        for &e in events {
-            counts[e as usize] = 1;
-        }
-        counts
-    }
+    use crate::explore::reached_counts as reached;
 
     #[test]
     fn a_base_whose_runs_reach_rare_events_is_drawn_more_often_and_every_base_sometimes() {
