@@ -518,6 +518,54 @@ mod tests {
         assert!(productive > 1_600, "{productive} of 4000");
     }
 
+    /// The rare parent holds both events of the pair the rarity draws:
+    /// here the only pair held by one entry alone and reached by few runs.
+    #[test]
+    fn the_rare_parent_is_an_entry_that_reached_the_rare_pair_drawn() {
+        use Event::*;
+        let mut explorer = Explorer::new(bases(), 7, Mode::Guided, &real_node);
+        assert_eq!(explorer.rare_entry(), None, "an empty corpus holds nothing");
+        let (_, base) = bases().remove(0);
+        let common = [LeaderElected, FollowerReadServedAtOnce];
+        let rare = [
+            LeaderElected,
+            SnapshotInstalled,
+            DuplicateAnsweredFromFilter,
+        ];
+        let halves = [&common[..], &rare[..2], &rare[..]];
+        for (k, events) in halves.iter().enumerate() {
+            explorer.corpus.push(Entry {
+                input: Input {
+                    scenario: base.clone(),
+                    seed: k as u64,
+                },
+                origin: format!("entry {k}"),
+                new_states: 1,
+                events: events.to_vec(),
+                base: None,
+            });
+            explorer.rarity.hold(&reached_counts(events));
+        }
+        // Runs: the common pair 1,000 times, snapshots alone 100, the
+        // rare pair once (the third entry's own run).
+        for _ in 0..1_000 {
+            explorer.rarity.learn(&reached_counts(&common));
+        }
+        for _ in 0..100 {
+            explorer.rarity.learn(&reached_counts(&rare[..2]));
+        }
+        explorer.rarity.learn(&reached_counts(&rare));
+        let mut drawn = [0u32; 3];
+        for _ in 0..3_000 {
+            let k = explorer.rare_entry().expect("entries hold pairs");
+            drawn[k] += 1;
+        }
+        // Every pair with the filter's event is held by the third entry
+        // alone and reached once: it is drawn most, and only it for them.
+        assert!(drawn[2] > 2_000, "{drawn:?}");
+        assert!(drawn[0] > 0 && drawn[1] > 0, "{drawn:?}");
+    }
+
     #[test]
     fn a_parent_drawn_from_the_bases_names_its_own_base() {
         let mut two = bases();
