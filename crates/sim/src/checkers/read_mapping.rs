@@ -357,7 +357,9 @@ fn pull_seen_write(
 }
 
 /// The part of refused cas `c`'s interval after the last point of the
-/// cluster of the value it expected, in scaled time, if it has one.
+/// cluster of the value it expected, in scaled time, if it has one. A
+/// value nobody wrote (a `cas` from null) cannot be there, but the key
+/// must exist: the part after the initial missing value's cluster.
 fn refusal_window(
     ops: &[&HistoryOp],
     clusters: &[Cluster],
@@ -374,7 +376,8 @@ fn refusal_window(
     };
     let expected = clusters
         .iter()
-        .find(|cluster| cluster.writer.and_then(written) == Some(from.clone()))?;
+        .find(|cluster| cluster.writer.and_then(written) == Some(from.clone()))
+        .or(clusters.first())?;
     let last = expected
         .writer
         .iter()
@@ -931,6 +934,15 @@ mod tests {
                 op("e", r(2), 45, Some(60)),
                 op("f", w(3), 41, Some(50)),
                 op("g", r(3), 42, Some(55)),
+            ],
+            // Refused from null (the key held some value): no cluster
+            // writes null, so the write of 2 is pulled in after the last
+            // read of the missing key.
+            vec![
+                op("a", LinOp::Read(None), 0, Some(30)),
+                op("x", LinOp::CasDiffers { from: Value::NULL }, 10, Some(35)),
+                op("d", w(2), 5, None),
+                op("e", r(2), 40, Some(50)),
             ],
         ];
         for h in &histories {
