@@ -204,7 +204,7 @@ fn a_cas_heavy_race_on_one_key_is_judged_on_every_seed() {
     }
     assert!(undecided.is_empty(), "undecided seeds: {undecided:?}");
     // The read mapping alone decides them: the search is the fallback
-    // for shapes it cannot place (3 of seeds 0..200 on 2026-12-08), not
+    // for shapes it cannot place (2 of seeds 0..200 on 2026-12-08), not
     // what judges a cas race. A repair that gives up more often than it
     // must fails here even where the search would rescue the verdict.
     assert!(
