@@ -574,10 +574,12 @@ mod tests {
         };
         let mut verdict = Findings {
             undecided_keys: 1,
+            searched_keys: 1,
             ..Findings::default()
         };
         history.finish(&finish, &mut verdict);
         assert_eq!(verdict.undecided_keys, 3);
+        assert_eq!(verdict.searched_keys, 3);
         assert!(verdict.violations.is_empty());
     }
 
