@@ -19,6 +19,7 @@
 //! `--jobs` changes the speed and nothing else.
 
 pub mod corpus;
+pub mod draw;
 pub mod mutate;
 pub mod rarity;
 pub mod schedule;
@@ -266,7 +267,7 @@ impl<'a> Explorer<'a> {
             .iter()
             .map(|entry| entry.new_states.max(1) as u64)
             .collect();
-        draw_weighted(&weights, &mut self.rng).expect("the corpus is not empty")
+        draw::weighted(&weights, &mut self.rng).expect("the corpus is not empty")
     }
 
     /// One of the entries that reached a rare event, or a rare pair of
@@ -377,33 +378,6 @@ impl<'a> Explorer<'a> {
         }
         true
     }
-}
-
-/// An index drawn with odds in proportion to `weights` (one draw from
-/// `rng`), or `None`, drawing nothing, if they are all 0.
-pub(crate) fn draw_weighted(weights: &[u64], rng: &mut ChaCha8Rng) -> Option<usize> {
-    let total: u64 = weights.iter().sum();
-    if total == 0 {
-        return None;
-    }
-    let mut left = rng.random_range(0..total);
-    weights.iter().position(|&w| match left.checked_sub(w) {
-        Some(rest) => {
-            left = rest;
-            false
-        }
-        None => true,
-    })
-}
-
-/// Event counts of a run that reached `events` (as `Summary::reached`).
-#[cfg(test)]
-pub(crate) fn reached_counts(events: &[Event]) -> Vec<u64> {
-    let mut counts = vec![0; Event::COUNT];
-    for &e in events {
-        counts[e as usize] = 1;
-    }
-    counts
 }
 
 /// The named events a run reached.
@@ -544,17 +518,17 @@ mod tests {
                 events: events.to_vec(),
                 base: None,
             });
-            explorer.rarity.hold(&reached_counts(events));
+            explorer.rarity.hold(&draw::reached_counts(events));
         }
         // Runs: the common pair 1,000 times, snapshots alone 100, the
         // rare pair once (the third entry's own run).
         for _ in 0..1_000 {
-            explorer.rarity.learn(&reached_counts(&common));
+            explorer.rarity.learn(&draw::reached_counts(&common));
         }
         for _ in 0..100 {
-            explorer.rarity.learn(&reached_counts(&rare[..2]));
+            explorer.rarity.learn(&draw::reached_counts(&rare[..2]));
         }
-        explorer.rarity.learn(&reached_counts(&rare));
+        explorer.rarity.learn(&draw::reached_counts(&rare));
         let mut drawn = [0u32; 3];
         for _ in 0..3_000 {
             let k = explorer.rare_entry().expect("entries hold pairs");

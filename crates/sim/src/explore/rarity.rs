@@ -74,7 +74,7 @@ impl Rarity {
                 _ => 0,
             })
             .collect();
-        let pair = super::draw_weighted(&weights, rng)?;
+        let pair = super::draw::weighted(&weights, rng)?;
         Some((
             Event::ALL[pair / Event::COUNT],
             Event::ALL[pair % Event::COUNT],
@@ -87,7 +87,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    use crate::explore::reached_counts as reached;
+    use crate::explore::draw::reached_counts as reached;
 
     #[test]
     fn a_pair_that_fewer_runs_reached_is_drawn_more_often_and_only_held_pairs_are_drawn() {

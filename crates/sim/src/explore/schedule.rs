@@ -65,7 +65,7 @@ impl Schedule {
     /// The base drawn by the schedule, and its round.
     pub fn drawn(&mut self, rng: &mut ChaCha8Rng) -> (usize, u64) {
         let weights: Vec<u64> = (0..self.bases.len()).map(|b| self.weight(b)).collect();
-        let base = super::draw_weighted(&weights, rng).expect("every base's odds are at least 1");
+        let base = super::draw::weighted(&weights, rng).expect("every base's odds are at least 1");
         (base, self.take_round(base))
     }
 
@@ -119,7 +119,7 @@ mod tests {
     use super::*;
     use rand::SeedableRng;
 
-    use crate::explore::reached_counts as reached;
+    use crate::explore::draw::reached_counts as reached;
 
     #[test]
     fn a_base_whose_runs_reach_rare_events_is_drawn_more_often_and_every_base_sometimes() {
