@@ -378,11 +378,12 @@ fn refusal_window(
         .iter()
         .find(|cluster| cluster.writer.and_then(written) == Some(from.clone()))
         .or(clusters.first())?;
+    let slot = slots(points, ops.len());
     let last = expected
         .writer
         .iter()
         .chain(&expected.seen_by)
-        .filter_map(|&i| points.iter().find(|&&(_, j)| j == i).map(|&(t, _)| t))
+        .filter_map(|&i| slot[i].map(|k| points[k].0))
         .max()
         .unwrap_or(0);
     let lo = (ops[c].invoked * SCALE + 1).max(last + 1);
